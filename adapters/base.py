@@ -1,0 +1,179 @@
+"""What every adapter offers the gateway, whatever its upstream looks like."""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from adapters.errors import PayloadError, UnsupportedOperation, UpstreamBadResponse, UpstreamError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    import httpx
+
+    from adapters._http import CallObserver, HTTPSettings, SourceHTTP
+    from adapters.model import Approval, ApprovalStatus, Execution, ExecutionStatus, SourceKind
+
+__all__ = [
+    "Capability",
+    "Credentials",
+    "Decision",
+    "DecisionOutcome",
+    "ExecutionPage",
+    "SourceAdapter",
+]
+
+T = TypeVar("T")
+
+
+class Capability(enum.Enum):
+    """What a source can do; the gateway refuses the rest with UNSUPPORTED before any call."""
+
+    GET = "GET"
+    LIST = "LIST"
+    CHILDREN = "CHILDREN"
+    APPROVE = "APPROVE"
+
+
+class Decision(enum.Enum):
+    APPROVE = "APPROVE"
+    REJECT = "REJECT"
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionOutcome:
+    """What the upstream confirmed about one decision.
+
+    ``approval_status`` is the approval's state after the decision where the reply says it
+    (PENDING when other mandatory reviewers still have to vote), else None: re-read to know.
+    ``already_recorded`` is True when the upstream had this very decision already (idempotent).
+    """
+
+    approval_status: ApprovalStatus | None
+    already_recorded: bool = False
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionPage:
+    """One page of an upstream's execution list.
+
+    ``next_cursor`` is the upstream's own position for the next page (None when exhausted);
+    ``complete`` says whether items carry everything a get would (Velt list items have no steps).
+    """
+
+    items: tuple[Execution, ...]
+    next_cursor: str | None
+    total: int | None = None
+    complete: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """Secrets read from the environment at start-up; never logged, never in a message."""
+
+    api_key: str | None = None
+    auth_token: str | None = None
+    tenant_id: str | None = None
+
+    def __repr__(self) -> str:
+        return "Credentials(<redacted>)"
+
+
+class SourceAdapter(ABC):
+    """One configured source: an HTTP engine plus the kind's paths, headers and parsers."""
+
+    kind: ClassVar[SourceKind]
+    capabilities: ClassVar[frozenset[Capability]]
+
+    def __init__(self, name: str, http: SourceHTTP) -> None:
+        self.name = name
+        self.http = http
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        name: str,
+        base_url: str,
+        credentials: Credentials,
+        settings: HTTPSettings,
+        transport: httpx.AsyncBaseTransport | None = None,
+        observers: tuple[CallObserver, ...] = (),
+    ) -> SourceAdapter:
+        from adapters._http import SourceHTTP
+
+        http = SourceHTTP(
+            source=name,
+            base_url=base_url,
+            headers=cls.auth_headers(credentials),
+            settings=settings,
+            read_error=cls.read_error,
+            transport=transport,
+            observers=observers,
+        )
+        return cls(name, http)
+
+    @staticmethod
+    @abstractmethod
+    def auth_headers(credentials: Credentials) -> Mapping[str, str]:
+        """The headers that authenticate every call to this kind of upstream."""
+
+    @staticmethod
+    def read_error(response: httpx.Response, body: Any) -> UpstreamError | None:
+        """Read the kind's error envelope; None falls back to the HTTP status."""
+        return None
+
+    @abstractmethod
+    async def get_execution(self, native_id: str) -> Execution:
+        """Fetch one execution; raises an UpstreamError (ExecutionNotFound when absent)."""
+
+    async def get_tree(self, native_id: str) -> list[Execution]:
+        """The execution and every descendant the upstream returns with it (one call).
+
+        Only kinds with Capability.CHILDREN return more than the execution itself.
+        """
+        return [await self.get_execution(native_id)]
+
+    async def list_executions(
+        self, *, cursor: str | None, page_size: int, status: ExecutionStatus | None = None
+    ) -> ExecutionPage:
+        """One page, newest first. ``status`` is applied upstream where the API can filter;
+        callers must still filter what comes back. Only kinds with Capability.LIST."""
+        raise UnsupportedOperation(
+            f"source '{self.name}' ({self.kind.value}) cannot list executions"
+        )
+
+    async def decide(
+        self,
+        execution: Execution,
+        approval: Approval,
+        decision: Decision,
+        *,
+        reviewer_id: str | None,
+        notes: str | None,
+        idempotency_key: str,
+    ) -> DecisionOutcome:
+        """Send one approval decision. Only kinds with Capability.APPROVE.
+
+        Raises UpstreamConflict when the approval no longer waits, UpstreamForbidden when the
+        upstream refuses this reviewer, other UpstreamErrors when it could not be confirmed.
+        """
+        raise UnsupportedOperation(f"source '{self.name}' ({self.kind.value}) has no approvals")
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    def parsed(self, parse: Callable[[Any], T], payload: Any, native_id: str | None) -> T:
+        """Run a pure parser; a payload it cannot read becomes UPSTREAM_BAD_RESPONSE."""
+        try:
+            return parse(payload)
+        except (PayloadError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise UpstreamBadResponse(
+                f"unexpected payload shape ({exc})" if isinstance(exc, PayloadError) else None,
+                source=self.name,
+                native_id=native_id,
+            ) from exc

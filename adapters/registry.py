@@ -1,0 +1,24 @@
+"""Which adapter class serves which kind of source."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from adapters.model import SourceKind
+from adapters.rotavision import RotavisionAdapter
+
+if TYPE_CHECKING:
+    from adapters.base import SourceAdapter
+
+__all__ = ["ADAPTERS", "adapter_class"]
+
+ADAPTERS: dict[SourceKind, type[SourceAdapter]] = {
+    SourceKind.ROTAVISION: RotavisionAdapter,
+}
+
+
+def adapter_class(kind: SourceKind) -> type[SourceAdapter]:
+    try:
+        return ADAPTERS[kind]
+    except KeyError:
+        raise LookupError(f"no adapter for source kind '{kind.value}' yet") from None

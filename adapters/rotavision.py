@@ -1,0 +1,286 @@
+"""Rotavision-style Orchestrate API (``/v1/orchestrate/executions``).
+
+Docs: ``shared/upstreams/rotavision.txt`` and notes §1. Quirks we bend to:
+- no published status enum: words are matched tolerantly, anything else is UNKNOWN;
+- steps carry no kind; a step whose output is ``{approved, approved_by, notes}`` is the human
+  step, and so is the waiting execution's ``current_step``; other steps keep their agent id as
+  ``upstream_kind`` and map to UNKNOWN (the kind lives only on the workflow definition);
+- approvals are keyed by execution upstream, at most one pending at a time; we key an Approval by
+  its human agent id, which the waiting payload (``current_step``) and the decided step (``agent``)
+  share, so an approval keeps its id across the decision.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from adapters._parse import (
+    as_bool,
+    as_decimal,
+    as_dict,
+    as_int,
+    as_list,
+    as_str,
+    duration_ms_between,
+    iso_datetime,
+    normalize_word,
+    require_dict,
+    require_str,
+)
+from adapters.base import Capability, Credentials, SourceAdapter
+from adapters.errors import (
+    ExecutionNotFound,
+    UpstreamAuthFailed,
+    UpstreamError,
+    UpstreamRateLimited,
+    UpstreamRejected,
+)
+from adapters.model import (
+    Approval,
+    ApprovalStatus,
+    Cost,
+    ErrorInfo,
+    Execution,
+    ExecutionStatus,
+    Money,
+    Reviewer,
+    SourceKind,
+    Step,
+    StepKind,
+    StepStatus,
+    Workflow,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import httpx
+
+__all__ = ["RotavisionAdapter", "parse_execution"]
+
+EXECUTION_PATH = "/v1/orchestrate/executions/{}"
+
+_EXECUTION_STATUS = {
+    "pending": ExecutionStatus.PENDING,
+    "queued": ExecutionStatus.PENDING,
+    "created": ExecutionStatus.PENDING,
+    "running": ExecutionStatus.RUNNING,
+    "inprogress": ExecutionStatus.RUNNING,
+    "waitingapproval": ExecutionStatus.WAITING_FOR_APPROVAL,
+    "waitingforapproval": ExecutionStatus.WAITING_FOR_APPROVAL,
+    "awaitingapproval": ExecutionStatus.WAITING_FOR_APPROVAL,
+    "completed": ExecutionStatus.COMPLETED,
+    "succeeded": ExecutionStatus.COMPLETED,
+    "success": ExecutionStatus.COMPLETED,
+    "failed": ExecutionStatus.FAILED,
+    "error": ExecutionStatus.FAILED,
+    "cancelled": ExecutionStatus.CANCELLED,
+    "canceled": ExecutionStatus.CANCELLED,
+    "timeout": ExecutionStatus.TIMED_OUT,
+    "timedout": ExecutionStatus.TIMED_OUT,
+}
+
+_STEP_STATUS = {
+    "pending": StepStatus.PENDING,
+    "queued": StepStatus.PENDING,
+    "running": StepStatus.RUNNING,
+    "inprogress": StepStatus.RUNNING,
+    "waiting": StepStatus.RUNNING,
+    "waitingapproval": StepStatus.WAITING_FOR_APPROVAL,
+    "completed": StepStatus.COMPLETED,
+    "succeeded": StepStatus.COMPLETED,
+    "failed": StepStatus.FAILED,
+    "error": StepStatus.FAILED,
+    "cancelled": StepStatus.CANCELLED,
+    "canceled": StepStatus.CANCELLED,
+    "skipped": StepStatus.SKIPPED,
+    "timeout": StepStatus.TIMED_OUT,
+    "timedout": StepStatus.TIMED_OUT,
+}
+
+# The workflow definition's agents[].type words, used when a step does carry a type.
+_AGENT_KIND = {
+    "llm": StepKind.AGENT,
+    "agent": StepKind.AGENT,
+    "code": StepKind.CODE,
+    "search": StepKind.SEARCH,
+    "tool": StepKind.TOOL,
+    "human": StepKind.HUMAN_APPROVAL,
+}
+
+
+def parse_execution(payload: Any) -> Execution:
+    """A ``GET /orchestrate/executions/{id}`` body → Execution (pure)."""
+    data = require_dict(payload, "execution")
+    native_id = require_str(data, "id")
+    upstream_status = as_str(data.get("status"))
+    waiting_for = as_dict(data.get("waiting_for"))
+    current_step = as_str(data.get("current_step"))
+
+    status = _EXECUTION_STATUS.get(normalize_word(upstream_status) or "", ExecutionStatus.UNKNOWN)
+    if status is ExecutionStatus.UNKNOWN and _waits_for_human(waiting_for):
+        status = ExecutionStatus.WAITING_FOR_APPROVAL
+
+    step_payloads = [s for s in as_list(data.get("steps")) if isinstance(s, dict)]
+    steps = tuple(_parse_step(i, s) for i, s in enumerate(step_payloads))
+    approvals = [a for a in (_decided_approval(s) for s in steps) if a is not None]
+    if status is ExecutionStatus.WAITING_FOR_APPROVAL:
+        pending = _pending_approval(waiting_for, current_step, iso_datetime(data.get("updated_at")))
+        approvals = [a for a in approvals if a.key != pending.key]
+        approvals.append(pending)
+
+    created_at = iso_datetime(data.get("created_at"))
+    started_at = iso_datetime(data.get("started_at")) or created_at
+    completed_at = iso_datetime(data.get("completed_at"))
+    duration_ms = as_int(data.get("duration_ms"))
+    if duration_ms is None:
+        duration_ms = duration_ms_between(started_at, completed_at)
+
+    return Execution(
+        native_id=native_id,
+        status=status,
+        upstream_status=upstream_status,
+        raw=data,
+        workflow=Workflow(
+            id=as_str(data.get("workflow_id")),
+            name=as_str(data.get("workflow_name")),
+            version=as_str(data.get("workflow_version")),
+        ),
+        inputs=data.get("inputs"),
+        outputs=data.get("outputs"),
+        steps=steps,
+        approvals=tuple(approvals),
+        cost=_parse_cost(data.get("cost")),
+        created_at=created_at,
+        started_at=started_at,
+        completed_at=completed_at,
+        updated_at=iso_datetime(data.get("updated_at")),
+        duration_ms=duration_ms,
+        error=_parse_error(data.get("error")),
+        current_step=current_step,
+    )
+
+
+def _waits_for_human(waiting_for: dict[str, Any] | None) -> bool:
+    return waiting_for is not None and normalize_word(waiting_for.get("type")) == "humanapproval"
+
+
+def _parse_step(index: int, data: dict[str, Any]) -> Step:
+    agent = as_str(data.get("agent"))
+    output = data.get("output")
+    upstream_type = as_str(data.get("type"))
+    if _is_decision_output(output):
+        kind = StepKind.HUMAN_APPROVAL
+    else:
+        kind = _AGENT_KIND.get(normalize_word(upstream_type) or "", StepKind.UNKNOWN)
+    upstream_status = as_str(data.get("status"))
+    status = _STEP_STATUS.get(normalize_word(upstream_status) or "", StepStatus.UNKNOWN)
+    return Step(
+        native_id=as_str(data.get("id")) or f"step_{index + 1}",
+        index=index,
+        name=agent,
+        kind=kind,
+        status=status,
+        upstream_status=upstream_status,
+        upstream_kind=upstream_type or agent,
+        output=output,
+        error=_parse_error(data.get("error")),
+        started_at=iso_datetime(data.get("started_at")),
+        completed_at=iso_datetime(data.get("completed_at")),
+        duration_ms=as_int(data.get("duration_ms")),
+        agent_id=agent,
+    )
+
+
+def _is_decision_output(output: object) -> bool:
+    return isinstance(output, dict) and isinstance(output.get("approved"), bool)
+
+
+def _decided_approval(step: Step) -> Approval | None:
+    output = step.output
+    if step.kind is not StepKind.HUMAN_APPROVAL or not _is_decision_output(output):
+        return None
+    assert isinstance(output, dict)
+    approved = as_bool(output.get("approved"))
+    decided_by = as_str(output.get("approved_by"))
+    status = ApprovalStatus.APPROVED if approved else ApprovalStatus.REJECTED
+    reviewers = (Reviewer(id=decided_by, decision=status),) if decided_by else ()
+    return Approval(
+        key=step.agent_id or step.native_id,
+        status=status,
+        step_native_id=step.native_id,
+        reviewers=reviewers,
+        decided_by=decided_by,
+        decided_at=iso_datetime(output.get("decided_at")) or step.completed_at,
+        notes=as_str(output.get("notes")),
+    )
+
+
+def _pending_approval(
+    waiting_for: dict[str, Any] | None, current_step: str | None, updated_at: Any
+) -> Approval:
+    waiting_for = waiting_for or {}
+    assignees = [a for a in (as_str(x) for x in as_list(waiting_for.get("assignees"))) if a]
+    return Approval(
+        key=current_step or "",
+        status=ApprovalStatus.PENDING,
+        reviewers=tuple(Reviewer(id=a) for a in assignees),
+        message=as_str(waiting_for.get("message")),
+        context=waiting_for.get("context"),
+        requested_at=iso_datetime(waiting_for.get("requested_at")) or updated_at,
+    )
+
+
+def _parse_cost(value: object) -> Cost | None:
+    data = as_dict(value)
+    if not data:
+        return None
+    amounts = []
+    for currency, amount in data.items():
+        number = as_decimal(amount)
+        if number is not None and len(currency) == 3 and currency.isalpha():
+            amounts.append(Money(amount=number, currency=currency.upper()))
+    return Cost(amounts=tuple(amounts)) if amounts else None
+
+
+def _parse_error(value: object) -> ErrorInfo | None:
+    if isinstance(value, str) and value:
+        return ErrorInfo(code=None, message=value)
+    data = as_dict(value)
+    if not data:
+        return None
+    return ErrorInfo(code=as_str(data.get("code")), message=as_str(data.get("message")))
+
+
+_ERROR_TYPES: dict[str, type[UpstreamError]] = {
+    "authentication_error": UpstreamAuthFailed,
+    "not_found_error": ExecutionNotFound,
+    "rate_limit_error": UpstreamRateLimited,
+    "validation_error": UpstreamRejected,
+}
+
+
+class RotavisionAdapter(SourceAdapter):
+    kind = SourceKind.ROTAVISION
+    capabilities = frozenset({Capability.GET, Capability.LIST, Capability.APPROVE})
+
+    @staticmethod
+    def auth_headers(credentials: Credentials) -> Mapping[str, str]:
+        return {"authorization": f"Bearer {credentials.api_key or ''}"}
+
+    @staticmethod
+    def read_error(response: httpx.Response, body: Any) -> UpstreamError | None:
+        """``{"error": {code, message, type}}``: the type decides, the code is kept."""
+        error = as_dict(body.get("error")) if isinstance(body, dict) else None
+        if error is None:
+            return None
+        kind = _ERROR_TYPES.get(as_str(error.get("type")) or "")
+        if kind is None:
+            return None
+        return kind(upstream_code=as_str(error.get("code")))
+
+    async def get_execution(self, native_id: str) -> Execution:
+        payload = await self.http.request_json(
+            "GET", EXECUTION_PATH, native_id, native_id=native_id
+        )
+        return self.parsed(parse_execution, payload, native_id)

@@ -1,0 +1,35 @@
+"""The per-request context resolvers receive as ``info.context``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from gateway.loaders import Loaders
+    from gateway.runtime import Runtime
+
+__all__ = ["Caller", "Context"]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is asking: a configured client, or the anonymous caller of ``auth.mode = "none"``."""
+
+    name: str
+    roles: frozenset[str]
+    reviewer_id: str | None = None
+
+
+@dataclass(slots=True)
+class Context:
+    request: Request
+    response: Response
+    runtime: Runtime
+    loaders: Loaders
+    caller: Caller
+    request_id: str
+    warnings: list[dict[str, str]] = field(default_factory=list)

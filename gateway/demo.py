@@ -1,0 +1,43 @@
+"""The demo: the gateway configured against the embedded sandbox, no credentials needed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.config import GatewayConfig, parse_config
+from sandbox import SANDBOX_CREDENTIALS
+
+__all__ = ["DEMO_EXECUTION_ID", "demo_config", "demo_raw_config"]
+
+DEMO_EXECUTION_ID = "rv:exec_wait0001"
+"""A Rotavision-style execution waiting for approval, always present in the sandbox."""
+
+_ENV_NAMES = {"api_key": "API_KEY", "auth_token": "AUTH_TOKEN"}
+
+
+def demo_raw_config(sandbox_url: str, *, port: int = 8000) -> tuple[dict[str, Any], dict[str, str]]:
+    """The demo's config document and the environment holding the sandbox's keys."""
+    env: dict[str, str] = {}
+    sources: list[dict[str, Any]] = []
+    names = {"rotavision": "rv", "velt": "velt", "nesting": "zaia", "truthlocks": "tl"}
+    for kind, secrets in SANDBOX_CREDENTIALS.items():
+        source: dict[str, Any] = {"name": names[kind], "kind": kind, "base_url": sandbox_url}
+        for secret, value in secrets.items():
+            if secret == "tenant_id":  # noqa: S105 (a config key, not a password)
+                source["tenant_id"] = value
+                continue
+            variable = f"SANDBOX_{names[kind].upper()}_{_ENV_NAMES[secret]}"
+            env[variable] = value
+            source[f"{secret}_env"] = variable
+        sources.append(source)
+    raw = {
+        "server": {"host": "127.0.0.1", "port": port},
+        "auth": {"mode": "none"},
+        "sources": sources,
+    }
+    return raw, env
+
+
+def demo_config(sandbox_url: str, *, port: int = 8000) -> GatewayConfig:
+    raw, env = demo_raw_config(sandbox_url, port=port)
+    return parse_config(raw, env)

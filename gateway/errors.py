@@ -1,0 +1,84 @@
+"""GraphQL errors with the design's stable ``extensions.code`` (design §3).
+
+Resolvers raise ``GatewayError`` for what the gateway itself refuses, and let ``UpstreamError``
+from the adapters pass; ``classify`` stamps every error of a result with its code (and source,
+HTTP status, retry hint) and masks anything unexpected as INTERNAL with the request id.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from graphql import GraphQLError
+
+from adapters.errors import UpstreamError
+
+__all__ = ["CODES", "GatewayError", "bad_user_input", "classify", "upstream_extensions"]
+
+log = logging.getLogger("gateway.errors")
+
+CODES = (
+    "NOT_FOUND",
+    "BAD_USER_INPUT",
+    "UNAUTHENTICATED",
+    "FORBIDDEN",
+    "UNSUPPORTED",
+    "CONFLICT",
+    "UPSTREAM_AUTH",
+    "UPSTREAM_RATE_LIMITED",
+    "UPSTREAM_UNAVAILABLE",
+    "UPSTREAM_TIMEOUT",
+    "UPSTREAM_BAD_RESPONSE",
+    "INTERNAL",
+)
+
+
+class GatewayError(GraphQLError):
+    """An error the gateway raises itself, with its code (and source) already attached."""
+
+    def __init__(self, message: str, code: str, *, source: str | None = None, **extra: Any) -> None:
+        extensions: dict[str, Any] = {"code": code}
+        if source is not None:
+            extensions["source"] = source
+        extensions.update(extra)
+        super().__init__(message, extensions=extensions)
+
+
+def bad_user_input(message: str) -> GatewayError:
+    return GatewayError(message, "BAD_USER_INPUT")
+
+
+def upstream_extensions(error: UpstreamError) -> dict[str, Any]:
+    extensions: dict[str, Any] = {"code": error.code}
+    if error.source is not None:
+        extensions["source"] = error.source
+    if error.http_status is not None:
+        extensions["httpStatus"] = error.http_status
+    if error.upstream_code is not None:
+        extensions["upstreamCode"] = error.upstream_code
+    if error.retry_after is not None:
+        extensions["retryAfter"] = round(error.retry_after, 3)
+    return extensions
+
+
+def classify(errors: list[GraphQLError], request_id: str | None) -> None:
+    """Give every error a code; mask unexpected ones (the log keeps the detail)."""
+    for error in errors:
+        original = error.original_error
+        if isinstance(original, UpstreamError):
+            error.message = original.message
+            error.extensions = {**(error.extensions or {}), **upstream_extensions(original)}
+        elif isinstance(original, GraphQLError) and original.extensions:
+            error.extensions = {**original.extensions, **(error.extensions or {})}
+        elif original is not None and not isinstance(original, GraphQLError):
+            log.error(
+                "unexpected error in resolver",
+                exc_info=original,
+                extra={"request_id": request_id, "path": error.path},
+            )
+            error.message = "Internal error; quote the request id to the operator."
+            error.extensions = {"code": "INTERNAL", "requestId": request_id}
+        if not error.extensions or "code" not in error.extensions:
+            # Syntax and validation errors: the document itself is at fault.
+            error.extensions = {**(error.extensions or {}), "code": "BAD_USER_INPUT"}

@@ -1,0 +1,60 @@
+"""Process-long state: one adapter (and HTTP client) per source, the store, the counters.
+
+Built from the config, opened in the Starlette lifespan and closed at shutdown (style.md habit 3).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from adapters._http import HTTPSettings
+from adapters.registry import adapter_class
+from gateway.stats import SourceStats
+from gateway.store import ExecutionStore
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import httpx
+
+    from adapters.base import SourceAdapter
+    from gateway.config import GatewayConfig, SourceConfig
+
+__all__ = ["Runtime"]
+
+
+class Runtime:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        transport_factory: Callable[[SourceConfig], httpx.AsyncBaseTransport | None] | None = None,
+    ) -> None:
+        self.config = config
+        self.sources = {s.name: s for s in config.sources}
+        self.stats = {s.name: SourceStats() for s in config.sources}
+        self.adapters: dict[str, SourceAdapter] = {}
+        self._transport_factory = transport_factory
+        self.store = ExecutionStore(
+            cache=config.cache, sources=self.sources, adapters=self.adapters, stats=self.stats
+        )
+
+    async def start(self) -> None:
+        for source in self.config.sources:
+            transport = self._transport_factory(source) if self._transport_factory else None
+            self.adapters[source.name] = adapter_class(source.kind).create(
+                name=source.name,
+                base_url=source.base_url,
+                credentials=source.credentials,
+                settings=HTTPSettings(
+                    timeout_s=source.timeout_s,
+                    connect_timeout_s=source.connect_timeout_s,
+                    max_concurrency=source.max_concurrency,
+                ),
+                transport=transport,
+                observers=(self.stats[source.name].record_call,),
+            )
+
+    async def aclose(self) -> None:
+        for adapter in self.adapters.values():
+            await adapter.aclose()
+        self.adapters.clear()

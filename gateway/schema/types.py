@@ -1,0 +1,364 @@
+"""GraphQL object types over the adapters' model (design §3).
+
+Each type is built from a frozen model object by ``from_model``; fields that need another
+execution (``parent``, ``children``) go through the request's loaders.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from adapters import model
+from adapters.base import Capability as ModelCapability
+from gateway import ids
+from gateway.context import Context
+from gateway.runtime import Runtime
+
+if TYPE_CHECKING:
+    from gateway.stats import SourceStats as SourceStatsModel
+
+__all__ = [
+    "Approval",
+    "ApprovalStatus",
+    "Capability",
+    "Cost",
+    "Error",
+    "Execution",
+    "ExecutionStatus",
+    "Money",
+    "Node",
+    "Reviewer",
+    "Source",
+    "SourceHealth",
+    "SourceKind",
+    "SourceStats",
+    "Step",
+    "StepKind",
+    "StepStatus",
+    "Workflow",
+]
+
+# The model's enums are the GraphQL enums: registering them keeps one definition of each.
+ExecutionStatus = model.ExecutionStatus
+StepStatus = model.StepStatus
+StepKind = model.StepKind
+ApprovalStatus = model.ApprovalStatus
+SourceKind = model.SourceKind
+Capability = ModelCapability
+strawberry.enum(ExecutionStatus, description="Unified execution status.")
+strawberry.enum(StepStatus, description="Unified step status.")
+strawberry.enum(StepKind, description="What a step does, across upstreams.")
+strawberry.enum(ApprovalStatus)
+strawberry.enum(SourceKind, description="The upstream API style of a source.")
+strawberry.enum(Capability, description="What a source can do.")
+
+
+@strawberry.enum(description="A source's recent health, from the outcome of its last calls.")
+class SourceHealth(enum.Enum):
+    UP = "UP"
+    DEGRADED = "DEGRADED"
+
+
+@strawberry.interface(description="An object with a stable, globally unique id.")
+class Node:
+    id: strawberry.ID
+
+
+@strawberry.type
+class Money:
+    amount: Decimal
+    currency: str = strawberry.field(description="ISO 4217 code, e.g. USD, INR.")
+
+
+@strawberry.type
+class Cost:
+    amounts: list[Money]
+    credits: Decimal | None = strawberry.field(description="Platform credits (not money).")
+
+
+@strawberry.type(description="An error an upstream reported for an execution or step.")
+class Error:
+    code: str | None
+    message: str | None
+
+
+@strawberry.type
+class Workflow:
+    id: str | None
+    name: str | None
+    version: str | None
+
+
+@strawberry.type
+class Reviewer:
+    id: str
+    mandatory: bool | None
+    decision: ApprovalStatus | None = strawberry.field(
+        description="Null while they have not voted."
+    )
+
+
+@strawberry.type(description="Counters since start-up for one source.")
+class SourceStats:
+    upstream_calls: int
+    upstream_errors: int
+    cache_hits: int
+    cache_misses: int
+    shared_fetches: int
+    batches: int
+    batched_keys: int
+    max_batch_size: int
+
+    @classmethod
+    def from_model(cls, stats: SourceStatsModel) -> SourceStats:
+        return cls(
+            upstream_calls=stats.upstream_calls,
+            upstream_errors=stats.upstream_errors,
+            cache_hits=stats.cache_hits,
+            cache_misses=stats.cache_misses,
+            shared_fetches=stats.shared_fetches,
+            batches=stats.batches,
+            batched_keys=stats.batched_keys,
+            max_batch_size=stats.max_batch_size,
+        )
+
+
+@strawberry.type(description="A configured upstream.")
+class Source:
+    name: str
+    kind: SourceKind
+    capabilities: list[Capability]
+    _runtime: strawberry.Private[Runtime]
+
+    @classmethod
+    def from_runtime(cls, runtime: Runtime, name: str) -> Source:
+        config = runtime.sources[name]
+        from adapters.registry import adapter_class
+
+        capabilities = sorted(adapter_class(config.kind).capabilities, key=lambda c: c.value)
+        return cls(name=name, kind=config.kind, capabilities=capabilities, _runtime=runtime)
+
+    @strawberry.field
+    def health(self) -> SourceHealth:
+        failing = self._runtime.stats[self.name].consecutive_failures > 0
+        return SourceHealth.DEGRADED if failing else SourceHealth.UP
+
+    @strawberry.field
+    def stats(self) -> SourceStats:
+        return SourceStats.from_model(self._runtime.stats[self.name])
+
+
+def _error(value: model.ErrorInfo | None) -> Error | None:
+    return Error(code=value.code, message=value.message) if value else None
+
+
+@strawberry.type
+class Approval(Node):
+    id: strawberry.ID
+    status: ApprovalStatus
+    reviewers: list[Reviewer]
+    message: str | None
+    context: JSON | None
+    requested_at: datetime | None
+    decided_at: datetime | None
+    decided_by: str | None
+    notes: str | None
+    approve_count: int | None
+    reject_count: int | None
+    required_count: int | None = strawberry.field(
+        description="Approvals needed to resolve, if known."
+    )
+    _execution: strawberry.Private[Execution]
+    _model: strawberry.Private[model.Approval]
+
+    @classmethod
+    def from_model(cls, execution: Execution, approval: model.Approval) -> Approval:
+        return cls(
+            id=strawberry.ID(
+                ids.approval_id(execution.source_name, execution.native_id, approval.key)
+            ),
+            status=approval.status,
+            reviewers=[
+                Reviewer(id=r.id, mandatory=r.mandatory, decision=r.decision)
+                for r in approval.reviewers
+            ],
+            message=approval.message,
+            context=approval.context,
+            requested_at=approval.requested_at,
+            decided_at=approval.decided_at,
+            decided_by=approval.decided_by,
+            notes=approval.notes,
+            approve_count=approval.approve_count,
+            reject_count=approval.reject_count,
+            required_count=approval.required_count,
+            _execution=execution,
+            _model=approval,
+        )
+
+    @strawberry.field
+    def execution(self) -> Execution:
+        return self._execution
+
+    @strawberry.field(description="The step that waits (or waited) for this decision, if any.")
+    def step(self) -> Step | None:
+        native = self._model.step_native_id
+        return next((s for s in self._execution.step_list() if s.native_id == native), None)
+
+
+@strawberry.type
+class Step(Node):
+    id: strawberry.ID
+    native_id: str
+    index: int
+    name: str | None
+    kind: StepKind
+    status: StepStatus
+    upstream_status: str | None
+    upstream_kind: str | None
+    output: JSON | None
+    error: Error | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    duration_ms: int | None
+    group_id: str | None
+    _execution: strawberry.Private[Execution]
+
+    @classmethod
+    def from_model(cls, execution: Execution, step: model.Step) -> Step:
+        return cls(
+            id=strawberry.ID(
+                ids.step_id(execution.source_name, execution.native_id, step.native_id)
+            ),
+            native_id=step.native_id,
+            index=step.index,
+            name=step.name,
+            kind=step.kind,
+            status=step.status,
+            upstream_status=step.upstream_status,
+            upstream_kind=step.upstream_kind,
+            output=step.output,
+            error=_error(step.error),
+            started_at=step.started_at,
+            completed_at=step.completed_at,
+            duration_ms=step.duration_ms,
+            group_id=step.group_id,
+            _execution=execution,
+        )
+
+    @strawberry.field
+    def execution(self) -> Execution:
+        return self._execution
+
+    @strawberry.field(
+        description="The approval this step waits for or recorded, if it is a human step."
+    )
+    def approval(self) -> Approval | None:
+        return next(
+            (
+                a
+                for a in self._execution.approval_list()
+                if a._model.step_native_id == self.native_id
+            ),
+            None,
+        )
+
+
+@strawberry.type
+class Execution(Node):
+    id: strawberry.ID
+    native_id: str
+    status: ExecutionStatus
+    upstream_status: str | None = strawberry.field(description="The upstream's own status word.")
+    workflow: Workflow | None
+    inputs: JSON | None
+    outputs: JSON | None
+    cost: Cost | None
+    created_at: datetime | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    updated_at: datetime | None
+    duration_ms: int | None
+    error: Error | None
+    correlation_id: str | None
+    idempotency_key: str | None
+    receipts: list[str]
+    is_purged: bool = strawberry.field(
+        description="The upstream has purged this execution's detail."
+    )
+    raw: JSON = strawberry.field(description="The upstream payload, unchanged.")
+    source_name: strawberry.Private[str]
+    _model: strawberry.Private[model.Execution]
+
+    @classmethod
+    def from_model(cls, source: str, execution: model.Execution) -> Execution:
+        cost = execution.cost
+        workflow = execution.workflow
+        return cls(
+            id=strawberry.ID(ids.execution_id(source, execution.native_id)),
+            native_id=execution.native_id,
+            status=execution.status,
+            upstream_status=execution.upstream_status,
+            workflow=Workflow(id=workflow.id, name=workflow.name, version=workflow.version)
+            if workflow
+            else None,
+            inputs=execution.inputs,
+            outputs=execution.outputs,
+            cost=Cost(
+                amounts=[Money(amount=m.amount, currency=m.currency) for m in cost.amounts],
+                credits=cost.credits,
+            )
+            if cost
+            else None,
+            created_at=execution.created_at,
+            started_at=execution.started_at,
+            completed_at=execution.completed_at,
+            updated_at=execution.updated_at,
+            duration_ms=execution.duration_ms,
+            error=_error(execution.error),
+            correlation_id=execution.correlation_id,
+            idempotency_key=execution.idempotency_key,
+            receipts=list(execution.receipts),
+            is_purged=execution.is_purged,
+            raw=JSON(execution.raw),
+            source_name=source,
+            _model=execution,
+        )
+
+    @strawberry.field
+    def source(self, info: Info[Context, None]) -> Source:
+        return Source.from_runtime(info.context.runtime, self.source_name)
+
+    def step_list(self) -> list[Step]:
+        return [Step.from_model(self, s) for s in self._model.steps]
+
+    def approval_list(self) -> list[Approval]:
+        return [Approval.from_model(self, a) for a in self._model.approvals]
+
+    @strawberry.field
+    def steps(self) -> list[Step]:
+        return self.step_list()
+
+    @strawberry.field
+    def approvals(self) -> list[Approval]:
+        return self.approval_list()
+
+    @strawberry.field
+    async def parent(self, info: Info[Context, None]) -> Execution | None:
+        parent_id = self._model.parent_native_id
+        if parent_id is None:
+            return None
+        parent = await info.context.loaders.execution(self.source_name, parent_id)
+        return Execution.from_model(self.source_name, parent)
+
+    @strawberry.field(description="Sub-executions (nesting-style sources); empty elsewhere.")
+    async def children(self, info: Info[Context, None]) -> list[Execution]:
+        loaders = info.context.loaders
+        futures = [loaders.execution(self.source_name, c) for c in self._model.child_native_ids]
+        return [Execution.from_model(self.source_name, e) for e in [await f for f in futures]]

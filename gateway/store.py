@@ -1,0 +1,98 @@
+"""The cross-request execution store: a bounded, status-aware cache plus single flight.
+
+Keyed by (source name, native id): a source's credentials are the gateway's own, so an entry is
+the same for every caller and never crosses sources. Terminal executions live long, others
+briefly; a source's ``cache_ttl_s`` overrides both. Errors are never cached. Concurrent misses
+for one key, from any number of requests, share one upstream call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING
+
+from cachetools import TLRUCache
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from adapters.base import SourceAdapter
+    from adapters.model import Execution
+    from gateway.config import CacheConfig, SourceConfig
+    from gateway.stats import SourceStats
+
+__all__ = ["ExecutionStore"]
+
+Key = tuple[str, str]
+
+
+class ExecutionStore:
+    def __init__(
+        self,
+        *,
+        cache: CacheConfig,
+        sources: Mapping[str, SourceConfig],
+        adapters: Mapping[str, SourceAdapter],
+        stats: Mapping[str, SourceStats],
+        timer: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._config = cache
+        self._sources = sources
+        self._adapters = adapters
+        self._stats = stats
+        self._cache: TLRUCache[Key, Execution] = TLRUCache(
+            maxsize=max(1, cache.max_entries), ttu=self._expires, timer=timer
+        )
+        self._in_flight: dict[Key, asyncio.Task[list[Execution]]] = {}
+
+    def ttl(self, source: str, execution: Execution) -> float:
+        override = self._sources[source].cache_ttl_s
+        if override is not None:
+            return override
+        return self._config.terminal_ttl_s if execution.is_terminal else self._config.active_ttl_s
+
+    def _expires(self, key: Key, execution: Execution, now: float) -> float:
+        return now + self.ttl(key[0], execution)
+
+    def cached(self, source: str, native_id: str) -> Execution | None:
+        return self._cache.get((source, native_id))
+
+    async def load(self, source: str, native_id: str) -> list[Execution]:
+        """The execution first, then any descendants its upstream returned in the same call."""
+        key = (source, native_id)
+        stats = self._stats[source]
+        hit = self._cache.get(key)
+        if hit is not None:
+            stats.cache_hits += 1
+            return [hit]
+        stats.cache_misses += 1
+        task = self._in_flight.get(key)
+        if task is None:
+            task = asyncio.create_task(self._fetch(key))
+            self._in_flight[key] = task
+            task.add_done_callback(lambda _: self._in_flight.pop(key, None))
+        else:
+            stats.shared_fetches += 1
+        # Shielded: one caller giving up must not cancel the fetch others wait on.
+        return await asyncio.shield(task)
+
+    async def _fetch(self, key: Key) -> list[Execution]:
+        source, native_id = key
+        executions = await self._adapters[source].get_tree(native_id)
+        for execution in executions:
+            if self._cache.maxsize and self.ttl(source, execution) > 0:
+                self._cache[(source, execution.native_id)] = execution
+        return executions
+
+    def put(self, source: str, execution: Execution) -> None:
+        """Keep an execution learnt another way (a list page), under the same TTL rules."""
+        if self.ttl(source, execution) > 0:
+            self._cache[(source, execution.native_id)] = execution
+
+    def invalidate(self, source: str, native_id: str) -> None:
+        """Forget one execution, e.g. after a decision changed it upstream."""
+        self._cache.pop((source, native_id), None)
+
+    def __len__(self) -> int:
+        return len(self._cache)

@@ -1,0 +1,309 @@
+"""The Rotavision-style Orchestrate API, simulated: seeded executions, auth, errors, approvals.
+
+Shapes follow ``shared/upstreams/rotavision.txt``; where that page is silent (failed, cancelled
+and timed-out runs, the list and approve replies, 409 on a decided run) the sandbox makes the
+choice recorded in ``docs/upstreams.md``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+__all__ = ["DEMO_WAITING_ID", "DOC_EXAMPLE_ID", "RotavisionStore", "routes"]
+
+DOC_EXAMPLE_ID = "exec_xyz789"
+DEMO_WAITING_ID = "exec_wait0001"
+
+_AGENTS = ["classifier", "retriever", "summarizer", "escalation", "responder", "auditor"]
+_STATUSES = [
+    "completed",
+    "completed",
+    "completed",
+    "running",
+    "waiting_approval",
+    "failed",
+    "cancelled",
+    "timeout",
+    "queued",
+    "paused",
+]  # "paused": a word the adapter can't map
+_BASE_TIME = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+_DOC_EXAMPLE: dict[str, Any] = {
+    "id": DOC_EXAMPLE_ID,
+    "workflow_id": "wf_abc123",
+    "workflow_name": "Customer Support Triage",
+    "status": "completed",
+    "inputs": {"ticket": "I have been waiting for my refund for 2 weeks. Order #12345."},
+    "outputs": {"category": "refund", "priority": "high", "response": "Dear Customer..."},
+    "steps": [
+        {
+            "id": "step_1",
+            "agent": "classifier",
+            "status": "completed",
+            "output": {"category": "refund", "priority": "high", "sentiment": "frustrated"},
+            "duration_ms": 450,
+        },
+        {
+            "id": "step_2",
+            "agent": "escalation",
+            "status": "completed",
+            "output": {
+                "approved": True,
+                "approved_by": "lead@example.com",
+                "notes": "Approve - customer has valid complaint",
+            },
+            "duration_ms": 125000,
+        },
+        {
+            "id": "step_3",
+            "agent": "responder",
+            "status": "completed",
+            "output": {"response": "Dear Customer..."},
+            "duration_ms": 1200,
+        },
+    ],
+    "cost": {"usd": 0.012, "inr": 1.00},
+    "duration_ms": 126650,
+    "created_at": "2026-02-01T10:30:00Z",
+    "completed_at": "2026-02-01T10:32:07Z",
+}
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _execution(rng: random.Random, index: int, status: str, native_id: str) -> dict[str, Any]:
+    created = _BASE_TIME - timedelta(minutes=7 * index + rng.randint(0, 5))
+    agents = rng.sample(_AGENTS, rng.randint(1, 6))
+    run: dict[str, Any] = {
+        "id": native_id,
+        "workflow_id": f"wf_{rng.randrange(16**6):06x}",
+        "workflow_name": rng.choice(["Customer Support Triage", "Invoice Review", "Lead Scoring"]),
+        "status": status,
+        "inputs": {"ticket": f"Ticket #{1000 + index}"},
+        "created_at": _iso(created),
+    }
+    if status == "waiting_approval":
+        done = agents[: max(0, len(agents) - 1)]
+        human = "escalation" if "escalation" not in done else "approver"
+        run["steps"] = [_step(rng, n, agent, "completed") for n, agent in enumerate(done)]
+        run["current_step"] = human
+        run["waiting_for"] = {
+            "type": "human_approval",
+            "assignees": ["lead@example.com", "ops@example.com"],
+            "message": f"Refund over limit for ticket #{1000 + index}: approve?",
+            "context": {"amount_inr": 1000 + 37 * index},
+        }
+        run["approve_url"] = f"https://app.rotavision.example/executions/{native_id}"
+        run["updated_at"] = _iso(created + timedelta(seconds=30))
+        return run
+    if status in ("queued",):
+        run["steps"] = []
+        return run
+    steps = []
+    for n, agent in enumerate(agents):
+        last = n == len(agents) - 1
+        step_status = "completed"
+        if last and status in ("running", "paused"):
+            step_status = "running"
+        elif last and status in ("failed", "timeout", "cancelled"):
+            step_status = {"failed": "failed", "timeout": "timeout", "cancelled": "cancelled"}[
+                status
+            ]
+        steps.append(_step(rng, n, agent, step_status))
+    run["steps"] = steps
+    spent = sum(s.get("duration_ms", 0) for s in steps)
+    run["cost"] = {
+        "usd": round(0.001 * len(steps) + rng.random() / 100, 4),
+        "inr": round(0.09 * len(steps) + rng.random(), 2),
+    }
+    if status in ("completed", "failed", "cancelled", "timeout"):
+        run["duration_ms"] = spent
+        run["completed_at"] = _iso(created + timedelta(milliseconds=spent))
+        if status == "completed":
+            run["outputs"] = {"result": f"done #{index}"}
+        elif status == "failed":
+            run["error"] = {"code": "agent_error", "message": f"{agents[-1]} raised an exception"}
+    return run
+
+
+def _step(rng: random.Random, n: int, agent: str, status: str) -> dict[str, Any]:
+    step: dict[str, Any] = {"id": f"step_{n + 1}", "agent": agent, "status": status}
+    if agent == "escalation" and status == "completed":
+        approved = rng.random() < 0.8
+        step["output"] = {
+            "approved": approved,
+            "approved_by": "lead@example.com",
+            "notes": "ok" if approved else "not eligible",
+        }
+    elif status == "completed":
+        step["output"] = {"summary": f"{agent} finished"}
+    if status == "failed":
+        step["error"] = {"code": "agent_error", "message": f"{agent} raised an exception"}
+    if status != "running":
+        step["duration_ms"] = rng.randint(100, 5000)
+    return step
+
+
+class RotavisionStore:
+    """Seeded executions plus the decisions recorded on them."""
+
+    def __init__(self, *, seed: int, count: int, api_keys: tuple[str, ...]) -> None:
+        rng = random.Random(f"rotavision:{seed}")
+        self.api_keys = api_keys
+        self.executions: dict[str, dict[str, Any]] = {DOC_EXAMPLE_ID: copy.deepcopy(_DOC_EXAMPLE)}
+        waiting = _execution(rng, 0, "waiting_approval", DEMO_WAITING_ID)
+        self.executions[DEMO_WAITING_ID] = waiting
+        for index in range(1, count - 1):
+            native_id = f"exec_{rng.randrange(16**8):08x}"
+            self.executions[native_id] = _execution(
+                rng, index, _STATUSES[index % len(_STATUSES)], native_id
+            )
+        self.idempotent_replies: dict[str, tuple[int, dict[str, Any]]] = {}
+
+    def newest_first(self) -> list[dict[str, Any]]:
+        return sorted(
+            self.executions.values(), key=lambda e: (e["created_at"], e["id"]), reverse=True
+        )
+
+
+def _error(status: int, code: str, kind: str, message: str) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "type": kind, "request_id": "req_sandbox"}}
+    return JSONResponse(body, status_code=status, headers={"x-request-id": "req_sandbox"})
+
+
+def _authorized(store: RotavisionStore, request: Request) -> bool:
+    header = request.headers.get("authorization", "")
+    return header.startswith("Bearer ") and header[7:] in store.api_keys
+
+
+def routes(store: RotavisionStore) -> list[Route]:
+    """The Rotavision-style endpoints over ``store``."""
+
+    def unauthorized() -> JSONResponse:
+        return _error(401, "invalid_api_key", "authentication_error", "Invalid API key provided")
+
+    async def get_execution(request: Request) -> JSONResponse:
+        if not _authorized(store, request):
+            return unauthorized()
+        native_id = request.path_params["execution_id"]
+        run = store.executions.get(native_id)
+        if run is None:
+            return _error(404, "execution_not_found", "not_found_error", "No such execution")
+        return JSONResponse(run)
+
+    async def list_executions(request: Request) -> JSONResponse:
+        if not _authorized(store, request):
+            return unauthorized()
+        try:
+            limit = int(request.query_params.get("limit", "20"))
+        except ValueError:
+            limit = -1
+        if not 1 <= limit <= 100:
+            return _error(400, "invalid_request", "validation_error", "limit must be 1..100")
+        status = request.query_params.get("status")
+        runs = [r for r in store.newest_first() if status is None or r["status"] == status]
+        cursor = request.query_params.get("cursor")
+        if cursor:
+            ids = [r["id"] for r in runs]
+            if cursor not in ids:
+                return _error(400, "invalid_cursor", "validation_error", "Unknown cursor")
+            runs = runs[ids.index(cursor) + 1 :]
+        page = runs[:limit]
+        has_more = len(runs) > limit
+        return JSONResponse(
+            {
+                "data": page,
+                "has_more": has_more,
+                "next_cursor": page[-1]["id"] if has_more else None,
+            }
+        )
+
+    async def approve(request: Request) -> JSONResponse:
+        if not _authorized(store, request):
+            return unauthorized()
+        key = request.headers.get("idempotency-key")
+        if key and key in store.idempotent_replies:
+            status_code, reply = store.idempotent_replies[key]
+            return JSONResponse(
+                reply, status_code=status_code, headers={"idempotent-replayed": "true"}
+            )
+        native_id = request.path_params["execution_id"]
+        run = store.executions.get(native_id)
+        if run is None:
+            return _error(404, "execution_not_found", "not_found_error", "No such execution")
+        try:
+            body = json.loads(await request.body())
+            approved = body["approved"]
+            notes = body.get("notes")
+        except (ValueError, KeyError, TypeError):
+            return _error(
+                400, "invalid_request", "validation_error", "Body must be {approved, notes}"
+            )
+        if not isinstance(approved, bool) or not (notes is None or isinstance(notes, str)):
+            return _error(
+                400, "invalid_request", "validation_error", "Body must be {approved, notes}"
+            )
+        if run["status"] != "waiting_approval":
+            return _error(
+                409,
+                "execution_not_waiting",
+                "invalid_request_error",
+                "Execution is not waiting for approval",
+            )
+        _decide(run, approved=approved, notes=notes, by=request.headers.get("x-on-behalf-of"))
+        reply = {"id": native_id, "status": run["status"], "approved": approved}
+        if key:
+            store.idempotent_replies[key] = (200, reply)
+        return JSONResponse(reply)
+
+    return [
+        Route("/v1/orchestrate/executions", list_executions, methods=["GET"]),
+        Route("/v1/orchestrate/executions/{execution_id}", get_execution, methods=["GET"]),
+        Route("/v1/orchestrate/executions/{execution_id}/approve", approve, methods=["POST"]),
+    ]
+
+
+def _decide(run: dict[str, Any], *, approved: bool, notes: str | None, by: str | None) -> None:
+    """Record a decision: the human step completes and the run moves on."""
+    now = datetime.now(UTC)
+    steps = run.setdefault("steps", [])
+    steps.append(
+        {
+            "id": f"step_{len(steps) + 1}",
+            "agent": run.pop("current_step", "approver"),
+            "status": "completed",
+            "output": {"approved": approved, "approved_by": by or "api-key-owner", "notes": notes},
+            "duration_ms": 1000,
+        }
+    )
+    run.pop("waiting_for", None)
+    run.pop("approve_url", None)
+    if approved:
+        steps.append(
+            {
+                "id": f"step_{len(steps) + 1}",
+                "agent": "responder",
+                "status": "completed",
+                "output": {"response": "Approved and sent"},
+                "duration_ms": 800,
+            }
+        )
+        run["outputs"] = {"approved": True}
+    else:
+        run["outputs"] = {"approved": False}
+    run["status"] = "completed"
+    run["completed_at"] = _iso(now)
+    run["updated_at"] = _iso(now)

@@ -1,0 +1,355 @@
+"""Rotavision-style adapter: the pure parser on the documented payloads, the client over respx."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from adapters._http import HTTPSettings
+from adapters.base import Credentials
+from adapters.errors import (
+    ExecutionNotFound,
+    UpstreamAuthFailed,
+    UpstreamBadResponse,
+    UpstreamError,
+    UpstreamRateLimited,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from adapters.model import ApprovalStatus, ExecutionStatus, StepKind, StepStatus
+from adapters.rotavision import RotavisionAdapter, parse_execution
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "upstreams" / "rotavision.txt"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "rotavision"
+
+
+def doc_example() -> dict[str, Any]:
+    """The GET example from the vendor's page, as the fixture file holds it."""
+    data: dict[str, Any] = json.loads((FIXTURES / "get_execution_completed.json").read_text())
+    return data
+
+
+def test_fixture_is_the_vendor_example() -> None:
+    if not SHARED.exists():
+        pytest.skip("shared/ is not beside this checkout")
+    text = SHARED.read_text()
+    start = text.index('{\n  "id"')
+    vendor, _ = json.JSONDecoder().raw_decode(text[start:])
+    ours = doc_example()
+    assert vendor["id"] == ours["id"]
+    assert [s["id"] for s in vendor["steps"]] == [s["id"] for s in ours["steps"]]
+    assert vendor["cost"] == ours["cost"]
+
+
+def test_doc_example_parses_to_the_unified_model() -> None:
+    execution = parse_execution(doc_example())
+    assert execution.native_id == "exec_xyz789"
+    assert execution.status is ExecutionStatus.COMPLETED
+    assert execution.upstream_status == "completed"
+    assert execution.workflow is not None
+    assert execution.workflow.id == "wf_abc123"
+    assert execution.workflow.name == "Customer Support Triage"
+    assert execution.started_at == datetime(2026, 2, 1, 10, 30, tzinfo=UTC)
+    assert execution.completed_at == datetime(2026, 2, 1, 10, 32, 7, tzinfo=UTC)
+    assert execution.duration_ms == 126650
+    assert execution.cost is not None
+    assert {(m.currency, m.amount) for m in execution.cost.amounts} == {
+        ("USD", Decimal("0.012")),
+        ("INR", Decimal("1.0")),
+    }
+    assert [s.native_id for s in execution.steps] == ["step_1", "step_2", "step_3"]
+    assert [s.status for s in execution.steps] == [StepStatus.COMPLETED] * 3
+    assert execution.steps[1].kind is StepKind.HUMAN_APPROVAL
+    assert execution.steps[0].kind is StepKind.UNKNOWN
+    assert execution.steps[0].upstream_kind == "classifier"
+    assert execution.raw["id"] == "exec_xyz789"
+
+
+def test_human_step_output_becomes_a_decided_approval() -> None:
+    (approval,) = parse_execution(doc_example()).approvals
+    assert approval.status is ApprovalStatus.APPROVED
+    assert approval.decided_by == doc_example()["steps"][1]["output"]["approved_by"]
+    assert approval.notes == "Approve - customer has valid complaint"
+    assert approval.step_native_id == "step_2"
+    assert approval.key == "escalation"
+
+
+def waiting_payload() -> dict[str, Any]:
+    return {
+        "id": "exec_w1",
+        "workflow_id": "wf_1",
+        "status": "waiting_approval",
+        "current_step": "escalation",
+        "waiting_for": {
+            "type": "human_approval",
+            "assignees": ["a@example.com", "b@example.com"],
+            "message": "Approve the refund?",
+            "context": {"amount": 10},
+        },
+        "approve_url": "https://example.com/x",
+        "created_at": "2026-02-01T10:30:00Z",
+    }
+
+
+def test_waiting_execution_has_one_pending_approval() -> None:
+    execution = parse_execution(waiting_payload())
+    assert execution.status is ExecutionStatus.WAITING_FOR_APPROVAL
+    assert execution.steps == ()
+    (approval,) = execution.approvals
+    assert approval.status is ApprovalStatus.PENDING
+    assert [r.id for r in approval.reviewers] == ["a@example.com", "b@example.com"]
+    assert approval.message == "Approve the refund?"
+    assert approval.context == {"amount": 10}
+    assert approval.key == "escalation"
+
+
+def test_approval_keeps_its_key_across_the_decision() -> None:
+    decided = copy.deepcopy(waiting_payload())
+    decided["status"] = "completed"
+    del decided["waiting_for"]
+    del decided["current_step"]
+    decided["steps"] = [
+        {
+            "id": "step_4",
+            "agent": "escalation",
+            "status": "completed",
+            "output": {"approved": False, "approved_by": "a@example.com", "notes": "no"},
+        },
+    ]
+    (before,) = parse_execution(waiting_payload()).approvals
+    (after,) = parse_execution(decided).approvals
+    assert before.key == after.key
+    assert after.status is ApprovalStatus.REJECTED
+
+
+@pytest.mark.parametrize(
+    ("word", "status"),
+    [
+        pytest.param("running", ExecutionStatus.RUNNING, id="running"),
+        pytest.param("waiting_approval", ExecutionStatus.WAITING_FOR_APPROVAL, id="waiting"),
+        pytest.param("completed", ExecutionStatus.COMPLETED, id="completed"),
+        pytest.param("failed", ExecutionStatus.FAILED, id="failed"),
+        pytest.param("cancelled", ExecutionStatus.CANCELLED, id="cancelled"),
+        pytest.param("Canceled", ExecutionStatus.CANCELLED, id="us-spelling"),
+        pytest.param("timeout", ExecutionStatus.TIMED_OUT, id="timeout"),
+        pytest.param("TIMED-OUT", ExecutionStatus.TIMED_OUT, id="timed-out-shouting"),
+        pytest.param("queued", ExecutionStatus.PENDING, id="queued"),
+        pytest.param("paused", ExecutionStatus.UNKNOWN, id="unknown-word"),
+        pytest.param(None, ExecutionStatus.UNKNOWN, id="missing"),
+    ],
+)
+def test_status_words_map_to_unified_statuses(word: str | None, status: ExecutionStatus) -> None:
+    payload = {"id": "exec_1", "status": word}
+    execution = parse_execution(payload)
+    assert execution.status is status
+    assert execution.upstream_status == word
+
+
+def test_failed_execution_keeps_its_error() -> None:
+    payload = {
+        "id": "exec_f",
+        "status": "failed",
+        "error": {"code": "agent_error", "message": "boom"},
+        "steps": [{"id": "step_1", "agent": "a", "status": "failed", "error": "it broke"}],
+    }
+    execution = parse_execution(payload)
+    assert execution.status is ExecutionStatus.FAILED
+    assert execution.error is not None
+    assert (execution.error.code, execution.error.message) == ("agent_error", "boom")
+    assert execution.steps[0].status is StepStatus.FAILED
+    assert execution.steps[0].error is not None
+    assert execution.steps[0].error.message == "it broke"
+
+
+def test_extra_fields_and_wrong_types_are_tolerated() -> None:
+    payload = {
+        "id": "exec_x",
+        "status": "completed",
+        "brand_new_field": {"nested": [1, 2]},
+        "cost": {"usd": "not a number", "eur": 2, "tokens": 5},
+        "duration_ms": "12",
+        "created_at": "yesterday",
+        "steps": ["not an object", {"agent": "a", "status": 7}],
+    }
+    execution = parse_execution(payload)
+    assert execution.cost is not None
+    assert [(m.currency, m.amount) for m in execution.cost.amounts] == [("EUR", Decimal(2))]
+    assert execution.duration_ms == 12
+    assert execution.created_at is None
+    assert len(execution.steps) == 1
+    assert execution.steps[0].native_id == "step_1"
+    assert execution.steps[0].status is StepStatus.UNKNOWN
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param([], id="array"),
+        pytest.param({"status": "running"}, id="no-id"),
+        pytest.param(None, id="null"),
+    ],
+)
+def test_payload_without_an_execution_is_refused(payload: Any) -> None:
+    from adapters.errors import PayloadError
+
+    with pytest.raises(PayloadError):
+        parse_execution(payload)
+
+
+# --- client, over respx ---------------------------------------------------------------------
+
+BASE = "https://rv.test"
+
+
+def make_adapter(router: respx.Router) -> RotavisionAdapter:
+    adapter = RotavisionAdapter.create(
+        name="rv",
+        base_url=BASE,
+        credentials=Credentials(api_key="rv_test_secret"),
+        settings=HTTPSettings(timeout_s=1.0),
+        transport=httpx.MockTransport(router.async_handler),
+    )
+    assert isinstance(adapter, RotavisionAdapter)
+    return adapter
+
+
+async def test_client_sends_the_bearer_key_and_parses() -> None:
+    router = respx.Router(base_url=BASE)
+    route = router.get("/v1/orchestrate/executions/exec_xyz789").respond(200, json=doc_example())
+    adapter = make_adapter(router)
+    execution = await adapter.get_execution("exec_xyz789")
+    await adapter.aclose()
+    assert execution.status is ExecutionStatus.COMPLETED
+    assert route.call_count == 1
+    assert route.calls.last.request.headers["authorization"] == "Bearer rv_test_secret"
+
+
+@pytest.mark.parametrize(
+    ("response", "error", "code"),
+    [
+        pytest.param(
+            httpx.Response(
+                404, json={"error": {"code": "execution_not_found", "type": "not_found_error"}}
+            ),
+            ExecutionNotFound,
+            "NOT_FOUND",
+            id="404",
+        ),
+        pytest.param(
+            httpx.Response(
+                401, json={"error": {"code": "invalid_api_key", "type": "authentication_error"}}
+            ),
+            UpstreamAuthFailed,
+            "UPSTREAM_AUTH",
+            id="401",
+        ),
+        pytest.param(
+            httpx.Response(403, text="forbidden"), UpstreamAuthFailed, "UPSTREAM_AUTH", id="403"
+        ),
+        pytest.param(
+            httpx.Response(500, text="oops"), UpstreamUnavailable, "UPSTREAM_UNAVAILABLE", id="500"
+        ),
+        pytest.param(
+            httpx.Response(503, json={}), UpstreamUnavailable, "UPSTREAM_UNAVAILABLE", id="503"
+        ),
+        pytest.param(
+            httpx.Response(429, headers={"retry-after": "7"}, json={}),
+            UpstreamRateLimited,
+            "UPSTREAM_RATE_LIMITED",
+            id="429",
+        ),
+        pytest.param(
+            httpx.Response(200, text="<html>"),
+            UpstreamBadResponse,
+            "UPSTREAM_BAD_RESPONSE",
+            id="not-json",
+        ),
+        pytest.param(
+            httpx.Response(200, json=[1, 2]),
+            UpstreamBadResponse,
+            "UPSTREAM_BAD_RESPONSE",
+            id="wrong-shape",
+        ),
+        pytest.param(
+            httpx.Response(200, json={"status": "completed"}),
+            UpstreamBadResponse,
+            "UPSTREAM_BAD_RESPONSE",
+            id="no-id",
+        ),
+    ],
+)
+async def test_upstream_failures_become_typed_errors(
+    response: httpx.Response, error: type[UpstreamError], code: str
+) -> None:
+    router = respx.Router(base_url=BASE)
+    router.get("/v1/orchestrate/executions/exec_1").mock(return_value=response)
+    adapter = make_adapter(router)
+    with pytest.raises(error) as caught:
+        await adapter.get_execution("exec_1")
+    await adapter.aclose()
+    assert caught.value.code == code
+    assert caught.value.source == "rv"
+    assert "rv_test_secret" not in str(caught.value)
+    if isinstance(caught.value, UpstreamRateLimited):
+        assert caught.value.retry_after == 7.0
+
+
+async def test_timeout_becomes_upstream_timeout() -> None:
+    router = respx.Router(base_url=BASE)
+    router.get("/v1/orchestrate/executions/exec_1").mock(side_effect=httpx.ReadTimeout("slow"))
+    adapter = make_adapter(router)
+    with pytest.raises(UpstreamTimeout) as caught:
+        await adapter.get_execution("exec_1")
+    await adapter.aclose()
+    assert caught.value.code == "UPSTREAM_TIMEOUT"
+
+
+async def test_refused_connection_becomes_unavailable() -> None:
+    router = respx.Router(base_url=BASE)
+    router.get("/v1/orchestrate/executions/exec_1").mock(side_effect=httpx.ConnectError("refused"))
+    adapter = make_adapter(router)
+    with pytest.raises(UpstreamUnavailable):
+        await adapter.get_execution("exec_1")
+    await adapter.aclose()
+
+
+@pytest.mark.parametrize(
+    ("native_id", "raw_path"),
+    [
+        pytest.param("a/b", b"/v1/orchestrate/executions/a%2Fb", id="slash"),
+        pytest.param("..", b"/v1/orchestrate/executions/%2E%2E", id="dot-dot"),
+        pytest.param(".", b"/v1/orchestrate/executions/%2E", id="dot"),
+        pytest.param("x?admin=1", b"/v1/orchestrate/executions/x%3Fadmin%3D1", id="query"),
+        pytest.param("50%", b"/v1/orchestrate/executions/50%25", id="percent"),
+        pytest.param("../../v2/x", b"/v1/orchestrate/executions/..%2F..%2Fv2%2Fx", id="traversal"),
+        pytest.param("a#b", b"/v1/orchestrate/executions/a%23b", id="fragment"),
+    ],
+)
+async def test_no_id_changes_the_upstream_path(native_id: str, raw_path: bytes) -> None:
+    seen: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(404, json={})
+
+    adapter = RotavisionAdapter.create(
+        name="rv",
+        base_url=BASE,
+        credentials=Credentials(api_key="k"),
+        settings=HTTPSettings(),
+        transport=httpx.MockTransport(record),
+    )
+    with pytest.raises(ExecutionNotFound):
+        await adapter.get_execution(native_id)
+    await adapter.aclose()
+    (request,) = seen
+    assert request.url.raw_path == raw_path
+    assert request.url.query == b""

@@ -1,0 +1,46 @@
+"""Shared fixtures: a clean environment, and the sandbox and gateway served over real HTTP."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+
+from gateway.app import create_app
+from gateway.demo import demo_config
+from sandbox import Sandbox, SandboxConfig
+from tests.serving import serving
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees configuration overrides from the machine it runs on."""
+    for name in list(os.environ):
+        if name.startswith("GATEWAY__"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def sandbox() -> Sandbox:
+    return Sandbox(SandboxConfig(executions_per_source=40))
+
+
+@pytest.fixture
+async def sandbox_url(sandbox: Sandbox) -> AsyncIterator[str]:
+    async with serving(sandbox.app(), lifespan="off") as url:
+        yield url
+
+
+@pytest.fixture
+async def gateway(sandbox_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client for the demo gateway served on loopback in front of the sandbox."""
+    async with (
+        serving(create_app(demo_config(sandbox_url))) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as client,
+    ):
+        yield client
