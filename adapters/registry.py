@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from adapters.model import SourceKind
+from adapters.nesting import NestingAdapter
 from adapters.rotavision import RotavisionAdapter
+from adapters.truthlocks import TruthlocksAdapter
+from adapters.velt import VeltAdapter
 
 if TYPE_CHECKING:
     from adapters.base import SourceAdapter
@@ -14,6 +17,9 @@ __all__ = ["ADAPTERS", "adapter_class"]
 
 ADAPTERS: dict[SourceKind, type[SourceAdapter]] = {
     SourceKind.ROTAVISION: RotavisionAdapter,
+    SourceKind.NESTING: NestingAdapter,
+    SourceKind.TRUTHLOCKS: TruthlocksAdapter,
+    SourceKind.VELT: VeltAdapter,
 }
 
 

@@ -1,4 +1,8 @@
-"""The Starlette application: ``/graphql`` (GraphiQL on GET in a browser), ``/healthz``."""
+"""The Starlette application: ``/graphql`` (GraphiQL on GET in a browser), ``/healthz``.
+
+``create_app`` assembles it from three lists — routes, middleware (outermost first) and the
+runtime's lifespan — so each concern (auth, limits, metrics, logs) adds its own entries.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,12 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
 
+from gateway.auth import ANONYMOUS, AuthMiddleware
 from gateway.context import Caller, Context
 from gateway.loaders import Loaders
 from gateway.runtime import Runtime
@@ -26,10 +32,7 @@ if TYPE_CHECKING:
 
     from gateway.config import GatewayConfig, SourceConfig
 
-__all__ = ["ANONYMOUS", "GatewayGraphQL", "create_app"]
-
-ANONYMOUS = Caller(name="anonymous", roles=frozenset({"viewer", "approver"}))
-"""The caller when ``auth.mode = "none"`` (the demo, loopback)."""
+__all__ = ["GatewayGraphQL", "create_app"]
 
 
 class GatewayGraphQL(GraphQL[Context, None]):
@@ -42,13 +45,15 @@ class GatewayGraphQL(GraphQL[Context, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
+        caller = request.scope.get("state", {}).get("caller", ANONYMOUS)
+        assert isinstance(caller, Caller)
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
         return Context(
             request=request,  # type: ignore[arg-type]
             response=response,  # type: ignore[arg-type]
             runtime=self.runtime,
             loaders=Loaders(self.runtime.store, self.runtime.stats),
-            caller=ANONYMOUS,
+            caller=caller,
             request_id=request_id,
         )
 
@@ -59,10 +64,6 @@ def create_app(
     transport_factory: Callable[[SourceConfig], httpx.AsyncBaseTransport | None] | None = None,
 ) -> Starlette:
     """The gateway for ``config``; sources open at start-up and close at shutdown."""
-    if config.auth.mode != "none":
-        from gateway.config import ConfigError
-
-        raise ConfigError('auth.mode: "api_key" is not available yet; use "none" on loopback')
     runtime = Runtime(config, transport_factory=transport_factory)
 
     @asynccontextmanager
@@ -78,10 +79,11 @@ def create_app(
         return JSONResponse({"status": "ok"})
 
     graphql = GatewayGraphQL(runtime, graphiql=config.server.graphiql)
-    return Starlette(
-        routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-        ],
-        lifespan=lifespan,
-    )
+    routes = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]
+    middleware = [
+        Middleware(AuthMiddleware, config=config.auth),
+    ]
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

@@ -28,13 +28,18 @@ __all__ = [
     "DEFAULT_ACTIVE_TTL_S",
     "DEFAULT_CACHE_ENTRIES",
     "DEFAULT_TERMINAL_TTL_S",
+    "AuditConfig",
     "AuthConfig",
     "CacheConfig",
     "ClientConfig",
     "ConfigError",
     "GatewayConfig",
+    "LimitsConfig",
+    "LoggingConfig",
+    "RateLimitConfig",
     "ServerConfig",
     "SourceConfig",
+    "TracingConfig",
     "load_config",
     "parse_config",
 ]
@@ -45,6 +50,13 @@ DEFAULT_CACHE_ENTRIES = 10_000
 DEFAULT_TERMINAL_TTL_S = 300.0
 DEFAULT_ACTIVE_TTL_S = 2.0
 DEFAULT_RETRIES = 2
+DEFAULT_REQUEST_DEADLINE_S = 15.0
+DEFAULT_MAX_BODY_BYTES = 1_000_000
+DEFAULT_SHUTDOWN_TIMEOUT_S = 10.0
+DEFAULT_BREAKER_FAILURES = 5
+DEFAULT_BREAKER_COOLDOWN_S = 10.0
+METRICS_MODES = ("off", "open", "port")
+LOG_FORMATS = ("auto", "json", "text")
 ENV_PREFIX = "GATEWAY__"
 SOURCE_NAME = re.compile(r"^[a-z0-9-]{1,32}$")
 ROLES = frozenset({"viewer", "approver"})
@@ -61,6 +73,14 @@ class ServerConfig:
     port: int = DEFAULT_PORT
     graphiql: bool = True
     introspection: bool = True
+    request_deadline_s: float = DEFAULT_REQUEST_DEADLINE_S
+    """No GraphQL request runs longer: upstream calls get what is left of it, then time out."""
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    cors_origins: tuple[str, ...] = ()
+    metrics: str = "open"
+    """``off``: no /metrics; ``open``: /metrics on the main port; ``port``: on ``metrics_port`` only."""
+    metrics_port: int = 9464
+    shutdown_timeout_s: float = DEFAULT_SHUTDOWN_TIMEOUT_S
 
     @property
     def is_loopback(self) -> bool:
@@ -96,6 +116,51 @@ class CacheConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class LimitsConfig:
+    """Bounds on one GraphQL document; every refusal names the limit (docs/configuration.md)."""
+
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 2_000
+    max_document_bytes: int = 20_000
+    max_ids: int = 100
+    max_cost: int = 5_000
+    """Upper bound on the estimated upstream work of one operation (list fields multiply)."""
+    parser_cache_size: int = 512
+    validation_cache_size: int = 512
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitConfig:
+    """A token bucket per client (per remote address when auth is off); 0 disables."""
+
+    requests_per_s: float = 0.0
+    burst: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingConfig:
+    level: str = "info"
+    format: str = "auto"
+    """``auto``: human-readable on a terminal, JSON lines otherwise."""
+
+
+@dataclass(frozen=True, slots=True)
+class TracingConfig:
+    """OpenTelemetry spans; needs the ``tracing`` extra installed."""
+
+    enabled: bool = False
+    service_name: str = "execution-gateway"
+    otlp_endpoint: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditConfig:
+    file: str | None = None
+    """Append one JSON line per decision attempt to this file (the log gets them regardless)."""
+
+
+@dataclass(frozen=True, slots=True)
 class SourceConfig:
     name: str
     kind: SourceKind
@@ -107,6 +172,10 @@ class SourceConfig:
     retries: int = DEFAULT_RETRIES
     cache_ttl_s: float | None = None
     """Overrides the cache TTL for this source's executions, whatever their status (0 disables)."""
+    breaker_failures: int = DEFAULT_BREAKER_FAILURES
+    """Consecutive failed calls that open the circuit breaker (0 disables the breaker)."""
+    breaker_cooldown_s: float = DEFAULT_BREAKER_COOLDOWN_S
+    """How long an open breaker fails fast before letting one probe call through."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,13 +183,43 @@ class GatewayConfig:
     server: ServerConfig = field(default_factory=ServerConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    tracing: TracingConfig = field(default_factory=TracingConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
     sources: tuple[SourceConfig, ...] = ()
 
     def source(self, name: str) -> SourceConfig | None:
         return next((s for s in self.sources if s.name == name), None)
 
 
-_SERVER_KEYS = {"host": str, "port": int, "graphiql": bool, "introspection": bool}
+_SERVER_KEYS = {
+    "host": str,
+    "port": int,
+    "graphiql": bool,
+    "introspection": bool,
+    "request_deadline_s": float,
+    "max_body_bytes": int,
+    "cors_origins": list,
+    "metrics": str,
+    "metrics_port": int,
+    "shutdown_timeout_s": float,
+}
+_LIMITS_KEYS = {
+    "max_depth": int,
+    "max_aliases": int,
+    "max_tokens": int,
+    "max_document_bytes": int,
+    "max_ids": int,
+    "max_cost": int,
+    "parser_cache_size": int,
+    "validation_cache_size": int,
+}
+_RATE_LIMIT_KEYS = {"requests_per_s": float, "burst": int}
+_LOGGING_KEYS = {"level": str, "format": str}
+_TRACING_KEYS = {"enabled": bool, "service_name": str, "otlp_endpoint": str}
+_AUDIT_KEYS = {"file": str}
 _CACHE_KEYS = {"max_entries": int, "terminal_ttl_s": float, "active_ttl_s": float}
 _AUTH_KEYS = {"mode": str, "allow_none_on_public_host": bool, "clients": list}
 _CLIENT_KEYS = {"name": str, "key_env": str, "roles": list, "reviewer_id": str}
@@ -137,6 +236,19 @@ _SOURCE_KEYS = {
     "max_concurrency": int,
     "retries": int,
     "cache_ttl_s": float,
+    "breaker_failures": int,
+    "breaker_cooldown_s": float,
+}
+_SECTIONS: dict[str, type] = {
+    "server": dict,
+    "auth": dict,
+    "cache": dict,
+    "limits": dict,
+    "rate_limit": dict,
+    "logging": dict,
+    "tracing": dict,
+    "audit": dict,
+    "sources": list,
 }
 # Which secrets each kind needs: config key → what it is for.
 _REQUIRED_SECRETS: dict[SourceKind, tuple[str, ...]] = {
@@ -163,12 +275,58 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> GatewayConf
 def parse_config(raw: dict[str, Any], env: Mapping[str, str]) -> GatewayConfig:
     """Validate an already-parsed TOML document; secrets come from ``env``."""
     raw = _apply_env_overrides(raw, env)
-    _check_keys(raw, {"server": dict, "auth": dict, "cache": dict, "sources": list}, "")
+    _check_keys(raw, _SECTIONS, "")
     server_raw = _section(raw, "server")
     _check_keys(server_raw, _SERVER_KEYS, "server.")
+    if "cors_origins" in server_raw:
+        origins = server_raw["cors_origins"]
+        if not all(isinstance(o, str) for o in origins):
+            raise ConfigError("server.cors_origins: expected a list of origins (strings)")
+        server_raw["cors_origins"] = tuple(origins)
     server = ServerConfig(**server_raw)
-    if not 0 <= server.port <= 65535:
-        raise ConfigError(f"server.port: {server.port} is not a TCP port (0..65535)")
+    for key in ("port", "metrics_port"):
+        if not 0 <= getattr(server, key) <= 65535:
+            raise ConfigError(f"server.{key}: {getattr(server, key)} is not a TCP port (0..65535)")
+    if server.metrics not in METRICS_MODES:
+        raise ConfigError(
+            f"server.metrics: '{server.metrics}' is not one of {', '.join(METRICS_MODES)}"
+        )
+    for key in ("request_deadline_s", "max_body_bytes", "shutdown_timeout_s"):
+        if getattr(server, key) <= 0:
+            raise ConfigError(f"server.{key}: must be positive")
+
+    limits_raw = _section(raw, "limits")
+    _check_keys(limits_raw, _LIMITS_KEYS, "limits.")
+    for key, value in limits_raw.items():
+        if value < 1:
+            raise ConfigError(f"limits.{key}: must be at least 1")
+    limits = LimitsConfig(**limits_raw)
+
+    rate_raw = _section(raw, "rate_limit")
+    _check_keys(rate_raw, _RATE_LIMIT_KEYS, "rate_limit.")
+    rate_limit = RateLimitConfig(**rate_raw)
+    if rate_limit.requests_per_s < 0 or rate_limit.burst < 1:
+        raise ConfigError("rate_limit: requests_per_s must be >= 0 and burst >= 1")
+
+    logging_raw = _section(raw, "logging")
+    _check_keys(logging_raw, _LOGGING_KEYS, "logging.")
+    logging_config = LoggingConfig(**logging_raw)
+    if logging_config.format not in LOG_FORMATS:
+        raise ConfigError(
+            f"logging.format: '{logging_config.format}' is not one of {', '.join(LOG_FORMATS)}"
+        )
+    if logging_config.level.lower() not in ("debug", "info", "warning", "error"):
+        raise ConfigError(
+            f"logging.level: '{logging_config.level}' is not debug, info, warning or error"
+        )
+
+    tracing_raw = _section(raw, "tracing")
+    _check_keys(tracing_raw, _TRACING_KEYS, "tracing.")
+    tracing = TracingConfig(**tracing_raw)
+
+    audit_raw = _section(raw, "audit")
+    _check_keys(audit_raw, _AUDIT_KEYS, "audit.")
+    audit = AuditConfig(**audit_raw)
 
     cache_raw = _section(raw, "cache")
     _check_keys(cache_raw, _CACHE_KEYS, "cache.")
@@ -189,7 +347,17 @@ def parse_config(raw: dict[str, Any], env: Mapping[str, str]) -> GatewayConfig:
         seen.add(source.name)
     if not sources:
         raise ConfigError("sources: at least one [[sources]] entry is needed")
-    return GatewayConfig(server=server, auth=auth, cache=cache, sources=sources)
+    return GatewayConfig(
+        server=server,
+        auth=auth,
+        cache=cache,
+        limits=limits,
+        rate_limit=rate_limit,
+        logging=logging_config,
+        tracing=tracing,
+        audit=audit,
+        sources=sources,
+    )
 
 
 def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
@@ -312,10 +480,23 @@ def _parse_source(index: int, raw: Any, env: Mapping[str, str]) -> SourceConfig:
         tenant_id=tenant_id,
     )
     limits: dict[str, Any] = {}
-    for key in ("timeout_s", "connect_timeout_s", "max_concurrency", "retries", "cache_ttl_s"):
+    for key in (
+        "timeout_s",
+        "connect_timeout_s",
+        "max_concurrency",
+        "retries",
+        "cache_ttl_s",
+        "breaker_failures",
+        "breaker_cooldown_s",
+    ):
         if key in raw:
             value = raw[key]
-            positive = key in ("timeout_s", "connect_timeout_s", "max_concurrency")
+            positive = key in (
+                "timeout_s",
+                "connect_timeout_s",
+                "max_concurrency",
+                "breaker_cooldown_s",
+            )
             if (positive and value <= 0) or value < 0:
                 raise ConfigError(
                     f"{where}{key}: must be {'positive' if positive else 'zero or more'}"
@@ -343,7 +524,7 @@ def _apply_env_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> dict[st
             continue
         path = variable[len(ENV_PREFIX) :].lower().split("__")
         value = _literal(text)
-        if len(path) == 2 and path[0] in ("server", "auth", "cache"):
+        if len(path) == 2 and path[0] in _SECTIONS and path[0] != "sources":
             section = result.setdefault(path[0], {})
             if isinstance(section, dict):
                 section[path[1]] = value

@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sandbox import rotavision
+from sandbox import nesting, rotavision, truthlocks, velt
 from sandbox.state import Faults, Stats
 
 if TYPE_CHECKING:
@@ -27,6 +27,9 @@ __all__ = ["SANDBOX_CREDENTIALS", "Sandbox", "SandboxConfig"]
 
 SANDBOX_CREDENTIALS: dict[str, dict[str, str]] = {
     "rotavision": {"api_key": "rv_test_sandbox"},
+    "nesting": {"api_key": "zaia_test_sandbox"},
+    "truthlocks": {"api_key": "tl_test_sandbox", "tenant_id": "tenant_sandbox"},
+    "velt": {"api_key": "ak_test_sandbox", "auth_token": "at_test_sandbox"},
 }
 """The keys the sandbox accepts by default; the demo config hands the same to the gateway."""
 
@@ -52,9 +55,29 @@ class Sandbox:
             count=count,
             api_keys=(SANDBOX_CREDENTIALS["rotavision"]["api_key"],),
         )
+        self.nesting = nesting.NestingStore(
+            seed=self.config.seed,
+            count=count,
+            api_keys=(SANDBOX_CREDENTIALS["nesting"]["api_key"],),
+        )
+        self.truthlocks = truthlocks.TruthlocksStore(
+            seed=self.config.seed,
+            count=count,
+            api_keys=(SANDBOX_CREDENTIALS["truthlocks"]["api_key"],),
+            tenant_ids=(SANDBOX_CREDENTIALS["truthlocks"]["tenant_id"],),
+        )
+        self.velt = velt.VeltStore(
+            seed=self.config.seed,
+            count=count,
+            api_keys=(SANDBOX_CREDENTIALS["velt"]["api_key"],),
+            auth_tokens=(SANDBOX_CREDENTIALS["velt"]["auth_token"],),
+        )
 
     def app(self) -> Starlette:
         routes = [self._instrumented(r) for r in rotavision.routes(self.rotavision)]
+        routes += [self._instrumented(r) for r in nesting.routes(self.nesting)]
+        routes += [self._instrumented(r) for r in truthlocks.routes(self.truthlocks)]
+        routes += [self._instrumented(r) for r in velt.routes(self.velt)]
         routes += [
             Route("/_sandbox/stats", self._stats, methods=["GET"]),
             Route("/_sandbox/reset", self._reset, methods=["POST"]),

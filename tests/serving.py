@@ -6,15 +6,15 @@ import asyncio
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
+import httpx
 import uvicorn
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    import httpx
     from starlette.types import ASGIApp
 
-__all__ = ["graphql", "serving"]
+__all__ = ["gateway_client", "graphql", "serving"]
 
 
 @asynccontextmanager
@@ -45,3 +45,29 @@ async def graphql(
     )
     body: dict[str, Any] = response.json()
     return body
+
+
+@asynccontextmanager
+async def gateway_client(
+    sandbox_url: str, **sections: dict[str, Any]
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The demo gateway in front of ``sandbox_url``, with config sections merged over the demo's.
+
+    ``sources={"rv": {...}}`` merges keys into the named source instead of replacing the list.
+    """
+    from gateway.app import create_app
+    from gateway.config import parse_config
+    from gateway.demo import demo_raw_config
+
+    raw, env = demo_raw_config(sandbox_url)
+    for section, values in sections.items():
+        if section == "sources":
+            for source in raw["sources"]:
+                source.update(values.get(source["name"], {}))
+        else:
+            raw.setdefault(section, {}).update(values)
+    async with (
+        serving(create_app(parse_config(raw, env))) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as client,
+    ):
+        yield client

@@ -1,0 +1,372 @@
+"""Nesting-style executions API: Zaia Endless (``/api/v1/executions``).
+
+Docs: ``shared/upstreams/nesting.txt`` and notes §3. Quirks we bend to:
+- the status enum is published empty: words are matched tolerantly, anything else is UNKNOWN with
+  the word kept. ``endedAt`` is the only hard fact about finishing (null ⇒ still going), but we do
+  not guess a status from it: an unknown word stays UNKNOWN, a known word stays as mapped;
+- ``detail`` is an ``anyOf`` of three undocumented variants; it stays in ``raw``, and ``input`` /
+  ``output`` (or ``result``) / ``error`` are surfaced where a variant has them;
+- the reply envelopes are not documented: ``/nestings`` and the list are read as a bare array, an
+  object holding the list under a key, or (``/nestings``) one object with nested ``children``; the
+  tree is rebuilt from ``parentId``, and each child becomes a SUB_EXECUTION step of its parent;
+- the key goes raw in ``authorization`` (no ``Bearer``); errors are ``{code, message, name, cta,
+  feedback}`` and only obvious ``code``/``name`` words are trusted over the HTTP status.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from adapters._parse import (
+    as_bool,
+    as_decimal,
+    as_dict,
+    as_int,
+    as_list,
+    as_str,
+    duration_ms_between,
+    iso_datetime,
+    normalize_word,
+    require_dict,
+    require_str,
+)
+from adapters.base import Capability, Credentials, ExecutionPage, SourceAdapter
+from adapters.errors import (
+    ExecutionNotFound,
+    PayloadError,
+    UpstreamAuthFailed,
+    UpstreamError,
+    UpstreamRateLimited,
+    UpstreamRejected,
+)
+from adapters.model import (
+    Cost,
+    ErrorInfo,
+    Execution,
+    ExecutionStatus,
+    SourceKind,
+    Step,
+    StepKind,
+    StepStatus,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+
+    import httpx
+
+__all__ = [
+    "EXECUTIONS_PATH",
+    "EXECUTION_PATH",
+    "MAX_PAGE_SIZE",
+    "NESTINGS_PATH",
+    "NestingAdapter",
+    "parse_execution",
+    "parse_list",
+    "parse_tree",
+]
+
+EXECUTION_PATH = "/api/v1/executions/{}"
+NESTINGS_PATH = "/api/v1/executions/nestings"
+EXECUTIONS_PATH = "/api/v1/executions"
+MAX_PAGE_SIZE = 100
+
+_LIST_KEYS = ("items", "data", "executions", "children", "results")
+_TOTAL_KEYS = ("total", "totalCount")
+_EXTRA_KEYS = ("responderId", "workspaceId", "isAgentic")
+
+_EXECUTION_STATUS = {
+    "pending": ExecutionStatus.PENDING,
+    "queued": ExecutionStatus.PENDING,
+    "created": ExecutionStatus.PENDING,
+    "waiting": ExecutionStatus.PENDING,
+    "scheduled": ExecutionStatus.PENDING,
+    "running": ExecutionStatus.RUNNING,
+    "processing": ExecutionStatus.RUNNING,
+    "inprogress": ExecutionStatus.RUNNING,
+    "started": ExecutionStatus.RUNNING,
+    "active": ExecutionStatus.RUNNING,
+    "completed": ExecutionStatus.COMPLETED,
+    "complete": ExecutionStatus.COMPLETED,
+    "succeeded": ExecutionStatus.COMPLETED,
+    "success": ExecutionStatus.COMPLETED,
+    "finished": ExecutionStatus.COMPLETED,
+    "done": ExecutionStatus.COMPLETED,
+    "failed": ExecutionStatus.FAILED,
+    "failure": ExecutionStatus.FAILED,
+    "error": ExecutionStatus.FAILED,
+    "errored": ExecutionStatus.FAILED,
+    "cancelled": ExecutionStatus.CANCELLED,
+    "canceled": ExecutionStatus.CANCELLED,
+    "aborted": ExecutionStatus.CANCELLED,
+    "stopped": ExecutionStatus.CANCELLED,
+    "timeout": ExecutionStatus.TIMED_OUT,
+    "timedout": ExecutionStatus.TIMED_OUT,
+    "expired": ExecutionStatus.TIMED_OUT,
+}
+"""Keys are ``normalize_word`` forms: ``in_progress`` and ``Timed-Out`` match too."""
+
+_NO_TIME = datetime.max.replace(tzinfo=UTC)
+
+
+def parse_execution(payload: Any) -> Execution:
+    """One execution object (single get, list item or ``/nestings`` member) → Execution (pure).
+
+    Knows nothing of children: ``steps`` and ``child_native_ids`` are filled by ``parse_tree``.
+    """
+    data = require_dict(payload, "execution")
+    native_id = require_str(data, "id")
+    upstream_status = as_str(data.get("status"))
+    status = _EXECUTION_STATUS.get(normalize_word(upstream_status) or "", ExecutionStatus.UNKNOWN)
+    detail = as_dict(data.get("detail")) or {}
+    outputs = detail.get("output")
+    if outputs is None:
+        outputs = detail.get("result")
+
+    started_at = iso_datetime(data.get("startedAt"))
+    completed_at = iso_datetime(data.get("endedAt"))
+    credits = as_decimal(data.get("creditsUsed"))
+    extra: dict[str, Any] = {key: data[key] for key in _EXTRA_KEYS if key in data}
+
+    return Execution(
+        native_id=native_id,
+        status=status,
+        upstream_status=upstream_status,
+        raw=data,
+        inputs=detail.get("input"),
+        outputs=outputs,
+        cost=Cost(credits=credits) if credits is not None and credits >= 0 else None,
+        created_at=iso_datetime(data.get("createdAt")),
+        started_at=started_at,
+        completed_at=completed_at,
+        updated_at=iso_datetime(data.get("updatedAt")),
+        duration_ms=duration_ms_between(started_at, completed_at),
+        error=_parse_error(detail.get("error")),
+        parent_native_id=as_str(data.get("parentId")) or None,
+        is_purged=as_bool(data.get("isPurged")) or False,
+        extra=extra,
+    )
+
+
+def parse_tree(payload: Any, root_id: str) -> list[Execution]:
+    """A ``/nestings`` body → the root execution first, then every descendant of it (pure).
+
+    Accepts a bare array, an object holding the list under a key, or one object with nested
+    ``children``; rebuilds the tree from ``parentId`` (nesting stands in for a missing one).
+    Members that do not descend from the root are dropped. Raises PayloadError without the root.
+    """
+    by_id: dict[str, Execution] = {}
+    for item in _members(payload):
+        if as_str(item.get("id")):  # a member without an id cannot be placed in the tree
+            execution = parse_execution(item)
+            by_id.setdefault(execution.native_id, execution)
+
+    root = by_id.get(root_id) or next(
+        (e for key, e in by_id.items() if key.lower() == root_id.lower()), None
+    )
+    if root is None:
+        raise PayloadError(f"the reply does not hold the requested execution '{root_id}'")
+
+    children: dict[str, list[Execution]] = {}
+    for execution in by_id.values():
+        parent = execution.parent_native_id
+        if parent is not None and parent != execution.native_id:
+            children.setdefault(parent, []).append(execution)
+    for siblings in children.values():
+        siblings.sort(key=_start_order)
+
+    tree: list[Execution] = []
+    seen: set[str] = set()
+    pending = [root]
+    while pending:  # depth first, children in start order; ``seen`` guards against cycles
+        execution = pending.pop()
+        if execution.native_id in seen:
+            continue
+        seen.add(execution.native_id)
+        kids = [c for c in children.get(execution.native_id, ()) if c.native_id not in seen]
+        tree.append(
+            dataclasses.replace(
+                execution,
+                child_native_ids=tuple(c.native_id for c in kids),
+                steps=tuple(_child_step(i, c) for i, c in enumerate(kids)),
+            )
+        )
+        pending.extend(reversed(kids))
+    return tree
+
+
+def parse_list(payload: Any) -> tuple[tuple[Execution, ...], int | None]:
+    """A list body (bare array, or an object with the list under a key) → items and total (pure)."""
+    if isinstance(payload, list):
+        return tuple(parse_execution(item) for item in payload), None
+    data = require_dict(payload, "execution list")
+    items = next((data[key] for key in _LIST_KEYS if isinstance(data.get(key), list)), None)
+    if items is None:
+        raise PayloadError("no list of executions in the reply")
+    total = next(
+        (as_int(data[key]) for key in _TOTAL_KEYS if as_int(data.get(key)) is not None), None
+    )
+    return tuple(parse_execution(item) for item in items), total
+
+
+def _members(payload: Any) -> Iterator[dict[str, Any]]:
+    """Every execution object in a ``/nestings`` body, nested ``children`` flattened."""
+    if isinstance(payload, list):
+        for item in payload:
+            yield from _flatten(item, None)
+        return
+    data = require_dict(payload, "nestings reply")
+    if "id" in data:
+        yield from _flatten(data, None)
+        return
+    wrapped = as_dict(data.get("data"))
+    if wrapped is not None:
+        yield from _members(wrapped)
+        return
+    items = next((data[key] for key in _LIST_KEYS if isinstance(data.get(key), list)), None)
+    if items is None:
+        raise PayloadError("no executions in the nestings reply")
+    yield from _members(items)
+
+
+def _flatten(item: object, parent_id: str | None) -> Iterator[dict[str, Any]]:
+    data = as_dict(item)
+    if data is None:
+        return
+    nested = as_list(data.get("children"))
+    member = {key: value for key, value in data.items() if key != "children"}
+    if parent_id is not None and member.get("parentId") is None:
+        member["parentId"] = parent_id
+    yield member
+    own_id = as_str(member.get("id"))
+    for child in nested:
+        yield from _flatten(child, own_id)
+
+
+def _start_order(execution: Execution) -> tuple[datetime, str]:
+    return execution.started_at or execution.created_at or _NO_TIME, execution.native_id
+
+
+def _child_step(index: int, child: Execution) -> Step:
+    """A direct child, seen from its parent: one SUB_EXECUTION step."""
+    return Step(
+        native_id=child.native_id,
+        index=index,
+        name=as_str(child.extra.get("responderId")),
+        kind=StepKind.SUB_EXECUTION,
+        status=StepStatus[child.status.name],
+        upstream_status=child.upstream_status,
+        upstream_kind="agentic" if child.extra.get("isAgentic") is True else None,
+        input=child.inputs,
+        output=child.outputs,
+        error=child.error,
+        started_at=child.started_at,
+        completed_at=child.completed_at,
+        duration_ms=child.duration_ms,
+        child_native_id=child.native_id,
+    )
+
+
+def _parse_error(value: object) -> ErrorInfo | None:
+    if isinstance(value, str) and value:
+        return ErrorInfo(code=None, message=value)
+    data = as_dict(value)
+    if not data:
+        return None
+    return ErrorInfo(code=as_str(data.get("code")), message=as_str(data.get("message")))
+
+
+def _has_members(payload: Any) -> bool:
+    """False for an empty reply (``[]``, ``{"items": []}``, null): the upstream knows no such id."""
+    if payload is None:
+        return False
+    if isinstance(payload, list):
+        return bool(payload)
+    if isinstance(payload, dict) and "id" not in payload:
+        wrapped = as_dict(payload.get("data"))
+        if wrapped is not None:
+            return _has_members(wrapped)
+        lists = [payload[key] for key in _LIST_KEYS if isinstance(payload.get(key), list)]
+        return not lists or any(lists)
+    return True
+
+
+# Fragments of a normalized ``code`` or ``name``, checked in order (``invalidapikey`` is auth,
+# not validation).
+_ERROR_WORDS: tuple[tuple[str, type[UpstreamError]], ...] = (
+    ("notfound", ExecutionNotFound),
+    ("unauthori", UpstreamAuthFailed),
+    ("unauthenticated", UpstreamAuthFailed),
+    ("apikey", UpstreamAuthFailed),
+    ("forbidden", UpstreamAuthFailed),
+    ("ratelimit", UpstreamRateLimited),
+    ("toomanyrequests", UpstreamRateLimited),
+    ("validation", UpstreamRejected),
+    ("badrequest", UpstreamRejected),
+)
+
+
+class NestingAdapter(SourceAdapter):
+    kind = SourceKind.NESTING
+    capabilities = frozenset({Capability.GET, Capability.LIST, Capability.CHILDREN})
+
+    @staticmethod
+    def auth_headers(credentials: Credentials) -> Mapping[str, str]:
+        # Zaia takes the workspace key as is; a "Bearer " prefix would be part of the key.
+        return {"authorization": credentials.api_key or ""}
+
+    @staticmethod
+    def read_error(response: httpx.Response, body: Any) -> UpstreamError | None:
+        """``{code, message, name, cta, feedback}``: an obvious code/name word decides the class."""
+        if not isinstance(body, dict):
+            return None
+        code, name = as_str(body.get("code")), as_str(body.get("name"))
+        for word in (normalize_word(code), normalize_word(name)):
+            for fragment, error in _ERROR_WORDS:
+                if word and fragment in word:
+                    return error(upstream_code=code or name)
+        return None
+
+    async def get_execution(self, native_id: str) -> Execution:
+        """One execution, without its children (a single get does not list them)."""
+        payload = await self.http.request_json(
+            "GET", EXECUTION_PATH, native_id, native_id=native_id
+        )
+        return self.parsed(parse_execution, _unwrapped(payload), native_id)
+
+    async def get_tree(self, native_id: str) -> list[Execution]:
+        """The execution and all its descendants from one ``/nestings`` call."""
+        payload = await self.http.request_json(
+            "GET", NESTINGS_PATH, params={"executionId": native_id}, native_id=native_id
+        )
+        if not _has_members(payload):
+            raise ExecutionNotFound(source=self.name, native_id=native_id)
+        return self.parsed(lambda p: parse_tree(p, native_id), payload, native_id)
+
+    async def list_executions(
+        self, *, cursor: str | None, page_size: int, status: ExecutionStatus | None = None
+    ) -> ExecutionPage:
+        """One page by page number (the cursor); the API cannot filter by status, callers do."""
+        page = 1
+        if cursor is not None:
+            if not (cursor.isascii() and cursor.isdigit()) or int(cursor) < 1:
+                raise UpstreamRejected("the cursor is not a page number", source=self.name)
+            page = int(cursor)
+        size = min(max(page_size, 1), MAX_PAGE_SIZE)
+        payload = await self.http.request_json(
+            "GET", EXECUTIONS_PATH, params={"pageNumber": page, "pageSize": size}
+        )
+        items, total = self.parsed(parse_list, payload, None)
+        more = len(items) >= size and (total is None or page * size < total)
+        return ExecutionPage(
+            items=items, next_cursor=str(page + 1) if more else None, total=total, complete=False
+        )
+
+
+def _unwrapped(payload: Any) -> Any:
+    """A single get read tolerantly: ``{"data": {...}}`` is taken to hold the execution."""
+    if isinstance(payload, dict) and "id" not in payload and isinstance(payload.get("data"), dict):
+        return payload["data"]
+    return payload

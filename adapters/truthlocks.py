@@ -1,0 +1,315 @@
+"""Truthlocks-style orchestrations API (``GET /v1/orchestrations/{id}``).
+
+Docs: ``shared/upstreams/truthlocks.txt`` and notes §4. Quirks we bend to:
+- one doc page shows two contradictory response schemas; we accept both, and any mix of them:
+  variant A (prose: ``id`` = ``maip-orch:<ULID>``, ``agent_id``, steps with ``step_number``,
+  ``output``, ``total_cost_cents``, ``receipt_id``, ``started_at``, ``error``) and variant B
+  (OpenAPI: ``orchestration_id`` uuid, ``agents[]``, ``parameters``, steps with ``step_id`` and
+  a free-form ``status``, ``results``, ``receipts[]``, ``created_at``);
+- variant A steps have no status: it is derived from the run's status and the step's position
+  (see ``_derived_step_status``);
+- no approval, cancel or list endpoint is documented, so the adapter only gets;
+- ``X-Tenant-ID`` is required beside the key; error bodies are flat ``{code, message, details,
+  trace_id}``, and a rate-limited body says its wait in ``details.retry_after_seconds``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from adapters._parse import (
+    as_decimal,
+    as_dict,
+    as_int,
+    as_list,
+    as_str,
+    duration_ms_between,
+    iso_datetime,
+    normalize_word,
+    require_dict,
+    require_str,
+)
+from adapters.base import Capability, Credentials, SourceAdapter
+from adapters.errors import (
+    ExecutionNotFound,
+    UpstreamAuthFailed,
+    UpstreamConflict,
+    UpstreamError,
+    UpstreamRateLimited,
+    UpstreamRejected,
+    UpstreamUnavailable,
+)
+from adapters.model import (
+    Cost,
+    ErrorInfo,
+    Execution,
+    ExecutionStatus,
+    Money,
+    SourceKind,
+    Step,
+    StepKind,
+    StepStatus,
+    Workflow,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import httpx
+
+__all__ = ["EXECUTION_PATH", "TruthlocksAdapter", "parse_execution"]
+
+EXECUTION_PATH = "/v1/orchestrations/{}"
+
+# Union of both documented enums plus the draft spec's run statuses (created, validating, timed_out).
+_EXECUTION_STATUS = {
+    "pending": ExecutionStatus.PENDING,
+    "created": ExecutionStatus.PENDING,
+    "validating": ExecutionStatus.PENDING,
+    "running": ExecutionStatus.RUNNING,
+    "completed": ExecutionStatus.COMPLETED,
+    "failed": ExecutionStatus.FAILED,
+    "cancelled": ExecutionStatus.CANCELLED,
+    "canceled": ExecutionStatus.CANCELLED,
+    "timeout": ExecutionStatus.TIMED_OUT,
+    "timedout": ExecutionStatus.TIMED_OUT,
+}
+
+# Variant B's step status is a free string; these are the draft spec's words plus spellings.
+_STEP_STATUS = {
+    "pending": StepStatus.PENDING,
+    "running": StepStatus.RUNNING,
+    "completed": StepStatus.COMPLETED,
+    "failed": StepStatus.FAILED,
+    "skipped": StepStatus.SKIPPED,
+    "timeout": StepStatus.TIMED_OUT,
+    "timedout": StepStatus.TIMED_OUT,
+    "cancelled": StepStatus.CANCELLED,
+    "canceled": StepStatus.CANCELLED,
+}
+
+# Step ``action`` (get page) or ``type`` (workflow definitions) words.
+_STEP_KIND = {
+    "llminference": StepKind.AGENT,
+    "llm": StepKind.AGENT,
+    "agent": StepKind.AGENT,
+    "toolcall": StepKind.TOOL,
+    "tool": StepKind.TOOL,
+    "decision": StepKind.DECISION,
+    "guardrailcheck": StepKind.GUARDRAIL,
+    "guardrail": StepKind.GUARDRAIL,
+    "transform": StepKind.TRANSFORM,
+    "webhook": StepKind.WEBHOOK,
+    "code": StepKind.CODE,
+    "codeexecution": StepKind.CODE,
+    "search": StepKind.SEARCH,
+    "retrieval": StepKind.SEARCH,
+    "humanreview": StepKind.HUMAN_APPROVAL,
+    "humanapproval": StepKind.HUMAN_APPROVAL,
+    "approval": StepKind.HUMAN_APPROVAL,
+}
+
+# A status-less step that is the last of a run in one of these states shares its fate.
+_LAST_STEP_STATUS = {
+    ExecutionStatus.RUNNING: StepStatus.RUNNING,
+    ExecutionStatus.FAILED: StepStatus.FAILED,
+    ExecutionStatus.TIMED_OUT: StepStatus.TIMED_OUT,
+    ExecutionStatus.CANCELLED: StepStatus.CANCELLED,
+}
+
+
+def parse_execution(payload: Any) -> Execution:
+    """A ``GET /v1/orchestrations/{id}`` body of either documented variant → Execution (pure)."""
+    data = require_dict(payload, "orchestration")
+    native_id = require_str(data, "id", "orchestration_id")
+    variant = "A" if as_str(data.get("id")) else "B"
+    upstream_status = as_str(data.get("status"))
+    status = _EXECUTION_STATUS.get(normalize_word(upstream_status) or "", ExecutionStatus.UNKNOWN)
+    agent_id = as_str(data.get("agent_id"))
+    agents = [a for a in (as_str(x) for x in as_list(data.get("agents"))) if a]
+
+    raw_steps = _ordered_steps([s for s in as_list(data.get("steps")) if isinstance(s, dict)])
+    last = len(raw_steps) - 1
+    steps = tuple(
+        _parse_step(i, s, run_status=status, is_last=i == last, run_agent_id=agent_id)
+        for i, s in enumerate(raw_steps)
+    )
+
+    started_at = iso_datetime(data.get("started_at")) or iso_datetime(data.get("created_at"))
+    created_at = iso_datetime(data.get("created_at")) or started_at
+    completed_at = iso_datetime(data.get("completed_at"))
+    duration_ms = as_int(data.get("duration_ms"))
+    if duration_ms is None:
+        duration_ms = duration_ms_between(started_at, completed_at)
+
+    extra: dict[str, Any] = {"variant": variant}
+    if agent_id:
+        extra["agentId"] = agent_id
+    if agents:
+        extra["agents"] = agents
+
+    inputs = data["parameters"] if "parameters" in data else data.get("input")
+    outputs = data["output"] if "output" in data else data.get("results")
+
+    return Execution(
+        native_id=native_id,
+        status=status,
+        upstream_status=upstream_status,
+        raw=data,
+        workflow=Workflow(id=as_str(data.get("workflow_id"))),
+        inputs=inputs,
+        outputs=outputs,
+        steps=steps,
+        cost=_parse_cost(data.get("total_cost_cents")),
+        created_at=created_at,
+        started_at=started_at,
+        completed_at=completed_at,
+        updated_at=iso_datetime(data.get("updated_at")),
+        duration_ms=duration_ms,
+        error=_parse_error(data.get("error")),
+        receipts=_receipts(data),
+        extra=extra,
+    )
+
+
+def _ordered_steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Sort by ``step_number`` when every step has one; otherwise keep the upstream's order."""
+    numbers = [as_int(s.get("step_number")) for s in steps]
+    if not steps or any(n is None for n in numbers):
+        return steps
+    order = sorted(range(len(steps)), key=lambda i: (numbers[i], i))
+    return [steps[i] for i in order]
+
+
+def _derived_step_status(run_status: ExecutionStatus, *, is_last: bool) -> StepStatus:
+    """A status for a step that has none (variant A), from the run's status and its position.
+
+    Every step of a completed run completed; in a running, failed, timed-out or cancelled run the
+    last step is running/failed/timed out/cancelled and the ones before it completed; a pending
+    run's steps are pending; an unknown run status leaves its steps UNKNOWN.
+    """
+    if run_status is ExecutionStatus.COMPLETED:
+        return StepStatus.COMPLETED
+    if run_status is ExecutionStatus.PENDING:
+        return StepStatus.PENDING
+    if run_status in _LAST_STEP_STATUS:
+        return _LAST_STEP_STATUS[run_status] if is_last else StepStatus.COMPLETED
+    return StepStatus.UNKNOWN
+
+
+def _parse_step(
+    index: int,
+    data: dict[str, Any],
+    *,
+    run_status: ExecutionStatus,
+    is_last: bool,
+    run_agent_id: str | None,
+) -> Step:
+    action = as_str(data.get("action")) or as_str(data.get("type"))
+    kind = _STEP_KIND.get(normalize_word(action) or "", StepKind.UNKNOWN)
+    upstream_status = as_str(data.get("status"))
+    if upstream_status is None:
+        status = _derived_step_status(run_status, is_last=is_last)
+    else:
+        status = _STEP_STATUS.get(normalize_word(upstream_status) or "", StepStatus.UNKNOWN)
+    step_number = as_int(data.get("step_number"))
+    native_id = as_str(data.get("step_id")) or str(
+        step_number if step_number is not None else index + 1
+    )
+    started_at = iso_datetime(data.get("started_at"))
+    completed_at = iso_datetime(data.get("completed_at"))
+    duration_ms = as_int(data.get("duration_ms"))
+    if duration_ms is None:
+        duration_ms = duration_ms_between(started_at, completed_at)
+    return Step(
+        native_id=native_id,
+        index=index,
+        name=as_str(data.get("name")) or action,
+        kind=kind,
+        status=status,
+        upstream_status=upstream_status,
+        upstream_kind=action,
+        input=data.get("input"),
+        output=data.get("result"),
+        error=_parse_error(data.get("error")),
+        started_at=started_at,
+        completed_at=completed_at,
+        duration_ms=duration_ms,
+        agent_id=as_str(data.get("agent_id")) or run_agent_id,
+    )
+
+
+def _parse_cost(value: object) -> Cost | None:
+    """``total_cost_cents`` (US cents, maybe fractional) → USD, exactly: 1234.5 → 12.345."""
+    cents = as_decimal(value)
+    if cents is None:
+        return None
+    return Cost(amounts=(Money(amount=cents.scaleb(-2), currency="USD"),))
+
+
+def _receipts(data: dict[str, Any]) -> tuple[str, ...]:
+    """``receipt_id`` (variant A) and ``receipts[]`` (variant B), de-duplicated, in order."""
+    found = [as_str(data.get("receipt_id")), *(as_str(r) for r in as_list(data.get("receipts")))]
+    return tuple(dict.fromkeys(r for r in found if r))
+
+
+def _parse_error(value: object) -> ErrorInfo | None:
+    if isinstance(value, str) and value:
+        return ErrorInfo(code=None, message=value)
+    data = as_dict(value)
+    if not data:
+        return None
+    return ErrorInfo(code=as_str(data.get("code")), message=as_str(data.get("message")))
+
+
+_ERROR_CODES: dict[str, type[UpstreamError]] = {
+    "NOT_FOUND": ExecutionNotFound,
+    "UNAUTHORIZED": UpstreamAuthFailed,
+    "FORBIDDEN": UpstreamAuthFailed,
+    "POLICY_VIOLATION": UpstreamAuthFailed,
+    "INVALID_INPUT": UpstreamRejected,
+    "INVALID_REQUEST": UpstreamRejected,
+    "INVALID_ID": UpstreamRejected,
+    "CONFLICT": UpstreamConflict,
+    "RATE_LIMITED": UpstreamRateLimited,
+    "INTERNAL_ERROR": UpstreamUnavailable,
+    "DB_ERROR": UpstreamUnavailable,
+}
+
+
+class TruthlocksAdapter(SourceAdapter):
+    kind = SourceKind.TRUTHLOCKS
+    capabilities = frozenset({Capability.GET})
+
+    @staticmethod
+    def auth_headers(credentials: Credentials) -> Mapping[str, str]:
+        """``X-API-Key`` and ``X-Tenant-ID``; a missing value is left out, not sent empty."""
+        headers = {"x-api-key": credentials.api_key, "x-tenant-id": credentials.tenant_id}
+        return {name: value for name, value in headers.items() if value}
+
+    @staticmethod
+    def read_error(response: httpx.Response, body: Any) -> UpstreamError | None:
+        """Flat ``{code, message, details, trace_id}``: the code decides and is kept.
+
+        HTTP 402 (plan limit reached, no code documented) reads as rate limited.
+        """
+        data = as_dict(body) or {}
+        if "code" not in data and isinstance(data.get("error"), dict):
+            data = data["error"]  # tolerate a wrapped body too
+        code = as_str(data.get("code"))
+        kind = _ERROR_CODES.get(code.upper()) if code else None
+        if kind is None:
+            if response.status_code == 402:
+                return UpstreamRateLimited(upstream_code=code)
+            return None
+        retry_after = None
+        if kind is UpstreamRateLimited:
+            seconds = as_decimal((as_dict(data.get("details")) or {}).get("retry_after_seconds"))
+            retry_after = float(seconds) if seconds is not None and seconds >= 0 else None
+        return kind(upstream_code=code, retry_after=retry_after)
+
+    async def get_execution(self, native_id: str) -> Execution:
+        payload = await self.http.request_json(
+            "GET", EXECUTION_PATH, native_id, native_id=native_id
+        )
+        return self.parsed(parse_execution, payload, native_id)

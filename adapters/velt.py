@@ -1,0 +1,513 @@
+"""Velt Approval Engine (``/v2/workflow/...``), the Velt-style upstream.
+
+Docs: ``shared/upstreams/velt.txt`` and notes §2. Quirks we bend to:
+- every endpoint is a ``POST`` with ``{"data": {...}}``; replies are ``{"result": ...}`` or
+  ``{"error": {message, status, details}}`` (the Firebase callable shape), and the error's canonical
+  ``status`` word says more than the HTTP status, which Velt does not document; an error envelope may
+  even come with HTTP 200, so a 2xx body is checked for it too;
+- there is no waiting execution status: a run blocked on a human stays ``running``, and waiting is
+  derived from a ``human`` step in ``waiting``; ``waiting`` on agent and webhook steps just means busy;
+- a rejected human step ends ``completed`` with ``output.decision = "reject"``: the step stays
+  COMPLETED and the rejection lives on its Approval;
+- approvals are per step and per reviewer: a vote can be recorded while the step still waits for
+  other mandatory reviewers, and ``recorded: false`` is an answer (``idempotent``,
+  ``already-terminal``, ``unknown-responder``), not an error;
+- times are epoch milliseconds; list items carry no steps (``steps: []``), so a page is incomplete.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from adapters._parse import (
+    as_bool,
+    as_dict,
+    as_int,
+    as_list,
+    as_str,
+    duration_ms_between,
+    epoch_ms,
+    normalize_word,
+    require_dict,
+    require_str,
+)
+from adapters.base import (
+    Capability,
+    Credentials,
+    Decision,
+    DecisionOutcome,
+    ExecutionPage,
+    SourceAdapter,
+)
+from adapters.errors import (
+    ExecutionNotFound,
+    PayloadError,
+    UpstreamAuthFailed,
+    UpstreamBadResponse,
+    UpstreamConflict,
+    UpstreamError,
+    UpstreamForbidden,
+    UpstreamRateLimited,
+    UpstreamRejected,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from adapters.model import (
+    Approval,
+    ApprovalStatus,
+    ErrorInfo,
+    Execution,
+    ExecutionStatus,
+    Reviewer,
+    SourceKind,
+    Step,
+    StepKind,
+    StepStatus,
+    Workflow,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from datetime import datetime
+
+    import httpx
+
+__all__ = [
+    "DECIDE_PATH",
+    "GET_PATH",
+    "LIST_PATH",
+    "MAX_PAGE_SIZE",
+    "VeltAdapter",
+    "parse_execution",
+    "parse_execution_page",
+]
+
+GET_PATH = "/v2/workflow/executions/get"
+LIST_PATH = "/v2/workflow/executions/list"
+DECIDE_PATH = "/v2/workflow/steps/recordReviewerDecision"
+MAX_PAGE_SIZE = 500
+
+_EXECUTION_STATUS = {
+    "pending": ExecutionStatus.PENDING,
+    "running": ExecutionStatus.RUNNING,
+    "completed": ExecutionStatus.COMPLETED,
+    "failed": ExecutionStatus.FAILED,
+    "cancelled": ExecutionStatus.CANCELLED,
+    "canceled": ExecutionStatus.CANCELLED,
+}
+
+_STEP_STATUS = {
+    "pending": StepStatus.PENDING,
+    "running": StepStatus.RUNNING,
+    "waiting": StepStatus.RUNNING,  # human steps: WAITING_FOR_APPROVAL, see _parse_step
+    "completed": StepStatus.COMPLETED,
+    "failed": StepStatus.FAILED,
+    "skipped": StepStatus.SKIPPED,
+    "cancelled": StepStatus.CANCELLED,
+    "canceled": StepStatus.CANCELLED,
+    "breached": StepStatus.TIMED_OUT,  # the step's SLA (slaMs) ran out: terminal
+}
+
+_NODE_KIND = {
+    "agent": StepKind.AGENT,
+    "human": StepKind.HUMAN_APPROVAL,
+    "notification": StepKind.NOTIFICATION,
+    "webhook": StepKind.WEBHOOK,
+}
+
+# The unified status → the word Velt's list filter takes. WAITING_FOR_APPROVAL runs are
+# ``running`` upstream (the caller filters); TIMED_OUT and UNKNOWN have no Velt word: no filter.
+_STATUS_FILTER = {
+    ExecutionStatus.PENDING: "pending",
+    ExecutionStatus.RUNNING: "running",
+    ExecutionStatus.WAITING_FOR_APPROVAL: "running",
+    ExecutionStatus.COMPLETED: "completed",
+    ExecutionStatus.FAILED: "failed",
+    ExecutionStatus.CANCELLED: "cancelled",
+}
+
+_VOTE = {
+    "approve": ApprovalStatus.APPROVED,
+    "approved": ApprovalStatus.APPROVED,
+    "reject": ApprovalStatus.REJECTED,
+    "rejected": ApprovalStatus.REJECTED,
+}
+
+_AGGREGATOR_STATUS = {
+    "pending": ApprovalStatus.PENDING,
+    "resolved": ApprovalStatus.APPROVED,
+    "rejected": ApprovalStatus.REJECTED,
+}
+
+
+def _unwrap(payload: Any, what: str) -> dict[str, Any]:
+    """The ``{"result": …}`` envelope's content, or the bare object when there is no envelope."""
+    data = require_dict(payload, what)
+    result = as_dict(data.get("result"))
+    return result if result is not None else data
+
+
+def parse_execution(payload: Any) -> Execution:
+    """An ``executions/get`` reply (``{"result": ExecutionView}``) or a bare ExecutionView → Execution."""
+    data = _unwrap(payload, "execution")
+    native_id = require_str(data, "executionId")
+    upstream_status = as_str(data.get("status"))
+    found = [s for s in as_list(data.get("steps")) if isinstance(s, dict)]
+    steps = tuple(_parse_step(i, s) for i, s in enumerate(found))
+
+    status = _EXECUTION_STATUS.get(normalize_word(upstream_status) or "", ExecutionStatus.UNKNOWN)
+    if status is ExecutionStatus.RUNNING and any(
+        s.status is StepStatus.WAITING_FOR_APPROVAL for s in steps
+    ):
+        status = ExecutionStatus.WAITING_FOR_APPROVAL
+
+    started_at = epoch_ms(data.get("startedAt"))
+    completed_at = epoch_ms(data.get("completedAt")) or epoch_ms(data.get("cancelledAt"))
+    version = data.get("definitionVersion")
+    definition_id = as_str(data.get("definitionId"))
+    return Execution(
+        native_id=native_id,
+        status=status,
+        upstream_status=upstream_status,
+        raw=data,
+        workflow=Workflow(id=definition_id, version=as_str(version))
+        if definition_id is not None or version is not None
+        else None,
+        steps=steps,
+        approvals=tuple(a for a in (_approval(s) for s in steps) if a is not None),
+        created_at=started_at,
+        started_at=started_at,
+        completed_at=completed_at,
+        duration_ms=duration_ms_between(started_at, completed_at),
+        error=_parse_error(data.get("failureReason")),
+        correlation_id=as_str(data.get("correlationId")),
+        idempotency_key=as_str(data.get("idempotencyKey")),
+    )
+
+
+def parse_execution_page(payload: Any) -> ExecutionPage:
+    """An ``executions/list`` reply → one page; its items carry no steps, so it is incomplete."""
+    data = _unwrap(payload, "execution list")
+    items = data.get("items")
+    if not isinstance(items, list):
+        raise PayloadError("missing required field 'items'")
+    return ExecutionPage(
+        items=tuple(parse_execution(item) for item in items),
+        next_cursor=as_str(data.get("nextCursor")) or None,
+        complete=False,
+    )
+
+
+def _parse_step(index: int, data: dict[str, Any]) -> Step:
+    node_type = as_str(data.get("nodeType"))
+    kind = _NODE_KIND.get(normalize_word(node_type) or "", StepKind.UNKNOWN)
+    upstream_status = as_str(data.get("status"))
+    word = normalize_word(upstream_status) or ""
+    if word == "waiting" and kind is StepKind.HUMAN_APPROVAL:
+        status = StepStatus.WAITING_FOR_APPROVAL
+    else:
+        status = _STEP_STATUS.get(word, StepStatus.UNKNOWN)
+    node_id = as_str(data.get("nodeId"))
+    output = data.get("output")
+    started_at = epoch_ms(data.get("startedAt"))
+    completed_at = epoch_ms(data.get("completedAt"))
+    agent_id = as_str(output.get("agentId")) if isinstance(output, dict) else None
+    return Step(
+        native_id=as_str(data.get("stepId")) or f"{node_id or 'step'}#{index}",
+        index=index,
+        name=node_id,
+        kind=kind,
+        status=status,
+        upstream_status=upstream_status,
+        upstream_kind=node_type,
+        output=output,
+        error=_parse_error(data.get("error")),
+        started_at=started_at,
+        completed_at=completed_at,
+        duration_ms=duration_ms_between(started_at, completed_at),
+        group_id=as_str(data.get("groupId")),
+        agent_id=agent_id if kind is StepKind.AGENT else None,
+    )
+
+
+def _approval(step: Step) -> Approval | None:
+    """The Approval a ``human`` step stands for: PENDING while it waits, decided once completed.
+
+    Human steps that never waited or ended without a decision (pending, running, skipped,
+    cancelled, breached, failed) have none: nothing waits on them and nobody decided.
+    """
+    if step.kind is not StepKind.HUMAN_APPROVAL:
+        return None
+    output = as_dict(step.output) or {}
+    reviewers = _reviewers(output)
+    if step.status is StepStatus.WAITING_FOR_APPROVAL:
+        status = ApprovalStatus.PENDING
+    elif step.status is StepStatus.COMPLETED:
+        status = ApprovalStatus.REJECTED if _is_rejection(output) else ApprovalStatus.APPROVED
+    else:
+        return None
+
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    if status is ApprovalStatus.REJECTED:
+        decided_by = as_str(output.get("rejectedBy")) or _last_voter(reviewers, status, output)
+    elif status is ApprovalStatus.APPROVED:
+        decided_by = as_str(output.get("approvedBy")) or _last_voter(reviewers, status, output)
+    if status is not ApprovalStatus.PENDING:
+        decided_at = step.completed_at or epoch_ms(output.get("resumedAt"))
+
+    approve_count = as_int(output.get("approveCount"))
+    reject_count = as_int(output.get("rejectCount"))
+    required_count = as_int(output.get("mandatoryCount"))
+    if reviewers:
+        if approve_count is None:
+            approve_count = sum(r.decision is ApprovalStatus.APPROVED for r in reviewers)
+        if reject_count is None:
+            reject_count = sum(r.decision is ApprovalStatus.REJECTED for r in reviewers)
+        if required_count is None:
+            required_count = sum(r.mandatory is True for r in reviewers)
+
+    return Approval(
+        key=step.native_id,
+        status=status,
+        step_native_id=step.native_id,
+        reviewers=reviewers,
+        message=as_str(output.get("message")),
+        requested_at=step.started_at,
+        decided_at=decided_at,
+        decided_by=decided_by,
+        notes=as_str(output.get("commentBody"))
+        or as_str(output.get("rejectionReason"))
+        or as_str(output.get("reason")),
+        approve_count=approve_count,
+        reject_count=reject_count,
+        required_count=required_count,
+    )
+
+
+def _is_rejection(output: dict[str, Any]) -> bool:
+    return (
+        normalize_word(output.get("decision")) in ("reject", "rejected")
+        or as_bool(output.get("approved")) is False
+        or normalize_word(output.get("aggregatorStatus")) == "rejected"
+    )
+
+
+def _reviewers(output: dict[str, Any]) -> tuple[Reviewer, ...]:
+    """Declared reviewers with their votes.
+
+    ``reviewers[{userId, mandatory, decision?}]`` (the definition's shape, plus each reviewer's
+    vote as the sandbox records it), else the legacy ``reviewerIds[]`` (all mandatory). Votes
+    listed apart in ``votes[]``/``responses[]`` (``{reviewerId|userId, decision}``) fill in or add
+    reviewers.
+    """
+    found: dict[str, Reviewer] = {}
+    for entry in as_list(output.get("reviewers")):
+        if isinstance(entry, str) and entry:
+            found.setdefault(entry, Reviewer(id=entry))
+            continue
+        item = as_dict(entry)
+        if item is None:
+            continue
+        user = (
+            as_str(item.get("userId")) or as_str(item.get("reviewerId")) or as_str(item.get("id"))
+        )
+        if user:
+            found.setdefault(
+                user,
+                Reviewer(
+                    id=user,
+                    mandatory=as_bool(item.get("mandatory")),
+                    decision=_VOTE.get(normalize_word(item.get("decision")) or ""),
+                ),
+            )
+    if not found:
+        for entry in as_list(output.get("reviewerIds")):
+            user = as_str(entry)
+            if user:
+                found.setdefault(user, Reviewer(id=user, mandatory=True))
+    for entry in [*as_list(output.get("votes")), *as_list(output.get("responses"))]:
+        item = as_dict(entry) or {}
+        user = as_str(item.get("reviewerId")) or as_str(item.get("userId"))
+        decision = _VOTE.get(normalize_word(item.get("decision")) or "")
+        if not user or decision is None:
+            continue
+        known = found.get(user)
+        found[user] = Reviewer(
+            id=user, mandatory=known.mandatory if known else None, decision=decision
+        )
+    return tuple(found.values())
+
+
+def _last_voter(
+    reviewers: tuple[Reviewer, ...], status: ApprovalStatus, output: dict[str, Any]
+) -> str | None:
+    """The reviewer whose vote settled it: the latest ``decidedAt`` if given, else the last listed."""
+    times: dict[str, int] = {}
+    for entry in as_list(output.get("reviewers")):
+        item = as_dict(entry) or {}
+        user, at = as_str(item.get("userId")), as_int(item.get("decidedAt"))
+        if user and at is not None:
+            times[user] = at
+    voters = [r.id for r in reviewers if r.decision is status]
+    if not voters:
+        return None
+    return max(reversed(voters), key=lambda user: times.get(user, -1))
+
+
+def _parse_error(value: object) -> ErrorInfo | None:
+    if isinstance(value, str) and value:
+        return ErrorInfo(code=None, message=value)
+    data = as_dict(value)
+    if not data:
+        return None
+    return ErrorInfo(code=as_str(data.get("code")), message=as_str(data.get("message")))
+
+
+_ERROR_STATUS: dict[str, type[UpstreamError]] = {
+    "NOT_FOUND": ExecutionNotFound,
+    "INVALID_ARGUMENT": UpstreamRejected,
+    "OUT_OF_RANGE": UpstreamRejected,
+    "PERMISSION_DENIED": UpstreamAuthFailed,
+    "UNAUTHENTICATED": UpstreamAuthFailed,
+    "FAILED_PRECONDITION": UpstreamConflict,
+    "ALREADY_EXISTS": UpstreamConflict,
+    "ABORTED": UpstreamConflict,
+    "RESOURCE_EXHAUSTED": UpstreamRateLimited,
+    "DEADLINE_EXCEEDED": UpstreamTimeout,
+    "INTERNAL": UpstreamUnavailable,
+    "UNAVAILABLE": UpstreamUnavailable,
+}
+
+
+def _error_from_body(body: Any) -> UpstreamError | None:
+    """``{"error": {message, status}}``: the canonical ``status`` word decides and is kept.
+
+    The message is not carried over: it is upstream text and may echo what was sent.
+    """
+    error = as_dict(body.get("error")) if isinstance(body, dict) else None
+    if error is None:
+        return None
+    word = as_str(error.get("status"))
+    kind = _ERROR_STATUS.get((word or "").upper().replace("-", "_"))
+    return kind(upstream_code=word) if kind is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class _DecisionReply:
+    recorded: bool
+    aggregator_status: ApprovalStatus | None
+    reason: str | None
+
+
+def _parse_decision_reply(payload: Any) -> _DecisionReply:
+    data = _unwrap(payload, "decision reply")
+    recorded = as_bool(data.get("recorded"))
+    if recorded is None:
+        raise PayloadError("missing required field 'recorded'")
+    return _DecisionReply(
+        recorded=recorded,
+        aggregator_status=_AGGREGATOR_STATUS.get(
+            normalize_word(data.get("aggregatorStatus")) or ""
+        ),
+        reason=as_str(data.get("reason")),
+    )
+
+
+class VeltAdapter(SourceAdapter):
+    kind = SourceKind.VELT
+    capabilities = frozenset({Capability.GET, Capability.LIST, Capability.APPROVE})
+
+    @staticmethod
+    def auth_headers(credentials: Credentials) -> Mapping[str, str]:
+        return {
+            "x-velt-api-key": credentials.api_key or "",
+            "x-velt-auth-token": credentials.auth_token or "",
+            "content-type": "application/json",
+        }
+
+    @staticmethod
+    def read_error(response: httpx.Response, body: Any) -> UpstreamError | None:
+        """The body's ``error.status`` first; an unknown word falls back to the HTTP status."""
+        return _error_from_body(body)
+
+    async def _call(self, path: str, data: dict[str, Any], native_id: str | None) -> Any:
+        """POST ``{"data": …}``; an error envelope in a 2xx reply raises like any other error."""
+        body = await self.http.request_json("POST", path, json={"data": data}, native_id=native_id)
+        if isinstance(body, dict) and "error" in body and "result" not in body:
+            error = _error_from_body(body)
+            if error is None:
+                word = as_str((as_dict(body.get("error")) or {}).get("status"))
+                error = UpstreamBadResponse(
+                    "an error envelope Velt did not classify", upstream_code=word
+                )
+            error.source = self.name
+            error.native_id = native_id
+            raise error
+        return body
+
+    async def get_execution(self, native_id: str) -> Execution:
+        payload = await self._call(GET_PATH, {"executionId": native_id}, native_id)
+        return self.parsed(parse_execution, payload, native_id)
+
+    async def list_executions(
+        self, *, cursor: str | None, page_size: int, status: ExecutionStatus | None = None
+    ) -> ExecutionPage:
+        data: dict[str, Any] = {"pageSize": min(max(page_size, 1), MAX_PAGE_SIZE)}
+        if cursor:
+            data["cursor"] = cursor
+        word = _STATUS_FILTER.get(status) if status is not None else None
+        if word is not None:
+            data["status"] = word
+        payload = await self._call(LIST_PATH, data, None)
+        return self.parsed(parse_execution_page, payload, None)
+
+    async def decide(
+        self,
+        execution: Execution,
+        approval: Approval,
+        decision: Decision,
+        *,
+        reviewer_id: str | None,
+        notes: str | None,
+        idempotency_key: str,
+    ) -> DecisionOutcome:
+        """Record one reviewer's vote on a human step.
+
+        Velt has no idempotency header here: a reviewer's second vote is answered
+        ``recorded: false, reason: idempotent``, which is what makes a re-send safe.
+        """
+        native_id = execution.native_id
+        if not reviewer_id:
+            raise UpstreamForbidden(
+                "a Velt decision needs the caller's reviewer id",
+                source=self.name,
+                native_id=native_id,
+            )
+        data: dict[str, Any] = {
+            "executionId": native_id,
+            "stepId": approval.step_native_id or approval.key,
+            "reviewerId": reviewer_id,
+            "decision": "approve" if decision is Decision.APPROVE else "reject",
+        }
+        if notes:
+            data["reason"] = notes
+        payload = await self._call(DECIDE_PATH, data, native_id)
+        reply = self.parsed(_parse_decision_reply, payload, native_id)
+        if reply.recorded:
+            return DecisionOutcome(approval_status=reply.aggregator_status)
+        if reply.reason == "idempotent":
+            return DecisionOutcome(
+                approval_status=reply.aggregator_status, already_recorded=True, detail=reply.reason
+            )
+        kind: type[UpstreamError] = {
+            "already-terminal": UpstreamConflict,
+            "unknown-responder": UpstreamForbidden,
+        }.get(reply.reason or "", UpstreamBadResponse)
+        detail = (
+            f"the vote was not recorded ({reply.reason})"
+            if reply.reason
+            else "the vote was not recorded and no reason was given"
+        )
+        raise kind(detail, source=self.name, native_id=native_id, upstream_code=reply.reason)

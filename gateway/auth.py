@@ -1,0 +1,88 @@
+"""Who is calling: API keys from the config, compared in constant time, never logged.
+
+``auth.mode = "api_key"``: every request to ``/graphql`` must send ``Authorization: Bearer <key>``
+of a configured client, else HTTP 401 with ``UNAUTHENTICATED``. ``auth.mode = "none"``: everyone
+is the anonymous caller with both roles (the demo on loopback). Roles are checked by resolvers:
+``viewer`` may query, ``approver`` may call the decision mutations.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import TYPE_CHECKING
+
+from gateway.context import Caller
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Receive, Scope, Send
+
+    from gateway.config import AuthConfig
+
+__all__ = ["ANONYMOUS", "AuthMiddleware", "authenticate"]
+
+ANONYMOUS = Caller(name="anonymous", roles=frozenset({"viewer", "approver"}))
+"""The caller when ``auth.mode = "none"``."""
+
+_CHALLENGE = [(b"www-authenticate", b'Bearer realm="execution-gateway"')]
+
+
+def authenticate(config: AuthConfig, authorization: str | None) -> Caller | None:
+    """The configured client whose key the header carries, or None."""
+    if config.mode == "none":
+        return ANONYMOUS
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return None
+    presented = token.strip().encode()
+    found: Caller | None = None
+    # Compare against every client so the time taken does not say which key came close.
+    for client in config.clients:
+        if hmac.compare_digest(presented, client.key.encode()):
+            found = Caller(name=client.name, roles=client.roles, reviewer_id=client.reviewer_id)
+    return found
+
+
+class AuthMiddleware:
+    """Puts the caller on ``scope["state"]["caller"]`` or answers 401 before any GraphQL work."""
+
+    def __init__(
+        self, app: ASGIApp, config: AuthConfig, protected: tuple[str, ...] = ("/graphql",)
+    ) -> None:
+        self.app = app
+        self.config = config
+        self.protected = protected
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(self.protected):
+            await self.app(scope, receive, send)
+            return
+        header = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                header = value.decode("latin-1")
+                break
+        caller = authenticate(self.config, header)
+        if caller is None:
+            await _unauthenticated(send)
+            return
+        scope.setdefault("state", {})["caller"] = caller
+        await self.app(scope, receive, send)
+
+
+async def _unauthenticated(send: Send) -> None:
+    body = json.dumps(
+        {
+            "errors": [
+                {
+                    "message": "Send 'Authorization: Bearer <key>' with a key this gateway knows.",
+                    "extensions": {"code": "UNAUTHENTICATED"},
+                }
+            ]
+        }
+    ).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 401, "headers": headers + _CHALLENGE})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,196 @@
+"""Loaders and the cache, proved by the sandbox's own counters (never by a stopwatch).
+
+One upstream call per distinct execution per query; none for what is cached; concurrent misses
+share one call; the fan-out reaches the upstream concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+import pytest
+
+from sandbox import rotavision
+from sandbox.nesting import DEMO_TREE_ID
+from tests.serving import gateway_client, graphql
+
+if TYPE_CHECKING:
+    import httpx
+
+    from sandbox import Sandbox
+
+pytestmark = pytest.mark.e2e
+
+ROTAVISION_GET = "GET /v1/orchestrate/executions/{execution_id}"
+NESTINGS = "GET /api/v1/executions/nestings"
+
+
+def distinct_ids(sandbox: Sandbox, count: int) -> list[str]:
+    """``count`` global ids spread over the configured kinds."""
+    pools = [
+        [f"rv:{i}" for i in sandbox.rotavision.executions],
+        [f"tl:{i}" for i in sandbox.truthlocks.orchestrations],
+        [f"zaia:{i}" for i in sandbox.nesting.executions],
+    ]
+    if hasattr(sandbox, "velt"):
+        pools.append([f"velt:{i}" for i in sandbox.velt.executions])
+    ids: list[str] = []
+    while len(ids) < count:
+        for pool in pools:
+            if len(ids) < count:
+                ids.append(pool[len(ids) // len(pools)])
+    return ids
+
+
+async def test_twenty_distinct_ids_cost_twenty_calls(
+    gateway: httpx.AsyncClient, sandbox: Sandbox
+) -> None:
+    ids = distinct_ids(sandbox, 20)
+    body = await graphql(
+        gateway, "query ($ids: [ID!]!) { executions(ids: $ids) { id status } }", {"ids": ids}
+    )
+    assert "errors" not in body
+    assert [e["id"] for e in body["data"]["executions"]] == ids
+    assert sandbox.stats.total == 20
+
+
+async def test_one_id_under_five_aliases_costs_one_call(
+    gateway: httpx.AsyncClient, sandbox: Sandbox
+) -> None:
+    query = (
+        "{ "
+        + " ".join(f'a{n}: execution(id: "rv:exec_xyz789") {{ status }}' for n in range(5))
+        + " }"
+    )
+    body = await graphql(gateway, query)
+    assert "errors" not in body
+    assert sandbox.stats.calls[ROTAVISION_GET] == 1
+    assert sandbox.stats.total == 1
+
+
+async def test_ids_repeated_in_one_list_cost_one_call_each(
+    gateway: httpx.AsyncClient, sandbox: Sandbox
+) -> None:
+    ids = ["rv:exec_wait0001", "rv:exec_wait0001", "rv:exec_xyz789", "rv:exec_wait0001"]
+    body = await graphql(
+        gateway, "query ($ids: [ID!]!) { executions(ids: $ids) { id } }", {"ids": ids}
+    )
+    assert [e["id"] for e in body["data"]["executions"]] == ids
+    assert sandbox.stats.total == 2
+
+
+async def test_children_of_a_tree_cost_one_nestings_call(
+    gateway: httpx.AsyncClient, sandbox: Sandbox
+) -> None:
+    query = """query ($id: ID!) { execution(id: $id) {
+        id children { id steps { kind } children { id status steps { kind } parent { id } } parent { id } } } }"""
+    body = await graphql(gateway, query, {"id": f"zaia:{DEMO_TREE_ID}"})
+    assert "errors" not in body
+    children = body["data"]["execution"]["children"]
+    assert len(children) >= 2
+    assert any(c["children"] for c in children), "the demo tree is three levels deep"
+    assert sandbox.stats.calls == {NESTINGS: 1}
+
+
+async def test_a_finished_execution_is_not_fetched_twice(
+    gateway: httpx.AsyncClient, sandbox: Sandbox
+) -> None:
+    query = '{ execution(id: "rv:exec_xyz789") { status } }'
+    first = await graphql(gateway, query)
+    assert first["data"]["execution"]["status"] == "COMPLETED"
+    second = await graphql(gateway, query)
+    assert second == first
+    assert sandbox.stats.total == 1
+
+
+async def test_a_running_execution_is_fetched_again_after_its_ttl(
+    sandbox_url: str, sandbox: Sandbox
+) -> None:
+    waiting = f"rv:{rotavision.DEMO_WAITING_ID}"
+    query = f'{{ execution(id: "{waiting}") {{ status }} }}'
+    async with gateway_client(sandbox_url, cache={"active_ttl_s": 0.05}) as client:
+        await graphql(client, query)
+        await graphql(client, query)  # within the TTL: cached (unless this machine is very slow)
+        calls_within_ttl = sandbox.stats.total
+        await asyncio.sleep(0.1)
+        await graphql(client, query)
+    assert calls_within_ttl in (1, 2)
+    assert sandbox.stats.total == calls_within_ttl + 1
+
+
+async def test_active_ttl_zero_disables_caching(sandbox_url: str, sandbox: Sandbox) -> None:
+    query = f'{{ execution(id: "rv:{rotavision.DEMO_WAITING_ID}") {{ status }} }}'
+    async with gateway_client(sandbox_url, cache={"active_ttl_s": 0}) as client:
+        for _ in range(3):
+            await graphql(client, query)
+    assert sandbox.stats.total == 3
+
+
+async def test_source_ttl_override_applies_to_finished_executions(
+    sandbox_url: str, sandbox: Sandbox
+) -> None:
+    query = '{ execution(id: "rv:exec_xyz789") { status } }'
+    async with gateway_client(sandbox_url, sources={"rv": {"cache_ttl_s": 0}}) as client:
+        await graphql(client, query)
+        await graphql(client, query)
+    assert sandbox.stats.total == 2
+
+
+async def test_an_upstream_error_is_not_cached(
+    gateway: httpx.AsyncClient, sandbox: Sandbox
+) -> None:
+    query = '{ execution(id: "rv:exec_xyz789") { status } }'
+    sandbox.faults.update({"fail_rate": 1.0})
+    failed = await graphql(gateway, query)
+    assert failed["data"]["execution"] is None
+    assert failed["errors"][0]["extensions"]["code"] == "UPSTREAM_UNAVAILABLE"
+    sandbox.faults.update({"fail_rate": 0.0})
+    calls_while_failing = sandbox.stats.total
+    recovered = await graphql(gateway, query)
+    assert recovered["data"]["execution"]["status"] == "COMPLETED"
+    assert sandbox.stats.total == calls_while_failing + 1
+
+
+async def test_fifty_concurrent_requests_for_one_id_share_one_call(
+    gateway: httpx.AsyncClient, sandbox: Sandbox
+) -> None:
+    sandbox.faults.update({"latency_ms": 100})
+    query = '{ execution(id: "rv:exec_xyz789") { status } }'
+    bodies = await asyncio.gather(*(graphql(gateway, query) for _ in range(50)))
+    assert all(b == {"data": {"execution": {"status": "COMPLETED"}}} for b in bodies)
+    assert sandbox.stats.total == 1
+
+
+async def test_the_fan_out_reaches_the_upstream_concurrently(
+    gateway: httpx.AsyncClient, sandbox: Sandbox
+) -> None:
+    sandbox.faults.update({"latency_ms": 100})
+    ids = [f"rv:{i}" for i in list(sandbox.rotavision.executions)[:20]]
+    body = await graphql(
+        gateway, "query ($ids: [ID!]!) { executions(ids: $ids) { id } }", {"ids": ids}
+    )
+    assert "errors" not in body
+    assert sandbox.stats.total == 20
+    assert sandbox.stats.max_in_flight == 20
+
+
+async def test_sources_report_cache_and_batch_counters(sandbox_url: str, sandbox: Sandbox) -> None:
+    ids = [f"rv:{i}" for i in list(sandbox.rotavision.executions)[:5]]
+    query = "query ($ids: [ID!]!) { executions(ids: $ids) { id } }"
+    async with gateway_client(sandbox_url, cache={"active_ttl_s": 60}) as client:
+        await graphql(client, query, {"ids": ids})
+        await graphql(client, query, {"ids": ids})
+        body = await graphql(
+            client,
+            "{ sources { name stats { upstreamCalls cacheHits cacheMisses batches maxBatchSize } } }",
+        )
+    stats = next(s["stats"] for s in body["data"]["sources"] if s["name"] == "rv")
+    assert stats == {
+        "upstreamCalls": 5,
+        "cacheHits": 5,
+        "cacheMisses": 5,
+        "batches": 2,
+        "maxBatchSize": 5,
+    }
+    assert sandbox.stats.total == 5
