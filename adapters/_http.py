@@ -2,15 +2,24 @@
 
 One ``httpx.AsyncClient`` per source, opened at start-up and closed at shutdown. It owns what the
 four adapters would otherwise each repeat: path building that no id can escape, the per-source
-concurrency bound, timeouts, and turning transport failures and bad statuses into the error tree
-of ``adapters.errors``. Adapters supply only paths, headers and how to read their error envelope.
+concurrency bound, timeouts and the request deadline, retries with backoff and a retry budget,
+the circuit breaker, and turning transport failures and bad statuses into the error tree of
+``adapters.errors``. Adapters supply only paths, headers and how to read their error envelope.
+``docs/resilience.md`` explains the policy; the constants below are its numbers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
+import json as json_lib
+import logging
+import random
 import time
-from collections.abc import Callable, Mapping
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
@@ -18,6 +27,7 @@ from urllib.parse import quote
 
 import httpx
 
+from adapters._wire import AiohttpWire, HttpxWire, Wire, WireError, WireResponse, WireTimeout
 from adapters.errors import (
     ExecutionNotFound,
     UpstreamAuthFailed,
@@ -31,34 +41,108 @@ from adapters.errors import (
 )
 
 __all__ = [
+    "BACKOFF_BASE_S",
+    "BACKOFF_CAP_S",
+    "DEFAULT_BREAKER_COOLDOWN_S",
+    "DEFAULT_BREAKER_FAILURES",
     "DEFAULT_CONNECT_TIMEOUT_S",
     "DEFAULT_MAX_CONCURRENCY",
+    "DEFAULT_RETRIES",
     "DEFAULT_TIMEOUT_S",
+    "MAX_RETRY_AFTER_S",
+    "RETRY_BUDGET_MIN_RETRIES",
+    "RETRY_BUDGET_RATIO",
+    "RETRY_BUDGET_WINDOW_S",
     "CallObserver",
     "CallRecord",
+    "CircuitBreaker",
+    "CircuitOpen",
+    "CircuitState",
     "HTTPSettings",
+    "RetryBudget",
     "SourceHTTP",
+    "deadline_after",
     "encode_segment",
     "error_for_status",
     "parse_retry_after",
+    "request_deadline",
+    "time_left",
 ]
+
+log = logging.getLogger("adapters.http")
 
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_CONNECT_TIMEOUT_S = 3.0
 DEFAULT_MAX_CONCURRENCY = 32
 DEFAULT_USER_AGENT = "execution-gateway/0.1"
+DEFAULT_RETRIES = 2
+"""Extra attempts after the first, for idempotent calls only."""
+DEFAULT_BREAKER_FAILURES = 5
+DEFAULT_BREAKER_COOLDOWN_S = 10.0
+
+BACKOFF_BASE_S = 0.05
+BACKOFF_CAP_S = 1.0
+"""Full jitter: the n-th retry waits uniform(0, min(cap, base * 2**(n-1))) seconds."""
+MAX_RETRY_AFTER_S = 5.0
+"""A longer ``Retry-After`` is not waited for even without a deadline: the caller gets it instead."""
+RETRY_BUDGET_RATIO = 0.2
+RETRY_BUDGET_MIN_RETRIES = 5
+RETRY_BUDGET_WINDOW_S = 10.0
+"""Retries in the last window may be at most MIN_RETRIES + RATIO x the first attempts in it."""
+_RETRY_BUDGET_BUCKETS = 10
+_DEADLINE_SLACK_S = 0.01
+"""A timeout this close to the request's deadline is the deadline's doing, not the upstream's."""
+
+request_deadline: ContextVar[float | None] = ContextVar("request_deadline", default=None)
+"""The absolute ``time.monotonic()`` by which the current request must be answered, or None."""
+
+
+@contextmanager
+def deadline_after(
+    seconds: float, *, clock: Callable[[], float] = time.monotonic
+) -> Iterator[float]:
+    """Give every upstream call made inside the block at most ``seconds`` from now in total.
+
+    An enclosing, earlier deadline wins: a block can shorten the time left, never extend it.
+    Tasks created inside the block (DataLoader batches) inherit the deadline with the context.
+    """
+    deadline = clock() + seconds
+    outer = request_deadline.get()
+    if outer is not None:
+        deadline = min(deadline, outer)
+    token = request_deadline.set(deadline)
+    try:
+        yield deadline
+    finally:
+        request_deadline.reset(token)
+
+
+def time_left(clock: Callable[[], float] = time.monotonic) -> float | None:
+    """Seconds until the current request's deadline (may be negative), or None without one."""
+    deadline = request_deadline.get()
+    return None if deadline is None else deadline - clock()
 
 
 @dataclass(frozen=True, slots=True)
 class HTTPSettings:
     timeout_s: float = DEFAULT_TIMEOUT_S
+    """The most one attempt may take, body included (the deadline may cut it shorter)."""
     connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    retries: int = DEFAULT_RETRIES
+    breaker_failures: int = DEFAULT_BREAKER_FAILURES
+    """Consecutive counted failures that open the breaker; 0 disables it."""
+    breaker_cooldown_s: float = DEFAULT_BREAKER_COOLDOWN_S
 
 
 @dataclass(frozen=True, slots=True)
 class CallRecord:
-    """One finished upstream call, as observers (stats, metrics, logs) see it."""
+    """One finished upstream attempt, as observers (stats, metrics, logs) see it.
+
+    ``template`` names the endpoint (never the path with its ids); ``attempt`` is 1 for the
+    first try of a call and counts up with each retry. Calls refused before reaching the
+    network (breaker open, deadline spent) make no record.
+    """
 
     source: str
     method: str
@@ -66,6 +150,7 @@ class CallRecord:
     status: int | None
     duration_s: float
     error_code: str | None
+    attempt: int = 1
 
 
 class CallObserver(Protocol):
@@ -74,6 +159,12 @@ class CallObserver(Protocol):
 
 ErrorReader = Callable[[httpx.Response, Any], UpstreamError | None]
 """An adapter's reading of an error body: an UpstreamError, or None to fall back to the status."""
+
+
+class CircuitOpen(UpstreamUnavailable):
+    """Refused without a call: the source's breaker is open (``retry_after``: until the probe)."""
+
+    retryable = False
 
 
 def encode_segment(value: str) -> str:
@@ -120,8 +211,173 @@ def error_for_status(status: int) -> type[UpstreamError]:
     return UpstreamBadResponse
 
 
+def _counts_against_breaker(error: UpstreamError) -> bool:
+    """Only signs that the upstream is unreachable or broken: timeouts, transport errors, 5xx.
+
+    Everything else is an answer (not found, auth, rejected, conflict, rate limited, a body we
+    cannot read): the upstream is there, and one bad record must not take a whole source down.
+    """
+    return isinstance(error, UpstreamTimeout | UpstreamUnavailable)
+
+
+class CircuitState(enum.Enum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+class _Admission(enum.Enum):
+    ADMITTED = "admitted"
+    PROBE = "probe"
+    REFUSED = "refused"
+
+
+class CircuitBreaker:
+    """Closed → open after ``failures`` consecutive counted failures → half-open after the cooldown.
+
+    Half-open lets exactly one probe through (others are refused while it runs); its success
+    closes the circuit, its failure opens it again. ``failures = 0`` disables the breaker.
+    """
+
+    def __init__(
+        self,
+        *,
+        source: str,
+        failures: int,
+        cooldown_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.source = source
+        self.failures = failures
+        self.cooldown_s = cooldown_s
+        self.consecutive_failures = 0
+        self.transitions: Counter[str] = Counter()
+        """How often each state was entered, by ``CircuitState`` value."""
+        self.refused = 0
+        """Calls failed fast without touching the network."""
+        self._clock = clock
+        self._state = CircuitState.CLOSED
+        self._opened_at = 0.0
+        self._probing = False
+
+    @property
+    def state(self) -> CircuitState:
+        if self._state is CircuitState.OPEN and self.retry_in() <= 0:
+            self._enter(CircuitState.HALF_OPEN)
+        return self._state
+
+    def retry_in(self) -> float:
+        """Seconds until an open circuit lets a probe through (0 when not open)."""
+        if self._state is not CircuitState.OPEN:
+            return 0.0
+        return max(0.0, self._opened_at + self.cooldown_s - self._clock())
+
+    def admit(self) -> _Admission:
+        state = self.state
+        if state is CircuitState.CLOSED:
+            return _Admission.ADMITTED
+        if state is CircuitState.HALF_OPEN and not self._probing:
+            self._probing = True
+            return _Admission.PROBE
+        self.refused += 1
+        return _Admission.REFUSED
+
+    def settle(self, admission: _Admission, succeeded: bool | None) -> None:
+        """The outcome of an admitted call: True, False (a counted failure) or None (no verdict:
+        cancelled, or timed out only because the request's deadline cut the attempt short)."""
+        if admission is _Admission.PROBE:
+            self._probing = False
+            if succeeded:
+                self._close()
+            elif succeeded is False:
+                self._open()
+        elif self._state is CircuitState.CLOSED and succeeded is not None:
+            # Calls admitted before the circuit opened and finishing after it change nothing.
+            if succeeded:
+                self.consecutive_failures = 0
+                return
+            self.consecutive_failures += 1
+            if self.failures and self.consecutive_failures >= self.failures:
+                self._open()
+
+    def _open(self) -> None:
+        self._opened_at = self._clock()
+        self._enter(CircuitState.OPEN)
+
+    def _close(self) -> None:
+        self.consecutive_failures = 0
+        self._enter(CircuitState.CLOSED)
+
+    def _enter(self, state: CircuitState) -> None:
+        previous, self._state = self._state, state
+        self.transitions[state.value] += 1
+        level = logging.WARNING if state is CircuitState.OPEN else logging.INFO
+        log.log(
+            level,
+            "circuit %s -> %s for source '%s'",
+            previous.value,
+            state.value,
+            self.source,
+            extra={"source": self.source, "circuit_state": state.value},
+        )
+
+
+class RetryBudget:
+    """Bounds retries per source so a failing upstream is not hammered.
+
+    Over the last ``window_s``, retries may be at most ``min_retries`` plus ``ratio`` times the
+    first attempts: under load retries add at most ~20 %, and a quiet source can still retry a
+    few times. Counted in ten buckets, so memory stays fixed whatever the traffic.
+    """
+
+    def __init__(
+        self,
+        *,
+        ratio: float = RETRY_BUDGET_RATIO,
+        min_retries: int = RETRY_BUDGET_MIN_RETRIES,
+        window_s: float = RETRY_BUDGET_WINDOW_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ratio = ratio
+        self.min_retries = min_retries
+        self._bucket_s = window_s / _RETRY_BUDGET_BUCKETS
+        self._clock = clock
+        self._buckets: deque[list[int]] = deque()  # [bucket number, first attempts, retries]
+        self.exhausted = 0
+        """Retries refused because the budget was spent."""
+
+    def _current(self) -> list[int]:
+        number = int(self._clock() // self._bucket_s)
+        while self._buckets and self._buckets[0][0] <= number - _RETRY_BUDGET_BUCKETS:
+            self._buckets.popleft()
+        if not self._buckets or self._buckets[-1][0] != number:
+            self._buckets.append([number, 0, 0])
+        return self._buckets[-1]
+
+    def record_call(self) -> None:
+        """A call's first attempt: it earns ``ratio`` of a retry."""
+        self._current()[1] += 1
+
+    def try_spend(self) -> bool:
+        """Take one retry from the budget, or say there is none left."""
+        current = self._current()
+        firsts = sum(b[1] for b in self._buckets)
+        retries = sum(b[2] for b in self._buckets)
+        if retries + 1 > self.min_retries + self.ratio * firsts:
+            self.exhausted += 1
+            return False
+        current[2] += 1
+        return True
+
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
 class SourceHTTP:
-    """HTTP access to one configured source: base URL, credentials headers, limits."""
+    """HTTP access to one configured source: base URL, credential headers, limits, resilience.
+
+    ``clock``, ``sleep`` and ``jitter`` are seams for tests; the defaults are the real ones.
+    """
 
     def __init__(
         self,
@@ -132,27 +388,49 @@ class SourceHTTP:
         settings: HTTPSettings,
         read_error: ErrorReader | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        client: str = "aiohttp",
         observers: tuple[CallObserver, ...] = (),
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        jitter: Callable[[], float] = random.random,
     ) -> None:
         self.source = source
         self.settings = settings
         self._read_error = read_error
         self._observers = observers
+        self._clock = clock
+        self._sleep = sleep
+        self._jitter = jitter
         self._semaphore = asyncio.Semaphore(settings.max_concurrency)
-        self._client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            headers={"user-agent": DEFAULT_USER_AGENT, "accept": "application/json", **headers},
-            timeout=httpx.Timeout(settings.timeout_s, connect=settings.connect_timeout_s),
-            limits=httpx.Limits(
-                max_connections=settings.max_concurrency,
-                max_keepalive_connections=settings.max_concurrency,
-            ),
-            transport=transport,
-            follow_redirects=False,
+        self.breaker = CircuitBreaker(
+            source=source,
+            failures=settings.breaker_failures,
+            cooldown_s=settings.breaker_cooldown_s,
+            clock=clock,
         )
+        self.retry_budget = RetryBudget(clock=clock)
+        base = base_url.rstrip("/")
+        all_headers = {"user-agent": DEFAULT_USER_AGENT, "accept": "application/json", **headers}
+        self._wire: Wire
+        if transport is not None or client == "httpx":
+            self._wire = HttpxWire(
+                base_url=base,
+                headers=all_headers,
+                max_connections=settings.max_concurrency,
+                transport=transport,
+            )
+        else:
+            self._wire = AiohttpWire(
+                base_url=base, headers=all_headers, max_connections=settings.max_concurrency
+            )
+
+    @property
+    def circuit_state(self) -> str:
+        """``closed``, ``open`` or ``half_open`` (the readiness probe and metrics read this)."""
+        return self.breaker.state.value
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._wire.aclose()
 
     def add_observer(self, observer: CallObserver) -> None:
         self._observers = (*self._observers, observer)
@@ -166,65 +444,191 @@ class SourceHTTP:
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         native_id: str | None = None,
+        idempotent: bool | None = None,
     ) -> Any:
         """Send one request and return its decoded JSON body, or raise an UpstreamError.
 
-        ``template`` holds ``{}`` where each of ``segments`` goes, percent-encoded; it also names
-        the endpoint in observations, so no id ever reaches a metric label or a log's path field.
+        Args:
+            template: the path with ``{}`` where each of ``segments`` goes, percent-encoded; it
+                also names the endpoint in observations, so no id reaches a label or a log.
+            idempotent: whether a retry is safe; by default only ``GET`` is. Writes are sent
+                once, whatever happens, so a decision is never recorded twice by us.
         """
         path = template.format(*(encode_segment(s) for s in segments))
+        safe_to_retry = method == "GET" if idempotent is None else idempotent
+        attempts = 1 + (max(0, self.settings.retries) if safe_to_retry else 0)
+        self.retry_budget.record_call()
+        attempt = 1
+        while True:
+            try:
+                return await self._attempt(
+                    method, template, path, attempt, params, json, headers, native_id
+                )
+            except UpstreamError as error:
+                if attempt >= attempts:
+                    raise
+                delay = self._retry_delay(error, attempt)
+                if delay is None:
+                    raise
+            await self._sleep(delay)
+            attempt += 1
+
+    def _retry_delay(self, error: UpstreamError, attempt: int) -> float | None:
+        """How long to wait before retrying after ``error``, or None to give up now."""
+        if not error.retryable or self.breaker.state is not CircuitState.CLOSED:
+            return None
+        if error.retry_after is not None:
+            delay = error.retry_after
+            if delay > MAX_RETRY_AFTER_S:
+                return None
+        else:
+            delay = self._jitter() * min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1))
+        left = time_left(self._clock)
+        if left is not None and delay >= left:
+            return None
+        if not self.retry_budget.try_spend():
+            return None
+        return delay
+
+    async def _attempt(
+        self,
+        method: str,
+        template: str,
+        path: str,
+        attempt: int,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        headers: Mapping[str, str] | None,
+        native_id: str | None,
+    ) -> Any:
+        left = time_left(self._clock)
+        if left is not None and left <= 0:
+            raise UpstreamTimeout(
+                "the request's deadline has passed", source=self.source, native_id=native_id
+            )
+        admission = self.breaker.admit()
+        if admission is _Admission.REFUSED:
+            raise CircuitOpen(
+                "circuit open, failing fast",
+                source=self.source,
+                native_id=native_id,
+                retry_after=self.breaker.retry_in(),
+            )
+        try:
+            # Waiting for a connection slot is bounded by the deadline, not by the attempt.
+            async with asyncio.timeout(left):
+                await self._semaphore.acquire()
+        except BaseException as exc:
+            self.breaker.settle(admission, None)
+            if isinstance(exc, TimeoutError):
+                raise UpstreamTimeout(
+                    "the request's deadline passed while waiting for a connection",
+                    source=self.source,
+                    native_id=native_id,
+                ) from None
+            raise
+        try:
+            return await self._send(
+                method, template, path, attempt, params, json, headers, native_id, admission
+            )
+        finally:
+            self._semaphore.release()
+
+    async def _send(
+        self,
+        method: str,
+        template: str,
+        path: str,
+        attempt: int,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        headers: Mapping[str, str] | None,
+        native_id: str | None,
+        admission: _Admission,
+    ) -> Any:
+        left = time_left(self._clock)
+        if left is not None and left <= 0:
+            self.breaker.settle(admission, None)
+            raise UpstreamTimeout(
+                "the request's deadline has passed", source=self.source, native_id=native_id
+            )
+        budget = self.settings.timeout_s if left is None else min(self.settings.timeout_s, left)
         started = time.perf_counter()
         status: int | None = None
+        succeeded: bool | None = None
+        deadline_hit = False
         error: UpstreamError | None = None
         try:
-            async with self._semaphore:
-                try:
-                    response = await self._client.request(
-                        method, path, params=params, json=json, headers=headers
+            try:
+                # httpx's timeouts are per read; this one bounds the whole attempt, slow bodies too.
+                async with asyncio.timeout(budget):
+                    response = await self._wire.send(
+                        method,
+                        path,
+                        params=params,
+                        json=json,
+                        headers=headers,
+                        timeout_s=budget,
+                        connect_timeout_s=min(self.settings.connect_timeout_s, budget),
                     )
-                except httpx.TimeoutException as exc:
-                    raise UpstreamTimeout(source=self.source, native_id=native_id) from exc
-                except httpx.TransportError as exc:
-                    raise UpstreamUnavailable(
-                        type(exc).__name__, source=self.source, native_id=native_id
-                    ) from exc
-            status = response.status_code
-            return self._decode(response, native_id)
+            except (TimeoutError, WireTimeout) as exc:
+                left_now = time_left(self._clock)
+                deadline_hit = left_now is not None and left_now <= _DEADLINE_SLACK_S
+                detail = "the request's deadline ran out" if deadline_hit else None
+                raise UpstreamTimeout(detail, source=self.source, native_id=native_id) from exc
+            except WireError as exc:
+                raise UpstreamUnavailable(
+                    str(exc), source=self.source, native_id=native_id
+                ) from exc
+            status = response.status
+            body = self._decode(response, native_id)
+            succeeded = True
+            return body
         except UpstreamError as exc:
             error = exc
+            if not _counts_against_breaker(exc):
+                succeeded = True  # the upstream answered; the answer was just not a result
+            elif not deadline_hit:
+                succeeded = False  # a timeout at the deadline is no verdict on the upstream
             raise
         finally:
-            record = CallRecord(
-                source=self.source,
-                method=method,
-                template=template,
-                status=status,
-                duration_s=time.perf_counter() - started,
-                error_code=error.code if error else None,
-            )
-            for observer in self._observers:
-                observer(record)
+            self.breaker.settle(admission, succeeded)
+            if succeeded is not None or error is not None:  # no record for a cancelled attempt
+                record = CallRecord(
+                    source=self.source,
+                    method=method,
+                    template=template,
+                    status=status,
+                    duration_s=time.perf_counter() - started,
+                    error_code=error.code if error else None,
+                    attempt=attempt,
+                )
+                for observer in self._observers:
+                    observer(record)
 
-    def _decode(self, response: httpx.Response, native_id: str | None) -> Any:
+    def _decode(self, response: WireResponse, native_id: str | None) -> Any:
+        status = response.status
+        success = 200 <= status < 300
         try:
-            body: Any = response.json()
+            body: Any = json_lib.loads(response.body)
         except ValueError:
             body = None
-            if response.is_success:
+            if success:
                 raise UpstreamBadResponse(
                     "the body is not JSON",
                     source=self.source,
                     native_id=native_id,
-                    http_status=response.status_code,
+                    http_status=status,
                 ) from None
-        if response.is_success:
+        if success:
             return body
-        error = self._read_error(response, body) if self._read_error else None
+        error = self._read_error(response.as_httpx(), body) if self._read_error else None
         if error is None:
-            error = error_for_status(response.status_code)()
+            error = error_for_status(status)()
         error.source = self.source
         error.native_id = native_id
-        error.http_status = response.status_code
-        if isinstance(error, UpstreamRateLimited) and error.retry_after is None:
+        error.http_status = status
+        waits = isinstance(error, UpstreamRateLimited) or status == 503
+        if waits and error.retry_after is None:
             error.retry_after = parse_retry_after(response.headers.get("retry-after"))
         raise error

@@ -102,6 +102,7 @@ class SourceAdapter(ABC):
         credentials: Credentials,
         settings: HTTPSettings,
         transport: httpx.AsyncBaseTransport | None = None,
+        client: str = "aiohttp",
         observers: tuple[CallObserver, ...] = (),
     ) -> SourceAdapter:
         from adapters._http import SourceHTTP
@@ -113,6 +114,7 @@ class SourceAdapter(ABC):
             settings=settings,
             read_error=cls.read_error,
             transport=transport,
+            client=client,
             observers=observers,
         )
         return cls(name, http)

@@ -27,13 +27,22 @@ from adapters._parse import (
     require_dict,
     require_str,
 )
-from adapters.base import Capability, Credentials, SourceAdapter
+from adapters.base import (
+    Capability,
+    Credentials,
+    Decision,
+    DecisionOutcome,
+    ExecutionPage,
+    SourceAdapter,
+)
 from adapters.errors import (
     ExecutionNotFound,
     UpstreamAuthFailed,
     UpstreamError,
     UpstreamRateLimited,
     UpstreamRejected,
+    UpstreamTimeout,
+    UpstreamUnavailable,
 )
 from adapters.model import (
     Approval,
@@ -56,9 +65,27 @@ if TYPE_CHECKING:
 
     import httpx
 
-__all__ = ["RotavisionAdapter", "parse_execution"]
+__all__ = ["RotavisionAdapter", "parse_execution", "parse_execution_page"]
 
 EXECUTION_PATH = "/v1/orchestrate/executions/{}"
+LIST_PATH = "/v1/orchestrate/executions"
+APPROVE_PATH = "/v1/orchestrate/executions/{}/approve"
+MAX_PAGE_SIZE = 100
+DECISION_ATTEMPTS = 3
+"""One send plus two retries of the same request (same Idempotency-Key) on a timeout or 5xx."""
+ON_BEHALF_OF = "x-on-behalf-of"
+"""Names the gateway caller's reviewer id; the documented body has no field for who decided."""
+
+# The unified statuses this API can filter its list by (the filter is not documented; the
+# caller filters what comes back either way).
+_LIST_FILTER = {
+    ExecutionStatus.RUNNING: "running",
+    ExecutionStatus.WAITING_FOR_APPROVAL: "waiting_approval",
+    ExecutionStatus.COMPLETED: "completed",
+    ExecutionStatus.FAILED: "failed",
+    ExecutionStatus.CANCELLED: "cancelled",
+    ExecutionStatus.TIMED_OUT: "timeout",
+}
 
 _EXECUTION_STATUS = {
     "pending": ExecutionStatus.PENDING,
@@ -159,6 +186,17 @@ def parse_execution(payload: Any) -> Execution:
         error=_parse_error(data.get("error")),
         current_step=current_step,
     )
+
+
+def parse_execution_page(payload: Any) -> ExecutionPage:
+    """A list reply ``{data, has_more, next_cursor}`` → ExecutionPage (items are complete)."""
+    data = require_dict(payload, "execution list")
+    items = tuple(parse_execution(item) for item in as_list(data.get("data")))
+    has_more = as_bool(data.get("has_more"))
+    next_cursor = as_str(data.get("next_cursor"))
+    if has_more is False:
+        next_cursor = None
+    return ExecutionPage(items=items, next_cursor=next_cursor, total=as_int(data.get("total")))
 
 
 def _waits_for_human(waiting_for: dict[str, Any] | None) -> bool:
@@ -284,3 +322,58 @@ class RotavisionAdapter(SourceAdapter):
             "GET", EXECUTION_PATH, native_id, native_id=native_id
         )
         return self.parsed(parse_execution, payload, native_id)
+
+    async def list_executions(
+        self, *, cursor: str | None, page_size: int, status: ExecutionStatus | None = None
+    ) -> ExecutionPage:
+        params: dict[str, Any] = {"limit": max(1, min(page_size, MAX_PAGE_SIZE))}
+        if cursor:
+            params["cursor"] = cursor
+        if status is not None and status in _LIST_FILTER:
+            params["status"] = _LIST_FILTER[status]
+        payload = await self.http.request_json("GET", LIST_PATH, params=params)
+        return self.parsed(parse_execution_page, payload, None)
+
+    async def decide(
+        self,
+        execution: Execution,
+        approval: Approval,
+        decision: Decision,
+        *,
+        reviewer_id: str | None,
+        notes: str | None,
+        idempotency_key: str,
+    ) -> DecisionOutcome:
+        """``POST …/approve {approved, notes}`` with an Idempotency-Key.
+
+        The upstream replays its first answer for a key it has seen, so resending the same request
+        after a timeout or a 5xx cannot decide twice; nothing else is ever resent. A 409 means the
+        execution no longer waits (UpstreamConflict, raised as is).
+        """
+        headers = {"idempotency-key": idempotency_key}
+        if reviewer_id:
+            headers[ON_BEHALF_OF] = reviewer_id
+        body = {"approved": decision is Decision.APPROVE, "notes": notes or ""}
+        native_id = execution.native_id
+        for attempt in range(1, DECISION_ATTEMPTS + 1):
+            try:
+                await self.http.request_json(
+                    "POST",
+                    APPROVE_PATH,
+                    native_id,
+                    json=body,
+                    headers=headers,
+                    native_id=native_id,
+                    idempotent=False,
+                )
+                break
+            except (UpstreamTimeout, UpstreamUnavailable) as exc:
+                # Only a request that may have reached the upstream is worth resending: a 5xx or
+                # a timeout. A refused connection or an open breaker sent nothing.
+                reached = isinstance(exc, UpstreamTimeout) or exc.http_status is not None
+                if attempt == DECISION_ATTEMPTS or not reached:
+                    raise
+        status = (
+            ApprovalStatus.APPROVED if decision is Decision.APPROVE else ApprovalStatus.REJECTED
+        )
+        return DecisionOutcome(approval_status=status)

@@ -432,9 +432,16 @@ class VeltAdapter(SourceAdapter):
         """The body's ``error.status`` first; an unknown word falls back to the HTTP status."""
         return _error_from_body(body)
 
-    async def _call(self, path: str, data: dict[str, Any], native_id: str | None) -> Any:
-        """POST ``{"data": …}``; an error envelope in a 2xx reply raises like any other error."""
-        body = await self.http.request_json("POST", path, json={"data": data}, native_id=native_id)
+    async def _call(
+        self, path: str, data: dict[str, Any], native_id: str | None, *, idempotent: bool = False
+    ) -> Any:
+        """POST ``{"data": …}``; an error envelope in a 2xx reply raises like any other error.
+
+        Velt reads are POSTs too: ``idempotent=True`` lets the engine retry them; decisions never.
+        """
+        body = await self.http.request_json(
+            "POST", path, json={"data": data}, native_id=native_id, idempotent=idempotent
+        )
         if isinstance(body, dict) and "error" in body and "result" not in body:
             error = _error_from_body(body)
             if error is None:
@@ -448,7 +455,7 @@ class VeltAdapter(SourceAdapter):
         return body
 
     async def get_execution(self, native_id: str) -> Execution:
-        payload = await self._call(GET_PATH, {"executionId": native_id}, native_id)
+        payload = await self._call(GET_PATH, {"executionId": native_id}, native_id, idempotent=True)
         return self.parsed(parse_execution, payload, native_id)
 
     async def list_executions(
@@ -460,7 +467,7 @@ class VeltAdapter(SourceAdapter):
         word = _STATUS_FILTER.get(status) if status is not None else None
         if word is not None:
             data["status"] = word
-        payload = await self._call(LIST_PATH, data, None)
+        payload = await self._call(LIST_PATH, data, None, idempotent=True)
         return self.parsed(parse_execution_page, payload, None)
 
     async def decide(

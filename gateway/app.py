@@ -1,4 +1,4 @@
-"""The Starlette application: ``/graphql`` (GraphiQL on GET in a browser), ``/healthz``.
+"""The Starlette application: ``/graphql`` (GraphiQL on GET in a browser), the probes, ``/metrics``.
 
 ``create_app`` assembles it from three lists — routes, middleware (outermost first) and the
 runtime's lifespan — so each concern (auth, limits, metrics, logs) adds its own entries.
@@ -6,21 +6,34 @@ runtime's lifespan — so each concern (auth, limits, metrics, logs) adds its ow
 
 from __future__ import annotations
 
+import os
 import uuid
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
 
 from gateway.auth import ANONYMOUS, AuthMiddleware
 from gateway.context import Caller, Context
+from gateway.deadline import DeadlineMiddleware
+from gateway.http_guards import (
+    BodyLimitMiddleware,
+    GraphQLResponseMiddleware,
+    RequestGuardMiddleware,
+    cors_middleware,
+)
 from gateway.loaders import Loaders
+from gateway.logs import RequestLog, configure_logging, log_upstream_call
+from gateway.metrics import METRICS_PATH, GatewayMetrics
+from gateway.observe import ObserveRequests, RequestObserver
+from gateway.probes import Probes
+from gateway.rate_limit import RateLimitMiddleware
 from gateway.runtime import Runtime
-from gateway.schema import schema
+from gateway.schema import GatewaySchema, build_schema
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -30,29 +43,46 @@ if TYPE_CHECKING:
     from starlette.responses import Response
     from starlette.websockets import WebSocket
 
+    from adapters._http import CallObserver
     from gateway.config import GatewayConfig, SourceConfig
 
-__all__ = ["GatewayGraphQL", "create_app"]
+__all__ = ["CONFIG_ENV", "GatewayGraphQL", "app_from_env", "create_app"]
+
+CONFIG_ENV = "GATEWAY_CONFIG"
+"""The config file's path, for ``app_from_env`` (each ``serve --workers`` process, the image)."""
 
 
 class GatewayGraphQL(GraphQL[Context, None]):
     """strawberry's ASGI view, with a typed per-request context."""
 
-    def __init__(self, runtime: Runtime, *, graphiql: bool) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        schema: GatewaySchema,
+        *,
+        graphiql: bool,
+        on_batch: Callable[[str, int], None] | None = None,
+    ) -> None:
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None)
         self.runtime = runtime
+        self.on_batch = on_batch
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         caller = request.scope.get("state", {}).get("caller", ANONYMOUS)
         assert isinstance(caller, Caller)
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        # The id ObserveRequests logged and echoed, so an error's id finds its log lines.
+        request_id = (
+            request.scope.get("state", {}).get("request_id")
+            or request.headers.get("x-request-id")
+            or uuid.uuid4().hex
+        )
         return Context(
             request=request,  # type: ignore[arg-type]
             response=response,  # type: ignore[arg-type]
             runtime=self.runtime,
-            loaders=Loaders(self.runtime.store, self.runtime.stats),
+            loaders=Loaders(self.runtime.store, self.runtime.stats, on_batch=self.on_batch),
             caller=caller,
             request_id=request_id,
         )
@@ -63,27 +93,80 @@ def create_app(
     *,
     transport_factory: Callable[[SourceConfig], httpx.AsyncBaseTransport | None] | None = None,
 ) -> Starlette:
-    """The gateway for ``config``; sources open at start-up and close at shutdown."""
+    """The gateway for ``config``; sources open at start-up and close at shutdown.
+
+    Raises ConfigError when ``tracing.enabled`` but the ``tracing`` extra is not installed.
+    ``app.state.metrics`` holds the metrics (None when off); ``cli`` serves them on their own
+    port for ``server.metrics = "port"``.
+    """
     runtime = Runtime(config, transport_factory=transport_factory)
+    metrics = GatewayMetrics(runtime) if config.server.metrics != "off" else None
+    tracing = None
+    if config.tracing.enabled:
+        from gateway.tracing import Tracing  # the extra is optional: import only when asked
+
+        tracing = Tracing(config.tracing)
+    call_observers: list[CallObserver] = [log_upstream_call]
+    request_observers: list[RequestObserver] = [RequestLog()]
+    if metrics is not None:
+        call_observers.append(metrics.observe_call)
+        request_observers.append(metrics)
+    if tracing is not None:
+        call_observers.append(tracing.observe_call)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await runtime.start()
+        for adapter in runtime.adapters.values():
+            for observer in call_observers:
+                adapter.http.add_observer(observer)
         app.state.runtime = runtime
         try:
             yield
         finally:
             await runtime.aclose()
+            if tracing is not None:
+                tracing.shutdown()
 
-    async def healthz(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok"})
-
-    graphql = GatewayGraphQL(runtime, graphiql=config.server.graphiql)
+    graphql = GatewayGraphQL(
+        runtime,
+        build_schema(config.limits, introspection=config.server.introspection),
+        graphiql=config.server.graphiql,
+        on_batch=metrics.observe_batch if metrics is not None else None,
+    )
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
-        Route("/healthz", healthz, methods=["GET"]),
+        *Probes(runtime).routes(),
     ]
-    middleware = [
+    if metrics is not None and config.server.metrics == "open":
+        routes.append(Route(METRICS_PATH, metrics.endpoint, methods=["GET"]))
+    middleware = [Middleware(ObserveRequests, observers=request_observers)]
+    if tracing is not None:
+        from gateway.tracing import TracingMiddleware
+
+        middleware.append(Middleware(TracingMiddleware, tracing=tracing))
+    middleware += [
+        *cors_middleware(config.server.cors_origins),
         Middleware(AuthMiddleware, config=config.auth),
+        Middleware(RateLimitMiddleware, config=config.rate_limit),
+        Middleware(BodyLimitMiddleware, max_bytes=config.server.max_body_bytes),
+        Middleware(RequestGuardMiddleware),
+        Middleware(GraphQLResponseMiddleware),
+        Middleware(DeadlineMiddleware, seconds=config.server.request_deadline_s),
     ]
-    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.state.metrics = metrics
+    app.state.tracing = tracing
+    return app
+
+
+def app_from_env() -> Starlette:
+    """The app for the config file ``$GATEWAY_CONFIG`` names: uvicorn's factory for ``--workers``."""
+    from gateway.config import ConfigError, load_config
+
+    path = os.environ.get(CONFIG_ENV)
+    if not path:
+        raise ConfigError(f"{CONFIG_ENV}: not set; it names the gateway's config file")
+    config = load_config(Path(path))
+    configure_logging(config.logging)
+    return create_app(config)

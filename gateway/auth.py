@@ -30,6 +30,8 @@ _CHALLENGE = [(b"www-authenticate", b'Bearer realm="execution-gateway"')]
 def authenticate(config: AuthConfig, authorization: str | None) -> Caller | None:
     """The configured client whose key the header carries, or None."""
     if config.mode == "none":
+        if config.anonymous_reviewer_id:
+            return Caller(ANONYMOUS.name, ANONYMOUS.roles, reviewer_id=config.anonymous_reviewer_id)
         return ANONYMOUS
     if not authorization:
         return None

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["main"]
+if TYPE_CHECKING:
+    from gateway.config import GatewayConfig
+
+__all__ = ["main", "uvicorn_options"]
 
 EXIT_CONFIG = 2
+APP_FACTORY = "gateway.app:app_from_env"
+"""What each ``serve --workers N`` process imports: it reads the config path from ``GATEWAY_CONFIG``."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", required=True, type=Path)
     serve.add_argument("--host", help="overrides server.host")
     serve.add_argument("--port", type=int, help="overrides server.port")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help='worker processes (default 1; more need server.metrics = "off")',
+    )
     serve.set_defaults(run=_serve)
 
     sandbox = commands.add_parser("sandbox", help="serve the simulated upstreams alone")
@@ -64,10 +77,13 @@ def _fail(message: str) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    import dataclasses
+
     import uvicorn
 
     from gateway.app import create_app
     from gateway.demo import DEMO_EXECUTION_ID, demo_config
+    from gateway.logs import configure_logging
     from sandbox import Faults, Sandbox, SandboxConfig
     from sandbox.serve import ThreadedServer
 
@@ -76,7 +92,10 @@ def _demo(args: argparse.Namespace) -> int:
         port=args.sandbox_port,
     )
     sandbox_url = sandbox.start()
-    app = create_app(demo_config(sandbox_url, port=args.port))
+    config = demo_config(sandbox_url, port=args.port)
+    config = dataclasses.replace(config, server=dataclasses.replace(config.server, host=args.host))
+    configure_logging(config.logging)
+    app = create_app(config)
     url = f"http://{args.host}:{args.port}/graphql"
     print(
         f"sandbox upstreams: {sandbox_url}\n"
@@ -86,7 +105,7 @@ def _demo(args: argparse.Namespace) -> int:
         flush=True,
     )
     try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+        uvicorn.run(app, **uvicorn_options(config))
     finally:
         sandbox.stop()
     return 0
@@ -98,13 +117,37 @@ def _load(path: Path):  # type: ignore[no-untyped-def]
     return load_config(path)
 
 
+def uvicorn_options(config: GatewayConfig, *, workers: int = 1) -> dict[str, Any]:
+    """How uvicorn runs the gateway: ``uvicorn.run(app, **options)`` (or ``uvicorn.Config``).
+
+    In-flight requests get ``server.shutdown_timeout_s`` to finish after SIGTERM; the lifespan
+    then closes the upstream clients. Logging is ``configure_logging``'s, and the request line is
+    ``gateway.access``'s, so uvicorn keeps its hands off both.
+    """
+    options: dict[str, Any] = {
+        "host": config.server.host,
+        "port": config.server.port,
+        "timeout_graceful_shutdown": math.ceil(config.server.shutdown_timeout_s),
+        "log_config": None,
+        "log_level": config.logging.level.lower(),
+        "access_log": False,
+        "server_header": False,
+    }
+    if workers > 1:
+        options["workers"] = workers
+    return options
+
+
 def _serve(args: argparse.Namespace) -> int:
     import dataclasses
+    import os
 
     import uvicorn
 
-    from gateway.app import create_app
+    from gateway.app import CONFIG_ENV, create_app
     from gateway.config import ConfigError
+    from gateway.logs import configure_logging
+    from sandbox.serve import ThreadedServer
 
     try:
         config = _load(args.config)
@@ -123,10 +166,50 @@ def _serve(args: argparse.Namespace) -> int:
                 f'auth.mode: "none" on non-loopback host {server.host} would let anyone in; '
                 'use "api_key" or set auth.allow_none_on_public_host = true'
             )
-        app = create_app(config)
+        if args.workers < 1:
+            raise ConfigError(f"--workers: {args.workers} must be at least 1")
+        if args.workers > 1 and server.metrics != "off":
+            # Each process would count on its own and bind its own metrics port: a scrape
+            # would see one worker's numbers. One process per replica keeps metrics whole.
+            raise ConfigError(
+                f'server.metrics: "{server.metrics}" needs one process; with --workers '
+                f'{args.workers} set server.metrics = "off", or run one worker per replica'
+            )
+        if args.workers > 1:
+            if config.tracing.enabled:
+                from gateway.tracing import check_installed
+
+                check_installed()
+            app: Any = APP_FACTORY
+            os.environ[CONFIG_ENV] = str(args.config.resolve())
+        else:
+            app = create_app(config)
     except ConfigError as exc:
         return _fail(f"config error: {exc}")
-    uvicorn.run(app, host=server.host, port=server.port, log_level="info")
+    options = uvicorn_options(config, workers=args.workers)
+    if args.workers > 1:
+        configure_logging(config.logging)
+        # Each worker loads the file again; the command line's host and port only bind.
+        uvicorn.run(app, factory=True, **options)
+        return 0
+    metrics_server = None
+    if server.metrics == "port":
+        metrics_server = ThreadedServer(
+            app.state.metrics.app(), host=server.host, port=server.metrics_port
+        )
+    configure_logging(config.logging)  # after ThreadedServer, whose uvicorn.Config sets its own
+    if metrics_server is not None:
+        try:
+            metrics_server.start()
+        except RuntimeError:
+            return _fail(
+                f"server.metrics_port: cannot listen on {server.host}:{server.metrics_port}"
+            )
+    try:
+        uvicorn.run(app, **options)
+    finally:
+        if metrics_server is not None:
+            metrics_server.stop()
     return 0
 
 

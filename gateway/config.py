@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from adapters._http import DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_MAX_CONCURRENCY, DEFAULT_TIMEOUT_S
+from adapters._wire import UPSTREAM_CLIENTS
 from adapters.base import Credentials
 from adapters.model import SourceKind
 
@@ -81,6 +82,11 @@ class ServerConfig:
     """``off``: no /metrics; ``open``: /metrics on the main port; ``port``: on ``metrics_port`` only."""
     metrics_port: int = 9464
     shutdown_timeout_s: float = DEFAULT_SHUTDOWN_TIMEOUT_S
+    cursor_secret_env: str | None = None
+    """Names the variable holding the key that signs cursors; replicas must share it."""
+    cursor_secret: str | None = field(default=None, repr=False)
+    upstream_client: str = "aiohttp"
+    """What carries upstream calls: ``aiohttp`` (faster, the default) or ``httpx``'s own transport."""
 
     @property
     def is_loopback(self) -> bool:
@@ -105,6 +111,8 @@ class ClientConfig:
 class AuthConfig:
     mode: str = "none"
     allow_none_on_public_host: bool = False
+    anonymous_reviewer_id: str | None = None
+    """The reviewer id decisions carry upstream when ``mode = "none"`` (the demo's operator)."""
     clients: tuple[ClientConfig, ...] = ()
 
 
@@ -120,7 +128,7 @@ class LimitsConfig:
     """Bounds on one GraphQL document; every refusal names the limit (docs/configuration.md)."""
 
     max_depth: int = 12
-    max_aliases: int = 30
+    max_aliases: int = 100
     max_tokens: int = 2_000
     max_document_bytes: int = 20_000
     max_ids: int = 100
@@ -205,6 +213,8 @@ _SERVER_KEYS = {
     "metrics": str,
     "metrics_port": int,
     "shutdown_timeout_s": float,
+    "upstream_client": str,
+    "cursor_secret_env": str,
 }
 _LIMITS_KEYS = {
     "max_depth": int,
@@ -221,7 +231,12 @@ _LOGGING_KEYS = {"level": str, "format": str}
 _TRACING_KEYS = {"enabled": bool, "service_name": str, "otlp_endpoint": str}
 _AUDIT_KEYS = {"file": str}
 _CACHE_KEYS = {"max_entries": int, "terminal_ttl_s": float, "active_ttl_s": float}
-_AUTH_KEYS = {"mode": str, "allow_none_on_public_host": bool, "clients": list}
+_AUTH_KEYS = {
+    "mode": str,
+    "allow_none_on_public_host": bool,
+    "anonymous_reviewer_id": str,
+    "clients": list,
+}
 _CLIENT_KEYS = {"name": str, "key_env": str, "roles": list, "reviewer_id": str}
 _SOURCE_KEYS = {
     "name": str,
@@ -283,6 +298,10 @@ def parse_config(raw: dict[str, Any], env: Mapping[str, str]) -> GatewayConfig:
         if not all(isinstance(o, str) for o in origins):
             raise ConfigError("server.cors_origins: expected a list of origins (strings)")
         server_raw["cors_origins"] = tuple(origins)
+    if "cursor_secret_env" in server_raw:
+        server_raw["cursor_secret"] = _secret(
+            env, server_raw["cursor_secret_env"], "server.cursor_secret_env"
+        )
     server = ServerConfig(**server_raw)
     for key in ("port", "metrics_port"):
         if not 0 <= getattr(server, key) <= 65535:
@@ -290,6 +309,10 @@ def parse_config(raw: dict[str, Any], env: Mapping[str, str]) -> GatewayConfig:
     if server.metrics not in METRICS_MODES:
         raise ConfigError(
             f"server.metrics: '{server.metrics}' is not one of {', '.join(METRICS_MODES)}"
+        )
+    if server.upstream_client not in UPSTREAM_CLIENTS:
+        raise ConfigError(
+            f"server.upstream_client: '{server.upstream_client}' is not one of {', '.join(UPSTREAM_CLIENTS)}"
         )
     for key in ("request_deadline_s", "max_body_bytes", "shutdown_timeout_s"):
         if getattr(server, key) <= 0:
@@ -435,6 +458,7 @@ def _parse_auth(raw: dict[str, Any], env: Mapping[str, str]) -> AuthConfig:
     return AuthConfig(
         mode=mode,
         allow_none_on_public_host=raw.get("allow_none_on_public_host", False),
+        anonymous_reviewer_id=raw.get("anonymous_reviewer_id"),
         clients=tuple(clients),
     )
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from graphql import GraphQLError
     from starlette.requests import Request
     from starlette.responses import Response
 
@@ -32,4 +33,6 @@ class Context:
     loaders: Loaders
     caller: Caller
     request_id: str
-    warnings: list[dict[str, str]] = field(default_factory=list)
+    extra_errors: list[GraphQLError] = field(default_factory=list)
+    """Non-fatal errors a resolver reports next to its answer (a source missing from a merged
+    list); ``gateway.schema.extra_errors.ExtraErrors`` appends them to the result's errors."""

@@ -7,10 +7,13 @@ from typing import Any
 from gateway.config import GatewayConfig, parse_config
 from sandbox import SANDBOX_CREDENTIALS
 
-__all__ = ["DEMO_EXECUTION_ID", "demo_config", "demo_raw_config"]
+__all__ = ["DEMO_EXECUTION_ID", "DEMO_REVIEWER", "demo_config", "demo_raw_config"]
 
 DEMO_EXECUTION_ID = "rv:exec_wait0001"
 """A Rotavision-style execution waiting for approval, always present in the sandbox."""
+
+DEMO_REVIEWER = "ops@example.com"
+"""Who the demo's operator decides as: a declared reviewer of the sandbox's waiting approvals."""
 
 _ENV_NAMES = {"api_key": "API_KEY", "auth_token": "AUTH_TOKEN"}
 
@@ -32,7 +35,7 @@ def demo_raw_config(sandbox_url: str, *, port: int = 8000) -> tuple[dict[str, An
         sources.append(source)
     raw = {
         "server": {"host": "127.0.0.1", "port": port},
-        "auth": {"mode": "none"},
+        "auth": {"mode": "none", "anonymous_reviewer_id": DEMO_REVIEWER},
         "sources": sources,
     }
     return raw, env

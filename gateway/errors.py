@@ -31,6 +31,9 @@ CODES = (
     "UPSTREAM_TIMEOUT",
     "UPSTREAM_BAD_RESPONSE",
     "INTERNAL",
+    # Added to the design's list on purpose: the caller is over this gateway's own rate limit
+    # (HTTP 429, gateway/rate_limit.py), not an upstream; see docs/errors.md.
+    "RATE_LIMITED",
 )
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from aiodataloader import DataLoader
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from adapters.model import Execution
     from gateway.stats import SourceStats
@@ -26,9 +26,15 @@ __all__ = ["Loaders"]
 class Loaders:
     """The request's loaders, created lazily per source."""
 
-    def __init__(self, store: ExecutionStore, stats: Mapping[str, SourceStats]) -> None:
+    def __init__(
+        self,
+        store: ExecutionStore,
+        stats: Mapping[str, SourceStats],
+        on_batch: Callable[[str, int], None] | None = None,
+    ) -> None:
         self._store = store
         self._stats = stats
+        self._on_batch = on_batch  # (source, batch size) per batch: the metrics' histogram
         self._by_source: dict[str, DataLoader[str, Execution]] = {}
 
     def execution(self, source: str, native_id: str) -> asyncio.Future[Execution]:
@@ -48,10 +54,12 @@ class Loaders:
         return loader
 
     def _batch_fn(self, source: str):  # type: ignore[no-untyped-def]
-        store, stats = self._store, self._stats[source]
+        store, stats, on_batch = self._store, self._stats[source], self._on_batch
 
         async def load_batch(keys: list[str]) -> list[Execution | Exception]:
             stats.record_batch(len(keys))
+            if on_batch is not None:
+                on_batch(source, len(keys))
             results = await asyncio.gather(
                 *(store.load(source, key) for key in keys), return_exceptions=True
             )

@@ -5,10 +5,13 @@ Built from the config, opened in the Starlette lifespan and closed at shutdown (
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from adapters._http import HTTPSettings
 from adapters.registry import adapter_class
+from gateway.cursors import CursorCodec
+from gateway.decisions import AuditLog, DecisionService
 from gateway.stats import SourceStats
 from gateway.store import ExecutionStore
 
@@ -34,6 +37,10 @@ class Runtime:
         self.stats = {s.name: SourceStats() for s in config.sources}
         self.adapters: dict[str, SourceAdapter] = {}
         self._transport_factory = transport_factory
+        audit_path = Path(config.audit.file) if config.audit.file else None
+        self.decisions = DecisionService(self, AuditLog(audit_path))
+        secret = config.server.cursor_secret
+        self.cursors = CursorCodec(secret.encode() if secret else None)
         self.store = ExecutionStore(
             cache=config.cache, sources=self.sources, adapters=self.adapters, stats=self.stats
         )
@@ -49,8 +56,12 @@ class Runtime:
                     timeout_s=source.timeout_s,
                     connect_timeout_s=source.connect_timeout_s,
                     max_concurrency=source.max_concurrency,
+                    retries=source.retries,
+                    breaker_failures=source.breaker_failures,
+                    breaker_cooldown_s=source.breaker_cooldown_s,
                 ),
                 transport=transport,
+                client=self.config.server.upstream_client,
                 observers=(self.stats[source.name].record_call,),
             )
 
@@ -58,3 +69,4 @@ class Runtime:
         for adapter in self.adapters.values():
             await adapter.aclose()
         self.adapters.clear()
+        self.decisions.close()

@@ -1,28 +1,35 @@
 """The sandbox: simulated upstreams of every kind behind one Starlette app.
 
 Each kind's routes are wrapped by ``_instrumented``, which counts the call under its endpoint
-template, tracks calls in flight, and applies the injected faults. ``/_sandbox/*`` is the admin
+template, tracks calls in flight, and applies the injected faults (``sandbox.state.Faults``: latency,
+a share of failures, and the fault modes ``docs/resilience.md`` lists). ``/_sandbox/*`` is the admin
 API tests and the benchmark use: stats, reset, faults.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import math
 import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from sandbox import nesting, rotavision, truthlocks, velt
 from sandbox.state import Faults, Stats
 
 if TYPE_CHECKING:
-    from starlette.requests import Request
+    from collections.abc import AsyncIterator
 
-__all__ = ["SANDBOX_CREDENTIALS", "Sandbox", "SandboxConfig"]
+    from starlette.requests import Request
+    from starlette.types import Receive, Scope, Send
+
+__all__ = ["HANG_MAX_S", "SANDBOX_CREDENTIALS", "Sandbox", "SandboxConfig"]
 
 
 SANDBOX_CREDENTIALS: dict[str, dict[str, str]] = {
@@ -74,10 +81,10 @@ class Sandbox:
         )
 
     def app(self) -> Starlette:
-        routes = [self._instrumented(r) for r in rotavision.routes(self.rotavision)]
-        routes += [self._instrumented(r) for r in nesting.routes(self.nesting)]
-        routes += [self._instrumented(r) for r in truthlocks.routes(self.truthlocks)]
-        routes += [self._instrumented(r) for r in velt.routes(self.velt)]
+        routes = [self._instrumented(r, "rotavision") for r in rotavision.routes(self.rotavision)]
+        routes += [self._instrumented(r, "nesting") for r in nesting.routes(self.nesting)]
+        routes += [self._instrumented(r, "truthlocks") for r in truthlocks.routes(self.truthlocks)]
+        routes += [self._instrumented(r, "velt") for r in velt.routes(self.velt)]
         routes += [
             Route("/_sandbox/stats", self._stats, methods=["GET"]),
             Route("/_sandbox/reset", self._reset, methods=["POST"]),
@@ -85,7 +92,7 @@ class Sandbox:
         ]
         return Starlette(routes=routes)
 
-    def _instrumented(self, route: Route) -> Route:
+    def _instrumented(self, route: Route, kind: str) -> Route:
         handler: Any = route.endpoint
         methods = sorted(route.methods or {"GET"} - {"HEAD"})
         template = f"{methods[0]} {route.path}"
@@ -93,19 +100,28 @@ class Sandbox:
         async def endpoint(request: Request) -> Response:
             self.stats.enter(template)
             try:
-                if self.faults.latency_ms > 0:
-                    await asyncio.sleep(self.faults.latency_ms / 1000)
-                if self.faults.fail_rate > 0 and self._rng.random() < self.faults.fail_rate:
-                    return JSONResponse(
-                        {"error": {"code": "service_unavailable", "message": "injected fault"}},
-                        status_code=503,
-                    )
+                faults = self.faults
+                if faults.applies_to(template):
+                    if faults.latency_ms > 0:
+                        await asyncio.sleep(faults.latency_ms / 1000)
+                    mode = self._drawn_fault()
+                    if mode is not None:
+                        return await _faulty_reply(mode, kind, faults, request)
                 response: Response = await handler(request)
                 return response
             finally:
                 self.stats.leave()
 
         return Route(route.path, endpoint, methods=list(route.methods or ()), name=route.name)
+
+    def _drawn_fault(self) -> str | None:
+        """The fault this call gets: ``mode`` on every call, or on a ``fail_rate`` share of them."""
+        mode = self.faults.mode
+        if self.faults.fail_rate > 0:
+            if self._rng.random() >= self.faults.fail_rate:
+                return None
+            return mode if mode != "none" else "unavailable"
+        return mode if mode != "none" else None
 
     async def _stats(self, request: Request) -> JSONResponse:
         return JSONResponse(self.stats.as_dict())
@@ -121,3 +137,87 @@ class Sandbox:
             except (ValueError, TypeError) as exc:
                 return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse(self.faults.as_dict())
+
+
+HANG_MAX_S = 300.0
+"""A ``hang`` ends when the client gives up, or after this long so the server can still stop."""
+_SLOW_BODY_CHUNK_S = 0.1
+
+
+def _error_body(kind: str, status: int, retry_after_s: float) -> dict[str, Any]:
+    """A 429 or 503 in the kind's own error envelope, as its adapter reads it."""
+    limited = status == 429
+    if kind == "rotavision":
+        code, type_ = (
+            ("rate_limit_exceeded", "rate_limit_error")
+            if limited
+            else ("service_unavailable", "api_error")
+        )
+        return {"error": {"code": code, "message": "injected fault", "type": type_}}
+    if kind == "velt":
+        word = "RESOURCE_EXHAUSTED" if limited else "UNAVAILABLE"
+        return {"error": {"message": "injected fault", "status": word}}
+    if kind == "nesting":
+        code, name = (
+            ("rate_limit_exceeded", "TooManyRequestsError")
+            if limited
+            else ("service_unavailable", "ServiceUnavailableError")
+        )
+        return {"code": code, "message": "injected fault", "name": name}
+    details = {"retry_after_seconds": retry_after_s} if limited else {}
+    code = "RATE_LIMITED" if limited else "SERVICE_UNAVAILABLE"
+    return {
+        "code": code,
+        "message": "injected fault",
+        "details": details,
+        "trace_id": "trace_sandbox",
+    }
+
+
+class _DroppedConnection(Response):
+    """Starts a 200, sends part of its body, then ends: the server closes the connection.
+
+    uvicorn logs "ASGI callable returned without completing response" and drops the socket;
+    clients see it as a transport error (httpx ``RemoteProtocolError``/``ReadError``).
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"1000")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b'{"result": ', "more_body": True})
+
+
+async def _until_disconnected(request: Request) -> None:
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(HANG_MAX_S):
+            while (await request.receive())["type"] != "http.disconnect":
+                pass
+
+
+async def _faulty_reply(mode: str, kind: str, faults: Faults, request: Request) -> Response:
+    if mode == "hang":
+        await _until_disconnected(request)
+        return Response(status_code=504)  # nobody is left to read it
+    if mode == "reset":
+        return _DroppedConnection()
+    if mode == "malformed_json":
+        return Response(b'{"result": ', media_type="application/json")
+    if mode == "wrong_shape":
+        return JSONResponse({"unexpected": True})
+    if mode == "rate_limit":
+        retry_after = str(math.ceil(max(0.0, faults.retry_after_s)))
+        body = _error_body(kind, 429, faults.retry_after_s)
+        return JSONResponse(body, status_code=429, headers={"retry-after": retry_after})
+    if mode == "slow_body":
+        return StreamingResponse(_slow_body(faults.slow_body_s), media_type="application/json")
+    return JSONResponse(_error_body(kind, 503, faults.retry_after_s), status_code=503)
+
+
+async def _slow_body(seconds: float) -> AsyncIterator[bytes]:
+    """A valid but useless JSON body, one chunk per 100 ms for ``seconds``."""
+    chunks = max(1, int(seconds / _SLOW_BODY_CHUNK_S))
+    yield b'{"padding": ['
+    for index in range(chunks):
+        await asyncio.sleep(_SLOW_BODY_CHUNK_S)
+        yield (b", " if index else b"") + json.dumps(index).encode()
+    yield b"]}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import uvicorn
 
@@ -17,9 +17,17 @@ __all__ = ["ThreadedServer"]
 class ThreadedServer:
     """A uvicorn server on its own thread and event loop; ``url`` once started."""
 
-    def __init__(self, app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        lifespan: Literal["on", "off"] = "off",
+    ) -> None:
+        # The sandbox has no lifespan; the gateway needs "on" (its sources open at start-up).
         self._server = uvicorn.Server(
-            uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+            uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan=lifespan)
         )
         self._thread = threading.Thread(target=self._server.run, name="sandbox", daemon=True)
         self.host = host

@@ -11,26 +11,57 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-__all__ = ["Faults", "Stats"]
+__all__ = ["FAULT_MODES", "Faults", "Stats"]
+
+
+FAULT_MODES = (
+    "none",
+    "hang",
+    "reset",
+    "malformed_json",
+    "wrong_shape",
+    "rate_limit",
+    "slow_body",
+    "unavailable",
+)
+"""What a faulted call gets; ``docs/resilience.md`` describes each."""
 
 
 @dataclass(slots=True)
 class Faults:
     """Injected upstream misbehaviour; every field off by default.
 
-    ``latency_ms`` delays each reply; ``fail_rate`` (0..1) answers that share of calls with a 503
-    in the kind's own error envelope.
+    ``mode`` alone hits every call; with ``fail_rate`` (0..1) only that share of calls, and
+    ``fail_rate`` alone answers that share with a 503 in the kind's own error envelope.
+    ``only`` limits all faults, ``latency_ms`` included, to endpoints whose template
+    (``"POST /v2/workflow/executions/get"``) contains it; empty means every endpoint.
     """
 
     latency_ms: float = 0.0
     fail_rate: float = 0.0
+    mode: str = "none"
+    only: str = ""
+    retry_after_s: float = 1.0
+    """The ``Retry-After`` a ``rate_limit`` reply carries."""
+    slow_body_s: float = 2.0
+    """How long a ``slow_body`` reply takes to stream its body."""
 
     def update(self, values: dict[str, Any]) -> None:
-        names = {f.name: f for f in fields(self)}
+        """Change some faults; an unknown name or mode changes nothing and raises ValueError."""
+        names = {f.name for f in fields(self)}
+        parsed: dict[str, Any] = {}
         for key, value in values.items():
             if key not in names:
-                raise ValueError(f"unknown fault '{key}'")
-            setattr(self, key, type(getattr(self, key))(value))
+                raise ValueError(f"unknown fault '{key}' (known: {', '.join(sorted(names))})")
+            parsed[key] = type(getattr(self, key))(value)
+        mode = parsed.get("mode", self.mode)
+        if mode not in FAULT_MODES:
+            raise ValueError(f"unknown fault mode '{mode}' (known: {', '.join(FAULT_MODES)})")
+        for key, value in parsed.items():
+            setattr(self, key, value)
+
+    def applies_to(self, template: str) -> bool:
+        return not self.only or self.only in template
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -49,7 +49,7 @@ async def graphql(
 
 @asynccontextmanager
 async def gateway_client(
-    sandbox_url: str, **sections: dict[str, Any]
+    sandbox_url: str, *, env: dict[str, str] | None = None, **sections: dict[str, Any]
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The demo gateway in front of ``sandbox_url``, with config sections merged over the demo's.
 
@@ -59,7 +59,8 @@ async def gateway_client(
     from gateway.config import parse_config
     from gateway.demo import demo_raw_config
 
-    raw, env = demo_raw_config(sandbox_url)
+    raw, demo_env = demo_raw_config(sandbox_url)
+    env = {**demo_env, **(env or {})}
     for section, values in sections.items():
         if section == "sources":
             for source in raw["sources"]:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 import strawberry
 from strawberry.schema.config import StrawberryConfig
 
+from gateway.config import LimitsConfig
 from gateway.errors import classify
+from gateway.limits import limit_extensions
+from gateway.observe import OperationObserver
+from gateway.schema.extra_errors import ExtraErrors
+from gateway.schema.mutation import Mutation
 from gateway.schema.query import Query
 from gateway.schema.types import Approval, Execution, Step
 
@@ -30,11 +36,25 @@ class GatewaySchema(strawberry.Schema):
         classify(errors, request_id)
 
 
-def build_schema() -> GatewaySchema:
+@functools.lru_cache(maxsize=8)
+def build_schema(
+    limits: LimitsConfig | None = None, *, introspection: bool = True
+) -> GatewaySchema:
+    """The schema with ``limits`` enforced (gateway/limits.py); one per distinct config.
+
+    Extensions never change the SDL, so ``schema`` (the defaults) is what export-schema prints.
+    """
     return GatewaySchema(
         query=Query,
+        mutation=Mutation,
         types=[Execution, Step, Approval],
         config=StrawberryConfig(auto_camel_case=True),
+        # OperationObserver first, so it sees the operation even when a limit refuses it.
+        extensions=[
+            OperationObserver,
+            *limit_extensions(limits or LimitsConfig(), introspection=introspection),
+            ExtraErrors,
+        ],
     )
 
 

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, cast
 
 import strawberry
 from strawberry.types import Info
 
 from gateway.context import Context
-from gateway.errors import bad_user_input
-from gateway.schema.resolve import MAX_IDS, execution_ref, load_execution, load_node
+from gateway.limits import limit_error
+from gateway.schema.feed import ExecutionConnection, ExecutionFilter, execution_feed
+from gateway.schema.pending import ApprovalConnection, pending_approvals
+from gateway.schema.resolve import execution_ref, load_execution, load_node
 from gateway.schema.types import Execution, Node, Source
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable
+    pass
 
 __all__ = ["Query"]
 
@@ -25,20 +28,23 @@ class Query:
         return await load_execution(info, execution_ref(info, id))
 
     @strawberry.field(
-        description=f"Executions by global id, one entry per id in order (at most {MAX_IDS}); "
-        "an id that fails is null with its own error, the others still answer."
+        description="Executions by global id, one entry per id in order (at most the gateway's "
+        "limits.max_ids); an id that fails is null with its own error, the others still answer."
     )
-    def executions(
+    async def executions(
         self, info: Info[Context, None], ids: list[strawberry.ID]
     ) -> list[Execution | None]:
-        if len(ids) > MAX_IDS:
-            raise bad_user_input(f"ids: at most {MAX_IDS} ids per call, got {len(ids)}")
+        max_ids = info.context.runtime.config.limits.max_ids
+        if len(ids) > max_ids:
+            raise limit_error("max_ids", max_ids, f"ids: {len(ids)} ids in one call")
 
         async def one(value: str) -> Execution:
             return await load_execution(info, execution_ref(info, value))
 
-        # graphql-core completes awaitable list items one by one, so each id fails on its own.
-        return cast("list[Execution | None]", [cast("Awaitable[Execution]", one(v)) for v in ids])
+        # An exception in a list is completed by graphql-core as that item's own error (null plus
+        # an error at its index), so one gather answers every id and fails each on its own.
+        results = await asyncio.gather(*(one(v) for v in ids), return_exceptions=True)
+        return cast("list[Execution | None]", list(results))
 
     @strawberry.field(description="Any object by its global id: an Execution, Step or Approval.")
     async def node(self, info: Info[Context, None], id: strawberry.ID) -> Node | None:
@@ -48,3 +54,31 @@ class Query:
     def sources(self, info: Info[Context, None]) -> list[Source]:
         runtime = info.context.runtime
         return [Source.from_runtime(runtime, name) for name in runtime.sources]
+
+    @strawberry.field(
+        description="Approvals waiting for a human now, across the sources that have approvals "
+        "(optionally only `sources`), newest first per source, paged with `after`."
+    )
+    async def pending_approvals(
+        self,
+        info: Info[Context, None],
+        sources: list[str] | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> ApprovalConnection:
+        return await pending_approvals(info, sources, first, after)
+
+    @strawberry.field(
+        description="Executions across every source that can list them, newest first by start "
+        "time (ties by id), filtered by `filter`, paged with `first` (1..100) and `after`. "
+        "Sources that cannot list are named in `skippedSources`; a source that fails is named "
+        "in `failedSources` (and an error) while the others answer."
+    )
+    async def execution_feed(
+        self,
+        info: Info[Context, None],
+        filter: ExecutionFilter | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> ExecutionConnection:
+        return await execution_feed(info, filter, first, after)

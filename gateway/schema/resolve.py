@@ -13,10 +13,7 @@ if TYPE_CHECKING:
 
     from gateway.context import Context
 
-__all__ = ["MAX_IDS", "execution_ref", "load_execution", "load_node"]
-
-MAX_IDS = 100
-"""The most ids one ``executions(ids:)`` call takes."""
+__all__ = ["execution_ref", "load_execution", "load_node"]
 
 
 def execution_ref(info: Info[Context, None], value: str) -> ids.ExecutionRef:

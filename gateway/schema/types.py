@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -19,9 +19,12 @@ from adapters import model
 from adapters.base import Capability as ModelCapability
 from gateway import ids
 from gateway.context import Context
+from gateway.merge import status_needs_steps
 from gateway.runtime import Runtime
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from gateway.stats import SourceStats as SourceStatsModel
 
 __all__ = [
@@ -45,6 +48,8 @@ __all__ = [
     "Workflow",
 ]
 
+_T = TypeVar("_T")
+
 # The model's enums are the GraphQL enums: registering them keeps one definition of each.
 ExecutionStatus = model.ExecutionStatus
 StepStatus = model.StepStatus
@@ -64,11 +69,14 @@ strawberry.enum(Capability, description="What a source can do.")
 class SourceHealth(enum.Enum):
     UP = "UP"
     DEGRADED = "DEGRADED"
+    DOWN = "DOWN"
 
 
 @strawberry.interface(description="An object with a stable, globally unique id.")
 class Node:
-    id: strawberry.ID
+    @strawberry.field(description="Stable and globally unique; node(id:) resolves it.")
+    def id(self) -> strawberry.ID:
+        raise NotImplementedError
 
 
 @strawberry.type
@@ -145,10 +153,24 @@ class Source:
         capabilities = sorted(adapter_class(config.kind).capabilities, key=lambda c: c.value)
         return cls(name=name, kind=config.kind, capabilities=capabilities, _runtime=runtime)
 
-    @strawberry.field
+    @strawberry.field(
+        description="DOWN while the circuit breaker is open (calls fail fast), DEGRADED while it "
+        "probes or after failed calls, else UP."
+    )
     def health(self) -> SourceHealth:
+        circuit = self._circuit_state()
+        if circuit == "open":
+            return SourceHealth.DOWN
         failing = self._runtime.stats[self.name].consecutive_failures > 0
-        return SourceHealth.DEGRADED if failing else SourceHealth.UP
+        return SourceHealth.DEGRADED if failing or circuit == "half_open" else SourceHealth.UP
+
+    @strawberry.field(description="The circuit breaker's state: closed, open or half_open.")
+    def circuit_state(self) -> str:
+        return self._circuit_state()
+
+    def _circuit_state(self) -> str:
+        adapter = self._runtime.adapters.get(self.name)
+        return adapter.http.circuit_state if adapter is not None else "closed"
 
     @strawberry.field
     def stats(self) -> SourceStats:
@@ -161,7 +183,6 @@ def _error(value: model.ErrorInfo | None) -> Error | None:
 
 @strawberry.type
 class Approval(Node):
-    id: strawberry.ID
     status: ApprovalStatus
     reviewers: list[Reviewer]
     message: str | None
@@ -178,12 +199,17 @@ class Approval(Node):
     _execution: strawberry.Private[Execution]
     _model: strawberry.Private[model.Approval]
 
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        """Computed when asked: most queries never select it, and it costs an encode."""
+        execution = self._execution
+        return strawberry.ID(
+            ids.approval_id(execution.source_name, execution.native_id, self._model.key)
+        )
+
     @classmethod
     def from_model(cls, execution: Execution, approval: model.Approval) -> Approval:
         return cls(
-            id=strawberry.ID(
-                ids.approval_id(execution.source_name, execution.native_id, approval.key)
-            ),
             status=approval.status,
             reviewers=[
                 Reviewer(id=r.id, mandatory=r.mandatory, decision=r.decision)
@@ -214,7 +240,6 @@ class Approval(Node):
 
 @strawberry.type
 class Step(Node):
-    id: strawberry.ID
     native_id: str
     index: int
     name: str | None
@@ -230,12 +255,17 @@ class Step(Node):
     group_id: str | None
     _execution: strawberry.Private[Execution]
 
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        """Computed when asked: most queries never select it, and it costs an encode."""
+        execution = self._execution
+        return strawberry.ID(
+            ids.step_id(execution.source_name, execution.native_id, self.native_id)
+        )
+
     @classmethod
     def from_model(cls, execution: Execution, step: model.Step) -> Step:
         return cls(
-            id=strawberry.ID(
-                ids.step_id(execution.source_name, execution.native_id, step.native_id)
-            ),
             native_id=step.native_id,
             index=step.index,
             name=step.name,
@@ -272,9 +302,7 @@ class Step(Node):
 
 @strawberry.type
 class Execution(Node):
-    id: strawberry.ID
     native_id: str
-    status: ExecutionStatus
     upstream_status: str | None = strawberry.field(description="The upstream's own status word.")
     workflow: Workflow | None
     inputs: JSON | None
@@ -295,15 +323,23 @@ class Execution(Node):
     raw: JSON = strawberry.field(description="The upstream payload, unchanged.")
     source_name: strawberry.Private[str]
     _model: strawberry.Private[model.Execution]
+    _partial: strawberry.Private[bool] = False
+    """A list item without what only a get returns (Velt's steps, a nesting run's children):
+    ``steps``, ``approvals``, ``children`` and a status that steps may refine then load the full
+    execution through the request's loaders, so a page of them costs one batched round."""
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(ids.execution_id(self.source_name, self.native_id))
 
     @classmethod
-    def from_model(cls, source: str, execution: model.Execution) -> Execution:
+    def from_model(
+        cls, source: str, execution: model.Execution, *, partial: bool = False
+    ) -> Execution:
         cost = execution.cost
         workflow = execution.workflow
         return cls(
-            id=strawberry.ID(ids.execution_id(source, execution.native_id)),
             native_id=execution.native_id,
-            status=execution.status,
             upstream_status=execution.upstream_status,
             workflow=Workflow(id=workflow.id, name=workflow.name, version=workflow.version)
             if workflow
@@ -329,6 +365,7 @@ class Execution(Node):
             raw=JSON(execution.raw),
             source_name=source,
             _model=execution,
+            _partial=partial,
         )
 
     @strawberry.field
@@ -341,12 +378,34 @@ class Execution(Node):
     def approval_list(self) -> list[Approval]:
         return [Approval.from_model(self, a) for a in self._model.approvals]
 
+    def _full(self, info: Info[Context, None], pick: Callable[[Execution], _T]) -> Awaitable[_T]:
+        """``pick`` applied to the full execution, loaded now (so one tick's loads batch)."""
+        future = info.context.loaders.execution(self.source_name, self._model.native_id)
+
+        async def picked() -> _T:
+            return pick(Execution.from_model(self.source_name, await future))
+
+        return picked()
+
+    # Sync for a complete execution; an awaitable only for a partial list item (see _partial).
     @strawberry.field
-    def steps(self) -> list[Step]:
+    def status(self, info: Info[Context, None]) -> ExecutionStatus:
+        if self._partial:
+            capabilities = info.context.runtime.adapters[self.source_name].capabilities
+            if status_needs_steps(self._model, capabilities):
+                return cast("ExecutionStatus", self._full(info, lambda e: e._model.status))
+        return self._model.status
+
+    @strawberry.field
+    def steps(self, info: Info[Context, None]) -> list[Step]:
+        if self._partial:
+            return cast("list[Step]", self._full(info, Execution.step_list))
         return self.step_list()
 
     @strawberry.field
-    def approvals(self) -> list[Approval]:
+    def approvals(self, info: Info[Context, None]) -> list[Approval]:
+        if self._partial:
+            return cast("list[Approval]", self._full(info, Execution.approval_list))
         return self.approval_list()
 
     @strawberry.field
@@ -360,5 +419,8 @@ class Execution(Node):
     @strawberry.field(description="Sub-executions (nesting-style sources); empty elsewhere.")
     async def children(self, info: Info[Context, None]) -> list[Execution]:
         loaders = info.context.loaders
-        futures = [loaders.execution(self.source_name, c) for c in self._model.child_native_ids]
+        found = self._model
+        if self._partial:
+            found = await loaders.execution(self.source_name, found.native_id)
+        futures = [loaders.execution(self.source_name, c) for c in found.child_native_ids]
         return [Execution.from_model(self.source_name, e) for e in [await f for f in futures]]

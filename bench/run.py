@@ -1,0 +1,358 @@
+"""Benchmark: the sandbox and the gateway as separate processes, driven over HTTP.
+
+    .venv/bin/python bench/run.py [--concurrency 32] [--duration 10] [--latency-ms 20]
+                                  [--upstream-client aiohttp|httpx] [--scenario NAME ...]
+
+Prints, per scenario: requests/s, p50/p90/p99 latency, and upstream calls per GraphQL request as the
+sandbox counted them; writes the same to bench/results/<date>-<client>-c<concurrency>.json.
+Fan-out scenarios run against a gateway with its cache off, so every request pays its upstream
+calls; the cached scenario runs against one with the default cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from gateway.demo import demo_raw_config  # noqa: E402
+from sandbox import Sandbox, nesting, truthlocks  # noqa: E402
+
+GATEWAY = [sys.executable, "-m", "gateway"]
+RESULTS = ROOT / "bench" / "results"
+WARMUP_S = 2.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    query: str
+    variables: list[dict[str, Any]]
+    """One set per request, rotated: concurrent requests ask for different ids, so single flight
+    cannot merge them and upstream calls per request measure the real fan-out."""
+    cached: bool = False
+    """Run against the caching gateway (after one priming request) instead of the uncached one."""
+
+
+@dataclass
+class Result:
+    scenario: str
+    requests: int
+    errors: int
+    requests_per_s: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    upstream_calls_per_request: float
+
+
+ROTATIONS = 240
+
+
+def scenarios() -> list[Scenario]:
+    seeded = Sandbox()
+    pools = [
+        [f"rv:{i}" for i in seeded.rotavision.executions],
+        [f"velt:{i}" for i in seeded.velt.executions],
+        [f"zaia:{i}" for i in seeded.nesting.executions],
+        [f"tl:{i}" for i in seeded.truthlocks.orchestrations],
+    ]
+
+    def twenty(n: int) -> list[str]:
+        return [pools[k % 4][(n * 5 + k // 4) % len(pools[k % 4])] for k in range(20)]
+
+    nested = seeded.nesting.executions
+    parents = {e["parentId"] for e in nested.values() if e.get("parentId")}
+    grandparents = sorted(
+        i
+        for i, e in nested.items()
+        if e.get("parentId") is None
+        and any(c.get("parentId") == i and c["id"] in parents for c in nested.values())
+    )
+    fields = "id status startedAt steps { kind status }"
+    aliased = " ".join(
+        f"a{n}_{k}: execution(id: $i{n}) {{ {fields} }}" for n in range(20) for k in range(3)
+    )
+    aliased_vars = ", ".join(f"$i{n}: ID!" for n in range(20))
+    return [
+        Scenario(
+            "one execution",
+            f"query One($id: ID!) {{ execution(id: $id) {{ {fields} }} }}",
+            [{"id": twenty(n)[0]} for n in range(ROTATIONS)],
+        ),
+        Scenario(
+            "20 executions, four kinds",
+            f"query Twenty($ids: [ID!]!) {{ executions(ids: $ids) {{ {fields} }} }}",
+            [{"ids": twenty(n)} for n in range(ROTATIONS)],
+        ),
+        Scenario(
+            "20 executions x3 aliases",
+            f"query Aliased({aliased_vars}) {{ {aliased} }}",
+            [{f"i{k}": i for k, i in enumerate(twenty(n))} for n in range(ROTATIONS)],
+        ),
+        Scenario(
+            "finished execution, cached",
+            f"query Cached($id: ID!) {{ execution(id: $id) {{ {fields} }} }}",
+            [{"id": f"tl:{truthlocks.DEMO_COMPLETED_ID}"}],
+            cached=True,
+        ),
+        Scenario(
+            "nesting tree, 3 levels",
+            "query Tree($id: ID!) { execution(id: $id) { id status children { id status steps { kind }"
+            " children { id status steps { kind } } } } }",
+            [{"id": f"zaia:{i}"} for i in [nesting.DEMO_TREE_ID, *grandparents]],
+        ),
+    ]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(value)
+
+
+def write_config(
+    path: Path, sandbox_url: str, port: int, *, cached: bool, client: str
+) -> dict[str, str]:
+    raw, env = demo_raw_config(sandbox_url, port=port)
+    lines = ["[server]", 'host = "127.0.0.1"', f"port = {port}", f'upstream_client = "{client}"']
+    lines += ["", "[auth]", 'mode = "none"', "", "[logging]", 'level = "warning"']
+    if not cached:
+        lines += ["", "[cache]", "terminal_ttl_s = 0", "active_ttl_s = 0"]
+    for source in raw["sources"]:
+        lines += ["", "[[sources]]"] + [f"{k} = {toml_value(v)}" for k, v in source.items()]
+        lines.append("max_concurrency = 64")
+    path.write_text("\n".join(lines) + "\n")
+    return env
+
+
+async def wait_ready(
+    session: aiohttp.ClientSession, url: str, process: subprocess.Popen[bytes]
+) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: process exited with {process.returncode}")
+        try:
+            async with session.get(url) as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"{url} did not become ready")
+
+
+async def sandbox_calls(session: aiohttp.ClientSession, sandbox_url: str) -> int:
+    async with session.get(f"{sandbox_url}/_sandbox/stats") as response:
+        total: int = (await response.json())["total"]
+        return total
+
+
+async def drive(
+    session: aiohttp.ClientSession,
+    url: str,
+    scenario: Scenario,
+    concurrency: int,
+    duration_s: float,
+) -> tuple[list[float], int]:
+    bodies = [
+        json.dumps({"query": scenario.query, "variables": v}).encode() for v in scenario.variables
+    ]
+    headers = {"content-type": "application/json"}
+    latencies: list[float] = []
+    errors = 0
+    stop = time.monotonic() + duration_s
+    sent = 0
+
+    async def worker() -> None:
+        nonlocal errors, sent
+        while time.monotonic() < stop:
+            body = bodies[sent % len(bodies)]
+            sent += 1
+            started = time.perf_counter()
+            async with session.post(url, data=body, headers=headers) as response:
+                payload = await response.read()
+            latencies.append(time.perf_counter() - started)
+            if response.status != 200 or b'"errors"' in payload:
+                errors += 1
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, errors
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000
+
+
+def run(args: argparse.Namespace) -> list[Result]:
+    """Start the sandbox and two gateways (uncached, cached) as processes, measure, stop them."""
+    sandbox_port, plain_port, cached_port = free_port(), free_port(), free_port()
+    sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+    tmp = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
+    processes = [
+        subprocess.Popen(
+            [
+                *GATEWAY,
+                "sandbox",
+                "--port",
+                str(sandbox_port),
+                "--latency-ms",
+                str(args.latency_ms),
+            ],
+            cwd=ROOT,
+        )
+    ]
+    gateways: dict[bool, str] = {}
+    try:
+        for cached, port in ((False, plain_port), (True, cached_port)):
+            config = tmp / f"gateway-{'cached' if cached else 'plain'}.toml"
+            env = write_config(
+                config, sandbox_url, port, cached=cached, client=args.upstream_client
+            )
+            processes.append(
+                subprocess.Popen(
+                    [*GATEWAY, "serve", "--config", str(config)],
+                    cwd=ROOT,
+                    env={**os.environ, **env},
+                )
+            )
+            gateways[cached] = f"http://127.0.0.1:{port}"
+        return asyncio.run(measure(args, sandbox_url, gateways, processes))
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGINT)
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+async def measure(
+    args: argparse.Namespace,
+    sandbox_url: str,
+    gateways: dict[bool, str],
+    processes: list[subprocess.Popen[bytes]],
+) -> list[Result]:
+    connector = aiohttp.TCPConnector(limit=args.concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        await wait_ready(session, f"{sandbox_url}/_sandbox/stats", processes[0])
+        for base, process in zip(gateways.values(), processes[1:], strict=True):
+            await wait_ready(session, f"{base}/healthz", process)
+        results = []
+        for scenario in scenarios():
+            if args.scenario and scenario.name not in args.scenario:
+                continue
+            url = f"{gateways[scenario.cached]}/graphql"
+            await drive(session, url, scenario, args.concurrency, WARMUP_S)
+            before = await sandbox_calls(session, sandbox_url)
+            started = time.perf_counter()
+            latencies, errors = await drive(session, url, scenario, args.concurrency, args.duration)
+            elapsed = time.perf_counter() - started
+            calls = await sandbox_calls(session, sandbox_url) - before
+            result = Result(
+                scenario=scenario.name,
+                requests=len(latencies),
+                errors=errors,
+                requests_per_s=round(len(latencies) / elapsed, 1),
+                p50_ms=round(percentile(latencies, 0.50), 1),
+                p90_ms=round(percentile(latencies, 0.90), 1),
+                p99_ms=round(percentile(latencies, 0.99), 1),
+                upstream_calls_per_request=round(calls / max(1, len(latencies)), 2),
+            )
+            results.append(result)
+            print_row(result)
+        return results
+
+
+def print_row(result: Result) -> None:
+    print(
+        f"| {result.scenario:<28} | {result.requests_per_s:>8} | {result.p50_ms:>7} | {result.p90_ms:>7} "
+        f"| {result.p99_ms:>7} | {result.upstream_calls_per_request:>14} | {result.errors:>6} |",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per scenario")
+    parser.add_argument(
+        "--latency-ms", type=float, default=20.0, help="sandbox latency per upstream call"
+    )
+    parser.add_argument("--upstream-client", choices=("aiohttp", "httpx"), default="aiohttp")
+    parser.add_argument("--scenario", action="append", help="run only this scenario (repeatable)")
+    parser.add_argument(
+        "--output", type=Path, help="JSON results file (default: bench/results/...)"
+    )
+    args = parser.parse_args()
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
+        f"concurrency {args.concurrency}, upstream latency {args.latency_ms} ms, client {args.upstream_client}"
+    )
+    print(
+        "| scenario                     |    req/s | p50 ms  | p90 ms  | p99 ms  | upstream/req   | errors |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    results = run(args)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    output = args.output or RESULTS / (
+        f"{time.strftime('%Y-%m-%d')}-{args.upstream_client}-c{args.concurrency}.json"
+    )
+    output.write_text(
+        json.dumps(
+            {
+                "machine": {
+                    "cpus": os.cpu_count(),
+                    "arch": platform.machine(),
+                    "python": platform.python_version(),
+                },
+                "settings": {
+                    "concurrency": args.concurrency,
+                    "duration_s": args.duration,
+                    "latency_ms": args.latency_ms,
+                    "upstream_client": args.upstream_client,
+                },
+                "results": [asdict(r) for r in results],
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(f"results: {output.relative_to(ROOT)}")
+    if statistics.fmean([r.errors for r in results] or [0]) > 0:
+        print("warning: some requests answered with errors", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

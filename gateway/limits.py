@@ -1,0 +1,429 @@
+"""Bounds on one GraphQL operation, checked before any resolver runs (``[limits]`` in the config).
+
+Each limit refuses with ``BAD_USER_INPUT``, a message naming the limit and its value, and
+``extensions.limit`` (the config key); nothing reaches an upstream. Where strawberry's extension
+is safe we use it (``MaxTokensLimiter``, ``ParserCache``, ``ValidationCache``,
+``DisableIntrospection``) and only word its error; document size, depth, aliases and the cost
+estimate are ours, walking each named fragment once. ``executions(ids:)`` checks
+``limits.max_ids`` in its resolver.
+
+Cost is an upper bound on the executions one operation may load: each field that may load one
+(returning ``Execution`` or ``Node``, except ``Step.execution``) costs 1, and every list multiplies
+what is nested in it — by the number of ``ids``, by ``first``/``last`` (or their defaults), else
+by ``ASSUMED_FANOUT``. The walk runs after validation, with the request's variables.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLSyntaxError,
+    InlineFragmentNode,
+    IntValueNode,
+    ListValueNode,
+    NullValueNode,
+    OperationDefinitionNode,
+    Undefined,
+    ValidationRule,
+    VariableNode,
+    get_named_type,
+    get_nullable_type,
+    is_composite_type,
+    is_list_type,
+)
+from graphql.utilities import get_operation_ast
+from strawberry.extensions import (
+    AddValidationRules,
+    DisableIntrospection,
+    MaxTokensLimiter,
+    ParserCache,
+    SchemaExtension,
+    ValidationCache,
+)
+
+from gateway.errors import GatewayError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
+
+    from graphql import (
+        ASTValidationRule,
+        DocumentNode,
+        GraphQLArgument,
+        GraphQLCompositeType,
+        GraphQLField,
+        GraphQLSchema,
+        SelectionSetNode,
+        ValidationContext,
+        ValueNode,
+    )
+
+    from gateway.config import LimitsConfig
+
+__all__ = [
+    "ASSUMED_FANOUT",
+    "LOADED_TYPES",
+    "OperationLimits",
+    "estimate_cost",
+    "limit_error",
+    "limit_extensions",
+]
+
+ASSUMED_FANOUT = 10
+"""What a list without ``ids`` or ``first`` (``children``, ``steps``, ``approvals``) is assumed to hold."""
+LOADED_TYPES = frozenset({"Execution", "Node"})
+"""Fields returning these may load an execution from an upstream, so they cost 1 each."""
+_BACK_REFERENCES = frozenset({("Step", "execution")})
+"""Fields that return the execution they were loaded with: free. (An approval from a listing may
+need its execution loaded, so ``Approval.execution`` counts.)"""
+_PAGE_ARGUMENTS = ("first", "last")
+_PAGE_LISTS = frozenset({"edges", "nodes"})
+"""Lists inside a paged field, whose length its ``first``/``last`` already counted."""
+_TOKEN_LIMIT_WORDING = "Document contains more than {} tokens"  # noqa: S105 (not a secret)
+"""graphql-core's wording when ``max_tokens`` stops the parser (reworded below)."""
+
+
+def limit_error(key: str, allowed: int, message: str) -> GatewayError:
+    """The refusal for ``limits.<key>``: BAD_USER_INPUT naming the limit and its value."""
+    return GatewayError(
+        f"{message}; this gateway accepts at most {allowed} (limits.{key}).",
+        "BAD_USER_INPUT",
+        limit=key,
+        allowed=allowed,
+    )
+
+
+def limit_extensions(
+    limits: LimitsConfig, *, introspection: bool = True
+) -> list[Callable[[], SchemaExtension]]:
+    """The schema extensions enforcing ``limits``, as per-request factories, in the order they run.
+
+    The validation rules are made once here, so the validation cache keeps hitting.
+    """
+    rules: list[type[ASTValidationRule]] = [_shape_rule(limits.max_depth, limits.max_aliases)]
+    extensions: list[Callable[[], SchemaExtension]] = [
+        partial(OperationLimits, limits),
+        partial(MaxTokensLimiter, max_token_count=limits.max_tokens),
+        partial(ParserCache, maxsize=limits.parser_cache_size),
+        partial(AddValidationRules, rules),
+    ]
+    if not introspection:
+        extensions.append(DisableIntrospection)
+    extensions.append(partial(ValidationCache, maxsize=limits.validation_cache_size))
+    return extensions
+
+
+class OperationLimits(SchemaExtension):
+    """Document size before parsing, token-limit wording, and the cost bound before execution."""
+
+    def __init__(self, limits: LimitsConfig) -> None:
+        super().__init__()
+        self.limits = limits
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context
+        size = len((context.query or "").encode("utf-8", "surrogatepass"))
+        if size > self.limits.max_document_bytes:
+            raise limit_error(
+                "max_document_bytes",
+                self.limits.max_document_bytes,
+                f"The document is {size} bytes",
+            )
+        try:
+            yield
+        except GraphQLSyntaxError as syntax_error:
+            if self._is_token_error(syntax_error):
+                raise self._token_error() from None
+            raise
+        # Without ParserCache, parse errors land here instead of being raised.
+        errors = context.pre_execution_errors or []
+        for index, parse_error in enumerate(errors):
+            if self._is_token_error(parse_error):
+                errors[index] = self._token_error()
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if document is not None and context.result is None:
+            cost = estimate_cost(
+                context.schema._schema,
+                document,
+                context.operation_name,
+                context.variables or {},
+            )
+            if cost > self.limits.max_cost:
+                error = limit_error(
+                    "max_cost",
+                    self.limits.max_cost,
+                    f"The operation's estimated cost is {cost} (each execution loaded counts 1; "
+                    f"ids, first/last, or else {ASSUMED_FANOUT} per list, multiply what is "
+                    "nested in a list)",
+                )
+                # A result set here stands in for execution: no resolver runs.
+                context.result = GraphQLExecutionResult(data=None, errors=[error])
+        yield
+
+    def _is_token_error(self, error: GraphQLError) -> bool:
+        return _TOKEN_LIMIT_WORDING.format(self.limits.max_tokens) in error.message
+
+    def _token_error(self) -> GatewayError:
+        return limit_error(
+            "max_tokens",
+            self.limits.max_tokens,
+            f"The document has more than {self.limits.max_tokens} tokens",
+        )
+
+
+def estimate_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: Mapping[str, Any],
+) -> int:
+    """The most executions the chosen operation of a valid ``document`` could load."""
+    operation = get_operation_ast(document, operation_name)
+    if operation is None:
+        return 0
+    root = schema.get_root_type(operation.operation)
+    if root is None:
+        return 0
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    defaults = {
+        v.variable.name.value: v.default_value for v in operation.variable_definitions or ()
+    }
+    walk = _CostWalk(schema, fragments, variables, defaults)
+    return walk.selection_set(operation.selection_set, root, page_counted=False, seen=frozenset())
+
+
+class _CostWalk:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: Mapping[str, FragmentDefinitionNode],
+        variables: Mapping[str, Any],
+        defaults: Mapping[str, ValueNode | None],
+    ) -> None:
+        self.schema = schema
+        self.fragments = fragments
+        self.variables = variables
+        self.defaults = defaults
+        self._fragment_costs: dict[tuple[str, str, bool], int] = {}
+
+    def selection_set(
+        self,
+        selection_set: SelectionSetNode,
+        parent: GraphQLCompositeType,
+        *,
+        page_counted: bool,
+        seen: frozenset[str],
+    ) -> int:
+        total = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                total += self.field(selection, parent, page_counted=page_counted, seen=seen)
+            elif isinstance(selection, InlineFragmentNode):
+                inner = self._type_condition(selection, parent)
+                total += self.selection_set(
+                    selection.selection_set, inner, page_counted=page_counted, seen=seen
+                )
+            elif isinstance(selection, FragmentSpreadNode):
+                total += self._fragment(selection.name.value, parent, page_counted, seen)
+        return total
+
+    def _fragment(
+        self, name: str, parent: GraphQLCompositeType, page_counted: bool, seen: frozenset[str]
+    ) -> int:
+        """A named fragment's cost, worked out once per place it can appear (not per spread)."""
+        key = (name, parent.name, page_counted)
+        if key not in self._fragment_costs:
+            fragment = self.fragments.get(name)
+            if fragment is None or name in seen:  # validation reports these
+                return 0
+            inner = self._type_condition(fragment, parent)
+            self._fragment_costs[key] = self.selection_set(
+                fragment.selection_set, inner, page_counted=page_counted, seen=seen | {name}
+            )
+        return self._fragment_costs[key]
+
+    def field(
+        self,
+        node: FieldNode,
+        parent: GraphQLCompositeType,
+        *,
+        page_counted: bool,
+        seen: frozenset[str],
+    ) -> int:
+        name = node.name.value
+        fields = getattr(parent, "fields", None)
+        if name.startswith("__") or not fields or name not in fields:
+            return 0
+        definition = fields[name]
+        named = get_named_type(definition.type)
+        if not is_composite_type(named) or node.selection_set is None:
+            return 0
+        base = int(named.name in LOADED_TYPES and (parent.name, name) not in _BACK_REFERENCES)
+        multiplier, paged = self._multiplier(node, definition, page_counted=page_counted)
+        nested = self.selection_set(
+            node.selection_set,
+            named,
+            page_counted=paged,
+            seen=seen,
+        )
+        return multiplier * (base + nested)
+
+    def _multiplier(
+        self, node: FieldNode, definition: GraphQLField, *, page_counted: bool
+    ) -> tuple[int, bool]:
+        """How many times the field's selection runs, and whether that counted a page."""
+        arguments = {a.name.value: a.value for a in node.arguments or ()}
+        if "ids" in arguments:
+            return self._length(arguments["ids"]), False
+        for page in _PAGE_ARGUMENTS:
+            if page in arguments:
+                value = self._value(arguments[page])
+            elif page in definition.args:
+                value = self._default(definition.args[page])
+            else:
+                continue
+            if isinstance(value, int) and not isinstance(value, bool):
+                return max(value, 0), True
+        if is_list_type(get_nullable_type(definition.type)):
+            if page_counted and node.name.value in _PAGE_LISTS:
+                return 1, False
+            return ASSUMED_FANOUT, False
+        return 1, page_counted and node.name.value not in _PAGE_LISTS
+
+    def _default(self, argument: GraphQLArgument) -> Any:
+        """An argument's default: a value in code-first schemas, only an AST in SDL-built ones."""
+        if argument.default_value is not Undefined:
+            return argument.default_value
+        ast = argument.ast_node.default_value if argument.ast_node else None
+        return None if ast is None else self._value(ast)
+
+    def _length(self, value: ValueNode) -> int:
+        if isinstance(value, ListValueNode):
+            return len(value.values)
+        if isinstance(value, NullValueNode):
+            return 0
+        resolved = self._value(value)
+        if isinstance(resolved, list):
+            return len(resolved)
+        return 0 if resolved is None else 1  # one value is coerced to a list of one
+
+    def _value(self, value: ValueNode) -> Any:
+        if isinstance(value, VariableNode):
+            name = value.name.value
+            if name in self.variables:
+                return self.variables[name]
+            default = self.defaults.get(name)
+            return None if default is None else self._value(default)
+        if isinstance(value, IntValueNode):
+            return int(value.value)
+        if isinstance(value, ListValueNode):
+            return [self._value(v) for v in value.values]
+        return getattr(value, "value", None)
+
+    def _type_condition(
+        self, node: InlineFragmentNode | FragmentDefinitionNode, parent: GraphQLCompositeType
+    ) -> GraphQLCompositeType:
+        if node.type_condition is None:
+            return parent
+        named = self.schema.get_type(node.type_condition.name.value)
+        return named if is_composite_type(named) else parent
+
+
+def _shape_rule(max_depth: int, max_aliases: int) -> type[ValidationRule]:
+    """Depth and aliases, as strawberry's QueryDepthLimiter and MaxAliasesLimiter count them.
+
+    Ours because theirs walk a named fragment again at every spread — exponential in a document
+    of fragments spreading the next one twice — and the depth walk raises KeyError (an INTERNAL
+    error) on an unknown fragment. This walks each fragment once.
+    """
+
+    class ShapeLimit(ValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            document = context.document
+            shape = _Shape(
+                {
+                    d.name.value: d
+                    for d in document.definitions
+                    if isinstance(d, FragmentDefinitionNode)
+                }
+            )
+            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+            for operation in operations:
+                if shape.depth(operation.selection_set) > max_depth:
+                    self.report_error(
+                        limit_error(
+                            "max_depth",
+                            max_depth,
+                            f"The operation nests fields more than {max_depth} deep",
+                        )
+                    )
+                    break
+            aliases = sum(shape.aliases(o.selection_set) for o in operations)
+            if aliases > max_aliases:
+                self.report_error(
+                    limit_error("max_aliases", max_aliases, f"The document uses {aliases} aliases")
+                )
+
+    return ShapeLimit
+
+
+class _Shape:
+    """Depth and alias counts of selection sets, each named fragment worked out once."""
+
+    def __init__(self, fragments: Mapping[str, FragmentDefinitionNode]) -> None:
+        self.fragments = fragments
+        self._depths: dict[str, int] = {}
+        self._aliases: dict[str, int] = {}
+
+    def depth(self, selection_set: SelectionSetNode) -> int:
+        """Fields nested inside one another below here; a leaf and introspection count 0."""
+        deepest = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                if selection.selection_set is None or selection.name.value.startswith("__"):
+                    continue
+                deepest = max(deepest, 1 + self.depth(selection.selection_set))
+            elif isinstance(selection, InlineFragmentNode):
+                deepest = max(deepest, self.depth(selection.selection_set))
+            elif isinstance(selection, FragmentSpreadNode):
+                deepest = max(
+                    deepest, self._fragment(selection.name.value, self._depths, self.depth)
+                )
+        return deepest
+
+    def aliases(self, selection_set: SelectionSetNode) -> int:
+        """Aliased fields below here, counting a fragment at each of its spreads."""
+        count = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                count += selection.alias is not None
+                if selection.selection_set is not None:
+                    count += self.aliases(selection.selection_set)
+            elif isinstance(selection, InlineFragmentNode):
+                count += self.aliases(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                count += self._fragment(selection.name.value, self._aliases, self.aliases)
+        return count
+
+    def _fragment(
+        self, name: str, memo: dict[str, int], measure: Callable[[SelectionSetNode], int]
+    ) -> int:
+        if name not in memo:
+            fragment = self.fragments.get(name)
+            memo[name] = 0  # an unknown fragment or a cycle: validation reports those
+            if fragment is not None:
+                memo[name] = measure(fragment.selection_set)
+        return memo[name]

@@ -1,0 +1,193 @@
+"""Prometheus metrics, in a registry per app so that several apps (and tests) never collide.
+
+Three feeds, each where the fact is known: the request observer (GraphQL requests, latency,
+in flight), a ``CallRecord`` observer on every source (upstream calls and latency), and the
+loaders' batch hook (batch sizes). Cache counters and breaker states are read from the runtime at
+scrape time. Every label is bounded: sources and endpoint templates come from the code and the
+config, operation names are capped (``other`` beyond ``MAX_OPERATION_NAMES``), no id, no raw path.
+docs/deployment.md lists the names.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
+
+from gateway.observe import GRAPHQL_PATH
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from prometheus_client.metrics_core import Metric
+    from starlette.requests import Request
+
+    from adapters._http import CallRecord
+    from gateway.observe import RequestRecord
+    from gateway.runtime import Runtime
+
+__all__ = [
+    "BREAKER_STATES",
+    "MAX_OPERATION_NAMES",
+    "METRICS_PATH",
+    "GatewayMetrics",
+]
+
+METRICS_PATH = "/metrics"
+MAX_OPERATION_NAMES = 100
+"""Distinct operation names tracked per process; later ones are counted as ``other``."""
+MAX_OPERATION_NAME_CHARS = 64
+LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+BATCH_SIZE_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200)
+BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
+"""``gateway_circuit_breaker_state`` values."""
+_GRAPHQL_NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]*$")
+
+
+class GatewayMetrics:
+    """The app's collectors, and the hooks that feed them."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.registry = CollectorRegistry()
+        self._operations: set[str] = set()
+        registry = self.registry
+        self.graphql_requests = Counter(
+            "gateway_graphql_requests",
+            "GraphQL requests by operation name and outcome (ok, errors, refused).",
+            ("operation", "outcome"),
+            registry=registry,
+        )
+        self.graphql_duration = Histogram(
+            "gateway_graphql_request_duration_seconds",
+            "Time from the request's arrival to its last byte, by operation name.",
+            ("operation",),
+            buckets=LATENCY_BUCKETS_S,
+            registry=registry,
+        )
+        self.graphql_in_flight = Gauge(
+            "gateway_graphql_requests_in_flight",
+            "GraphQL requests being served now.",
+            registry=registry,
+        )
+        self.upstream_calls = Counter(
+            "gateway_upstream_calls",
+            "Upstream HTTP calls by source, endpoint template, status and error code.",
+            ("source", "method", "endpoint", "status_class", "status", "error"),
+            registry=registry,
+        )
+        self.upstream_duration = Histogram(
+            "gateway_upstream_call_duration_seconds",
+            "Upstream HTTP call latency by source and endpoint template.",
+            ("source", "method", "endpoint"),
+            buckets=LATENCY_BUCKETS_S,
+            registry=registry,
+        )
+        self.batch_size = Histogram(
+            "gateway_loader_batch_size",
+            "Keys per DataLoader batch, by source.",
+            ("source",),
+            buckets=BATCH_SIZE_BUCKETS,
+            registry=registry,
+        )
+        registry.register(_RuntimeCollector(runtime))
+        ProcessCollector(registry=registry)
+
+    def operation_label(self, name: str | None) -> str:
+        """The operation's label value: bounded in length and in number of distinct values."""
+        if name is None:
+            return "unknown"
+        if name == "anonymous":
+            return name
+        if len(name) > MAX_OPERATION_NAME_CHARS or not _GRAPHQL_NAME.match(name):
+            return "other"
+        if name not in self._operations:
+            if len(self._operations) >= MAX_OPERATION_NAMES:
+                return "other"
+            self._operations.add(name)
+        return name
+
+    def request_started(self, record: RequestRecord) -> None:
+        if record.path == GRAPHQL_PATH:
+            self.graphql_in_flight.inc()
+
+    def request_finished(self, record: RequestRecord) -> None:
+        if record.path == GRAPHQL_PATH:
+            self.graphql_in_flight.dec()
+        if not record.is_graphql_request:
+            return
+        operation = self.operation_label(record.operation)
+        self.graphql_requests.labels(operation, record.outcome).inc()
+        self.graphql_duration.labels(operation).observe(record.duration_s)
+
+    def observe_call(self, record: CallRecord) -> None:
+        """A ``CallRecord`` observer for every source's HTTP engine."""
+        status = "none" if record.status is None else str(record.status)
+        status_class = "none" if record.status is None else f"{status[0]}xx"
+        self.upstream_calls.labels(
+            record.source,
+            record.method,
+            record.template,
+            status_class,
+            status,
+            record.error_code or "none",
+        ).inc()
+        self.upstream_duration.labels(record.source, record.method, record.template).observe(
+            record.duration_s
+        )
+
+    def observe_batch(self, source: str, size: int) -> None:
+        """The loaders' batch hook."""
+        self.batch_size.labels(source).observe(size)
+
+    async def endpoint(self, request: Request) -> Response:
+        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+    def app(self) -> Starlette:
+        """``/metrics`` alone, for ``server.metrics = "port"``."""
+        return Starlette(routes=[Route(METRICS_PATH, self.endpoint, methods=["GET"])])
+
+
+class _RuntimeCollector:
+    """Counters the runtime keeps anyway, and breaker states, read at scrape time."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    def collect(self) -> Iterator[Metric]:
+        hits = CounterMetricFamily(
+            "gateway_cache_hits", "Execution cache hits, by source.", labels=("source",)
+        )
+        misses = CounterMetricFamily(
+            "gateway_cache_misses", "Execution cache misses, by source.", labels=("source",)
+        )
+        joined = CounterMetricFamily(
+            "gateway_singleflight_joins",
+            "Cache misses that joined an upstream fetch already in flight, by source.",
+            labels=("source",),
+        )
+        breaker = GaugeMetricFamily(
+            "gateway_circuit_breaker_state",
+            "Circuit breaker per source: 0 closed, 1 half-open, 2 open.",
+            labels=("source",),
+        )
+        for name, stats in list(self._runtime.stats.items()):
+            hits.add_metric((name,), stats.cache_hits)
+            misses.add_metric((name,), stats.cache_misses)
+            joined.add_metric((name,), stats.shared_fetches)
+        for name, adapter in list(self._runtime.adapters.items()):
+            state = getattr(adapter.http, "circuit_state", "closed")
+            breaker.add_metric((name,), BREAKER_STATES.get(state, 0))
+        yield from (hits, misses, joined, breaker)

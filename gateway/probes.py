@@ -1,0 +1,61 @@
+"""Liveness and readiness, for a load balancer or an orchestrator.
+
+``/healthz``: the process answers (restart it if not). ``/readyz``: send it traffic: the runtime
+has started (and not yet closed) and no source's circuit breaker is open. Neither touches an
+upstream: a probe must stay cheap, and the breaker already summarises the source's recent calls.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+    from gateway.runtime import Runtime
+
+__all__ = ["Probes", "not_ready"]
+
+HEALTH_PATH = "/healthz"
+READY_PATH = "/readyz"
+NOT_READY_STATUS = 503
+
+
+def not_ready(runtime: Runtime) -> dict[str, str]:
+    """Source name → why it cannot serve now; ``*`` when the whole runtime is not up."""
+    if not runtime.adapters or set(runtime.adapters) != set(runtime.sources):
+        return {"*": "the runtime has not started, or is shutting down"}
+    reasons: dict[str, str] = {}
+    for name, adapter in list(runtime.adapters.items()):
+        state = getattr(adapter.http, "circuit_state", "closed")
+        if state == "open":
+            last = runtime.stats[name].last_error_code
+            reasons[name] = "circuit breaker open" + (f" after {last}" if last else "")
+    return reasons
+
+
+class Probes:
+    """The two probe routes for one runtime."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    async def healthz(self, request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(self, request: Request) -> JSONResponse:
+        reasons = not_ready(self.runtime)
+        if not reasons:
+            return JSONResponse({"status": "ready"})
+        return JSONResponse(
+            {"status": "not_ready", "sources": reasons}, status_code=NOT_READY_STATUS
+        )
+
+    def routes(self) -> list[Route]:
+        return [
+            Route(HEALTH_PATH, self.healthz, methods=["GET"]),
+            Route(READY_PATH, self.readyz, methods=["GET"]),
+        ]

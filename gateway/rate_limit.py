@@ -1,0 +1,129 @@
+"""Requests per client on ``/graphql``: an in-memory token bucket each (``[rate_limit]``).
+
+A client is the authenticated caller's name, or the remote address for the anonymous caller
+(behind a proxy, run uvicorn with ``--proxy-headers`` so that is the real client). Over the
+limit: HTTP 429, ``Retry-After`` in whole seconds, and ``extensions.code = "RATE_LIMITED"`` —
+the caller is limited here, unlike ``UPSTREAM_RATE_LIMITED``, where an upstream limits us.
+The buckets live in a bounded TTL cache: an idle bucket refills completely in ``burst / rate``
+seconds, so dropping it then loses nothing, and the map never holds more than
+``MAX_TRACKED_CLIENTS``. The limit is per process.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from cachetools import TTLCache
+
+from gateway.auth import ANONYMOUS
+from gateway.context import Caller
+from gateway.http_guards import GRAPHQL_PATHS, send_error
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from starlette.types import ASGIApp, Receive, Scope, Send
+
+    from gateway.config import RateLimitConfig
+
+__all__ = ["MAX_TRACKED_CLIENTS", "RateLimitMiddleware", "RateLimiter", "client_key"]
+
+MAX_TRACKED_CLIENTS = 10_000
+"""Buckets kept at once; past it the least recently seen client starts afresh."""
+
+
+@dataclass(slots=True)
+class _Bucket:
+    tokens: float
+    updated: float
+
+
+class RateLimiter:
+    """Token buckets by client key: ``rate`` tokens a second, at most ``burst`` saved up."""
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int,
+        *,
+        max_clients: int = MAX_TRACKED_CLIENTS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError("rate must be positive and burst at least 1")
+        self.rate = rate
+        self.burst = burst
+        self._clock = clock
+        self._buckets: TTLCache[str, _Bucket] = TTLCache(
+            maxsize=max_clients, ttl=burst / rate, timer=clock
+        )
+
+    def acquire(self, key: str) -> float:
+        """Take one token for ``key``: 0.0 if granted, else the seconds until one is free."""
+        now = self._clock()
+        bucket = self._buckets.get(key)
+        tokens = (
+            float(self.burst)
+            if bucket is None
+            else min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
+        )
+        granted = tokens >= 1
+        # Re-inserting also restarts the entry's TTL: it expires once it would be full again.
+        self._buckets[key] = _Bucket(tokens - 1 if granted else tokens, now)
+        return 0.0 if granted else (1 - tokens) / self.rate
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+
+def client_key(scope: Scope) -> str:
+    """Who a request counts against: ``caller:<name>``, or ``addr:<host>`` when anonymous."""
+    caller = scope.get("state", {}).get("caller")
+    if isinstance(caller, Caller) and caller != ANONYMOUS:
+        return f"caller:{caller.name}"
+    client = scope.get("client")
+    return f"addr:{client[0] if client else 'unknown'}"
+
+
+class RateLimitMiddleware:
+    """429 with ``Retry-After`` once a client has spent its bucket; place it after auth."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        config: RateLimitConfig,
+        paths: tuple[str, ...] = GRAPHQL_PATHS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.app = app
+        self.paths = paths
+        self.config = config
+        self.limiter = (
+            RateLimiter(config.requests_per_s, config.burst, clock=clock)
+            if config.requests_per_s > 0
+            else None
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.limiter is None or scope["type"] != "http" or scope["path"] not in self.paths:
+            await self.app(scope, receive, send)
+            return
+        key = client_key(scope)
+        wait = self.limiter.acquire(key)
+        if wait <= 0:
+            await self.app(scope, receive, send)
+            return
+        retry_after = max(1, math.ceil(wait))
+        await send_error(
+            send,
+            429,
+            f"Too many requests from {key.partition(':')[2]}: this gateway allows "
+            f"{self.config.requests_per_s:g} a second with bursts of {self.config.burst} "
+            f"(rate_limit); retry after {retry_after} s.",
+            "RATE_LIMITED",
+            headers=[(b"retry-after", str(retry_after).encode())],
+            retryAfter=retry_after,
+        )
