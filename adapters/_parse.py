@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from adapters.errors import PayloadError
+from adapters.model import ErrorInfo
 
 __all__ = [
     "as_bool",
@@ -24,6 +25,7 @@ __all__ = [
     "as_str",
     "duration_ms_between",
     "epoch_ms",
+    "error_info",
     "iso_datetime",
     "normalize_word",
     "require_dict",
@@ -131,3 +133,13 @@ def require_str(payload: dict[str, Any], *keys: str) -> str:
         if value:
             return value
     raise PayloadError(f"missing required field {' or '.join(repr(k) for k in keys)}")
+
+
+def error_info(value: object) -> ErrorInfo | None:
+    """An upstream's error: ``{code, message}`` or a bare message string."""
+    if isinstance(value, str) and value:
+        return ErrorInfo(code=None, message=value)
+    data = as_dict(value)
+    if not data:
+        return None
+    return ErrorInfo(code=as_str(data.get("code")), message=as_str(data.get("message")))

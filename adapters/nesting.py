@@ -27,6 +27,7 @@ from adapters._parse import (
     as_list,
     as_str,
     duration_ms_between,
+    error_info,
     iso_datetime,
     normalize_word,
     require_dict,
@@ -43,7 +44,6 @@ from adapters.errors import (
 )
 from adapters.model import (
     Cost,
-    ErrorInfo,
     Execution,
     ExecutionStatus,
     SourceKind,
@@ -143,7 +143,7 @@ def parse_execution(payload: Any) -> Execution:
         completed_at=completed_at,
         updated_at=iso_datetime(data.get("updatedAt")),
         duration_ms=duration_ms_between(started_at, completed_at),
-        error=_parse_error(detail.get("error")),
+        error=error_info(detail.get("error")),
         parent_native_id=as_str(data.get("parentId")) or None,
         is_purged=as_bool(data.get("isPurged")) or False,
         extra=extra,
@@ -267,15 +267,6 @@ def _child_step(index: int, child: Execution) -> Step:
         duration_ms=child.duration_ms,
         child_native_id=child.native_id,
     )
-
-
-def _parse_error(value: object) -> ErrorInfo | None:
-    if isinstance(value, str) and value:
-        return ErrorInfo(code=None, message=value)
-    data = as_dict(value)
-    if not data:
-        return None
-    return ErrorInfo(code=as_str(data.get("code")), message=as_str(data.get("message")))
 
 
 def _has_members(payload: Any) -> bool:

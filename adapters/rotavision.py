@@ -22,6 +22,7 @@ from adapters._parse import (
     as_list,
     as_str,
     duration_ms_between,
+    error_info,
     iso_datetime,
     normalize_word,
     require_dict,
@@ -48,7 +49,6 @@ from adapters.model import (
     Approval,
     ApprovalStatus,
     Cost,
-    ErrorInfo,
     Execution,
     ExecutionStatus,
     Money,
@@ -183,7 +183,7 @@ def parse_execution(payload: Any) -> Execution:
         completed_at=completed_at,
         updated_at=iso_datetime(data.get("updated_at")),
         duration_ms=duration_ms,
-        error=_parse_error(data.get("error")),
+        error=error_info(data.get("error")),
         current_step=current_step,
     )
 
@@ -222,7 +222,7 @@ def _parse_step(index: int, data: dict[str, Any]) -> Step:
         upstream_status=upstream_status,
         upstream_kind=upstream_type or agent,
         output=output,
-        error=_parse_error(data.get("error")),
+        error=error_info(data.get("error")),
         started_at=iso_datetime(data.get("started_at")),
         completed_at=iso_datetime(data.get("completed_at")),
         duration_ms=as_int(data.get("duration_ms")),
@@ -279,15 +279,6 @@ def _parse_cost(value: object) -> Cost | None:
         if number is not None and len(currency) == 3 and currency.isalpha():
             amounts.append(Money(amount=number, currency=currency.upper()))
     return Cost(amounts=tuple(amounts)) if amounts else None
-
-
-def _parse_error(value: object) -> ErrorInfo | None:
-    if isinstance(value, str) and value:
-        return ErrorInfo(code=None, message=value)
-    data = as_dict(value)
-    if not data:
-        return None
-    return ErrorInfo(code=as_str(data.get("code")), message=as_str(data.get("message")))
 
 
 _ERROR_TYPES: dict[str, type[UpstreamError]] = {

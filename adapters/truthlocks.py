@@ -24,6 +24,7 @@ from adapters._parse import (
     as_list,
     as_str,
     duration_ms_between,
+    error_info,
     iso_datetime,
     normalize_word,
     require_dict,
@@ -41,7 +42,6 @@ from adapters.errors import (
 )
 from adapters.model import (
     Cost,
-    ErrorInfo,
     Execution,
     ExecutionStatus,
     Money,
@@ -166,7 +166,7 @@ def parse_execution(payload: Any) -> Execution:
         completed_at=completed_at,
         updated_at=iso_datetime(data.get("updated_at")),
         duration_ms=duration_ms,
-        error=_parse_error(data.get("error")),
+        error=error_info(data.get("error")),
         receipts=_receipts(data),
         extra=extra,
     )
@@ -231,7 +231,7 @@ def _parse_step(
         upstream_kind=action,
         input=data.get("input"),
         output=data.get("result"),
-        error=_parse_error(data.get("error")),
+        error=error_info(data.get("error")),
         started_at=started_at,
         completed_at=completed_at,
         duration_ms=duration_ms,
@@ -251,15 +251,6 @@ def _receipts(data: dict[str, Any]) -> tuple[str, ...]:
     """``receipt_id`` (variant A) and ``receipts[]`` (variant B), de-duplicated, in order."""
     found = [as_str(data.get("receipt_id")), *(as_str(r) for r in as_list(data.get("receipts")))]
     return tuple(dict.fromkeys(r for r in found if r))
-
-
-def _parse_error(value: object) -> ErrorInfo | None:
-    if isinstance(value, str) and value:
-        return ErrorInfo(code=None, message=value)
-    data = as_dict(value)
-    if not data:
-        return None
-    return ErrorInfo(code=as_str(data.get("code")), message=as_str(data.get("message")))
 
 
 _ERROR_CODES: dict[str, type[UpstreamError]] = {

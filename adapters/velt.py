@@ -28,6 +28,7 @@ from adapters._parse import (
     as_str,
     duration_ms_between,
     epoch_ms,
+    error_info,
     normalize_word,
     require_dict,
     require_str,
@@ -56,7 +57,6 @@ from adapters.errors import (
 from adapters.model import (
     Approval,
     ApprovalStatus,
-    ErrorInfo,
     Execution,
     ExecutionStatus,
     Reviewer,
@@ -180,7 +180,7 @@ def parse_execution(payload: Any) -> Execution:
         started_at=started_at,
         completed_at=completed_at,
         duration_ms=duration_ms_between(started_at, completed_at),
-        error=_parse_error(data.get("failureReason")),
+        error=error_info(data.get("failureReason")),
         correlation_id=as_str(data.get("correlationId")),
         idempotency_key=as_str(data.get("idempotencyKey")),
     )
@@ -222,7 +222,7 @@ def _parse_step(index: int, data: dict[str, Any]) -> Step:
         upstream_status=upstream_status,
         upstream_kind=node_type,
         output=output,
-        error=_parse_error(data.get("error")),
+        error=error_info(data.get("error")),
         started_at=started_at,
         completed_at=completed_at,
         duration_ms=duration_ms_between(started_at, completed_at),
@@ -354,15 +354,6 @@ def _last_voter(
     if not voters:
         return None
     return max(reversed(voters), key=lambda user: times.get(user, -1))
-
-
-def _parse_error(value: object) -> ErrorInfo | None:
-    if isinstance(value, str) and value:
-        return ErrorInfo(code=None, message=value)
-    data = as_dict(value)
-    if not data:
-        return None
-    return ErrorInfo(code=as_str(data.get("code")), message=as_str(data.get("message")))
 
 
 _ERROR_STATUS: dict[str, type[UpstreamError]] = {
