@@ -1,7 +1,8 @@
 """Approve and reject: confirmed by the upstream or reported as not done, never sent twice.
 
 - Identical decisions (same approval, decision, notes and reviewer) in flight at once in this
-  process share one upstream call (single flight).
+  process share one upstream call (single flight), and for a minute after one is confirmed,
+  identical late arrivals get its answer too; failures are never kept, so a retry retries.
 - The upstream call carries an Idempotency-Key derived from the approval and the decision, so a
   resend after a lost reply, from this process or another replica, cannot decide twice.
 - The execution's cache entry is dropped after every attempt, whatever its outcome, so the next
@@ -12,12 +13,15 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 import hashlib
 import json
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from cachetools import TTLCache
 
 from adapters.base import Capability, Decision, DecisionOutcome
 from adapters.errors import UpstreamError
@@ -40,6 +44,9 @@ __all__ = [
 
 MAX_NOTES_LENGTH = 2000
 """Velt's documented bound for a decision reason; applied to every kind."""
+CONFIRMED_TTL_S = 60.0
+"""How long a confirmed decision answers identical late arrivals without a new upstream call."""
+CONFIRMED_ENTRIES = 10_000
 
 audit_log = logging.getLogger("gateway.audit")
 
@@ -103,6 +110,11 @@ class DecisionService:
         self._runtime = runtime
         self._audit = audit
         self._in_flight: dict[tuple[str, ...], asyncio.Task[DecisionAttempt]] = {}
+        # A request that read the approval as PENDING just before an identical decision landed
+        # would otherwise send its own (replayed, but still a second POST).
+        self._confirmed: TTLCache[tuple[str, ...], DecisionAttempt] = TTLCache(
+            maxsize=CONFIRMED_ENTRIES, ttl=CONFIRMED_TTL_S
+        )
 
     def supports(self, source: str) -> bool:
         adapter = self._runtime.adapters[source]
@@ -121,6 +133,12 @@ class DecisionService:
     ) -> DecisionAttempt:
         """Send the decision once for all identical callers; never raises an UpstreamError."""
         key = (approval_id, decision.value, notes or "", caller.reviewer_id or caller.name)
+        confirmed = self._confirmed.get(key)
+        if confirmed is not None and confirmed.outcome is not None:
+            # A repeat of a confirmed decision: the upstream has it already.
+            return DecisionAttempt(
+                outcome=dataclasses.replace(confirmed.outcome, already_recorded=True), error=None
+            )
         task = self._in_flight.get(key)
         if task is None:
             task = asyncio.create_task(
@@ -150,7 +168,11 @@ class DecisionService:
                 notes=notes,
                 idempotency_key=idempotency_key(approval_id, decision),
             )
-            return DecisionAttempt(outcome=outcome, error=None)
+            attempt = DecisionAttempt(outcome=outcome, error=None)
+            self._confirmed[
+                (approval_id, decision.value, notes or "", caller.reviewer_id or caller.name)
+            ] = attempt
+            return attempt
         except UpstreamError as exc:
             return DecisionAttempt(outcome=None, error=exc)
         finally:

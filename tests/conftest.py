@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import TYPE_CHECKING
 
@@ -11,10 +12,11 @@ import pytest
 from gateway.app import create_app
 from gateway.demo import demo_config
 from sandbox import Sandbox, SandboxConfig
+from tests.secret_scan import FINDINGS, SecretLogScanner
 from tests.serving import serving
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Iterator
 
 
 @pytest.fixture(autouse=True)
@@ -23,6 +25,17 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("GATEWAY__"):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_anywhere() -> Iterator[None]:
+    """Fails the session if any served response or any log record carried a configured secret."""
+    scanner = SecretLogScanner(level=logging.DEBUG)
+    root = logging.getLogger()
+    root.addHandler(scanner)
+    yield
+    root.removeHandler(scanner)
+    assert not FINDINGS, "secrets leaked:\n" + "\n".join(sorted(set(FINDINGS))[:20])
 
 
 @pytest.fixture

@@ -20,7 +20,11 @@ __all__ = ["gateway_client", "graphql", "serving"]
 @asynccontextmanager
 async def serving(app: ASGIApp, *, lifespan: Literal["on", "off"] = "on") -> AsyncIterator[str]:
     """Serve ``app`` on 127.0.0.1 (a free port); yield its base URL; always shut it down."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan=lifespan)
+    from tests.secret_scan import scan_responses
+
+    config = uvicorn.Config(
+        scan_responses(app), host="127.0.0.1", port=0, log_level="warning", lifespan=lifespan
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
