@@ -89,9 +89,13 @@ class SourceAdapter(ABC):
     kind: ClassVar[SourceKind]
     capabilities: ClassVar[frozenset[Capability]]
 
-    def __init__(self, name: str, http: SourceHTTP) -> None:
+    def __init__(
+        self, name: str, http: SourceHTTP, options: Mapping[str, object] | None = None
+    ) -> None:
         self.name = name
         self.http = http
+        self.options: Mapping[str, object] = options or {}
+        """Kind-specific switches from the source's config (e.g. Rotavision's step kinds)."""
 
     @classmethod
     def create(
@@ -104,6 +108,7 @@ class SourceAdapter(ABC):
         transport: httpx.AsyncBaseTransport | None = None,
         client: str = "aiohttp",
         observers: tuple[CallObserver, ...] = (),
+        options: Mapping[str, object] | None = None,
     ) -> SourceAdapter:
         from adapters._http import SourceHTTP
 
@@ -117,7 +122,7 @@ class SourceAdapter(ABC):
             client=client,
             observers=observers,
         )
-        return cls(name, http)
+        return cls(name, http, options)
 
     @staticmethod
     @abstractmethod

@@ -12,7 +12,11 @@ Docs: ``shared/upstreams/rotavision.txt`` and notes §1. Quirks we bend to:
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from typing import TYPE_CHECKING, Any
+
+from cachetools import TTLCache
 
 from adapters._parse import (
     as_bool,
@@ -65,11 +69,23 @@ if TYPE_CHECKING:
 
     import httpx
 
-__all__ = ["RotavisionAdapter", "parse_execution", "parse_execution_page"]
+    from adapters._http import SourceHTTP
+
+__all__ = [
+    "RotavisionAdapter",
+    "apply_agent_types",
+    "parse_agent_types",
+    "parse_execution",
+    "parse_execution_page",
+]
 
 EXECUTION_PATH = "/v1/orchestrate/executions/{}"
 LIST_PATH = "/v1/orchestrate/executions"
 APPROVE_PATH = "/v1/orchestrate/executions/{}/approve"
+WORKFLOW_PATH = "/v1/orchestrate/workflows/{}"
+WORKFLOW_TTL_S = 600.0
+"""How long a workflow definition's agent types are kept (definitions change rarely, by PATCH)."""
+WORKFLOW_ENTRIES = 1_000
 MAX_PAGE_SIZE = 100
 DECISION_ATTEMPTS = 3
 """One send plus two retries of the same request (same Idempotency-Key) on a timeout or 5xx."""
@@ -188,6 +204,30 @@ def parse_execution(payload: Any) -> Execution:
     )
 
 
+def parse_agent_types(payload: Any) -> dict[str, str]:
+    """A workflow definition → ``{agent id: agent type}`` from its ``agents[]``."""
+    data = require_dict(payload, "workflow")
+    found: dict[str, str] = {}
+    for agent in as_list(data.get("agents")):
+        if isinstance(agent, dict):
+            agent_id, agent_type = as_str(agent.get("id")), as_str(agent.get("type"))
+            if agent_id and agent_type:
+                found[agent_id] = agent_type
+    return found
+
+
+def apply_agent_types(execution: Execution, agent_types: Mapping[str, str]) -> Execution:
+    """Give UNKNOWN steps the kind their agent has in the workflow definition (pure)."""
+    steps = []
+    for step in execution.steps:
+        agent_type = agent_types.get(step.agent_id or "")
+        if step.kind is StepKind.UNKNOWN and agent_type is not None:
+            kind = _AGENT_KIND.get(normalize_word(agent_type) or "", StepKind.UNKNOWN)
+            step = dataclasses.replace(step, kind=kind, upstream_kind=agent_type)
+        steps.append(step)
+    return dataclasses.replace(execution, steps=tuple(steps))
+
+
 def parse_execution_page(payload: Any) -> ExecutionPage:
     """A list reply ``{data, has_more, next_cursor}`` → ExecutionPage (items are complete)."""
     data = require_dict(payload, "execution list")
@@ -290,8 +330,48 @@ _ERROR_TYPES: dict[str, type[UpstreamError]] = {
 
 
 class RotavisionAdapter(SourceAdapter):
+    """With the option ``step_kinds_from_workflow``, steps get their kind from the workflow
+    definition (``GET /orchestrate/workflows/{id}``, the only place the API names agent types),
+    fetched once per workflow and kept for ``WORKFLOW_TTL_S``; a definition that cannot be read
+    leaves the steps UNKNOWN rather than failing the execution."""
+
     kind = SourceKind.ROTAVISION
     capabilities = frozenset({Capability.GET, Capability.LIST, Capability.APPROVE})
+
+    def __init__(
+        self, name: str, http: SourceHTTP, options: Mapping[str, object] | None = None
+    ) -> None:
+        super().__init__(name, http, options)
+        self._kinds_from_workflow = bool(self.options.get("step_kinds_from_workflow"))
+        self._agent_types: TTLCache[str, dict[str, str]] = TTLCache(
+            maxsize=WORKFLOW_ENTRIES, ttl=WORKFLOW_TTL_S
+        )
+        self._workflow_fetches: dict[str, asyncio.Task[dict[str, str]]] = {}
+
+    async def _with_kinds(self, execution: Execution) -> Execution:
+        workflow_id = execution.workflow.id if execution.workflow else None
+        if not (self._kinds_from_workflow and workflow_id):
+            return execution
+        if not any(s.kind is StepKind.UNKNOWN and s.agent_id for s in execution.steps):
+            return execution
+        agent_types = self._agent_types.get(workflow_id)
+        if agent_types is None:
+            task = self._workflow_fetches.get(workflow_id)
+            if task is None:
+                task = asyncio.create_task(self._fetch_agent_types(workflow_id))
+                self._workflow_fetches[workflow_id] = task
+                task.add_done_callback(lambda _: self._workflow_fetches.pop(workflow_id, None))
+            agent_types = await asyncio.shield(task)
+        return apply_agent_types(execution, agent_types)
+
+    async def _fetch_agent_types(self, workflow_id: str) -> dict[str, str]:
+        try:
+            payload = await self.http.request_json("GET", WORKFLOW_PATH, workflow_id)
+            agent_types = self.parsed(parse_agent_types, payload, workflow_id)
+        except UpstreamError:
+            return {}  # not kept: the next execution of this workflow asks again
+        self._agent_types[workflow_id] = agent_types
+        return agent_types
 
     @staticmethod
     def auth_headers(credentials: Credentials) -> Mapping[str, str]:
@@ -312,7 +392,7 @@ class RotavisionAdapter(SourceAdapter):
         payload = await self.http.request_json(
             "GET", EXECUTION_PATH, native_id, native_id=native_id
         )
-        return self.parsed(parse_execution, payload, native_id)
+        return await self._with_kinds(self.parsed(parse_execution, payload, native_id))
 
     async def list_executions(
         self, *, cursor: str | None, page_size: int, status: ExecutionStatus | None = None
@@ -323,7 +403,11 @@ class RotavisionAdapter(SourceAdapter):
         if status is not None and status in _LIST_FILTER:
             params["status"] = _LIST_FILTER[status]
         payload = await self.http.request_json("GET", LIST_PATH, params=params)
-        return self.parsed(parse_execution_page, payload, None)
+        page = self.parsed(parse_execution_page, payload, None)
+        if not self._kinds_from_workflow:
+            return page
+        items = await asyncio.gather(*(self._with_kinds(item) for item in page.items))
+        return dataclasses.replace(page, items=tuple(items))
 
     async def decide(
         self,

@@ -92,7 +92,7 @@ def _demo(args: argparse.Namespace) -> int:
         port=args.sandbox_port,
     )
     sandbox_url = sandbox.start()
-    config = demo_config(sandbox_url, port=args.port)
+    config = demo_config(sandbox_url, port=args.port, step_kinds=True)
     config = dataclasses.replace(config, server=dataclasses.replace(config.server, host=args.host))
     configure_logging(config.logging)
     app = create_app(config)

@@ -184,6 +184,8 @@ class SourceConfig:
     """Consecutive failed calls that open the circuit breaker (0 disables the breaker)."""
     breaker_cooldown_s: float = DEFAULT_BREAKER_COOLDOWN_S
     """How long an open breaker fails fast before letting one probe call through."""
+    step_kinds_from_workflow: bool = False
+    """Rotavision only: read step kinds from the workflow definition (one cached call per workflow)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +255,7 @@ _SOURCE_KEYS = {
     "cache_ttl_s": float,
     "breaker_failures": int,
     "breaker_cooldown_s": float,
+    "step_kinds_from_workflow": bool,
 }
 _SECTIONS: dict[str, type] = {
     "server": dict,
@@ -526,7 +529,17 @@ def _parse_source(index: int, raw: Any, env: Mapping[str, str]) -> SourceConfig:
                     f"{where}{key}: must be {'positive' if positive else 'zero or more'}"
                 )
             limits[key] = float(value) if key.endswith("_s") else value
-    return SourceConfig(name=name, kind=kind, base_url=base_url, credentials=credentials, **limits)
+    step_kinds = raw.get("step_kinds_from_workflow", False)
+    if step_kinds and kind is not SourceKind.ROTAVISION:
+        raise ConfigError(f"{where}step_kinds_from_workflow: only 'rotavision' sources have it")
+    return SourceConfig(
+        name=name,
+        kind=kind,
+        base_url=base_url,
+        credentials=credentials,
+        step_kinds_from_workflow=step_kinds,
+        **limits,
+    )
 
 
 def _secret(env: Mapping[str, str], variable: str, where: str) -> str:

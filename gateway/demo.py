@@ -18,8 +18,14 @@ DEMO_REVIEWER = "ops@example.com"
 _ENV_NAMES = {"api_key": "API_KEY", "auth_token": "AUTH_TOKEN"}
 
 
-def demo_raw_config(sandbox_url: str, *, port: int = 8000) -> tuple[dict[str, Any], dict[str, str]]:
-    """The demo's config document and the environment holding the sandbox's keys."""
+def demo_raw_config(
+    sandbox_url: str, *, port: int = 8000, step_kinds: bool = False
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The demo's config document and the environment holding the sandbox's keys.
+
+    ``step_kinds`` turns on the Rotavision source's workflow-definition lookup (what ``gateway
+    demo`` shows); tests leave it off so they count exactly one call per execution.
+    """
     env: dict[str, str] = {}
     sources: list[dict[str, Any]] = []
     names = {"rotavision": "rv", "velt": "velt", "nesting": "zaia", "truthlocks": "tl"}
@@ -32,6 +38,8 @@ def demo_raw_config(sandbox_url: str, *, port: int = 8000) -> tuple[dict[str, An
             variable = f"SANDBOX_{names[kind].upper()}_{_ENV_NAMES[secret]}"
             env[variable] = value
             source[f"{secret}_env"] = variable
+        if kind == "rotavision" and step_kinds:
+            source["step_kinds_from_workflow"] = True
         sources.append(source)
     raw = {
         "server": {"host": "127.0.0.1", "port": port},
@@ -41,6 +49,6 @@ def demo_raw_config(sandbox_url: str, *, port: int = 8000) -> tuple[dict[str, An
     return raw, env
 
 
-def demo_config(sandbox_url: str, *, port: int = 8000) -> GatewayConfig:
-    raw, env = demo_raw_config(sandbox_url, port=port)
+def demo_config(sandbox_url: str, *, port: int = 8000, step_kinds: bool = False) -> GatewayConfig:
+    raw, env = demo_raw_config(sandbox_url, port=port, step_kinds=step_kinds)
     return parse_config(raw, env)

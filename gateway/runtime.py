@@ -62,6 +62,7 @@ class Runtime:
                 ),
                 transport=transport,
                 client=self.config.server.upstream_client,
+                options={"step_kinds_from_workflow": source.step_kinds_from_workflow},
                 observers=(self.stats[source.name].record_call,),
             )
 

@@ -19,12 +19,27 @@ from starlette.routing import Route
 if TYPE_CHECKING:
     from starlette.requests import Request
 
-__all__ = ["DEMO_WAITING_ID", "DOC_EXAMPLE_ID", "RotavisionStore", "routes"]
+__all__ = ["AGENT_TYPES", "DEMO_WAITING_ID", "DOC_EXAMPLE_ID", "RotavisionStore", "routes"]
 
 DOC_EXAMPLE_ID = "exec_xyz789"
 DEMO_WAITING_ID = "exec_wait0001"
 
 _AGENTS = ["classifier", "retriever", "summarizer", "escalation", "responder", "auditor"]
+_WORKFLOWS = {
+    "Customer Support Triage": "wf_support_triage",
+    "Invoice Review": "wf_invoice_review",
+    "Lead Scoring": "wf_lead_scoring",
+}
+# The workflow definition's agents[].type for each agent id (the only place the API names kinds).
+AGENT_TYPES = {
+    "classifier": "llm",
+    "retriever": "search",
+    "summarizer": "llm",
+    "escalation": "human",
+    "responder": "llm",
+    "auditor": "code",
+    "approver": "human",
+}
 _STATUSES = [
     "completed",
     "completed",
@@ -87,10 +102,12 @@ def _iso(moment: datetime) -> str:
 def _execution(rng: random.Random, index: int, status: str, native_id: str) -> dict[str, Any]:
     created = _BASE_TIME - timedelta(minutes=7 * index + rng.randint(0, 5))
     agents = rng.sample(_AGENTS, rng.randint(1, 6))
+    rng.randrange(16**6)  # an old per-run workflow id draw, kept so seeded ids stay stable
+    workflow_name = rng.choice(list(_WORKFLOWS))
     run: dict[str, Any] = {
         "id": native_id,
-        "workflow_id": f"wf_{rng.randrange(16**6):06x}",
-        "workflow_name": rng.choice(["Customer Support Triage", "Invoice Review", "Lead Scoring"]),
+        "workflow_id": _WORKFLOWS[workflow_name],
+        "workflow_name": workflow_name,
         "status": status,
         "inputs": {"ticket": f"Ticket #{1000 + index}"},
         "created_at": _iso(created),
@@ -172,6 +189,29 @@ class RotavisionStore:
                 rng, index, _STATUSES[index % len(_STATUSES)], native_id
             )
         self.idempotent_replies: dict[str, tuple[int, dict[str, Any]]] = {}
+        self.workflows = self._definitions()
+
+    def _definitions(self) -> dict[str, dict[str, Any]]:
+        """One definition per workflow the executions name, listing every agent they use."""
+        agents: dict[str, set[str]] = {}
+        names: dict[str, str] = {}
+        for run in self.executions.values():
+            used = agents.setdefault(run["workflow_id"], set())
+            names[run["workflow_id"]] = run.get("workflow_name", "")
+            used.update(s["agent"] for s in run.get("steps", []))
+            if run.get("current_step"):
+                used.add(run["current_step"])
+        return {
+            workflow_id: {
+                "id": workflow_id,
+                "name": names[workflow_id],
+                "status": "active",
+                "version": 1,
+                "agents": [{"id": a, "type": AGENT_TYPES.get(a, "llm")} for a in sorted(used)],
+                "created_at": "2026-01-15T09:00:00Z",
+            }
+            for workflow_id, used in agents.items()
+        }
 
     def newest_first(self) -> list[dict[str, Any]]:
         return sorted(
@@ -203,6 +243,14 @@ def routes(store: RotavisionStore) -> list[Route]:
         if run is None:
             return _error(404, "execution_not_found", "not_found_error", "No such execution")
         return JSONResponse(run)
+
+    async def get_workflow(request: Request) -> JSONResponse:
+        if not _authorized(store, request):
+            return unauthorized()
+        definition = store.workflows.get(request.path_params["workflow_id"])
+        if definition is None:
+            return _error(404, "workflow_not_found", "not_found_error", "No such workflow")
+        return JSONResponse(definition)
 
     async def list_executions(request: Request) -> JSONResponse:
         if not _authorized(store, request):
@@ -271,6 +319,7 @@ def routes(store: RotavisionStore) -> list[Route]:
 
     return [
         Route("/v1/orchestrate/executions", list_executions, methods=["GET"]),
+        Route("/v1/orchestrate/workflows/{workflow_id}", get_workflow, methods=["GET"]),
         Route("/v1/orchestrate/executions/{execution_id}", get_execution, methods=["GET"]),
         Route("/v1/orchestrate/executions/{execution_id}/approve", approve, methods=["POST"]),
     ]

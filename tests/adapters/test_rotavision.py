@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 from datetime import UTC, datetime
@@ -353,3 +354,92 @@ async def test_no_id_changes_the_upstream_path(native_id: str, raw_path: bytes) 
     (request,) = seen
     assert request.url.raw_path == raw_path
     assert request.url.query == b""
+
+
+# --- step kinds from the workflow definition ------------------------------------------------
+
+WORKFLOW = {
+    "id": "wf_abc123",
+    "name": "Customer Support Triage",
+    "status": "active",
+    "version": 1,
+    "agents": [
+        {"id": "classifier", "type": "llm"},
+        {"id": "escalation", "type": "human"},
+        {"id": "responder", "type": "llm"},
+        {"id": "broken"},
+    ],
+}
+
+
+def test_agent_types_come_from_the_definition() -> None:
+    from adapters.rotavision import parse_agent_types
+
+    assert parse_agent_types(WORKFLOW) == {
+        "classifier": "llm",
+        "escalation": "human",
+        "responder": "llm",
+    }
+
+
+def test_agent_types_give_unknown_steps_their_kind() -> None:
+    from adapters.rotavision import apply_agent_types
+
+    execution = apply_agent_types(
+        parse_execution(doc_example()), {"classifier": "llm", "responder": "search"}
+    )
+    assert [s.kind for s in execution.steps] == [
+        StepKind.AGENT,
+        StepKind.HUMAN_APPROVAL,
+        StepKind.SEARCH,
+    ]
+    assert execution.steps[0].upstream_kind == "llm"
+
+
+async def test_definitions_are_fetched_once_per_workflow_and_failures_degrade() -> None:
+    router = respx.Router(base_url=BASE)
+    payload = doc_example()
+    other = {**doc_example(), "id": "exec_other"}
+    router.get("/v1/orchestrate/executions/exec_xyz789").respond(200, json=payload)
+    router.get("/v1/orchestrate/executions/exec_other").respond(200, json=other)
+    definition = router.get("/v1/orchestrate/workflows/wf_abc123").respond(200, json=WORKFLOW)
+    adapter = RotavisionAdapter.create(
+        name="rv",
+        base_url=BASE,
+        credentials=Credentials(api_key="k"),
+        settings=HTTPSettings(),
+        transport=httpx.MockTransport(router.async_handler),
+        options={"step_kinds_from_workflow": True},
+    )
+    first, second = await asyncio.gather(
+        adapter.get_execution("exec_xyz789"), adapter.get_execution("exec_other")
+    )
+    third = await adapter.get_execution("exec_xyz789")
+    assert [s.kind for s in first.steps] == [
+        StepKind.AGENT,
+        StepKind.HUMAN_APPROVAL,
+        StepKind.AGENT,
+    ]
+    assert second.steps == first.steps
+    assert third.steps == first.steps
+    assert definition.call_count == 1
+
+    definition.respond(503, json={})
+    payload_b = {**doc_example(), "id": "exec_b", "workflow_id": "wf_gone"}
+    router.get("/v1/orchestrate/executions/exec_b").respond(200, json=payload_b)
+    router.get("/v1/orchestrate/workflows/wf_gone").respond(404, json={})
+    degraded = await adapter.get_execution("exec_b")
+    await adapter.aclose()
+    assert degraded.status is ExecutionStatus.COMPLETED
+    assert degraded.steps[0].kind is StepKind.UNKNOWN
+
+
+async def test_without_the_option_no_definition_is_fetched() -> None:
+    router = respx.Router(base_url=BASE)
+    router.get("/v1/orchestrate/executions/exec_xyz789").respond(200, json=doc_example())
+    definition = router.get("/v1/orchestrate/workflows/wf_abc123").respond(200, json=WORKFLOW)
+    adapter = make_adapter(router)
+    execution = await adapter.get_execution("exec_xyz789")
+    await adapter.aclose()
+    assert execution.steps[0].kind is StepKind.UNKNOWN
+    assert definition.call_count == 0

@@ -194,3 +194,24 @@ async def test_sources_report_cache_and_batch_counters(sandbox_url: str, sandbox
         "maxBatchSize": 5,
     }
     assert sandbox.stats.total == 5
+
+
+async def test_rotavision_step_kinds_come_from_one_cached_call_per_workflow(
+    sandbox_url: str, sandbox: Sandbox
+) -> None:
+    native_ids = [i for i, e in sandbox.rotavision.executions.items() if e.get("steps")][:12]
+    ids = [f"rv:{i}" for i in native_ids]
+    workflows = {sandbox.rotavision.executions[i]["workflow_id"] for i in native_ids}
+    query = "query ($ids: [ID!]!) { executions(ids: $ids) { steps { kind upstreamKind } } }"
+    definition_calls = "GET /v1/orchestrate/workflows/{workflow_id}"
+    async with gateway_client(
+        sandbox_url, sources={"rv": {"step_kinds_from_workflow": True}}
+    ) as client:
+        body = await graphql(client, query, {"ids": ids})
+        first_round = sandbox.stats.calls[definition_calls]
+        await graphql(client, query, {"ids": ids})
+    kinds = {s["kind"] for e in body["data"]["executions"] for s in e["steps"]}
+    assert "UNKNOWN" not in kinds
+    assert kinds <= {"AGENT", "SEARCH", "CODE", "HUMAN_APPROVAL"}
+    assert 1 <= first_round <= len(workflows)
+    assert sandbox.stats.calls[definition_calls] == first_round  # the second round asked none
