@@ -11,7 +11,8 @@
 - HTTP edge: ``auth``, ``rate_limit``, ``http_guards`` (body size, content types, GET rules),
   ``limits`` (depth, aliases, tokens, size, cost), ``deadline``.
 - Operations: ``observe`` (request records), ``logs``, ``metrics``, ``probes``, ``tracing``.
-- ``cli``: the ``gateway`` command; ``demo``: the sandbox-backed default.
+- ``cli``: the ``gateway`` command; ``demo``: the sandbox-backed default; ``threaded_server``: uvicorn
+  on a background thread (the demo's sandbox, the metrics port).
 
 Import direction: ``gateway`` → ``adapters`` (and ``sandbox`` for the demo only).
 """

@@ -84,8 +84,8 @@ def _demo(args: argparse.Namespace) -> int:
     from gateway.app import create_app
     from gateway.demo import DEMO_EXECUTION_ID, demo_config
     from gateway.logs import configure_logging
+    from gateway.threaded_server import ThreadedServer
     from sandbox import Faults, Sandbox, SandboxConfig
-    from sandbox.serve import ThreadedServer
 
     sandbox = ThreadedServer(
         Sandbox(SandboxConfig(faults=Faults(latency_ms=args.latency_ms))).app(),
@@ -147,7 +147,7 @@ def _serve(args: argparse.Namespace) -> int:
     from gateway.app import CONFIG_ENV, create_app
     from gateway.config import ConfigError
     from gateway.logs import configure_logging
-    from sandbox.serve import ThreadedServer
+    from gateway.threaded_server import ThreadedServer
 
     try:
         config = _load(args.config)

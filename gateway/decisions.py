@@ -142,7 +142,7 @@ class DecisionService:
         task = self._in_flight.get(key)
         if task is None:
             task = asyncio.create_task(
-                self._send(source, execution, approval, approval_id, decision, caller, notes)
+                self._send(key, source, execution, approval, approval_id, decision, caller, notes)
             )
             self._in_flight[key] = task
             task.add_done_callback(lambda _: self._in_flight.pop(key, None))
@@ -150,6 +150,7 @@ class DecisionService:
 
     async def _send(
         self,
+        key: tuple[str, ...],
         source: str,
         execution: Execution,
         approval: Approval,
@@ -169,9 +170,7 @@ class DecisionService:
                 idempotency_key=idempotency_key(approval_id, decision),
             )
             attempt = DecisionAttempt(outcome=outcome, error=None)
-            self._confirmed[
-                (approval_id, decision.value, notes or "", caller.reviewer_id or caller.name)
-            ] = attempt
+            self._confirmed[key] = attempt
             return attempt
         except UpstreamError as exc:
             return DecisionAttempt(outcome=None, error=exc)

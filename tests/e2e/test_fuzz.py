@@ -31,8 +31,8 @@ from gateway.app import create_app
 from gateway.demo import demo_config
 from gateway.errors import CODES
 from gateway.schema import schema
+from gateway.threaded_server import ThreadedServer
 from sandbox import Sandbox, SandboxConfig
-from sandbox.serve import ThreadedServer
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

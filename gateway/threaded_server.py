@@ -1,4 +1,4 @@
-"""Serving the sandbox over real HTTP from a background thread (the demo's way)."""
+"""A uvicorn server on a background thread: the demo's sandbox, the metrics port, the fuzz test."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ class ThreadedServer:
         deadline = time.monotonic() + timeout_s
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the sandbox server did not start")
+                raise RuntimeError("the server did not start")
             time.sleep(0.01)
         return self.url
 
