@@ -515,9 +515,12 @@ class SourceHTTP:
                 retry_after=self.breaker.retry_in(),
             )
         try:
-            # Waiting for a connection slot is bounded by the deadline, not by the attempt.
-            async with asyncio.timeout(left):
-                await self._semaphore.acquire()
+            if self._semaphore.locked():
+                # Waiting for a connection slot is bounded by the deadline, not by the attempt.
+                async with asyncio.timeout(left):
+                    await self._semaphore.acquire()
+            else:
+                await self._semaphore.acquire()  # a free slot: taken at once, no timer needed
         except BaseException as exc:
             self.breaker.settle(admission, None)
             if isinstance(exc, TimeoutError):

@@ -163,10 +163,13 @@ def create_app(
 def app_from_env() -> Starlette:
     """The app for the config file ``$GATEWAY_CONFIG`` names: uvicorn's factory for ``--workers``."""
     from gateway.config import ConfigError, load_config
+    from gateway.heap import settle_heap
 
     path = os.environ.get(CONFIG_ENV)
     if not path:
         raise ConfigError(f"{CONFIG_ENV}: not set; it names the gateway's config file")
     config = load_config(Path(path))
     configure_logging(config.logging)
-    return create_app(config)
+    app = create_app(config)
+    settle_heap()
+    return app

@@ -146,6 +146,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from gateway.app import CONFIG_ENV, create_app
     from gateway.config import ConfigError
+    from gateway.heap import settle_heap
     from gateway.logs import configure_logging
     from gateway.threaded_server import ThreadedServer
 
@@ -205,6 +206,7 @@ def _serve(args: argparse.Namespace) -> int:
             return _fail(
                 f"server.metrics_port: cannot listen on {server.host}:{server.metrics_port}"
             )
+    settle_heap()
     try:
         uvicorn.run(app, **options)
     finally:

@@ -58,14 +58,20 @@ class ExecutionStore:
     def cached(self, source: str, native_id: str) -> Execution | None:
         return self._cache.get((source, native_id))
 
-    async def load(self, source: str, native_id: str) -> list[Execution]:
-        """The execution first, then any descendants its upstream returned in the same call."""
+    def load(self, source: str, native_id: str) -> asyncio.Future[list[Execution]]:
+        """The execution first, then any descendants its upstream returned in the same call.
+
+        A future rather than a coroutine: a batch gathers these directly, so a key costs no
+        task of its own, only the shared fetch's.
+        """
         key = (source, native_id)
         stats = self._stats[source]
         hit = self._cache.get(key)
         if hit is not None:
             stats.cache_hits += 1
-            return [hit]
+            done: asyncio.Future[list[Execution]] = asyncio.get_running_loop().create_future()
+            done.set_result([hit])
+            return done
         stats.cache_misses += 1
         task = self._in_flight.get(key)
         if task is None:
@@ -75,7 +81,7 @@ class ExecutionStore:
         else:
             stats.shared_fetches += 1
         # Shielded: one caller giving up must not cancel the fetch others wait on.
-        return await asyncio.shield(task)
+        return asyncio.shield(task)
 
     async def _fetch(self, key: Key) -> list[Execution]:
         source, native_id = key
