@@ -63,6 +63,10 @@ class GatewayMetrics:
     def __init__(self, runtime: Runtime) -> None:
         self.registry = CollectorRegistry()
         self._operations: set[str] = set()
+        self._call_children: dict[
+            tuple[str, str, str, int | None, str | None], tuple[Counter, Histogram]
+        ] = {}
+        """Bounded like the label sets: sources x templates x statuses x error codes."""
         registry = self.registry
         self.graphql_requests = Counter(
             "gateway_graphql_requests",
@@ -133,20 +137,31 @@ class GatewayMetrics:
         self.graphql_duration.labels(operation).observe(record.duration_s)
 
     def observe_call(self, record: CallRecord) -> None:
-        """A ``CallRecord`` observer for every source's HTTP engine."""
-        status = "none" if record.status is None else str(record.status)
-        status_class = "none" if record.status is None else f"{status[0]}xx"
-        self.upstream_calls.labels(
-            record.source,
-            record.method,
-            record.template,
-            status_class,
-            status,
-            record.error_code or "none",
-        ).inc()
-        self.upstream_duration.labels(record.source, record.method, record.template).observe(
-            record.duration_s
-        )
+        """A ``CallRecord`` observer for every source's HTTP engine.
+
+        The labelled children are kept by their label values: ``labels()`` takes a lock and
+        builds its key on every call, and this runs once per upstream call.
+        """
+        key = (record.source, record.method, record.template, record.status, record.error_code)
+        children = self._call_children.get(key)
+        if children is None:
+            status = "none" if record.status is None else str(record.status)
+            status_class = "none" if record.status is None else f"{status[0]}xx"
+            children = (
+                self.upstream_calls.labels(
+                    record.source,
+                    record.method,
+                    record.template,
+                    status_class,
+                    status,
+                    record.error_code or "none",
+                ),
+                self.upstream_duration.labels(record.source, record.method, record.template),
+            )
+            self._call_children[key] = children
+        calls, duration = children
+        calls.inc()
+        duration.observe(record.duration_s)
 
     def observe_batch(self, source: str, size: int) -> None:
         """The loaders' batch hook."""
