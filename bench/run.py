@@ -1,12 +1,13 @@
 """Benchmark: the sandbox and the gateway as separate processes, driven over HTTP.
 
-    .venv/bin/python bench/run.py [--concurrency 32] [--duration 10] [--latency-ms 20]
-                                  [--upstream-client aiohttp|httpx] [--scenario NAME ...]
+    .venv/bin/python bench/run.py [--concurrency 32] [--duration 10] [--repeat 3] [--latency-ms 20]
+                                  [--upstream-client aiohttp|httpx] [--scenario NAME ...] [--no-pin]
 
-Prints, per scenario: requests/s, p50/p90/p99 latency, and upstream calls per GraphQL request as the
-sandbox counted them; writes the same to bench/results/<date>-<client>-c<concurrency>.json.
-Fan-out scenarios run against a gateway with its cache off, so every request pays its upstream
-calls; the cached scenario runs against one with the default cache.
+Prints, per scenario: requests/s (the median round, and the range over rounds), p50/p90/p99 latency
+over every request, and upstream calls per GraphQL request as the sandbox counted them; writes the
+same to bench/results/<date>-<client>-c<concurrency>.json. Fan-out scenarios run against a gateway
+with its cache off, so every request pays its upstream calls; the cached scenario runs against one
+with the default cache. The gateway has core 0 to itself unless --no-pin.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
 GATEWAY = [sys.executable, "-m", "gateway"]
 RESULTS = ROOT / "bench" / "results"
 WARMUP_S = 2.0
+ROUND_WARMUP_S = 0.5
+"""Before each round too: the previous round drove another scenario (and perhaps gateway)."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,9 @@ class Result:
     requests: int
     errors: int
     requests_per_s: float
+    """The median round's; with one round, that round's."""
+    requests_per_s_min: float
+    requests_per_s_max: float
     p50_ms: float
     p90_ms: float
     p99_ms: float
@@ -291,41 +297,82 @@ async def measure(
     gateways: dict[bool, str],
     processes: list[subprocess.Popen[bytes]],
 ) -> list[Result]:
+    """Warm each scenario up, then measure them round-robin ``args.repeat`` times.
+
+    Rounds alternate between scenarios so that a slow spell of a shared machine spreads over
+    all of them rather than landing on one; each scenario's rounds are pooled.
+    """
     connector = aiohttp.TCPConnector(limit=args.concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
         await wait_ready(session, f"{sandbox_url}/_sandbox/stats", processes[0])
         for base, process in zip(gateways.values(), processes[1:], strict=True):
             await wait_ready(session, f"{base}/healthz", process)
-        results = []
-        for scenario in scenarios():
-            if args.scenario and scenario.name not in args.scenario:
-                continue
-            url = f"{gateways[scenario.cached]}/graphql"
-            await drive(session, url, scenario, args.concurrency, WARMUP_S)
-            before = await sandbox_calls(session, sandbox_url)
-            started = time.perf_counter()
-            latencies, errors = await drive(session, url, scenario, args.concurrency, args.duration)
-            elapsed = time.perf_counter() - started
-            calls = await sandbox_calls(session, sandbox_url) - before
-            result = Result(
-                scenario=scenario.name,
-                requests=len(latencies),
-                errors=errors,
-                requests_per_s=round(len(latencies) / elapsed, 1),
-                p50_ms=round(percentile(latencies, 0.50), 1),
-                p90_ms=round(percentile(latencies, 0.90), 1),
-                p99_ms=round(percentile(latencies, 0.99), 1),
-                upstream_calls_per_request=round(calls / max(1, len(latencies)), 2),
+        chosen = [s for s in scenarios() if not args.scenario or s.name in args.scenario]
+        rounds: dict[str, list[Round]] = {s.name: [] for s in chosen}
+        for scenario in chosen:
+            await drive(
+                session,
+                f"{gateways[scenario.cached]}/graphql",
+                scenario,
+                args.concurrency,
+                WARMUP_S,
             )
-            results.append(result)
+        for _ in range(args.repeat):
+            for scenario in chosen:
+                url = f"{gateways[scenario.cached]}/graphql"
+                await drive(session, url, scenario, args.concurrency, ROUND_WARMUP_S)
+                before = await sandbox_calls(session, sandbox_url)
+                started = time.perf_counter()
+                latencies, errors = await drive(
+                    session, url, scenario, args.concurrency, args.duration
+                )
+                elapsed = time.perf_counter() - started
+                calls = await sandbox_calls(session, sandbox_url) - before
+                rounds[scenario.name].append(Round(latencies, errors, elapsed, calls))
+        results = [pooled(name, scenario_rounds) for name, scenario_rounds in rounds.items()]
+        for result in results:
             print_row(result)
         return results
 
 
+@dataclass
+class Round:
+    latencies: list[float]
+    errors: int
+    elapsed_s: float
+    upstream_calls: int
+
+    @property
+    def requests_per_s(self) -> float:
+        return len(self.latencies) / self.elapsed_s
+
+
+def pooled(scenario: str, rounds: list[Round]) -> Result:
+    """One scenario's rounds: the median round's rate, percentiles over every request."""
+    latencies = [latency for r in rounds for latency in r.latencies]
+    rates = sorted(r.requests_per_s for r in rounds)
+    return Result(
+        scenario=scenario,
+        requests=len(latencies),
+        errors=sum(r.errors for r in rounds),
+        requests_per_s=round(statistics.median(rates), 1),
+        requests_per_s_min=round(rates[0], 1),
+        requests_per_s_max=round(rates[-1], 1),
+        p50_ms=round(percentile(latencies, 0.50), 1),
+        p90_ms=round(percentile(latencies, 0.90), 1),
+        p99_ms=round(percentile(latencies, 0.99), 1),
+        upstream_calls_per_request=round(
+            sum(r.upstream_calls for r in rounds) / max(1, len(latencies)), 2
+        ),
+    )
+
+
 def print_row(result: Result) -> None:
+    spread = f"{result.requests_per_s_min}-{result.requests_per_s_max}"
     print(
-        f"| {result.scenario:<28} | {result.requests_per_s:>8} | {result.p50_ms:>7} | {result.p90_ms:>7} "
-        f"| {result.p99_ms:>7} | {result.upstream_calls_per_request:>14} | {result.errors:>6} |",
+        f"| {result.scenario:<28} | {result.requests_per_s:>8} | {spread:>13} | {result.p50_ms:>7} "
+        f"| {result.p90_ms:>7} | {result.p99_ms:>7} | {result.upstream_calls_per_request:>14} "
+        f"| {result.errors:>6} |",
         flush=True,
     )
 
@@ -335,7 +382,13 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per scenario")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per round")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="measured rounds per scenario, taken round-robin (default 3)",
+    )
     parser.add_argument(
         "--latency-ms", type=float, default=20.0, help="sandbox latency per upstream call"
     )
@@ -356,9 +409,10 @@ def main() -> None:
         f"concurrency {args.concurrency}, upstream latency {args.latency_ms} ms, client {args.upstream_client}"
     )
     print(
-        "| scenario                     |    req/s | p50 ms  | p90 ms  | p99 ms  | upstream/req   | errors |"
+        "| scenario                     |    req/s | req/s range   | p50 ms  | p90 ms  | p99 ms  "
+        "| upstream/req   | errors |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     results = run(args)
     RESULTS.mkdir(parents=True, exist_ok=True)
     output = args.output or RESULTS / (
@@ -375,8 +429,10 @@ def main() -> None:
                 "settings": {
                     "concurrency": args.concurrency,
                     "duration_s": args.duration,
+                    "rounds": args.repeat,
                     "latency_ms": args.latency_ms,
                     "upstream_client": args.upstream_client,
+                    "gateway_pinned_to_own_core": args.pin,
                 },
                 "results": [asdict(r) for r in results],
             },

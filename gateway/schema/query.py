@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, cast
 
 import strawberry
@@ -40,7 +41,10 @@ class Query:
         async def one(value: str) -> Execution:
             return await load_execution(info, execution_ref(info, value))
 
-        return cast("list[Execution | None]", [one(v) for v in ids])
+        # An exception in a list is completed by graphql-core as that item's own error (null plus
+        # an error at its index), so one gather answers every id and fails each on its own.
+        results = await asyncio.gather(*(one(v) for v in ids), return_exceptions=True)
+        return cast("list[Execution | None]", list(results))
 
     @strawberry.field(description="Any object by its global id: an Execution, Step or Approval.")
     async def node(self, info: Info[Context, None], id: strawberry.ID) -> Node | None:
