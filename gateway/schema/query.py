@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, cast
 
 import strawberry
@@ -12,7 +11,7 @@ from gateway.context import Context
 from gateway.limits import limit_error
 from gateway.schema.feed import ExecutionConnection, ExecutionFilter, execution_feed
 from gateway.schema.pending import ApprovalConnection, pending_approvals
-from gateway.schema.resolve import execution_ref, load_execution, load_node
+from gateway.schema.resolve import execution_ref, load_execution, load_executions, load_node
 from gateway.schema.types import Execution, Node, Source
 
 if TYPE_CHECKING:
@@ -38,13 +37,8 @@ class Query:
         if len(ids) > max_ids:
             raise limit_error("max_ids", max_ids, f"ids: {len(ids)} ids in one call")
 
-        async def one(value: str) -> Execution:
-            return await load_execution(info, execution_ref(info, value))
-
-        # An exception in a list is completed by graphql-core as that item's own error (null plus
-        # an error at its index), so one gather answers every id and fails each on its own.
-        results = await asyncio.gather(*(one(v) for v in ids), return_exceptions=True)
-        return cast("list[Execution | None]", list(results))
+        # Failed ids come back as exceptions: graphql-core makes each its own index's error.
+        return cast("list[Execution | None]", await load_executions(info, ids))
 
     @strawberry.field(description="Any object by its global id: an Execution, Step or Approval.")
     async def node(self, info: Info[Context, None], id: strawberry.ID) -> Node | None:

@@ -302,6 +302,9 @@ class Step(Node):
 
 @strawberry.type
 class Execution(Node):
+    id: strawberry.ID
+    """A plain field filled by ``from_model``: the id is a cheap join, and strawberry answers a
+    plain field without its resolver machinery (an Info object, argument handling, wrappers)."""
     native_id: str
     upstream_status: str | None = strawberry.field(description="The upstream's own status word.")
     workflow: Workflow | None
@@ -328,10 +331,6 @@ class Execution(Node):
     ``steps``, ``approvals``, ``children`` and a status that steps may refine then load the full
     execution through the request's loaders, so a page of them costs one batched round."""
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(ids.execution_id(self.source_name, self.native_id))
-
     @classmethod
     def from_model(
         cls, source: str, execution: model.Execution, *, partial: bool = False
@@ -339,6 +338,7 @@ class Execution(Node):
         cost = execution.cost
         workflow = execution.workflow
         return cls(
+            id=strawberry.ID(ids.execution_id(source, execution.native_id)),
             native_id=execution.native_id,
             upstream_status=execution.upstream_status,
             workflow=Workflow(id=workflow.id, name=workflow.name, version=workflow.version)
