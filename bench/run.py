@@ -404,6 +404,8 @@ def main() -> None:
         "--output", type=Path, help="JSON results file (default: bench/results/...)"
     )
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
         f"concurrency {args.concurrency}, upstream latency {args.latency_ms} ms, client {args.upstream_client}"

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import enum
 import hashlib
@@ -25,6 +24,7 @@ from cachetools import TTLCache
 
 from adapters.base import Capability, Decision, DecisionOutcome
 from adapters.errors import UpstreamError
+from gateway.single_flight import SingleFlight
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -109,7 +109,7 @@ class DecisionService:
     def __init__(self, runtime: Runtime, audit: AuditLog) -> None:
         self._runtime = runtime
         self._audit = audit
-        self._in_flight: dict[tuple[str, ...], asyncio.Task[DecisionAttempt]] = {}
+        self._sending: SingleFlight[tuple[str, ...], DecisionAttempt] = SingleFlight()
         # A request that read the approval as PENDING just before an identical decision landed
         # would otherwise send its own (replayed, but still a second POST).
         self._confirmed: TTLCache[tuple[str, ...], DecisionAttempt] = TTLCache(
@@ -139,14 +139,13 @@ class DecisionService:
             return DecisionAttempt(
                 outcome=dataclasses.replace(confirmed.outcome, already_recorded=True), error=None
             )
-        task = self._in_flight.get(key)
-        if task is None:
-            task = asyncio.create_task(
-                self._send(key, source, execution, approval, approval_id, decision, caller, notes)
-            )
-            self._in_flight[key] = task
-            task.add_done_callback(lambda _: self._in_flight.pop(key, None))
-        return await asyncio.shield(task)
+        attempt, _ = self._sending.join(
+            key,
+            lambda: self._send(
+                key, source, execution, approval, approval_id, decision, caller, notes
+            ),
+        )
+        return await attempt
 
     async def _send(
         self,

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 from cachetools import TLRUCache
 
+from gateway.single_flight import SingleFlight
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
@@ -44,7 +46,7 @@ class ExecutionStore:
         self._cache: TLRUCache[Key, Execution] = TLRUCache(
             maxsize=max(1, cache.max_entries), ttu=self._expires, timer=timer
         )
-        self._in_flight: dict[Key, asyncio.Task[list[Execution]]] = {}
+        self._fetches: SingleFlight[Key, list[Execution]] = SingleFlight()
 
     def ttl(self, source: str, execution: Execution) -> float:
         override = self._sources[source].cache_ttl_s
@@ -73,15 +75,10 @@ class ExecutionStore:
             done.set_result([hit])
             return done
         stats.cache_misses += 1
-        task = self._in_flight.get(key)
-        if task is None:
-            task = asyncio.create_task(self._fetch(key))
-            self._in_flight[key] = task
-            task.add_done_callback(lambda _: self._in_flight.pop(key, None))
-        else:
+        fetch, joined = self._fetches.join(key, lambda: self._fetch(key))
+        if joined:
             stats.shared_fetches += 1
-        # Shielded: one caller giving up must not cancel the fetch others wait on.
-        return asyncio.shield(task)
+        return fetch
 
     async def _fetch(self, key: Key) -> list[Execution]:
         source, native_id = key

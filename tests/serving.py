@@ -14,7 +14,26 @@ if TYPE_CHECKING:
 
     from starlette.types import ASGIApp
 
-__all__ = ["gateway_client", "graphql", "serving"]
+    from gateway.config import GatewayConfig
+
+__all__ = ["demo_config_with", "gateway_client", "graphql", "serving"]
+
+
+def demo_config_with(
+    sandbox_url: str, env: dict[str, str] | None = None, **sections: Any
+) -> GatewayConfig:
+    """The demo config with sections merged in; ``sources={"rv": {...}}`` merges per source."""
+    from gateway.config import parse_config
+    from gateway.demo import demo_raw_config
+
+    raw, demo_env = demo_raw_config(sandbox_url)
+    for section, values in sections.items():
+        if section == "sources":
+            for source in raw["sources"]:
+                source.update(values.get(source["name"], {}))
+        else:
+            raw.setdefault(section, {}).update(values)
+    return parse_config(raw, {**demo_env, **(env or {})})
 
 
 @asynccontextmanager
@@ -60,19 +79,9 @@ async def gateway_client(
     ``sources={"rv": {...}}`` merges keys into the named source instead of replacing the list.
     """
     from gateway.app import create_app
-    from gateway.config import parse_config
-    from gateway.demo import demo_raw_config
 
-    raw, demo_env = demo_raw_config(sandbox_url)
-    env = {**demo_env, **(env or {})}
-    for section, values in sections.items():
-        if section == "sources":
-            for source in raw["sources"]:
-                source.update(values.get(source["name"], {}))
-        else:
-            raw.setdefault(section, {}).update(values)
     async with (
-        serving(create_app(parse_config(raw, env))) as url,
+        serving(create_app(demo_config_with(sandbox_url, env, **sections))) as url,
         httpx.AsyncClient(base_url=url, timeout=30) as client,
     ):
         yield client
