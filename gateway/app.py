@@ -10,12 +10,13 @@ import os
 import uuid
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
+from strawberry.types import SubscriptionExecutionResult
 
 from gateway.auth import ANONYMOUS, AuthMiddleware
 from gateway.context import Caller, Context
@@ -39,9 +40,12 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
     import httpx
+    from cross_web import AsyncHTTPRequestAdapter
     from starlette.requests import Request
     from starlette.responses import Response
     from starlette.websockets import WebSocket
+    from strawberry.http import GraphQLRequestData
+    from strawberry.types import ExecutionResult
 
     from adapters._http import CallObserver
     from gateway.config import GatewayConfig, SourceConfig
@@ -86,6 +90,29 @@ class GatewayGraphQL(GraphQL[Context, None]):
             caller=caller,
             request_id=request_id,
         )
+
+    async def execute_operation(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        root_value: None,
+        sub_response: Response,
+    ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
+        """strawberry's, then the context's loaded data is released (``Context.release``).
+
+        A streamed result still needs its context while it streams, so it keeps it.
+        """
+        result: Any = None
+        try:
+            result = await super().execute_operation(
+                request, request_adapter, request_data, context, root_value, sub_response
+            )
+        finally:
+            if not isinstance(result, SubscriptionExecutionResult):
+                context.release()
+        return result  # type: ignore[no-any-return]
 
 
 def create_app(

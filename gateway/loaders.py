@@ -35,7 +35,7 @@ class Loaders:
         self._store = store
         self._stats = stats
         self._on_batch = on_batch  # (source, batch size) per batch: the metrics' histogram
-        self._by_source: dict[str, DataLoader[str, Execution]] = {}
+        self._by_source: dict[str, _SourceLoader] = {}
 
     def execution(self, source: str, native_id: str) -> asyncio.Future[Execution]:
         return self._loader(source).load(native_id)
@@ -46,35 +46,60 @@ class Loaders:
     def forget(self, source: str, native_id: str) -> None:
         self._loader(source).clear(native_id)
 
-    def _loader(self, source: str) -> DataLoader[str, Execution]:
+    def release(self) -> None:
+        """Drop every loader and what it holds, once the operation is answered.
+
+        graphql-core's execution context is a reference cycle that holds the request context, so
+        without this a request's loaded executions and payloads would wait for the cyclic garbage
+        collector; released here, they are freed at once.
+        """
+        self._by_source.clear()
+
+    def _loader(self, source: str) -> _SourceLoader:
         loader = self._by_source.get(source)
         if loader is None:
-            loader = DataLoader(self._batch_fn(source))
+            loader = _SourceLoader(source, self._store, self._stats[source], self._on_batch)
             self._by_source[source] = loader
         return loader
 
-    def _batch_fn(self, source: str):  # type: ignore[no-untyped-def]
-        store, stats, on_batch = self._store, self._stats[source], self._on_batch
 
-        async def load_batch(keys: list[str]) -> list[Execution | Exception]:
-            stats.record_batch(len(keys))
-            if on_batch is not None:
-                on_batch(source, len(keys))
-            results = await asyncio.gather(
-                *(store.load(source, key) for key in keys), return_exceptions=True
-            )
-            answers: list[Execution | Exception] = []
-            loader = self._by_source[source]
-            for result in results:
-                if isinstance(result, Exception):
-                    answers.append(result)
-                elif isinstance(result, BaseException):
-                    raise result
-                else:
-                    first, *descendants = result
-                    for descendant in descendants:
-                        loader.prime(descendant.native_id, descendant)
-                    answers.append(first)
-            return answers
+class _SourceLoader(DataLoader[str, "Execution"]):
+    """One source's loader. Its batch function is a method, not a closure over the loaders:
+    a closure would make a reference cycle (loaders → loader → closure → loaders), and then a
+    request's whole result (futures, executions, payloads) would wait for the cyclic garbage
+    collector instead of being freed when the request ends."""
 
-        return load_batch
+    def __init__(
+        self,
+        source: str,
+        store: ExecutionStore,
+        stats: SourceStats,
+        on_batch: Callable[[str, int], None] | None,
+    ) -> None:
+        super().__init__()
+        self._source = source
+        self._store = store
+        self._stats = stats
+        self._on_batch = on_batch
+
+    async def batch_load_fn(self, keys: list[str]) -> list[Execution | Exception]:  # type: ignore[override]
+        source = self._source
+        self._stats.record_batch(len(keys))
+        if self._on_batch is not None:
+            self._on_batch(source, len(keys))
+        store = self._store
+        results = await asyncio.gather(
+            *(store.load(source, key) for key in keys), return_exceptions=True
+        )
+        answers: list[Execution | Exception] = []
+        for result in results:
+            if isinstance(result, Exception):
+                answers.append(result)
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                first, *descendants = result
+                for descendant in descendants:
+                    self.prime(descendant.native_id, descendant)
+                answers.append(first)
+        return answers

@@ -67,6 +67,9 @@ class GatewayMetrics:
             tuple[str, str, str, int | None, str | None], tuple[Counter, Histogram]
         ] = {}
         """Bounded like the label sets: sources x templates x statuses x error codes."""
+        self._request_children: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
+        """Bounded by the capped operation names x outcomes."""
+        self._batch_children: dict[str, Histogram] = {}
         registry = self.registry
         self.graphql_requests = Counter(
             "gateway_graphql_requests",
@@ -132,9 +135,17 @@ class GatewayMetrics:
             self.graphql_in_flight.dec()
         if not record.is_graphql_request:
             return
-        operation = self.operation_label(record.operation)
-        self.graphql_requests.labels(operation, record.outcome).inc()
-        self.graphql_duration.labels(operation).observe(record.duration_s)
+        key = (self.operation_label(record.operation), record.outcome)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (
+                self.graphql_requests.labels(*key),
+                self.graphql_duration.labels(key[0]),
+            )
+            self._request_children[key] = children
+        requests, duration = children
+        requests.inc()
+        duration.observe(record.duration_s)
 
     def observe_call(self, record: CallRecord) -> None:
         """A ``CallRecord`` observer for every source's HTTP engine.
@@ -164,8 +175,11 @@ class GatewayMetrics:
         duration.observe(record.duration_s)
 
     def observe_batch(self, source: str, size: int) -> None:
-        """The loaders' batch hook."""
-        self.batch_size.labels(source).observe(size)
+        """The loaders' batch hook (a few times per request, so its child is kept too)."""
+        child = self._batch_children.get(source)
+        if child is None:
+            child = self._batch_children[source] = self.batch_size.labels(source)
+        child.observe(size)
 
     async def endpoint(self, request: Request) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)

@@ -7,10 +7,12 @@ share one call; the fan-out reaches the upstream concurrently.
 from __future__ import annotations
 
 import asyncio
+import gc
 from typing import TYPE_CHECKING
 
 import pytest
 
+from adapters import model
 from sandbox import rotavision
 from sandbox.nesting import DEMO_TREE_ID
 from tests.serving import gateway_client, graphql
@@ -215,3 +217,34 @@ async def test_rotavision_step_kinds_come_from_one_cached_call_per_workflow(
     assert kinds <= {"AGENT", "SEARCH", "CODE", "HUMAN_APPROVAL"}
     assert 1 <= first_round <= len(workflows)
     assert sandbox.stats.calls[definition_calls] == first_round  # the second round asked none
+
+
+def live_executions() -> int:
+    """Parsed executions still alive, found through the collector's own list of objects."""
+    return sum(1 for o in gc.get_objects() if isinstance(o, model.Execution))
+
+
+async def test_a_request_frees_what_it_loaded_without_the_cycle_collector(
+    sandbox_url: str, sandbox: Sandbox
+) -> None:
+    """With the cache off, nothing should keep a request's executions once it is answered.
+    graphql-core's execution context is a reference cycle holding the request's context, so
+    the gateway releases the loaders itself; were it not to, every execution of the 20 would
+    stay alive until the cyclic collector ran (here: never, it is off)."""
+    ids = distinct_ids(sandbox, 20)
+    query = "query ($ids: [ID!]!) { executions(ids: $ids) { id status steps { kind } } }"
+    async with gateway_client(sandbox_url, cache={"terminal_ttl_s": 0, "active_ttl_s": 0}) as gw:
+        assert "errors" not in await graphql(gw, query, {"ids": ids})
+        gc.collect()
+        gc.disable()
+        try:
+            before = live_executions()
+            for _ in range(3):
+                body = await graphql(gw, query, {"ids": ids})
+                assert "errors" not in body
+                assert len(body["data"]["executions"]) == 20
+            after = live_executions()
+        finally:
+            gc.enable()
+    assert sandbox.stats.total == 4 * 20
+    assert after == before

@@ -8,7 +8,7 @@ import pytest
 from graphql import GraphQLEnumType, GraphQLError
 
 from adapters.model import ExecutionStatus, StepKind
-from gateway.heap import settle_heap
+from gateway.heap import YOUNG_GENERATION_THRESHOLD, settle_heap
 from gateway.schema import schema
 
 
@@ -27,9 +27,12 @@ def test_a_value_outside_the_enum_is_still_refused() -> None:
 
 
 def test_settle_heap_freezes_what_exists_and_leaves_collection_on() -> None:
+    thresholds = gc.get_threshold()
     try:
         settle_heap()
         assert gc.get_freeze_count() > 0
         assert gc.isenabled()
+        assert gc.get_threshold() == (YOUNG_GENERATION_THRESHOLD, *thresholds[1:])
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
