@@ -378,34 +378,42 @@ class Execution(Node):
     def approval_list(self) -> list[Approval]:
         return [Approval.from_model(self, a) for a in self._model.approvals]
 
-    def _full(self, info: Info[Context, None], pick: Callable[[Execution], _T]) -> Awaitable[_T]:
+    def _full(self, context: Context, pick: Callable[[Execution], _T]) -> Awaitable[_T]:
         """``pick`` applied to the full execution, loaded now (so one tick's loads batch)."""
-        future = info.context.loaders.execution(self.source_name, self._model.native_id)
+        future = context.loaders.execution(self.source_name, self._model.native_id)
 
         async def picked() -> _T:
             return pick(Execution.from_model(self.source_name, await future))
 
         return picked()
 
-    # Sync for a complete execution; an awaitable only for a partial list item (see _partial).
+    def status_in(self, context: Context) -> ExecutionStatus:
+        """Sync for a complete execution; an awaitable only for a partial list item."""
+        if self._partial:
+            capabilities = context.runtime.adapters[self.source_name].capabilities
+            if status_needs_steps(self._model, capabilities):
+                return cast("ExecutionStatus", self._full(context, lambda e: e._model.status))
+        return self._model.status
+
+    def steps_in(self, context: Context) -> list[Step]:
+        if self._partial:
+            return cast("list[Step]", self._full(context, Execution.step_list))
+        return self.step_list()
+
+    # status and steps are answered by gateway.schema.fast_paths in a built schema (the
+    # same methods, without strawberry's wrapper); these resolvers define the fields.
     @strawberry.field
     def status(self, info: Info[Context, None]) -> ExecutionStatus:
-        if self._partial:
-            capabilities = info.context.runtime.adapters[self.source_name].capabilities
-            if status_needs_steps(self._model, capabilities):
-                return cast("ExecutionStatus", self._full(info, lambda e: e._model.status))
-        return self._model.status
+        return self.status_in(info.context)
 
     @strawberry.field
     def steps(self, info: Info[Context, None]) -> list[Step]:
-        if self._partial:
-            return cast("list[Step]", self._full(info, Execution.step_list))
-        return self.step_list()
+        return self.steps_in(info.context)
 
     @strawberry.field
     def approvals(self, info: Info[Context, None]) -> list[Approval]:
         if self._partial:
-            return cast("list[Approval]", self._full(info, Execution.approval_list))
+            return cast("list[Approval]", self._full(info.context, Execution.approval_list))
         return self.approval_list()
 
     @strawberry.field
