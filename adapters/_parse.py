@@ -33,13 +33,22 @@ __all__ = [
 ]
 
 _NON_ALNUM = re.compile(r"[\s_\-]+")
+_NORMALIZED: dict[str, str] = {}
+"""Words seen so far, normalized: an upstream uses a handful of status and kind words, read
+several times per payload. Bounded by _MAX_NORMALIZED, so odd words cannot grow it for ever."""
+_MAX_NORMALIZED = 1024
 
 
 def normalize_word(value: object) -> str | None:
     """``"Timed-Out"`` → ``"timedout"``: the lookup key for tolerant status maps."""
     if not isinstance(value, str):
         return None
-    return _NON_ALNUM.sub("", value).lower()
+    word = _NORMALIZED.get(value)
+    if word is None:
+        word = _NON_ALNUM.sub("", value).lower()
+        if len(_NORMALIZED) < _MAX_NORMALIZED:
+            _NORMALIZED[value] = word
+    return word
 
 
 def as_str(value: object) -> str | None:
@@ -98,7 +107,10 @@ def iso_datetime(value: object) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
-    if parsed.tzinfo is None:
+    tzinfo = parsed.tzinfo
+    if tzinfo is UTC:  # "Z" and "+00:00" parse to this very object
+        return parsed
+    if tzinfo is None:
         return parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
 
