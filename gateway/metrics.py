@@ -104,7 +104,7 @@ class GatewayMetrics:
         )
         self.batch_size = Histogram(
             "gateway_loader_batch_size",
-            "Keys per DataLoader batch, by source.",
+            "Keys a request's loader was asked for in one loop turn, by source.",
             ("source",),
             buckets=BATCH_SIZE_BUCKETS,
             registry=registry,

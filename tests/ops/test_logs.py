@@ -73,7 +73,7 @@ async def test_a_request_id_is_made_when_none_usable_arrives(
 async def test_graphql_errors_carry_the_same_request_id(
     gateway: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def broken(self: ExecutionStore, source: str, native_id: str) -> None:
+    def broken(self: ExecutionStore, source: str, native_id: str) -> None:
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(ExecutionStore, "load", broken)
