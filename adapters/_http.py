@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
+import orjson
 
 from adapters._wire import AiohttpWire, HttpxWire, Wire, WireError, WireResponse, WireTimeout
 from adapters.errors import (
@@ -165,6 +166,26 @@ class CircuitOpen(UpstreamUnavailable):
     """Refused without a call: the source's breaker is open (``retry_after``: until the probe)."""
 
     retryable = False
+
+
+_DIGIT_MASK = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
+"""``bytes.translate`` table: every digit becomes ``0``, everything else a space."""
+_LONG_NUMBER = b"0" * 19
+"""19 digits in a row: a number that may not fit 64 bits, which orjson would read as a float."""
+
+
+def loads_json(body: bytes) -> Any:
+    """orjson (about three times as fast on a typical payload) where it reads exactly what the
+    standard library would; the standard library for the rest, so nothing decodes differently:
+    bodies with a run of 19 or more digits (orjson turns an integer beyond 64 bits into a float),
+    and what orjson refuses but json reads (NaN, a UTF-8 BOM, UTF-16). ValueError if not JSON.
+    """
+    if _LONG_NUMBER not in body.translate(_DIGIT_MASK):
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
+    return json_lib.loads(body)
 
 
 def encode_segment(value: str) -> str:
@@ -613,7 +634,7 @@ class SourceHTTP:
         status = response.status
         success = 200 <= status < 300
         try:
-            body: Any = json_lib.loads(response.body)
+            body: Any = loads_json(response.body)
         except ValueError:
             body = None
             if success:

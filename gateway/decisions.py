@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import enum
 import hashlib
@@ -145,7 +146,7 @@ class DecisionService:
                 key, source, execution, approval, approval_id, decision, caller, notes
             ),
         )
-        return await attempt
+        return await asyncio.shield(attempt)
 
     async def _send(
         self,

@@ -23,11 +23,12 @@ class SingleFlight(Generic[K, V]):
 
     def join(
         self, key: K, start: Callable[[], Coroutine[Any, Any, V]]
-    ) -> tuple[asyncio.Future[V], bool]:
-        """The key's shared result, and whether another caller had started it already.
+    ) -> tuple[asyncio.Task[V], bool]:
+        """The key's shared task, and whether another caller had started it already.
 
-        ``start`` runs only when no task holds the key. The result is shielded: one caller
-        giving up (a cancelled request) must not cancel the work others wait on.
+        ``start`` runs only when no task holds the key. The task is shared: a caller that awaits
+        it awaits ``asyncio.shield(task)``, so giving up (a cancelled request) cannot cancel the
+        work others wait on; a caller that only adds a done callback needs no shield.
         """
         task = self._tasks.get(key)
         joined = task is not None
@@ -35,4 +36,4 @@ class SingleFlight(Generic[K, V]):
             task = asyncio.create_task(start())
             self._tasks[key] = task
             task.add_done_callback(lambda _: self._tasks.pop(key, None))
-        return asyncio.shield(task), joined
+        return task, joined

@@ -63,8 +63,8 @@ class ExecutionStore:
     def load(self, source: str, native_id: str) -> asyncio.Future[list[Execution]]:
         """The execution first, then any descendants its upstream returned in the same call.
 
-        A future rather than a coroutine: a batch gathers these directly, so a key costs no
-        task of its own, only the shared fetch's.
+        The shared fetch itself, not a copy: other requests may wait on it, so a caller adds a
+        done callback (as the loaders do) or awaits ``asyncio.shield`` of it, and never cancels it.
         """
         key = (source, native_id)
         stats = self._stats[source]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gc
+import json
 
 import pytest
 from graphql import GraphQLEnumType, GraphQLError
 
 from adapters.model import ExecutionStatus, StepKind
+from gateway.app import GatewayGraphQL
 from gateway.heap import YOUNG_GENERATION_THRESHOLD, settle_heap
 from gateway.schema import schema
 
@@ -36,3 +38,10 @@ def test_settle_heap_freezes_what_exists_and_leaves_collection_on() -> None:
     finally:
         gc.unfreeze()
         gc.set_threshold(*thresholds)
+
+
+def test_answers_encode_with_orjson_and_fall_back_for_what_it_cannot() -> None:
+    view = GatewayGraphQL.__new__(GatewayGraphQL)  # encode_json uses no state
+    assert view.encode_json({"data": {"a": "é", "n": 1}}) == '{"data":{"a":"é","n":1}}'.encode()
+    huge = view.encode_json({"data": {"raw": {"n": 2**70}}})
+    assert json.loads(huge) == {"data": {"raw": {"n": 2**70}}}
