@@ -30,7 +30,7 @@ class GatewaySchema(strawberry.Schema):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        install_fast_paths(self._schema)
+        install_fast_paths(self._schema, default_resolver=self.config.default_resolver)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None

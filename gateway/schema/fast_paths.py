@@ -10,7 +10,8 @@ import functools
 from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLObjectType
-from strawberry.schema.schema_converter import CustomGraphQLEnumType
+from strawberry.schema.schema_converter import CustomGraphQLEnumType, GraphQLCoreConverter
+from strawberry.types.field import StrawberryField
 
 from gateway.schema.types import Execution
 
@@ -25,9 +26,38 @@ if TYPE_CHECKING:
 __all__ = ["install_fast_paths"]
 
 
-def install_fast_paths(graphql_schema: GraphQLSchema) -> None:
+def install_fast_paths(graphql_schema: GraphQLSchema, *, default_resolver: object) -> None:
+    """``default_resolver``: strawberry's config's; plain fields are read directly only when it
+    is ``getattr`` (the default), since that is what they would call."""
     _enum_output_by_lookup(graphql_schema)
+    if default_resolver is getattr:
+        _plain_attribute_resolvers(graphql_schema)
     _direct_resolvers(graphql_schema)
+
+
+def _plain_attribute_resolvers(graphql_schema: GraphQLSchema) -> None:
+    """A field strawberry answers with ``getattr(source, python_name)`` gets exactly that.
+
+    strawberry marks these resolvers ``_is_default`` (no resolver, no extension, no permission,
+    no exception handler) and reaches the getattr through two more calls; a 20-execution answer
+    reads about 170 such fields (3% of its execution, measured in process).
+    """
+    for graphql_type in graphql_schema.type_map.values():
+        if not isinstance(graphql_type, GraphQLObjectType):
+            continue
+        for graphql_field in graphql_type.fields.values():
+            field = (graphql_field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+            if isinstance(field, StrawberryField) and getattr(
+                graphql_field.resolve, "_is_default", False
+            ):
+                graphql_field.resolve = _attribute(field.python_name)
+
+
+def _attribute(name: str) -> Callable[[Any, Any], Any]:
+    def resolve(source: Any, _info: Any) -> Any:
+        return getattr(source, name)
+
+    return resolve
 
 
 def _enum_output_by_lookup(graphql_schema: GraphQLSchema) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import gc
 import json
+from types import SimpleNamespace
 
 import pytest
-from graphql import GraphQLEnumType, GraphQLError
+from graphql import GraphQLEnumType, GraphQLError, GraphQLObjectType
 
 from adapters.model import ExecutionStatus, StepKind
 from gateway.app import GatewayGraphQL
@@ -45,3 +46,15 @@ def test_answers_encode_with_orjson_and_fall_back_for_what_it_cannot() -> None:
     assert view.encode_json({"data": {"a": "é", "n": 1}}) == '{"data":{"a":"é","n":1}}'.encode()
     huge = view.encode_json({"data": {"raw": {"n": 2**70}}})
     assert json.loads(huge) == {"data": {"raw": {"n": 2**70}}}
+
+
+def test_plain_fields_are_read_directly_and_resolver_fields_keep_theirs() -> None:
+    step, execution = (schema._schema.type_map[name] for name in ("Step", "Execution"))
+    assert isinstance(step, GraphQLObjectType)
+    assert isinstance(execution, GraphQLObjectType)
+    plain = [step.fields["kind"], step.fields["startedAt"], execution.fields["id"]]
+    assert not any(getattr(f.resolve, "_is_default", False) for f in plain)
+    assert step.fields["kind"].resolve(SimpleNamespace(kind="AGENT"), None) == "AGENT"
+    # A field with a resolver of its own is not a plain read.
+    assert step.fields["id"].resolve is not None
+    assert "_attribute" not in step.fields["id"].resolve.__qualname__
