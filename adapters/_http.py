@@ -105,7 +105,7 @@ def deadline_after(
     """Give every upstream call made inside the block at most ``seconds`` from now in total.
 
     An enclosing, earlier deadline wins: a block can shorten the time left, never extend it.
-    Tasks created inside the block (DataLoader batches) inherit the deadline with the context.
+    Tasks created inside the block (the loaders' fetches) inherit the deadline with the context.
     """
     deadline = clock() + seconds
     outer = request_deadline.get()
@@ -394,6 +394,19 @@ class RetryBudget:
 Sleep = Callable[[float], Awaitable[None]]
 
 
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """One ``request_json`` call, as its attempts (and their record) need it."""
+
+    method: str
+    template: str
+    path: str  # the template with its segments, percent-encoded
+    params: Mapping[str, Any] | None
+    json: Any
+    headers: Mapping[str, str] | None
+    native_id: str | None
+
+
 class SourceHTTP:
     """HTTP access to one configured source: base URL, credential headers, limits, resilience.
 
@@ -475,16 +488,22 @@ class SourceHTTP:
             idempotent: whether a retry is safe; by default only ``GET`` is. Writes are sent
                 once, whatever happens, so a decision is never recorded twice by us.
         """
-        path = template.format(*(encode_segment(s) for s in segments))
+        call = _Call(
+            method=method,
+            template=template,
+            path=template.format(*(encode_segment(s) for s in segments)),
+            params=params,
+            json=json,
+            headers=headers,
+            native_id=native_id,
+        )
         safe_to_retry = method == "GET" if idempotent is None else idempotent
         attempts = 1 + (max(0, self.settings.retries) if safe_to_retry else 0)
         self.retry_budget.record_call()
         attempt = 1
         while True:
             try:
-                return await self._attempt(
-                    method, template, path, attempt, params, json, headers, native_id
-                )
+                return await self._attempt(call, attempt)
             except UpstreamError as error:
                 if attempt >= attempts:
                     raise
@@ -511,17 +530,8 @@ class SourceHTTP:
             return None
         return delay
 
-    async def _attempt(
-        self,
-        method: str,
-        template: str,
-        path: str,
-        attempt: int,
-        params: Mapping[str, Any] | None,
-        json: Any,
-        headers: Mapping[str, str] | None,
-        native_id: str | None,
-    ) -> Any:
+    async def _attempt(self, call: _Call, attempt: int) -> Any:
+        native_id = call.native_id
         left = time_left(self._clock)
         if left is not None and left <= 0:
             raise UpstreamTimeout(
@@ -552,24 +562,12 @@ class SourceHTTP:
                 ) from None
             raise
         try:
-            return await self._send(
-                method, template, path, attempt, params, json, headers, native_id, admission
-            )
+            return await self._send(call, attempt, admission)
         finally:
             self._semaphore.release()
 
-    async def _send(
-        self,
-        method: str,
-        template: str,
-        path: str,
-        attempt: int,
-        params: Mapping[str, Any] | None,
-        json: Any,
-        headers: Mapping[str, str] | None,
-        native_id: str | None,
-        admission: _Admission,
-    ) -> Any:
+    async def _send(self, call: _Call, attempt: int, admission: _Admission) -> Any:
+        native_id = call.native_id
         left = time_left(self._clock)
         if left is not None and left <= 0:
             self.breaker.settle(admission, None)
@@ -587,11 +585,11 @@ class SourceHTTP:
                 # httpx's timeouts are per read; this one bounds the whole attempt, slow bodies too.
                 async with asyncio.timeout(budget):
                     response = await self._wire.send(
-                        method,
-                        path,
-                        params=params,
-                        json=json,
-                        headers=headers,
+                        call.method,
+                        call.path,
+                        params=call.params,
+                        json=call.json,
+                        headers=call.headers,
                         timeout_s=budget,
                         connect_timeout_s=min(self.settings.connect_timeout_s, budget),
                     )
@@ -620,8 +618,8 @@ class SourceHTTP:
             if succeeded is not None or error is not None:  # no record for a cancelled attempt
                 record = CallRecord(
                     source=self.source,
-                    method=method,
-                    template=template,
+                    method=call.method,
+                    template=call.template,
                     status=status,
                     duration_s=time.perf_counter() - started,
                     error_code=error.code if error else None,

@@ -3,7 +3,7 @@
 - ``config``: the TOML file, validated; secrets from the environment.
 - ``app``: the Starlette app assembled from routes, middleware and the runtime's lifespan.
 - ``runtime``: process-long state: one adapter per source, the store, decisions, cursors, counters.
-- ``store``: the cross-request cache with single flight; ``loaders``: per-request DataLoaders.
+- ``store``: the cross-request cache with single flight; ``loaders``: per-request loaders.
 - ``schema/``: the strawberry types, Query, Mutation, connections (feed, pending approvals).
 - ``errors``: stable ``extensions.code`` for every error; ``ids``: global ids, checked before any
   upstream call; ``cursors``: signed connection cursors; ``merge``: the feed's k-way merge.

@@ -1,7 +1,7 @@
 """Every GraphQL request gets a deadline (``server.request_deadline_s``) for its upstream calls.
 
 A pure ASGI middleware: the deadline is set in the request's context before the endpoint runs,
-so strawberry's execution and the DataLoader tasks it creates inherit it (``contextvars`` are
+so strawberry's execution and the fetch tasks its loaders start inherit it (``contextvars`` are
 copied into new tasks), and each upstream call gets only what is left of it
 (``adapters._http.request_deadline``).
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from adapters._http import deadline_after
+from gateway.http_guards import GRAPHQL_PATHS, PathMiddleware
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
@@ -18,17 +19,13 @@ if TYPE_CHECKING:
 __all__ = ["DeadlineMiddleware"]
 
 
-class DeadlineMiddleware:
+class DeadlineMiddleware(PathMiddleware):
     def __init__(
-        self, app: ASGIApp, seconds: float, paths: tuple[str, ...] = ("/graphql",)
+        self, app: ASGIApp, seconds: float, paths: tuple[str, ...] = GRAPHQL_PATHS
     ) -> None:
-        self.app = app
+        super().__init__(app, paths)
         self.seconds = seconds
-        self.paths = paths
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] not in self.paths:
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         with deadline_after(self.seconds):
             await self.app(scope, receive, send)

@@ -140,42 +140,27 @@ class DecisionService:
             return DecisionAttempt(
                 outcome=dataclasses.replace(confirmed.outcome, already_recorded=True), error=None
             )
-        attempt, _ = self._sending.join(
-            key,
-            lambda: self._send(
-                key, source, execution, approval, approval_id, decision, caller, notes
-            ),
-        )
-        return await asyncio.shield(attempt)
 
-    async def _send(
-        self,
-        key: tuple[str, ...],
-        source: str,
-        execution: Execution,
-        approval: Approval,
-        approval_id: str,
-        decision: Decision,
-        caller: Caller,
-        notes: str | None,
-    ) -> DecisionAttempt:
-        adapter = self._runtime.adapters[source]
-        try:
-            outcome = await adapter.decide(
-                execution,
-                approval,
-                decision,
-                reviewer_id=caller.reviewer_id,
-                notes=notes,
-                idempotency_key=idempotency_key(approval_id, decision),
-            )
+        async def send() -> DecisionAttempt:
+            try:
+                outcome = await self._runtime.adapters[source].decide(
+                    execution,
+                    approval,
+                    decision,
+                    reviewer_id=caller.reviewer_id,
+                    notes=notes,
+                    idempotency_key=idempotency_key(approval_id, decision),
+                )
+            except UpstreamError as exc:
+                return DecisionAttempt(outcome=None, error=exc)
+            finally:
+                self._runtime.store.invalidate(source, execution.native_id)
             attempt = DecisionAttempt(outcome=outcome, error=None)
             self._confirmed[key] = attempt
             return attempt
-        except UpstreamError as exc:
-            return DecisionAttempt(outcome=None, error=exc)
-        finally:
-            self._runtime.store.invalidate(source, execution.native_id)
+
+        shared, _ = self._sending.join(key, send)
+        return await asyncio.shield(shared)
 
     def audit(self, **fields: object) -> None:
         """Record one decision attempt (the mutation calls this once per attempt)."""

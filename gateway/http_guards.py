@@ -37,6 +37,7 @@ __all__ = [
     "GRAPHQL_RESPONSE_JSON",
     "BodyLimitMiddleware",
     "GraphQLResponseMiddleware",
+    "PathMiddleware",
     "RequestGuardMiddleware",
     "cors_middleware",
     "error_body",
@@ -48,6 +49,29 @@ GRAPHQL_PATHS = ("/graphql",)
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 """The GraphQL-over-HTTP response media type; ``application/json`` stays the default."""
 _JSON = "application/json"
+
+
+class PathMiddleware:
+    """A pure ASGI middleware that acts on HTTP requests to ``paths`` and passes the rest through.
+
+    Subclasses implement ``handle``; ``self.app`` is the application they wrap.
+    """
+
+    def __init__(self, app: ASGIApp, paths: tuple[str, ...] = GRAPHQL_PATHS) -> None:
+        self.app = app
+        self.paths = paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in self.paths:
+            await self.app(scope, receive, send)
+            return
+        await self.handle(scope, receive, send)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """One HTTP request to one of ``paths``."""
+        raise NotImplementedError
+
+
 _UTF8 = ("utf-8", "utf8")
 _CORS_HEADERS = ("authorization", "content-type", "x-request-id")
 _CORS_MAX_AGE_S = 600
@@ -149,20 +173,16 @@ async def _serve_refusing(app: ASGIApp, scope: Scope, receive: Receive, send: Se
             )
 
 
-class BodyLimitMiddleware:
+class BodyLimitMiddleware(PathMiddleware):
     """413 for a request body over ``max_bytes``, without reading more than that."""
 
     def __init__(
         self, app: ASGIApp, max_bytes: int, paths: tuple[str, ...] = GRAPHQL_PATHS
     ) -> None:
-        self.app = app
+        super().__init__(app, paths)
         self.max_bytes = max_bytes
-        self.paths = paths
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] not in self.paths:
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         too_large = _BodyRefused(
             413,
             f"The request body is larger than this gateway accepts ({self.max_bytes} bytes, "
@@ -194,17 +214,10 @@ class BodyLimitMiddleware:
         await _serve_refusing(self.app, scope, limited_receive, send)
 
 
-class RequestGuardMiddleware:
+class RequestGuardMiddleware(PathMiddleware):
     """POST bodies must be JSON strawberry can read (415, 400); GET may only query (405)."""
 
-    def __init__(self, app: ASGIApp, paths: tuple[str, ...] = GRAPHQL_PATHS) -> None:
-        self.app = app
-        self.paths = paths
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] not in self.paths:
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] == "POST":
             problem = _content_type_problem(Headers(scope=scope).get("content-type"))
             if problem:
@@ -313,21 +326,14 @@ def _get_is_not_a_query(scope: Scope) -> bool:
     return operation is not None and operation.operation is not OperationType.QUERY
 
 
-class GraphQLResponseMiddleware:
+class GraphQLResponseMiddleware(PathMiddleware):
     """Content negotiation and JSON errors for what strawberry answers on ``/graphql``.
 
     strawberry always answers ``application/json`` with status 200, and plain text for the
     requests it refuses; this buffers only those two kinds of answer and rewrites them.
     """
 
-    def __init__(self, app: ASGIApp, paths: tuple[str, ...] = GRAPHQL_PATHS) -> None:
-        self.app = app
-        self.paths = paths
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] not in self.paths:
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         graphql_response = prefers_graphql_response(Headers(scope=scope).get("accept"))
         start: Message | None = None
         chunks: list[bytes] = []

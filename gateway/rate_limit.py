@@ -20,7 +20,7 @@ from cachetools import TTLCache
 
 from gateway.auth import ANONYMOUS
 from gateway.context import Caller
-from gateway.http_guards import GRAPHQL_PATHS, send_error
+from gateway.http_guards import GRAPHQL_PATHS, PathMiddleware, send_error
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -88,7 +88,7 @@ def client_key(scope: Scope) -> str:
     return f"addr:{client[0] if client else 'unknown'}"
 
 
-class RateLimitMiddleware:
+class RateLimitMiddleware(PathMiddleware):
     """429 with ``Retry-After`` once a client has spent its bucket; place it after auth."""
 
     def __init__(
@@ -98,8 +98,7 @@ class RateLimitMiddleware:
         paths: tuple[str, ...] = GRAPHQL_PATHS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.app = app
-        self.paths = paths
+        super().__init__(app, paths)
         self.config = config
         self.limiter = (
             RateLimiter(config.requests_per_s, config.burst, clock=clock)
@@ -107,8 +106,8 @@ class RateLimitMiddleware:
             else None
         )
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.limiter is None or scope["type"] != "http" or scope["path"] not in self.paths:
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.limiter is None:
             await self.app(scope, receive, send)
             return
         key = client_key(scope)

@@ -17,7 +17,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from gateway.config import ConfigError
-from gateway.observe import GRAPHQL_PATH, record_of
+from gateway.http_guards import PathMiddleware
+from gateway.observe import record_of
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
@@ -99,17 +100,14 @@ def _exporter(config: TracingConfig) -> Any:
     return OTLPSpanExporter()
 
 
-class TracingMiddleware:
+class TracingMiddleware(PathMiddleware):
     """A server span around each ``/graphql`` request, current while it runs."""
 
     def __init__(self, app: ASGIApp, tracing: Tracing) -> None:
-        self.app = app
+        super().__init__(app)
         self.tracing = tracing
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != GRAPHQL_PATH:
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         trace = self.tracing.api
         carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         span = self.tracing.tracer.start_span(
