@@ -28,6 +28,7 @@ from urllib.parse import quote
 import httpx
 import orjson
 
+from adapters._h1 import H1Wire
 from adapters._wire import AiohttpWire, HttpxWire, Wire, WireError, WireResponse, WireTimeout
 from adapters.errors import (
     ExecutionNotFound,
@@ -422,7 +423,7 @@ class SourceHTTP:
         settings: HTTPSettings,
         read_error: ErrorReader | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
-        client: str = "aiohttp",
+        client: str = "httptools",
         observers: tuple[CallObserver, ...] = (),
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
@@ -453,8 +454,12 @@ class SourceHTTP:
                 max_connections=settings.max_concurrency,
                 transport=transport,
             )
-        else:
+        elif client == "aiohttp":
             self._wire = AiohttpWire(
+                base_url=base, headers=all_headers, max_connections=settings.max_concurrency
+            )
+        else:
+            self._wire = H1Wire(
                 base_url=base, headers=all_headers, max_connections=settings.max_concurrency
             )
 

@@ -106,7 +106,7 @@ class SourceAdapter(ABC):
         credentials: Credentials,
         settings: HTTPSettings,
         transport: httpx.AsyncBaseTransport | None = None,
-        client: str = "aiohttp",
+        client: str = "httptools",
         observers: tuple[CallObserver, ...] = (),
         options: Mapping[str, object] | None = None,
     ) -> SourceAdapter:

@@ -1,7 +1,7 @@
 """Benchmark: the sandbox and the gateway as separate processes, driven over HTTP.
 
     .venv/bin/python bench/run.py [--concurrency 32] [--duration 10] [--repeat 3] [--latency-ms 20]
-                                  [--upstream-client aiohttp|httpx] [--scenario NAME ...] [--no-pin]
+                                  [--upstream-client httptools|aiohttp|httpx] [--scenario NAME ...] [--no-pin]
 
 Prints, per scenario: requests/s (the median round, and the range over rounds), p50/p90/p99 latency
 over every request, and upstream calls per GraphQL request as the sandbox counted them; writes the
@@ -33,6 +33,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from adapters._wire import UPSTREAM_CLIENTS  # noqa: E402
 from gateway.demo import demo_raw_config  # noqa: E402
 from sandbox import Sandbox, nesting, truthlocks  # noqa: E402
 
@@ -392,7 +393,7 @@ def main() -> None:
     parser.add_argument(
         "--latency-ms", type=float, default=20.0, help="sandbox latency per upstream call"
     )
-    parser.add_argument("--upstream-client", choices=("aiohttp", "httpx"), default="aiohttp")
+    parser.add_argument("--upstream-client", choices=UPSTREAM_CLIENTS, default="httptools")
     parser.add_argument("--scenario", action="append", help="run only this scenario (repeatable)")
     parser.add_argument(
         "--no-pin",

@@ -85,8 +85,9 @@ class ServerConfig:
     cursor_secret_env: str | None = None
     """Names the variable holding the key that signs cursors; replicas must share it."""
     cursor_secret: str | None = field(default=None, repr=False)
-    upstream_client: str = "aiohttp"
-    """What carries upstream calls: ``aiohttp`` (faster, the default) or ``httpx``'s own transport."""
+    upstream_client: str = "httptools"
+    """What carries upstream calls: ``httptools`` (our keep-alive client, the default and the
+    fastest), ``aiohttp``, or ``httpx``'s own transport (docs/performance.md)."""
 
     @property
     def is_loopback(self) -> bool:

@@ -12,6 +12,7 @@ from gateway.config import LimitsConfig
 from gateway.errors import classify
 from gateway.limits import limit_extensions
 from gateway.observe import OperationObserver
+from gateway.schema.executor import GatewayExecutionContext
 from gateway.schema.extra_errors import ExtraErrors
 from gateway.schema.fast_paths import install_fast_paths
 from gateway.schema.mutation import Mutation
@@ -29,6 +30,7 @@ class GatewaySchema(strawberry.Schema):
     """A strawberry Schema whose errors all carry the design's ``extensions.code``."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("execution_context_class", GatewayExecutionContext)
         super().__init__(*args, **kwargs)
         install_fast_paths(self._schema, default_resolver=self.config.default_resolver)
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
-from graphql import GraphQLObjectType
+from graphql import GraphQLObjectType, is_leaf_type, is_non_null_type
 from strawberry.schema.schema_converter import CustomGraphQLEnumType, GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
+from gateway.schema.executor import PLAIN_LEAVES, PlainLeaf
 from gateway.schema.types import Execution
 
 if TYPE_CHECKING:
@@ -40,17 +41,27 @@ def _plain_attribute_resolvers(graphql_schema: GraphQLSchema) -> None:
 
     strawberry marks these resolvers ``_is_default`` (no resolver, no extension, no permission,
     no exception handler) and reaches the getattr through two more calls; a 20-execution answer
-    reads about 170 such fields (3% of its execution, measured in process).
+    reads about 170 such fields (3% of its execution, measured in process). Those that are
+    leaves are also listed in their type's ``extensions`` for the executor to answer inline
+    (gateway/schema/executor.py), which enum coercion above must precede.
     """
     for graphql_type in graphql_schema.type_map.values():
         if not isinstance(graphql_type, GraphQLObjectType):
             continue
-        for graphql_field in graphql_type.fields.values():
+        leaves: dict[str, PlainLeaf] = {}
+        for name, graphql_field in graphql_type.fields.items():
             field = (graphql_field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-            if isinstance(field, StrawberryField) and getattr(
+            if not isinstance(field, StrawberryField) or not getattr(
                 graphql_field.resolve, "_is_default", False
             ):
-                graphql_field.resolve = _attribute(field.python_name)
+                continue
+            graphql_field.resolve = _attribute(field.python_name)
+            non_null = is_non_null_type(graphql_field.type)
+            leaf_type = graphql_field.type.of_type if non_null else graphql_field.type
+            if is_leaf_type(leaf_type) and not graphql_field.args:
+                leaves[name] = PlainLeaf(field.python_name, leaf_type.coerce_output_value, non_null)
+        if leaves:
+            graphql_type.extensions = {**(graphql_type.extensions or {}), PLAIN_LEAVES: leaves}
 
 
 def _attribute(name: str) -> Callable[[Any, Any], Any]:

@@ -1,0 +1,473 @@
+"""The httptools wire against a real TCP peer that answers with scripted bytes.
+
+Each test's server reads one request head (and body, by Content-Length) per reply it scripts,
+records what it read, and writes the reply bytes, so framing, reuse and failure are exact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import ssl
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+import pytest
+import trustme
+
+from adapters import _h1
+from adapters._h1 import H1Wire
+from adapters._wire import WireError, WireResponse
+
+Reply = bytes | Callable[[asyncio.StreamWriter], object] | None
+"""Bytes to write; None to close without answering; a callable for anything else."""
+Serve = Callable[..., Awaitable["Peer"]]
+
+
+@dataclass
+class Peer:
+    replies: list[Reply]
+    """Answers in order, across connections."""
+    requests: list[bytes] = field(default_factory=list)
+    connections: int = 0
+    open_now: int = 0
+    most_open: int = 0
+    port: int = 0
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self.open_now += 1
+        self.most_open = max(self.most_open, self.open_now)
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                body = await reader.readexactly(length) if length else b""
+                self.requests.append(head + body)
+                reply = self.replies.pop(0) if self.replies else None
+                if reply is None:
+                    return
+                if callable(reply):
+                    result = reply(writer)
+                    if asyncio.iscoroutine(result):
+                        await result
+                    continue
+                writer.write(reply)
+                await writer.drain()
+        finally:
+            self.open_now -= 1
+            writer.close()
+
+
+def ok(body: bytes = b'{"ok":true}', *headers: str) -> bytes:
+    extra = "".join(f"{h}\r\n" for h in headers)
+    return (
+        f"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n"
+        f"{extra}\r\n"
+    ).encode() + body
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Serve]:
+    servers: list[asyncio.Server] = []
+
+    async def start(replies: list[Reply], *, tls: ssl.SSLContext | None = None) -> Peer:
+        peer = Peer(list(replies))
+        server = await asyncio.start_server(peer.serve, "127.0.0.1", 0, ssl=tls)
+        peer.port = server.sockets[0].getsockname()[1]
+        servers.append(server)
+        return peer
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def wire_for(peer: Peer, *, max_connections: int = 4, **kwargs: object) -> H1Wire:
+    return H1Wire(
+        base_url=f"http://127.0.0.1:{peer.port}/base",
+        headers={"authorization": "Bearer k"},
+        max_connections=max_connections,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+async def get(
+    wire: H1Wire,
+    path: str = "/x",
+    *,
+    method: str = "GET",
+    json: object = None,
+    headers: dict[str, str] | None = None,
+) -> WireResponse:
+    return await wire.send(
+        method, path, params=None, json=json, headers=headers, timeout_s=5, connect_timeout_s=5
+    )
+
+
+async def test_request_bytes_and_reply(serve: Serve) -> None:
+    peer = await serve([ok(b'{"a":1}', "X-Request-Id: r1", "Set-Cookie: a=1", "Set-Cookie: b=2")])
+    wire = wire_for(peer)
+    response = await wire.send(
+        "POST",
+        "/items/a%2Fb",
+        params={"q": "x y", "skip": None, "n": 2},
+        json={"name": "é"},
+        headers={"idempotency-key": "k1"},
+        timeout_s=5,
+        connect_timeout_s=5,
+    )
+    await wire.aclose()
+    assert response.status == 200
+    assert response.body == b'{"a":1}'
+    assert response.headers["x-request-id"] == "r1"
+    assert response.headers["set-cookie"] == "a=1, b=2"
+    head, body = peer.requests[0].split(b"\r\n\r\n", 1)
+    lines = head.split(b"\r\n")
+    assert lines[0] == b"POST /base/items/a%2Fb?q=x+y&n=2 HTTP/1.1"
+    assert f"host: 127.0.0.1:{peer.port}".encode() in lines
+    assert b"authorization: Bearer k" in lines
+    assert b"idempotency-key: k1" in lines
+    assert b"content-type: application/json" in lines
+    assert body == '{"name":"é"}'.encode()
+    assert f"content-length: {len(body)}".encode() in lines
+
+
+async def test_keeps_the_connection_alive(serve: Serve) -> None:
+    peer = await serve([ok(), ok(), ok()])
+    wire = wire_for(peer)
+    for _ in range(3):
+        await get(wire)
+    await wire.aclose()
+    assert peer.connections == 1
+
+
+async def test_chunked_reply(serve: Serve) -> None:
+    chunked = (
+        b'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4\r\n{"a"\r\n3\r\n:1}\r\n0\r\n\r\n'
+    )
+    peer = await serve([chunked, ok()])
+    wire = wire_for(peer)
+    response = await get(wire)
+    assert response.body == b'{"a":1}'
+    await get(wire)
+    await wire.aclose()
+    assert peer.connections == 1
+
+
+async def test_reply_delimited_by_close(serve: Serve) -> None:
+    async def until_close(writer: asyncio.StreamWriter) -> None:
+        writer.write(b'HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n{"a":')
+        await writer.drain()
+        writer.write(b"1}")
+        writer.close()
+
+    peer = await serve([until_close, ok()])
+    wire = wire_for(peer)
+    response = await get(wire)
+    assert response.body == b'{"a":1}'
+    await get(wire)
+    await wire.aclose()
+    assert peer.connections == 2
+
+
+async def test_connection_close_is_not_reused(serve: Serve) -> None:
+    peer = await serve([ok(b"{}", "Connection: close"), ok()])
+    wire = wire_for(peer)
+    await get(wire)
+    await get(wire)
+    await wire.aclose()
+    assert peer.connections == 2
+
+
+async def test_a_stale_connection_is_retried_for_a_get_only(serve: Serve) -> None:
+    # The server reads the second request on the kept-alive connection and closes it unanswered.
+    peer = await serve([ok(), None, ok()])
+    wire = wire_for(peer)
+    await get(wire)
+    response = await get(wire)
+    assert response.status == 200
+    assert peer.connections == 2
+    assert len(peer.requests) == 3
+
+    peer.replies = [ok(), None, ok()]
+    await get(wire)
+    with pytest.raises(WireError, match="closed before the reply"):
+        await get(wire, method="POST", json={"decision": "approve"})
+    await wire.aclose()
+    posts = [r for r in peer.requests if r.startswith(b"POST")]
+    assert len(posts) == 1  # never sent twice
+
+
+async def test_a_truncated_body_is_an_error(serve: Serve) -> None:
+    async def truncated(writer: asyncio.StreamWriter) -> None:
+        writer.write(b'HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{"a":1')
+        await writer.drain()
+        writer.close()
+
+    peer = await serve([truncated])
+    wire = wire_for(peer)
+    with pytest.raises(WireError, match="closed before the reply was complete"):
+        await get(wire)
+    await wire.aclose()
+
+
+async def test_garbage_is_an_error(serve: Serve) -> None:
+    peer = await serve([b"SMTP ready\r\n\r\n"])
+    wire = wire_for(peer)
+    with pytest.raises(WireError, match="unreadable reply"):
+        await get(wire)
+    await wire.aclose()
+
+
+async def test_an_interim_reply_is_skipped(serve: Serve) -> None:
+    peer = await serve([b"HTTP/1.1 100 Continue\r\n\r\n" + ok(b'{"b":2}')])
+    wire = wire_for(peer)
+    response = await get(wire)
+    await wire.aclose()
+    assert response.status == 200
+    assert response.body == b'{"b":2}'
+
+
+@pytest.mark.parametrize(
+    ("encoding", "encode"),
+    [
+        ("gzip", gzip.compress),
+        ("deflate", zlib.compress),
+        ("deflate", lambda b: zlib.compress(b)[2:-4]),  # raw deflate, as some servers send
+    ],
+)
+async def test_compressed_bodies_are_decoded(
+    serve: Serve, encoding: str, encode: Callable[[bytes], bytes]
+) -> None:
+    peer = await serve([ok(encode(b'{"z":1}'), f"content-encoding: {encoding}")])
+    wire = wire_for(peer)
+    response = await get(wire)
+    await wire.aclose()
+    assert response.body == b'{"z":1}'
+    assert b"accept-encoding: gzip, deflate" in peer.requests[0]
+
+
+async def test_unknown_encoding_and_bad_gzip_are_errors(serve: Serve) -> None:
+    peer = await serve([ok(b"xx", "content-encoding: br"), ok(b"xx", "content-encoding: gzip")])
+    wire = wire_for(peer)
+    with pytest.raises(WireError, match="unsupported content-encoding"):
+        await get(wire)
+    with pytest.raises(WireError, match="unreadable gzip body"):
+        await get(wire)
+    await wire.aclose()
+
+
+async def test_bodies_are_bounded(serve: Serve, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_h1, "MAX_BODY_BYTES", 64)
+    big = b"[" + b"1," * 100 + b"1]"
+    peer = await serve(
+        [
+            ok(big),  # announced too large
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+            + b"%x\r\n" % len(big)
+            + big
+            + b"\r\n0\r\n\r\n",  # found too large
+            ok(gzip.compress(big), "content-encoding: gzip"),  # too large once inflated
+        ]
+    )
+    wire = wire_for(peer)
+    for _ in range(3):
+        with pytest.raises(WireError, match="too large"):
+            await get(wire)
+    await wire.aclose()
+
+
+async def test_headers_are_bounded(serve: Serve, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_h1, "MAX_HEADER_BYTES", 100)
+    peer = await serve([ok(b"{}", "x-long: " + "a" * 200)])
+    wire = wire_for(peer)
+    with pytest.raises(WireError, match="headers too large"):
+        await get(wire)
+    await wire.aclose()
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"x-evil": "a\r\nx-injected: 1"}, {"bad name": "v"}, {"x-nul": "a\x00b"}, {"x-u": "☃"}],
+)
+async def test_unsafe_request_headers_are_refused(serve: Serve, headers: dict[str, str]) -> None:
+    peer = await serve([ok()])
+    wire = wire_for(peer)
+    with pytest.raises(WireError, match="header"):
+        await get(wire, headers=headers)
+    await wire.aclose()
+    assert peer.requests == []
+
+
+async def test_unsafe_paths_are_refused(serve: Serve) -> None:
+    peer = await serve([ok()])
+    wire = wire_for(peer)
+    for path in ("/a b", "/a\r\nHost: x", "/é"):
+        with pytest.raises(WireError, match="invalid request line"):
+            await get(wire, path)
+    await wire.aclose()
+    assert peer.requests == []
+
+
+async def test_connection_refused_is_an_error() -> None:
+    nobody = H1Wire(base_url="http://127.0.0.1:1", headers={}, max_connections=1)
+    with pytest.raises(WireError, match="connect failed"):
+        await get(nobody)
+
+
+async def test_the_pool_is_bounded_and_shared(serve: Serve) -> None:
+    async def slow(writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(0.02)
+        writer.write(ok())
+        await writer.drain()
+
+    peer = await serve([slow] * 8)
+    wire = wire_for(peer, max_connections=2)
+    responses = await asyncio.gather(*(get(wire) for _ in range(8)))
+    await wire.aclose()
+    assert [r.status for r in responses] == [200] * 8
+    assert peer.most_open <= 2
+    assert peer.connections == 2
+
+
+async def test_a_cancelled_exchange_frees_its_slot(serve: Serve) -> None:
+    async def never(writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(10)
+
+    peer = await serve([never, ok()])
+    wire = wire_for(peer, max_connections=1)
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.05):
+            await get(wire)
+    response = await get(wire)  # the one slot is free again, on a new connection
+    await wire.aclose()
+    assert response.status == 200
+    assert peer.connections == 2
+
+
+async def test_bytes_on_an_idle_connection_drop_it(serve: Serve) -> None:
+    peer = await serve([ok() + b"HTTP/1.1 200 OK\r\n", ok()])
+    wire = wire_for(peer)
+    await get(wire)
+    await asyncio.sleep(0.01)
+    await get(wire)
+    await wire.aclose()
+    assert peer.connections == 2
+
+
+async def test_a_closed_wire_refuses(serve: Serve) -> None:
+    peer = await serve([ok()])
+    wire = wire_for(peer)
+    await wire.aclose()
+    with pytest.raises(WireError, match="closed"):
+        await get(wire)
+
+
+def test_only_http_urls() -> None:
+    with pytest.raises(ValueError, match="not an http"):
+        H1Wire(base_url="ftp://x", headers={}, max_connections=1)
+
+
+async def test_tls_with_a_trusted_certificate(serve: Serve) -> None:
+    authority = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("localhost").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    authority.configure_trust(client_context)
+    peer = await serve([ok(b'{"tls":1}')], tls=server_context)
+
+    wire = H1Wire(
+        base_url=f"https://localhost:{peer.port}",
+        headers={},
+        max_connections=1,
+        ssl_context=client_context,
+    )
+    response = await get(wire)
+    await wire.aclose()
+    assert response.body == b'{"tls":1}'
+
+    untrusting = H1Wire(base_url=f"https://localhost:{peer.port}", headers={}, max_connections=1)
+    with pytest.raises(WireError, match="connect failed"):
+        await get(untrusting)
+
+
+async def test_an_idle_connection_the_server_closed_is_replaced(
+    serve: Serve,
+) -> None:
+    async def answer_then_close(writer: asyncio.StreamWriter) -> None:
+        writer.write(ok())
+        await writer.drain()
+        writer.close()
+
+    peer = await serve([answer_then_close, ok()])
+    wire = wire_for(peer)
+    await get(wire)
+    await asyncio.sleep(0.01)  # the close reaches the client while the connection is idle
+    response = await get(wire, method="POST")
+    await wire.aclose()
+    assert response.status == 200
+    assert peer.connections == 2
+    assert b"content-length: 0" in peer.requests[1]
+
+
+async def test_late_bytes_on_an_idle_connection_drop_it(serve: Serve) -> None:
+    async def answer_then_chatter(writer: asyncio.StreamWriter) -> None:
+        writer.write(ok())
+        await writer.drain()
+        await asyncio.sleep(0.005)
+        writer.write(b"surprise")
+        await writer.drain()
+
+    peer = await serve([answer_then_chatter, ok()])
+    wire = wire_for(peer)
+    await get(wire)
+    await asyncio.sleep(0.02)
+    await get(wire)
+    await wire.aclose()
+    assert peer.connections == 2
+
+
+async def test_a_protocol_switch_is_an_error(serve: Serve) -> None:
+    peer = await serve(
+        [b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n"]
+    )
+    wire = wire_for(peer)
+    with pytest.raises(WireError, match="switched protocols"):
+        await get(wire)
+    await wire.aclose()
+
+
+async def test_giving_up_while_waiting_for_a_slot(serve: Serve) -> None:
+    async def slow(writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(0.05)
+        writer.write(ok())
+        await writer.drain()
+
+    peer = await serve([slow, ok()])
+    wire = wire_for(peer, max_connections=1)
+    first = asyncio.ensure_future(get(wire))
+    await asyncio.sleep(0.01)
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.01):
+            await get(wire)  # waits for the one connection, then gives up
+    assert (await first).status == 200
+    assert (await get(wire)).status == 200
+    await wire.aclose()
+    assert peer.connections == 1
+
+
+def test_the_host_header_names_the_origin() -> None:
+    default = H1Wire(base_url="http://api.example.com/v1", headers={}, max_connections=1)
+    assert b"host: api.example.com\r\n" in default._fixed_lines
+    tls = H1Wire(base_url="https://api.example.com:8443", headers={}, max_connections=1)
+    assert b"host: api.example.com:8443\r\n" in tls._fixed_lines
+    ipv6 = H1Wire(base_url="http://[::1]:8080", headers={}, max_connections=1)
+    assert b"host: [::1]:8080\r\n" in ipv6._fixed_lines

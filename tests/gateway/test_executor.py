@@ -1,0 +1,170 @@
+"""The executor that answers plain leaves inline gives exactly graphql-core's answers and errors."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import pytest
+import strawberry
+from graphql import GraphQLObjectType
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from gateway.schema import fast_paths, schema
+from gateway.schema.executor import PLAIN_LEAVES, GatewayExecutionContext
+
+
+@strawberry.enum
+class Colour(enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+@strawberry.type
+class Item:
+    name: str
+    note: str | None
+    colour: Colour
+    count: int
+    tags: list[str]
+
+    @strawberry.field
+    def shout(self) -> str:
+        return self.name.upper()
+
+
+BROKEN: dict[str, Any] = {}
+"""Items whose attributes break the schema's promises, as a faulty model would."""
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def items(self) -> list[Item]:
+        return [
+            Item(name="a", note=None, colour=Colour.RED, count=1, tags=["x"]),
+            Item(name="b", note="n", colour=Colour.BLUE, count=2, tags=[]),
+        ]
+
+    @strawberry.field
+    def broken(self) -> list[Item | None]:
+        return [Item(**fields) for fields in BROKEN.values()]
+
+
+class CountResolves(SchemaExtension):
+    calls = 0
+
+    def resolve(self, _next: Any, root: Any, info: Any, *args: Any, **kwargs: Any) -> Any:
+        CountResolves.calls += 1
+        return _next(root, info, *args, **kwargs)
+
+
+def build(context_class: type, extensions: tuple[type[SchemaExtension], ...] = ()) -> Any:
+    built = strawberry.Schema(
+        query=Query, execution_context_class=context_class, extensions=list(extensions)
+    )
+    fast_paths._enum_output_by_lookup(built._schema)
+    fast_paths._plain_attribute_resolvers(built._schema)
+    return built
+
+
+QUERIES = [
+    "{ items { name note colour count tags shout } }",
+    "{ items { n: name n2: name __typename ...F } } fragment F on Item { colour count }",
+    "query($x: Boolean!) { items { name @include(if: $x) note @skip(if: $x) count } }",
+    "{ broken { name colour count } }",
+]
+
+
+@pytest.fixture(autouse=True)
+def faulty_items() -> Any:
+    BROKEN.clear()
+    BROKEN.update(
+        {
+            "null in a non-null": {
+                "name": None,
+                "note": None,
+                "colour": Colour.RED,
+                "count": 1,
+                "tags": [],
+            },
+            "not an enum member": {
+                "name": "c",
+                "note": None,
+                "colour": "green",
+                "count": 1,
+                "tags": [],
+            },
+            "not an int": {
+                "name": "d",
+                "note": None,
+                "colour": Colour.BLUE,
+                "count": "many",
+                "tags": [],
+            },
+        }
+    )
+    yield
+    BROKEN.clear()
+
+
+@pytest.mark.parametrize("query", QUERIES)
+async def test_same_answers_and_errors_as_graphql_core(query: str) -> None:
+    stock = await build(StrawberryGraphQLCoreExecutionContext).execute(
+        query, variable_values={"x": True}
+    )
+    ours = await build(GatewayExecutionContext).execute(query, variable_values={"x": True})
+    assert ours.data == stock.data
+    assert [(e.message, e.path) for e in ours.errors or []] == [
+        (e.message, e.path) for e in stock.errors or []
+    ]
+
+
+async def test_errors_are_those_of_the_standard_path() -> None:
+    result = await build(GatewayExecutionContext).execute("{ broken { name colour count } }")
+    assert result.data == {"broken": [None, None, None]}
+    messages = {tuple(e.path or ()): e.message for e in result.errors or []}
+    assert "Cannot return null for non-nullable field Item.name." in messages[("broken", 0, "name")]
+    assert ("broken", 1, "colour") in messages
+    assert ("broken", 2, "count") in messages
+
+
+async def test_plain_leaves_skip_their_resolvers() -> None:
+    built = build(GatewayExecutionContext)
+    item = built._schema.type_map["Item"]
+    assert isinstance(item, GraphQLObjectType)
+    assert set(item.extensions[PLAIN_LEAVES]) == {"name", "note", "colour", "count"}
+    calls: list[str] = []
+    plain = item.fields["name"].resolve
+    assert plain is not None
+
+    def counted(source: Any, info: Any) -> Any:
+        calls.append("name")
+        return plain(source, info)
+
+    item.fields["name"].resolve = counted
+    result = await built.execute("{ items { name } }")
+    assert result.data == {"items": [{"name": "a"}, {"name": "b"}]}
+    assert calls == []  # read inline, not through the resolver
+
+
+async def test_resolver_middleware_sees_every_field() -> None:
+    query = "{ items { name note colour count tags shout } }"
+    counts = []
+    for context_class in (StrawberryGraphQLCoreExecutionContext, GatewayExecutionContext):
+        CountResolves.calls = 0
+        result = await build(context_class, (CountResolves,)).execute(query)
+        assert not result.errors
+        counts.append(CountResolves.calls)
+    assert counts[0] == counts[1] == 1 + 2 * 6
+
+
+def test_the_gateway_schema_uses_it_and_marks_its_leaves() -> None:
+    assert schema.execution_context_class is GatewayExecutionContext
+    execution = schema._schema.type_map["Execution"]
+    assert isinstance(execution, GraphQLObjectType)
+    leaves = execution.extensions[PLAIN_LEAVES]
+    assert {"id", "startedAt", "durationMs"} <= set(leaves)
+    assert "status" not in leaves  # it has a resolver (the request's view of the status)
+    assert "steps" not in leaves  # not a leaf
