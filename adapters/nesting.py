@@ -15,7 +15,6 @@ Docs: ``shared/upstreams/nesting.txt`` and notes §3. Quirks we bend to:
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -53,7 +52,7 @@ from adapters.model import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Iterator, Mapping, Sequence
 
     import httpx
 
@@ -111,10 +110,11 @@ _EXECUTION_STATUS = {
 _NO_TIME = datetime.max.replace(tzinfo=UTC)
 
 
-def parse_execution(payload: Any) -> Execution:
+def parse_execution(payload: Any, children: Sequence[Execution] = ()) -> Execution:
     """One execution object (single get, list item or ``/nestings`` member) → Execution (pure).
 
-    Knows nothing of children: ``steps`` and ``child_native_ids`` are filled by ``parse_tree``.
+    ``children``, parsed already, become ``child_native_ids`` and one SUB_EXECUTION step each;
+    only ``parse_tree`` knows them.
     """
     data = require_dict(payload, "execution")
     native_id = require_str(data, "id")
@@ -145,6 +145,8 @@ def parse_execution(payload: Any) -> Execution:
         duration_ms=duration_ms_between(started_at, completed_at),
         error=error_info(detail.get("error")),
         parent_native_id=as_str(data.get("parentId")) or None,
+        child_native_ids=tuple(c.native_id for c in children),
+        steps=tuple(_child_step(i, c) for i, c in enumerate(children)),
         is_purged=as_bool(data.get("isPurged")) or False,
         extra=extra,
     )
@@ -157,44 +159,44 @@ def parse_tree(payload: Any, root_id: str) -> list[Execution]:
     ``children``; rebuilds the tree from ``parentId`` (nesting stands in for a missing one).
     Members that do not descend from the root are dropped. Raises PayloadError without the root.
     """
-    by_id: dict[str, Execution] = {}
+    members: dict[str, dict[str, Any]] = {}
     for item in _members(payload):
-        if as_str(item.get("id")):  # a member without an id cannot be placed in the tree
-            execution = parse_execution(item)
-            by_id.setdefault(execution.native_id, execution)
+        member_id = as_str(item.get("id"))
+        if member_id:  # a member without an id cannot be placed in the tree
+            members.setdefault(member_id, item)
 
-    root = by_id.get(root_id) or next(
-        (e for key, e in by_id.items() if key.lower() == root_id.lower()), None
-    )
-    if root is None:
-        raise PayloadError(f"the reply does not hold the requested execution '{root_id}'")
+    root_key = root_id if root_id in members else None
+    if root_key is None:
+        root_key = next((key for key in members if key.lower() == root_id.lower()), None)
+        if root_key is None:
+            raise PayloadError(f"the reply does not hold the requested execution '{root_id}'")
 
-    children: dict[str, list[Execution]] = {}
-    for execution in by_id.values():
-        parent = execution.parent_native_id
-        if parent is not None and parent != execution.native_id:
-            children.setdefault(parent, []).append(execution)
+    children: dict[str, list[str]] = {}
+    for member_id, item in members.items():
+        parent = as_str(item.get("parentId")) or None
+        if parent is not None and parent != member_id:
+            children.setdefault(parent, []).append(member_id)
     for siblings in children.values():
-        siblings.sort(key=_start_order)
+        siblings.sort(key=lambda member_id: _start_order(member_id, members[member_id]))
 
-    tree: list[Execution] = []
+    # Depth first, children in start order; ``seen`` guards against cycles. Each member is
+    # visited after its parent, so building in reverse builds children before their parent,
+    # and every Execution is constructed once, whole.
+    order: list[tuple[str, list[str]]] = []
     seen: set[str] = set()
-    pending = [root]
-    while pending:  # depth first, children in start order; ``seen`` guards against cycles
-        execution = pending.pop()
-        if execution.native_id in seen:
+    pending = [root_key]
+    while pending:
+        member_id = pending.pop()
+        if member_id in seen:
             continue
-        seen.add(execution.native_id)
-        kids = [c for c in children.get(execution.native_id, ()) if c.native_id not in seen]
-        tree.append(
-            dataclasses.replace(
-                execution,
-                child_native_ids=tuple(c.native_id for c in kids),
-                steps=tuple(_child_step(i, c) for i, c in enumerate(kids)),
-            )
-        )
+        seen.add(member_id)
+        kids = [c for c in children.get(member_id, ()) if c not in seen]
+        order.append((member_id, kids))
         pending.extend(reversed(kids))
-    return tree
+    built: dict[str, Execution] = {}
+    for member_id, kids in reversed(order):
+        built[member_id] = parse_execution(members[member_id], [built[k] for k in kids])
+    return [built[member_id] for member_id, _ in order]
 
 
 def parse_list(payload: Any) -> tuple[tuple[Execution, ...], int | None]:
@@ -245,8 +247,9 @@ def _flatten(item: object, parent_id: str | None) -> Iterator[dict[str, Any]]:
         yield from _flatten(child, own_id)
 
 
-def _start_order(execution: Execution) -> tuple[datetime, str]:
-    return execution.started_at or execution.created_at or _NO_TIME, execution.native_id
+def _start_order(member_id: str, item: dict[str, Any]) -> tuple[datetime, str]:
+    started = iso_datetime(item.get("startedAt")) or iso_datetime(item.get("createdAt"))
+    return started or _NO_TIME, member_id
 
 
 def _child_step(index: int, child: Execution) -> Step:
