@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import math
 from types import SimpleNamespace
 
 import pytest
@@ -59,3 +60,14 @@ def test_plain_fields_are_read_directly_and_resolver_fields_keep_theirs() -> Non
     assert step.fields["startedAt"].resolve(SimpleNamespace(started_at="then"), None) == "then"
     # Step.id has a resolver of its own (it encodes the id), so strawberry's path stays.
     assert getattr(step.fields["id"].resolve, "__code__", None) is not direct_read
+
+
+def test_request_bodies_decode_exactly_as_the_standard_library_would() -> None:
+    view = GatewayGraphQL.__new__(GatewayGraphQL)  # decode_json uses no state
+    body = b'{"query": "{ x }", "variables": {"n": 123456789012345678901234, "s": "\\u00e9"}}'
+    assert view.decode_json(body) == json.loads(body)
+    nan = view.decode_json('{"a": NaN}')  # text keeps the standard reading
+    assert isinstance(nan, dict)
+    assert math.isnan(nan["a"])
+    with pytest.raises(json.JSONDecodeError):  # strawberry turns this into a 400
+        view.decode_json(b'{"query": ')
