@@ -1,10 +1,14 @@
 """Bounds on one GraphQL operation, checked before any resolver runs (``[limits]`` in the config).
 
 Each limit refuses with ``BAD_USER_INPUT``, a message naming the limit and its value, and
-``extensions.limit`` (the config key); nothing reaches an upstream. Where strawberry's extension
-is safe we use it (``MaxTokensLimiter``, ``ParserCache``, ``ValidationCache``,
-``DisableIntrospection``) and only word its error; document size, depth, aliases and the cost
-estimate are ours, walking each named fragment once. ``executions(ids:)`` checks
+``extensions.limit`` (the config key); nothing reaches an upstream. graphql-core's own parser
+bounds tokens (strawberry's ``max_tokens`` parse option; we only word its error), strawberry's
+``ParserCache`` and ``ValidationCache`` keep documents and their validation, and
+``NoSchemaIntrospectionCustomRule`` refuses introspection where it is off; document size, depth,
+aliases and the cost estimate are ours, walking each named fragment once. The token bound and the
+validation rules are set by ``OperationLimits`` itself rather than by strawberry's one-line
+extensions (``MaxTokensLimiter``, ``AddValidationRules``): every extension costs about 15 µs per
+request in strawberry's hook machinery, whatever it does. ``executions(ids:)`` checks
 ``limits.max_ids`` in its resolver.
 
 Cost is an upper bound on the executions one operation may load: each field that may load one
@@ -39,14 +43,8 @@ from graphql import (
     is_list_type,
 )
 from graphql.utilities import get_operation_ast
-from strawberry.extensions import (
-    AddValidationRules,
-    DisableIntrospection,
-    MaxTokensLimiter,
-    ParserCache,
-    SchemaExtension,
-    ValidationCache,
-)
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 
 from gateway.errors import GatewayError
 
@@ -108,24 +106,23 @@ def limit_extensions(
     The validation rules are made once here, so the validation cache keeps hitting.
     """
     rules: list[type[ASTValidationRule]] = [_shape_rule(limits.max_depth, limits.max_aliases)]
-    extensions: list[Callable[[], SchemaExtension]] = [
-        partial(OperationLimits, limits),
-        partial(MaxTokensLimiter, max_token_count=limits.max_tokens),
-        partial(ParserCache, maxsize=limits.parser_cache_size),
-        partial(AddValidationRules, rules),
-    ]
     if not introspection:
-        extensions.append(DisableIntrospection)
-    extensions.append(partial(ValidationCache, maxsize=limits.validation_cache_size))
-    return extensions
+        rules.append(NoSchemaIntrospectionCustomRule)
+    return [
+        partial(OperationLimits, limits, tuple(rules)),
+        partial(ParserCache, maxsize=limits.parser_cache_size),
+        partial(ValidationCache, maxsize=limits.validation_cache_size),
+    ]
 
 
 class OperationLimits(SchemaExtension):
-    """Document size before parsing, token-limit wording, and the cost bound before execution."""
+    """Document size before parsing, the token bound and its wording, the validation rules, and
+    the cost bound before execution."""
 
-    def __init__(self, limits: LimitsConfig) -> None:
+    def __init__(self, limits: LimitsConfig, rules: tuple[type[ASTValidationRule], ...]) -> None:
         super().__init__()
         self.limits = limits
+        self.rules = rules
 
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context
@@ -136,6 +133,8 @@ class OperationLimits(SchemaExtension):
                 self.limits.max_document_bytes,
                 f"The document is {size} bytes",
             )
+        context.parse_options["max_tokens"] = self.limits.max_tokens
+        context.validation_rules = (*context.validation_rules, *self.rules)
         try:
             yield
         except GraphQLSyntaxError as syntax_error:
