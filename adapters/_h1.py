@@ -96,8 +96,17 @@ class _Exchange(asyncio.Protocol):
         self._refusal = None
         self.received = False
         self._reply = asyncio.get_running_loop().create_future()
-        self._transport.write(request)
+        try:
+            self._transport.write(request)
+        except (RuntimeError, OSError):  # the transport closed under us (uvloop raises)
+            self._reply = None
+            self.close()
+            raise WireError("the connection closed before the request was sent") from None
         return self._reply
+
+    @property
+    def usable(self) -> bool:
+        return not self.closed and self._transport is not None and not self._transport.is_closing()
 
     def close(self) -> None:
         self.closed = True
@@ -122,6 +131,7 @@ class _Exchange(asyncio.Protocol):
             self._fail(WireError(self._refusal or f"unreadable reply: {exc}"))
 
     def eof_received(self) -> bool:
+        self.closed = True  # not to be handed out again
         return False  # close our side too; connection_lost follows
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -344,7 +354,7 @@ class H1Wire:
             now = time.monotonic()
             while self._idle:
                 connection = self._idle.pop()
-                if not connection.closed and now - connection.idle_since < KEEPALIVE_S:
+                if connection.usable and now - connection.idle_since < KEEPALIVE_S:
                     return connection, True
                 self._discard(connection)
             if self._open < self._max_connections:

@@ -18,7 +18,7 @@ import trustme
 
 from adapters import _h1
 from adapters._h1 import H1Wire
-from adapters._wire import WireError, WireResponse
+from adapters._wire import WireError, WireResponse, WireTimeout
 
 Reply = bytes | Callable[[asyncio.StreamWriter], object] | None
 """Bytes to write; None to close without answering; a callable for anything else."""
@@ -471,3 +471,37 @@ def test_the_host_header_names_the_origin() -> None:
     assert b"host: api.example.com:8443\r\n" in tls._fixed_lines
     ipv6 = H1Wire(base_url="http://[::1]:8080", headers={}, max_connections=1)
     assert b"host: [::1]:8080\r\n" in ipv6._fixed_lines
+
+
+async def test_a_slow_connect_is_a_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    loop = asyncio.get_running_loop()
+
+    async def hangs(*_args: object, **_kwargs: object) -> object:
+        await asyncio.sleep(10)
+        raise AssertionError("not reached")
+
+    monkeypatch.setattr(loop, "create_connection", hangs)
+    wire = H1Wire(base_url="http://127.0.0.1:9", headers={}, max_connections=1)
+    with pytest.raises(WireTimeout, match="connect timeout"):
+        await wire.send(
+            "GET", "/", params=None, json=None, headers=None, timeout_s=5, connect_timeout_s=0.01
+        )
+    assert wire._open == 0  # the slot is free again
+
+
+async def test_a_transport_that_died_unnoticed_fails_the_send_cleanly() -> None:
+    class Dead(asyncio.Transport):
+        """uvloop raises on a write to a transport it has closed."""
+
+        def write(self, data: bytes | bytearray | memoryview) -> None:
+            raise RuntimeError("unable to perform operation; the handler is closed")
+
+        def close(self) -> None:
+            pass
+
+    exchange = _h1._Exchange()
+    exchange.connection_made(Dead())
+    with pytest.raises(WireError, match="before the request was sent"):
+        exchange.exchange(b"GET / HTTP/1.1\r\n\r\n")
+    assert exchange.closed
+    assert not exchange.usable
