@@ -141,6 +141,9 @@ class AiohttpWire:
             trust_env=False,
             timeout=aiohttp.ClientTimeout(total=None),
             skip_auto_headers=("user-agent",),
+            # Upstream cookies are not state the gateway keeps between calls (the httptools wire
+            # and httpx's per-call use do not either).
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
         return self._session
 

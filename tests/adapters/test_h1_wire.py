@@ -112,6 +112,13 @@ async def get(
     )
 
 
+async def idle_one_closed(wire: H1Wire) -> None:
+    """Until the wire's idle connection has seen its peer close (or its surprise bytes)."""
+    async with asyncio.timeout(5):
+        while wire._idle[0].usable:  # noqa: ASYNC110 - protocol state, no event to wait on
+            await asyncio.sleep(0.001)
+
+
 async def test_request_bytes_and_reply(serve: Serve) -> None:
     peer = await serve([ok(b'{"a":1}', "X-Request-Id: r1", "Set-Cookie: a=1", "Set-Cookie: b=2")])
     wire = wire_for(peer)
@@ -357,7 +364,6 @@ async def test_bytes_on_an_idle_connection_drop_it(serve: Serve) -> None:
     peer = await serve([ok() + b"HTTP/1.1 200 OK\r\n", ok()])
     wire = wire_for(peer)
     await get(wire)
-    await asyncio.sleep(0.01)
     await get(wire)
     await wire.aclose()
     assert peer.connections == 2
@@ -410,7 +416,7 @@ async def test_an_idle_connection_the_server_closed_is_replaced(
     peer = await serve([answer_then_close, ok()])
     wire = wire_for(peer)
     await get(wire)
-    await asyncio.sleep(0.01)  # the close reaches the client while the connection is idle
+    await idle_one_closed(wire)  # the close reaches the client while the connection is idle
     response = await get(wire, method="POST")
     await wire.aclose()
     assert response.status == 200
@@ -429,7 +435,7 @@ async def test_late_bytes_on_an_idle_connection_drop_it(serve: Serve) -> None:
     peer = await serve([answer_then_chatter, ok()])
     wire = wire_for(peer)
     await get(wire)
-    await asyncio.sleep(0.02)
+    await idle_one_closed(wire)
     await get(wire)
     await wire.aclose()
     assert peer.connections == 2
