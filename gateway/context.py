@@ -35,7 +35,7 @@ class Context:
     request_id: str
     extra_errors: list[GraphQLError] = field(default_factory=list)
     """Non-fatal errors a resolver reports next to its answer (a source missing from a merged
-    list); ``gateway.schema.extra_errors.ExtraErrors`` appends them to the result's errors."""
+    list); ``gateway.schema.extra_errors.merge_extra_errors`` appends them to the result's errors."""
 
     def release(self) -> None:
         """Free what the request loaded, once its operation is answered (see Loaders.release)."""

@@ -2,12 +2,11 @@
 
 Each limit refuses with ``BAD_USER_INPUT``, a message naming the limit and its value, and
 ``extensions.limit`` (the config key); nothing reaches an upstream. graphql-core's own parser
-bounds tokens (strawberry's ``max_tokens`` parse option; we only word its error), strawberry's
-``ParserCache`` and ``ValidationCache`` keep documents and their validation, and
+bounds tokens (the ``max_tokens`` parse option; we only word its error) and
 ``NoSchemaIntrospectionCustomRule`` refuses introspection where it is off; document size, depth,
-aliases and the cost estimate are ours, walking each named fragment once. The token bound and the
-validation rules are set by ``OperationLimits`` itself rather than by strawberry's one-line
-extensions (``MaxTokensLimiter``, ``AddValidationRules``): every extension costs about 15 µs per
+aliases and the cost estimate are ours, walking each named fragment once. ``OperationLimits``
+holds one config's limits; the schema's one extension (gateway/schema/operation.py) applies
+them, rather than one strawberry extension per limit: each extension costs about 15 µs per
 request in strawberry's hook machinery, whatever it does. ``executions(ids:)`` checks
 ``limits.max_ids`` in its resolver.
 
@@ -19,7 +18,6 @@ by ``ASSUMED_FANOUT``. The walk runs after validation, with the request's variab
 
 from __future__ import annotations
 
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from graphql import ExecutionResult as GraphQLExecutionResult
@@ -44,12 +42,11 @@ from graphql import (
 )
 from graphql.utilities import get_operation_ast
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 
 from gateway.errors import GatewayError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping
+    from collections.abc import Callable, Mapping
 
     from graphql import (
         ASTValidationRule,
@@ -62,6 +59,7 @@ if TYPE_CHECKING:
         ValidationContext,
         ValueNode,
     )
+    from strawberry.types import ExecutionContext
 
     from gateway.config import LimitsConfig
 
@@ -71,7 +69,6 @@ __all__ = [
     "OperationLimits",
     "estimate_cost",
     "limit_error",
-    "limit_extensions",
 ]
 
 ASSUMED_FANOUT = 10
@@ -98,34 +95,23 @@ def limit_error(key: str, allowed: int, message: str) -> GatewayError:
     )
 
 
-def limit_extensions(
-    limits: LimitsConfig, *, introspection: bool = True
-) -> list[Callable[[], SchemaExtension]]:
-    """The schema extensions enforcing ``limits``, as per-request factories, in the order they run.
+class OperationLimits:
+    """One config's limits as the schema's extension applies them (gateway/schema/operation.py):
+    document size before parsing, the token bound and its wording, the validation rules, and the
+    cost bound before execution.
 
     The validation rules are made once here, so the validation cache keeps hitting.
     """
-    rules: list[type[ASTValidationRule]] = [_shape_rule(limits.max_depth, limits.max_aliases)]
-    if not introspection:
-        rules.append(NoSchemaIntrospectionCustomRule)
-    return [
-        partial(OperationLimits, limits, tuple(rules)),
-        partial(ParserCache, maxsize=limits.parser_cache_size),
-        partial(ValidationCache, maxsize=limits.validation_cache_size),
-    ]
 
-
-class OperationLimits(SchemaExtension):
-    """Document size before parsing, the token bound and its wording, the validation rules, and
-    the cost bound before execution."""
-
-    def __init__(self, limits: LimitsConfig, rules: tuple[type[ASTValidationRule], ...]) -> None:
-        super().__init__()
+    def __init__(self, limits: LimitsConfig, *, introspection: bool = True) -> None:
         self.limits = limits
-        self.rules = rules
+        rules: list[type[ASTValidationRule]] = [_shape_rule(limits.max_depth, limits.max_aliases)]
+        if not introspection:
+            rules.append(NoSchemaIntrospectionCustomRule)
+        self.rules = tuple(rules)
 
-    def on_operation(self) -> Iterator[None]:
-        context = self.execution_context
+    def admit(self, context: ExecutionContext) -> None:
+        """Before parsing: refuse an oversized document, bound its tokens, add the rules."""
         size = len((context.query or "").encode("utf-8", "surrogatepass"))
         if size > self.limits.max_document_bytes:
             raise limit_error(
@@ -135,39 +121,36 @@ class OperationLimits(SchemaExtension):
             )
         context.parse_options["max_tokens"] = self.limits.max_tokens
         context.validation_rules = (*context.validation_rules, *self.rules)
-        try:
-            yield
-        except GraphQLSyntaxError as syntax_error:
-            if self._is_token_error(syntax_error):
-                raise self._token_error() from None
-            raise
-        # Without ParserCache, parse errors land here instead of being raised.
+
+    def reword_syntax_error(self, error: GraphQLSyntaxError) -> GraphQLError:
+        """graphql-core's token-limit error in the gateway's wording; others as they are."""
+        return self._token_error() if self._is_token_error(error) else error
+
+    def reword_parse_errors(self, context: ExecutionContext) -> None:
+        """The same for parse errors that strawberry recorded instead of raising."""
         errors = context.pre_execution_errors or []
         for index, parse_error in enumerate(errors):
             if self._is_token_error(parse_error):
                 errors[index] = self._token_error()
 
-    def on_execute(self) -> Iterator[None]:
-        context = self.execution_context
+    def check_cost(self, context: ExecutionContext) -> None:
+        """Before execution: an operation over ``max_cost`` gets a result instead of running."""
         document = context.graphql_document
-        if document is not None and context.result is None:
-            cost = estimate_cost(
-                context.schema._schema,
-                document,
-                context.operation_name,
-                context.variables or {},
+        if document is None or context.result is not None:
+            return
+        cost = estimate_cost(
+            context.schema._schema, document, context.operation_name, context.variables or {}
+        )
+        if cost > self.limits.max_cost:
+            error = limit_error(
+                "max_cost",
+                self.limits.max_cost,
+                f"The operation's estimated cost is {cost} (each execution loaded counts 1; "
+                f"ids, first/last, or else {ASSUMED_FANOUT} per list, multiply what is "
+                "nested in a list)",
             )
-            if cost > self.limits.max_cost:
-                error = limit_error(
-                    "max_cost",
-                    self.limits.max_cost,
-                    f"The operation's estimated cost is {cost} (each execution loaded counts 1; "
-                    f"ids, first/last, or else {ASSUMED_FANOUT} per list, multiply what is "
-                    "nested in a list)",
-                )
-                # A result set here stands in for execution: no resolver runs.
-                context.result = GraphQLExecutionResult(data=None, errors=[error])
-        yield
+            # A result set here stands in for execution: no resolver runs.
+            context.result = GraphQLExecutionResult(data=None, errors=[error])
 
     def _is_token_error(self, error: GraphQLError) -> bool:
         return _TOKEN_LIMIT_WORDING.format(self.limits.max_tokens) in error.message

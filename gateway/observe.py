@@ -2,8 +2,9 @@
 
 ``ObserveRequests`` is the outermost middleware: it takes the caller's ``X-Request-ID`` (or makes
 one), echoes it on the response, times the request, and hands the finished ``RequestRecord`` to
-the observers (the log line, the metrics). ``OperationObserver``, a schema extension, fills in the
-operation name and whether it ran, so logs, metrics and traces agree on one outcome:
+the observers (the log line, the metrics). ``OperationRecording``, called by the schema's one
+extension (gateway/schema/operation.py), fills in the operation name and whether it ran, so logs,
+metrics and traces agree on one outcome:
 
 - ``ok``: the operation ran without errors;
 - ``errors``: it ran (or crashed) and the answer carries errors;
@@ -20,10 +21,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from graphql import OperationDefinitionNode
-from strawberry.extensions import SchemaExtension
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Sequence
 
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
     from strawberry.types import ExecutionContext
@@ -32,7 +32,7 @@ __all__ = [
     "GRAPHQL_PATH",
     "REQUEST_ID_HEADER",
     "ObserveRequests",
-    "OperationObserver",
+    "OperationRecording",
     "RequestObserver",
     "RequestRecord",
     "current_request_id",
@@ -150,34 +150,33 @@ def _incoming_request_id(scope: Scope) -> str | None:
     return None
 
 
-class OperationObserver(SchemaExtension):
-    """Notes the operation's name and whether it ran on the request's ``RequestRecord``."""
+class OperationRecording:
+    """Notes the operation's name and whether it ran on the request's ``RequestRecord``.
 
-    def on_operation(self) -> Iterator[None]:
-        record = self._record()
-        if record is not None:
-            record.graphql = True
-        try:
-            yield
-        except BaseException:
-            if record is not None:
-                record.errors += 1
-            raise
-        finally:
-            if record is not None:
-                record.operation = _operation_name(self.execution_context)
-                record.errors += len(self.execution_context.pre_execution_errors or ())
+    One per operation; a request without a record (the schema executed directly) notes nothing.
+    """
 
-    def on_execute(self) -> Iterator[None]:
-        record = self._record()
-        if record is not None:
-            record.executed = True
-        yield
-
-    def _record(self) -> RequestRecord | None:
-        request: Any = getattr(self.execution_context.context, "request", None)
+    def __init__(self, context: ExecutionContext) -> None:
+        self._context = context
+        request: Any = getattr(context.context, "request", None)
         scope = getattr(request, "scope", None)
-        return record_of(scope) if isinstance(scope, dict) else None
+        self._record = record_of(scope) if isinstance(scope, dict) else None
+        if self._record is not None:
+            self._record.graphql = True
+
+    def failed(self) -> None:
+        """The operation raised instead of answering."""
+        if self._record is not None:
+            self._record.errors += 1
+
+    def ended(self) -> None:
+        if self._record is not None:
+            self._record.operation = _operation_name(self._context)
+            self._record.errors += len(self._context.pre_execution_errors or ())
+
+    def executing(self) -> None:
+        if self._record is not None:
+            self._record.executed = True
 
 
 def _operation_name(context: ExecutionContext) -> str | None:

@@ -10,12 +10,11 @@ from strawberry.schema.config import StrawberryConfig
 
 from gateway.config import LimitsConfig
 from gateway.errors import classify
-from gateway.limits import limit_extensions
-from gateway.observe import OperationObserver
+from gateway.limits import OperationLimits
 from gateway.schema.executor import GatewayExecutionContext
-from gateway.schema.extra_errors import ExtraErrors
 from gateway.schema.fast_paths import install_fast_paths
 from gateway.schema.mutation import Mutation
+from gateway.schema.operation import DocumentCaches, GatewayOperation
 from gateway.schema.query import Query
 from gateway.schema.types import Approval, Execution, Step
 
@@ -51,16 +50,20 @@ def build_schema(
 
     Extensions never change the SDL, so ``schema`` (the defaults) is what export-schema prints.
     """
+    limits = limits or LimitsConfig()
     return GatewaySchema(
         query=Query,
         mutation=Mutation,
         types=[Execution, Step, Approval],
         config=StrawberryConfig(auto_camel_case=True),
-        # OperationObserver first, so it sees the operation even when a limit refuses it.
         extensions=[
-            OperationObserver,
-            *limit_extensions(limits or LimitsConfig(), introspection=introspection),
-            ExtraErrors,
+            functools.partial(
+                GatewayOperation,
+                OperationLimits(limits, introspection=introspection),
+                DocumentCaches(
+                    parsed=limits.parser_cache_size, validated=limits.validation_cache_size
+                ),
+            )
         ],
     )
 

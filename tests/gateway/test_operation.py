@@ -1,0 +1,45 @@
+"""The schema's one extension's document caches."""
+
+from __future__ import annotations
+
+import pytest
+from graphql import GraphQLSyntaxError, specified_rules
+from graphql.validation import NoSchemaIntrospectionCustomRule
+
+from gateway.schema import schema
+from gateway.schema.operation import DocumentCaches
+
+RULES = tuple(specified_rules)
+QUERY = "{ sources { name } }"
+
+
+def test_a_text_parses_once() -> None:
+    caches = DocumentCaches(parsed=4, validated=4)
+    first = caches.parse(QUERY, max_tokens=100)
+    assert caches.parse(QUERY, max_tokens=100) is first
+    assert caches.parse(QUERY + " ", max_tokens=100) is not first
+
+
+def test_a_syntax_error_is_raised_every_time() -> None:
+    caches = DocumentCaches(parsed=4, validated=4)
+    for _ in range(2):
+        with pytest.raises(GraphQLSyntaxError):
+            caches.parse("{ sources { ", max_tokens=100)
+
+
+def test_validation_is_kept_per_text_and_rules_and_handed_out_as_copies() -> None:
+    caches = DocumentCaches(parsed=4, validated=4)
+    text = "{ __schema { queryType { name } } }"
+    document = caches.parse(text)
+    graphql_schema = schema._schema
+    assert caches.validate(text, document, graphql_schema, RULES) == []
+
+    closed = (*RULES, NoSchemaIntrospectionCustomRule)
+    errors = caches.validate(text, document, graphql_schema, closed)
+    assert errors
+    messages = [e.message for e in errors]
+    assert all("introspection has been disabled" in m for m in messages)
+    errors.clear()  # a request rewording its copy leaves the cache alone
+    again = caches.validate(text, document, graphql_schema, closed)
+    assert [e.message for e in again] == messages
+    assert caches.validate(text, document, graphql_schema, RULES) == []
