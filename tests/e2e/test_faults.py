@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
+from adapters._wire import UPSTREAM_CLIENTS
 from gateway.app import create_app
 from gateway.config import parse_config
 from gateway.demo import demo_raw_config
@@ -54,11 +55,14 @@ async def gateway_for(
     auth: dict[str, Any] | None = None,
     env: dict[str, str] | None = None,
     sources: dict[str, Any] | None = None,
+    upstream_client: str | None = None,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The demo gateway with its request deadline and every source's settings overridden."""
     raw, demo_env = demo_raw_config(sandbox_url)
     env = {**demo_env, **(env or {})}
     raw["server"]["request_deadline_s"] = deadline_s
+    if upstream_client is not None:
+        raw["server"]["upstream_client"] = upstream_client
     if auth is not None:
         raw["auth"] = auth
     for source in raw["sources"]:
@@ -88,6 +92,34 @@ async def two(client: httpx.AsyncClient, faulted: str, intact: str) -> tuple[dic
     (error,) = body["errors"]
     assert error["path"] == ["a"]
     return error, body
+
+
+@pytest.mark.parametrize("upstream_client", UPSTREAM_CLIENTS)
+@pytest.mark.parametrize(
+    ("mode", "code"),
+    [
+        ("none", None),
+        ("reset", "UPSTREAM_UNAVAILABLE"),
+        ("unavailable", "UPSTREAM_UNAVAILABLE"),
+        ("malformed_json", "UPSTREAM_BAD_RESPONSE"),
+        ("rate_limit", "UPSTREAM_RATE_LIMITED"),
+        ("slow_body", "UPSTREAM_TIMEOUT"),
+    ],
+)
+async def test_every_upstream_client_answers_alike(
+    sandbox_url: str, sandbox: Sandbox, upstream_client: str, mode: str, code: str | None
+) -> None:
+    """``server.upstream_client`` changes how calls are carried, never what a fault becomes."""
+    sandbox.faults.update({"mode": mode, "only": RV_ENDPOINTS, "retry_after_s": 30})
+    async with gateway_for(sandbox_url, upstream_client=upstream_client) as client:
+        if code is None:
+            body = await graphql(client, TWO, {"a": RV_ID, "b": TL_ID})
+            assert body["data"]["a"]["id"] == RV_ID
+            assert "errors" not in body
+            return
+        error, _ = await two(client, RV_ID, TL_ID)
+    assert error["extensions"]["code"] == code
+    assert error["extensions"]["source"] == "rv"
 
 
 async def test_hang_times_out_the_faulted_source_only(
