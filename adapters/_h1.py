@@ -27,11 +27,11 @@ import time
 import zlib
 from collections import deque
 from typing import TYPE_CHECKING, Any, cast
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import httptools
 
-from adapters._wire import WireError, WireResponse, WireTimeout
+from adapters._wire import WireError, WireResponse, WireTimeout, with_query
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -324,11 +324,8 @@ class H1Wire:
         json: Any,
         headers: Mapping[str, str] | None,
     ) -> bytes:
-        target = self._prefix + path  # percent-encoded by the engine (encode_segment)
-        if params:
-            query = urlencode([(k, v) for k, v in params.items() if v is not None], doseq=True)
-            if query:
-                target = f"{target}?{query}"
+        # The path is percent-encoded by the engine (encode_segment).
+        target = with_query(self._prefix + path, params)
         if not _TOKEN.fullmatch(method) or _UNSAFE_IN_TARGET.search(target):
             raise WireError("invalid request line")
         head = [f"{method} {target} HTTP/1.1\r\n".encode("ascii"), self._fixed_lines]

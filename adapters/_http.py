@@ -497,7 +497,8 @@ class SourceHTTP:
             method=method,
             template=template,
             path=template.format(*(encode_segment(s) for s in segments)),
-            params=params,
+            # One rule for every wire: a None parameter is left out (httpx would send "k=").
+            params={k: v for k, v in params.items() if v is not None} if params else None,
             json=json,
             headers=headers,
             native_id=native_id,

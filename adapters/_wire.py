@@ -31,11 +31,17 @@ __all__ = [
     "WireError",
     "WireResponse",
     "WireTimeout",
+    "with_query",
 ]
 
 UPSTREAM_CLIENTS = ("httptools", "aiohttp", "httpx")
 KEEPALIVE_S = 30.0
 DNS_CACHE_S = 300
+
+
+def with_query(target: str, params: Mapping[str, Any] | None) -> str:
+    """``target`` with ``params`` as its query string (lists repeat the key)."""
+    return f"{target}?{urlencode(params, doseq=True)}" if params else target
 
 
 class WireTimeout(Exception):
@@ -159,11 +165,7 @@ class AiohttpWire:
         connect_timeout_s: float,
     ) -> WireResponse:
         session = self._session or self._open()
-        target = self._base_url + path
-        if params:
-            target += "?" + urlencode(
-                [(k, v) for k, v in params.items() if v is not None], doseq=True
-            )
+        target = with_query(self._base_url + path, params)
         # The path is percent-encoded already (encode_segment): keep it byte for byte.
         url = URL(target, encoded=True)
         # The engine bounds each whole attempt with asyncio.timeout; only connecting gets its own

@@ -123,6 +123,14 @@ async def get(http: SourceHTTP, native_id: str = "t1", **kwargs: Any) -> Any:
     return await http.request_json("GET", PATH, native_id, native_id=native_id, **kwargs)
 
 
+async def test_a_none_parameter_is_left_out_of_the_query() -> None:
+    clock, upstream = FakeClock(), Upstream(ok())
+    http = make_http(upstream, clock)
+    await get(http, params={"cursor": None, "limit": 5, "status": ["a", "b"]})
+    await http.aclose()
+    assert upstream.requests[0].url.query == b"limit=5&status=a&status=b"
+
+
 # --- retries ----------------------------------------------------------------------------------
 
 
