@@ -1,20 +1,17 @@
 """The execution gateway: one GraphQL API over several execution APIs.
 
-- ``config``: the TOML file, validated; secrets from the environment.
-- ``app``: the Starlette app assembled from routes, middleware and the runtime's lifespan.
-- ``runtime``: process-long state: one adapter per source, the store, decisions, cursors, counters.
-- ``store``: the cross-request cache with single flight; ``loaders``: per-request loaders.
-- ``schema/``: the strawberry types, Query, Mutation, connections (feed, pending approvals).
-- ``errors``: stable ``extensions.code`` for every error; ``ids``: global ids, checked before any
-  upstream call; ``cursors``: signed connection cursors; ``merge``: the feed's k-way merge.
-- ``decisions``: approve/reject exactly once, with the audit record.
-- HTTP edge: ``auth``, ``rate_limit``, ``http_guards`` (body size, content types, GET rules),
-  ``limits`` (depth, aliases, tokens, size, cost), ``deadline``.
-- Operations: ``observe`` (request records), ``logs``, ``metrics``, ``probes``, ``tracing``.
-- ``cli``: the ``gateway`` command; ``demo``: the sandbox-backed default; ``threaded_server``: uvicorn
-  on a background thread (the demo's sandbox, the metrics port).
+Layers, each importing only those below it:
 
-Import direction: ``gateway`` → ``adapters`` (and ``sandbox`` for the demo only).
+- ``http/``: the Starlette app, authentication, rate limits, request guards, probes.
+- ``schema/``: GraphQL only: strawberry types and thin resolvers over the core's use cases,
+  the operation's limits and cost, and the per-request context.
+- ``core/``: GraphQL-free state and use cases: the runtime, store, loaders, feed merge, cursors,
+  ids, decisions, errors.
+- ``ops/``: request records, logs, metrics, tracing, per-source stats.
+- ``config``: the TOML file, validated; secrets from the environment.
+- ``cli``: the ``gateway`` command; ``demo``: the sandbox-backed default.
+
+Below them all: ``adapters`` (and ``sandbox`` for the demo only).
 """
 
 __version__ = "0.1.0"

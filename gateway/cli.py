@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 __all__ = ["main", "uvicorn_options"]
 
 EXIT_CONFIG = 2
-APP_FACTORY = "gateway.app:app_from_env"
+APP_FACTORY = "gateway.http.app:app_from_env"
 """What each ``serve --workers N`` process imports: it reads the config path from ``GATEWAY_CONFIG``."""
 
 
@@ -81,10 +81,10 @@ def _demo(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from gateway.app import create_app
     from gateway.demo import DEMO_EXECUTION_ID, demo_config
-    from gateway.logs import configure_logging
-    from gateway.threaded_server import ThreadedServer
+    from gateway.http.app import create_app
+    from gateway.http.threaded_server import ThreadedServer
+    from gateway.ops.logs import configure_logging
     from sandbox import Faults, Sandbox, SandboxConfig
 
     sandbox = ThreadedServer(
@@ -144,11 +144,11 @@ def _serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from gateway.app import CONFIG_ENV, create_app
     from gateway.config import ConfigError
-    from gateway.heap import settle_heap
-    from gateway.logs import configure_logging
-    from gateway.threaded_server import ThreadedServer
+    from gateway.http.app import CONFIG_ENV, create_app
+    from gateway.http.threaded_server import ThreadedServer
+    from gateway.ops.heap import settle_heap
+    from gateway.ops.logs import configure_logging
 
     try:
         config = _load(args.config)
@@ -178,7 +178,7 @@ def _serve(args: argparse.Namespace) -> int:
             )
         if args.workers > 1:
             if config.tracing.enabled:
-                from gateway.tracing import check_installed
+                from gateway.ops.tracing import check_installed
 
                 check_installed()
             app: Any = APP_FACTORY

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from gateway.app import create_app
 from gateway.demo import demo_config
+from gateway.http.app import create_app
 from sandbox import Sandbox, SandboxConfig
 from tests.secret_scan import FINDINGS, SecretLogScanner
 from tests.serving import serving

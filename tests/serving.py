@@ -78,7 +78,7 @@ async def gateway_client(
 
     ``sources={"rv": {...}}`` merges keys into the named source instead of replacing the list.
     """
-    from gateway.app import create_app
+    from gateway.http.app import create_app
 
     async with (
         serving(create_app(demo_config_with(sandbox_url, env, **sections))) as url,

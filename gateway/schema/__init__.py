@@ -9,10 +9,10 @@ import strawberry
 from strawberry.schema.config import StrawberryConfig
 
 from gateway.config import LimitsConfig
-from gateway.errors import classify
-from gateway.limits import OperationLimits
+from gateway.core.errors import classify
 from gateway.schema.executor import GatewayExecutionContext
 from gateway.schema.fast_paths import install_fast_paths
+from gateway.schema.limits import OperationLimits
 from gateway.schema.mutation import Mutation
 from gateway.schema.operation import DocumentCaches, GatewayOperation
 from gateway.schema.query import Query

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import strawberry
 
-from gateway.context import Context
-from gateway.cursors import InvalidCursor
-from gateway.errors import bad_user_input
+from gateway.core.cursors import InvalidCursor
+from gateway.core.errors import bad_user_input
+from gateway.schema.context import Context
 
 __all__ = ["MAX_FIRST", "PageInfo", "SourceFailure", "check_first", "decode_cursor"]
 

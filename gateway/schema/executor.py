@@ -13,7 +13,7 @@ and its errors are exactly the standard ones. With resolver middleware installed
 extension with a ``resolve`` hook) nothing is inlined, since the middleware must see every field.
 
 ``execute_fields`` is internal to graphql-core; the version is pinned, and
-``tests/gateway/test_executor.py`` compares this executor's answers with the stock one's.
+``tests/gateway/schema/test_executor.py`` compares this executor's answers with the stock one's.
 """
 
 from __future__ import annotations

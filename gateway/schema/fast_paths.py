@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from graphql import GraphQLResolveInfo, GraphQLSchema
 
-    from gateway.context import Context
+    from gateway.schema.context import Context
     from gateway.schema.types import ExecutionStatus, Step
 
 __all__ = ["install_fast_paths"]

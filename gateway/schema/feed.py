@@ -25,10 +25,9 @@ from strawberry.types import Info
 from adapters.base import Capability, ExecutionPage
 from adapters.model import Execution as ExecutionModel
 from adapters.model import ExecutionStatus
-from gateway.context import Context
-from gateway.errors import bad_user_input, upstream_extensions
-from gateway.merge import Item, Merge, Position, Verdict, status_needs_steps
-from gateway.runtime import Runtime
+from gateway.core.errors import bad_user_input, upstream_extensions
+from gateway.core.merge import Item, Merge, Position, Verdict, status_needs_steps
+from gateway.core.runtime import Runtime
 from gateway.schema.connections import (
     MAX_FIRST,
     PageInfo,
@@ -36,6 +35,7 @@ from gateway.schema.connections import (
     check_first,
     decode_cursor,
 )
+from gateway.schema.context import Context
 from gateway.schema.types import Execution
 
 __all__ = [

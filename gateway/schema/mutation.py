@@ -24,9 +24,9 @@ from adapters.errors import (
 )
 from adapters.model import ApprovalStatus
 from adapters.model import Execution as ExecutionModel
-from gateway import ids
-from gateway.context import Context
-from gateway.decisions import MAX_NOTES_LENGTH, Outcome
+from gateway.core import ids
+from gateway.core.decisions import MAX_NOTES_LENGTH, Outcome
+from gateway.schema.context import Context
 from gateway.schema.types import Approval, Execution
 
 __all__ = [

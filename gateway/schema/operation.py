@@ -5,8 +5,8 @@ manager and an exit stack per extension and phase), about 15 µs per extension p
 whatever the extension does; the five small extensions this replaces were about 70 µs of a
 0.7 ms cached request. It calls the parts in the order those five ran:
 
-- ``gateway.observe.OperationRecording``: the request record's operation name, errors, execution;
-- ``gateway.limits.OperationLimits``: document size, token bound, validation rules, cost;
+- ``gateway.ops.observe.OperationRecording``: the request record's operation name, errors, execution;
+- ``gateway.schema.limits.OperationLimits``: document size, token bound, validation rules, cost;
 - the parse and validation caches (``DocumentCaches``);
 - ``gateway.schema.extra_errors``: resolvers' non-fatal errors, after execution.
 """
@@ -21,7 +21,7 @@ from graphql import GraphQLSyntaxError, parse
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
-from gateway.observe import OperationRecording
+from gateway.ops.observe import OperationRecording
 from gateway.schema.extra_errors import merge_extra_errors
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from graphql import ASTValidationRule, DocumentNode, GraphQLError
 
-    from gateway.limits import OperationLimits
+    from gateway.schema.limits import OperationLimits
 
 __all__ = ["DocumentCaches", "GatewayOperation"]
 

@@ -18,9 +18,9 @@ from adapters.base import Capability
 from adapters.errors import UpstreamError
 from adapters.model import ApprovalStatus, ExecutionStatus
 from adapters.model import Execution as ExecutionModel
-from gateway.context import Context
-from gateway.errors import bad_user_input
+from gateway.core.errors import bad_user_input
 from gateway.schema.connections import PageInfo, SourceFailure, check_first, decode_cursor
+from gateway.schema.context import Context
 from gateway.schema.types import Approval, Execution
 
 __all__ = ["ApprovalConnection", "ApprovalEdge", "pending_approvals"]

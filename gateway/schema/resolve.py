@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from gateway import ids
-from gateway.errors import GatewayError, bad_user_input
+from gateway.core import ids
+from gateway.core.errors import GatewayError, bad_user_input
 from gateway.schema.types import Approval, Execution, Step
 
 if TYPE_CHECKING:
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
     from strawberry.types import Info
 
-    from gateway.context import Context
+    from gateway.schema.context import Context
 
 __all__ = ["execution_ref", "load_execution", "load_executions", "load_node"]
 

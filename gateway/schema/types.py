@@ -17,15 +17,15 @@ from strawberry.types import Info
 
 from adapters import model
 from adapters.base import Capability as ModelCapability
-from gateway import ids
-from gateway.context import Context
-from gateway.merge import status_needs_steps
-from gateway.runtime import Runtime
+from gateway.core import ids
+from gateway.core.merge import status_needs_steps
+from gateway.core.runtime import Runtime
+from gateway.schema.context import Context
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from gateway.stats import SourceStats as SourceStatsModel
+    from gateway.ops.stats import SourceStats as SourceStatsModel
 
 __all__ = [
     "Approval",

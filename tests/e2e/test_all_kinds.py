@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from gateway.app import create_app
 from gateway.config import parse_config
 from gateway.demo import demo_raw_config
+from gateway.http.app import create_app
 from sandbox import Sandbox, SandboxConfig, nesting, rotavision, truthlocks, velt
 from tests.serving import graphql, serving
 

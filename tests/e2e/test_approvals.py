@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from gateway import ids
+from gateway.core import ids
 from sandbox import nesting, rotavision, truthlocks, velt
 from tests.serving import gateway_client, graphql
 

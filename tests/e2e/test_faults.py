@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from adapters._wire import UPSTREAM_CLIENTS
-from gateway.app import create_app
 from gateway.config import parse_config
 from gateway.demo import demo_raw_config
+from gateway.http.app import create_app
 from sandbox import SANDBOX_CREDENTIALS
 from tests.serving import graphql, serving
 

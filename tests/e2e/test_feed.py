@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from adapters import nesting, rotavision, velt
-from gateway import ids
+from gateway.core import ids
 from sandbox import Sandbox
 from tests.serving import gateway_client, graphql
 

@@ -27,11 +27,11 @@ from graphql import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.app import create_app
+from gateway.core.errors import CODES
 from gateway.demo import demo_config
-from gateway.errors import CODES
+from gateway.http.app import create_app
+from gateway.http.threaded_server import ThreadedServer
 from gateway.schema import schema
-from gateway.threaded_server import ThreadedServer
 from sandbox import Sandbox, SandboxConfig
 
 if TYPE_CHECKING:

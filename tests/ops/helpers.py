@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from gateway.app import create_app
+from gateway.http.app import create_app
 from tests.serving import demo_config_with, serving
 
 if TYPE_CHECKING:

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from gateway.app import create_app
 from gateway.config import LoggingConfig
+from gateway.core.store import ExecutionStore
 from gateway.demo import DEMO_EXECUTION_ID
-from gateway.logs import ACCESS_LOGGER, TextFormatter, configure_logging
-from gateway.store import ExecutionStore
+from gateway.http.app import create_app
+from gateway.ops.logs import ACCESS_LOGGER, TextFormatter, configure_logging
 from sandbox import SANDBOX_CREDENTIALS
 from tests.ops.helpers import build, client_for, demo_config_with
 from tests.serving import graphql

@@ -8,10 +8,10 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.app import create_app
+from gateway.core.runtime import Runtime
 from gateway.demo import DEMO_EXECUTION_ID, demo_config
-from gateway.metrics import MAX_OPERATION_NAMES, GatewayMetrics
-from gateway.runtime import Runtime
+from gateway.http.app import create_app
+from gateway.ops.metrics import MAX_OPERATION_NAMES, GatewayMetrics
 from tests.ops.helpers import build, client_for
 from tests.serving import graphql
 
@@ -83,7 +83,8 @@ async def test_cache_hits_are_counted_per_source(sandbox_url: str) -> None:
 
 
 def test_operation_labels_are_bounded() -> None:
-    metrics = GatewayMetrics(Runtime(demo_config("http://127.0.0.1:9")))
+    runtime = Runtime(demo_config("http://127.0.0.1:9"))
+    metrics = GatewayMetrics(runtime.stats, runtime.adapters)
     assert metrics.operation_label(None) == "unknown"
     assert metrics.operation_label("anonymous") == "anonymous"
     assert metrics.operation_label("x" * 65) == "other"

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from gateway.core.runtime import Runtime
 from gateway.demo import DEMO_EXECUTION_ID, demo_config
-from gateway.probes import not_ready
-from gateway.runtime import Runtime
+from gateway.http.probes import not_ready
 from tests.ops.helpers import build, client_for
 from tests.serving import graphql
 

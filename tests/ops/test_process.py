@@ -20,9 +20,9 @@ import uvicorn
 from starlette.applications import Starlette
 
 from gateway import cli
-from gateway.app import CONFIG_ENV, app_from_env, create_app
 from gateway.config import ConfigError
 from gateway.demo import DEMO_EXECUTION_ID
+from gateway.http.app import CONFIG_ENV, app_from_env, create_app
 from tests.ops.helpers import demo_config_with
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ def test_the_workers_factory_reads_the_config_the_environment_names(
     assert isinstance(app, Starlette)
     assert app.state.metrics is not None
     module, _, name = cli.APP_FACTORY.partition(":")
-    assert (module, name) == ("gateway.app", app_from_env.__name__)
+    assert (module, name) == ("gateway.http.app", app_from_env.__name__)
 
 
 def test_the_workers_factory_needs_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from gateway import cli
-from gateway.app import create_app
 from gateway.config import ConfigError
 from gateway.demo import DEMO_EXECUTION_ID
+from gateway.http.app import create_app
 from tests.ops.helpers import client_for, demo_config_with
 from tests.serving import graphql
 
@@ -36,9 +36,9 @@ def test_nothing_imports_opentelemetry_while_tracing_is_off() -> None:
         """
         import sys
         from starlette.testclient import TestClient
-        from gateway.app import create_app
+        from gateway.http.app import create_app
         from gateway.demo import demo_config
-        import gateway.cli, gateway.tracing
+        import gateway.cli, gateway.ops.tracing
 
         app = create_app(demo_config("http://127.0.0.1:9"))
         with TestClient(app) as client:
@@ -90,7 +90,7 @@ async def test_spans_for_the_operation_and_each_upstream_call(
     )
     trace: Any = pytest.importorskip("opentelemetry.trace")
     exporter = memory.InMemorySpanExporter()
-    monkeypatch.setattr("gateway.tracing._exporter", lambda config: exporter)
+    monkeypatch.setattr("gateway.ops.tracing._exporter", lambda config: exporter)
     config = demo_config_with(sandbox_url, tracing={"enabled": True, "service_name": "gw-test"})
     app = create_app(config)
     async with client_for(app) as client:

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 
 from adapters._http import HTTPSettings
 from adapters.registry import adapter_class
-from gateway.cursors import CursorCodec
-from gateway.decisions import AuditLog, DecisionService
-from gateway.stats import SourceStats
-from gateway.store import ExecutionStore
+from gateway.core.cursors import CursorCodec
+from gateway.core.decisions import AuditLog, DecisionService
+from gateway.core.store import ExecutionStore
+from gateway.ops.stats import SourceStats
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -37,13 +37,13 @@ class Runtime:
         self.stats = {s.name: SourceStats() for s in config.sources}
         self.adapters: dict[str, SourceAdapter] = {}
         self._transport_factory = transport_factory
-        audit_path = Path(config.audit.file) if config.audit.file else None
-        self.decisions = DecisionService(self, AuditLog(audit_path))
         secret = config.server.cursor_secret
         self.cursors = CursorCodec(secret.encode() if secret else None)
         self.store = ExecutionStore(
             cache=config.cache, sources=self.sources, adapters=self.adapters, stats=self.stats
         )
+        audit_path = Path(config.audit.file) if config.audit.file else None
+        self.decisions = DecisionService(self.adapters, self.store, AuditLog(audit_path))
 
     async def start(self) -> None:
         for source in self.config.sources:

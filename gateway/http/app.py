@@ -19,23 +19,24 @@ from starlette.routing import Route
 from strawberry.asgi import GraphQL
 
 from adapters._http import loads_json
-from gateway.auth import ANONYMOUS, AuthMiddleware
-from gateway.context import Caller, Context
-from gateway.deadline import DeadlineMiddleware
-from gateway.http_guards import (
+from gateway.core.caller import Caller
+from gateway.core.loaders import Loaders
+from gateway.core.runtime import Runtime
+from gateway.http.auth import ANONYMOUS, AuthMiddleware
+from gateway.http.deadline import DeadlineMiddleware
+from gateway.http.guards import (
     BodyLimitMiddleware,
     GraphQLResponseMiddleware,
     RequestGuardMiddleware,
     cors_middleware,
 )
-from gateway.loaders import Loaders
-from gateway.logs import RequestLog, configure_logging, log_upstream_call
-from gateway.metrics import METRICS_PATH, GatewayMetrics
-from gateway.observe import ObserveRequests, RequestObserver
-from gateway.probes import Probes
-from gateway.rate_limit import RateLimitMiddleware
-from gateway.runtime import Runtime
+from gateway.http.probes import Probes
+from gateway.http.rate_limit import RateLimitMiddleware
+from gateway.ops.logs import RequestLog, configure_logging, log_upstream_call
+from gateway.ops.metrics import METRICS_PATH, GatewayMetrics
+from gateway.ops.observe import ObserveRequests, RequestObserver
 from gateway.schema import GatewaySchema, build_schema
+from gateway.schema.context import Context
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -146,10 +147,12 @@ def create_app(
     port for ``server.metrics = "port"``.
     """
     runtime = Runtime(config, transport_factory=transport_factory)
-    metrics = GatewayMetrics(runtime) if config.server.metrics != "off" else None
+    metrics = (
+        GatewayMetrics(runtime.stats, runtime.adapters) if config.server.metrics != "off" else None
+    )
     tracing = None
     if config.tracing.enabled:
-        from gateway.tracing import Tracing  # the extra is optional: import only when asked
+        from gateway.ops.tracing import Tracing  # the extra is optional: import only when asked
 
         tracing = Tracing(config.tracing)
     call_observers: list[CallObserver] = [log_upstream_call]
@@ -188,7 +191,7 @@ def create_app(
         routes.append(Route(METRICS_PATH, metrics.endpoint, methods=["GET"]))
     middleware = [Middleware(ObserveRequests, observers=request_observers)]
     if tracing is not None:
-        from gateway.tracing import TracingMiddleware
+        from gateway.http.tracing import TracingMiddleware
 
         middleware.append(Middleware(TracingMiddleware, tracing=tracing))
     middleware += [
@@ -209,7 +212,7 @@ def create_app(
 def app_from_env() -> Starlette:
     """The app for the config file ``$GATEWAY_CONFIG`` names: uvicorn's factory for ``--workers``."""
     from gateway.config import ConfigError, load_config
-    from gateway.heap import settle_heap
+    from gateway.ops.heap import settle_heap
 
     path = os.environ.get(CONFIG_ENV)
     if not path:

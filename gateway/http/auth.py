@@ -12,7 +12,7 @@ import hmac
 import json
 from typing import TYPE_CHECKING
 
-from gateway.context import Caller
+from gateway.core.caller import Caller
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send

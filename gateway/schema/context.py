@@ -10,19 +10,11 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
 
-    from gateway.loaders import Loaders
-    from gateway.runtime import Runtime
+    from gateway.core.caller import Caller
+    from gateway.core.loaders import Loaders
+    from gateway.core.runtime import Runtime
 
-__all__ = ["Caller", "Context"]
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """Who is asking: a configured client, or the anonymous caller of ``auth.mode = "none"``."""
-
-    name: str
-    roles: frozenset[str]
-    reviewer_id: str | None = None
+__all__ = ["Context"]
 
 
 @dataclass(slots=True)

@@ -43,7 +43,7 @@ from graphql import (
 from graphql.utilities import get_operation_ast
 from graphql.validation import NoSchemaIntrospectionCustomRule
 
-from gateway.errors import GatewayError
+from gateway.core.errors import GatewayError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping

@@ -14,9 +14,9 @@ import pytest
 from adapters.errors import ExecutionNotFound
 from adapters.model import Execution, ExecutionStatus
 from gateway.config import CacheConfig
-from gateway.loaders import Loaders
-from gateway.stats import SourceStats
-from gateway.store import ExecutionStore
+from gateway.core.loaders import Loaders
+from gateway.core.store import ExecutionStore
+from gateway.ops.stats import SourceStats
 from tests.serving import demo_config_with
 
 

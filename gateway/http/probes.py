@@ -15,7 +15,7 @@ from starlette.routing import Route
 if TYPE_CHECKING:
     from starlette.requests import Request
 
-    from gateway.runtime import Runtime
+    from gateway.core.runtime import Runtime
 
 __all__ = ["Probes", "not_ready"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from adapters._http import deadline_after
-from gateway.http_guards import GRAPHQL_PATHS, PathMiddleware
+from gateway.http.guards import GRAPHQL_PATHS, PathMiddleware
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send

@@ -27,17 +27,18 @@ from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.observe import GRAPHQL_PATH
+from gateway.ops.observe import GRAPHQL_PATH
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping
 
     from prometheus_client.metrics_core import Metric
     from starlette.requests import Request
 
     from adapters._http import CallRecord
-    from gateway.observe import RequestRecord
-    from gateway.runtime import Runtime
+    from adapters.base import SourceAdapter
+    from gateway.ops.observe import RequestRecord
+    from gateway.ops.stats import SourceStats
 
 __all__ = [
     "BREAKER_STATES",
@@ -60,7 +61,9 @@ _GRAPHQL_NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]*$")
 class GatewayMetrics:
     """The app's collectors, and the hooks that feed them."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(
+        self, stats: Mapping[str, SourceStats], adapters: Mapping[str, SourceAdapter]
+    ) -> None:
         self.registry = CollectorRegistry()
         self._operations: set[str] = set()
         self._call_children: dict[
@@ -109,7 +112,7 @@ class GatewayMetrics:
             buckets=BATCH_SIZE_BUCKETS,
             registry=registry,
         )
-        registry.register(_RuntimeCollector(runtime))
+        registry.register(_SourceCollector(stats, adapters))
         ProcessCollector(registry=registry)
 
     def operation_label(self, name: str | None) -> str:
@@ -189,11 +192,14 @@ class GatewayMetrics:
         return Starlette(routes=[Route(METRICS_PATH, self.endpoint, methods=["GET"])])
 
 
-class _RuntimeCollector:
-    """Counters the runtime keeps anyway, and breaker states, read at scrape time."""
+class _SourceCollector:
+    """Counters the sources keep anyway, and breaker states, read at scrape time."""
 
-    def __init__(self, runtime: Runtime) -> None:
-        self._runtime = runtime
+    def __init__(
+        self, stats: Mapping[str, SourceStats], adapters: Mapping[str, SourceAdapter]
+    ) -> None:
+        self._stats = stats
+        self._adapters = adapters
 
     def collect(self) -> Iterator[Metric]:
         hits = CounterMetricFamily(
@@ -212,11 +218,11 @@ class _RuntimeCollector:
             "Circuit breaker per source: 0 closed, 1 half-open, 2 open.",
             labels=("source",),
         )
-        for name, stats in list(self._runtime.stats.items()):
+        for name, stats in list(self._stats.items()):
             hits.add_metric((name,), stats.cache_hits)
             misses.add_metric((name,), stats.cache_misses)
             joined.add_metric((name,), stats.shared_fetches)
-        for name, adapter in list(self._runtime.adapters.items()):
+        for name, adapter in list(self._adapters.items()):
             state = getattr(adapter.http, "circuit_state", "closed")
             breaker.add_metric((name,), BREAKER_STATES.get(state, 0))
         yield from (hits, misses, joined, breaker)

@@ -25,14 +25,16 @@ from cachetools import TTLCache
 
 from adapters.base import Capability, Decision, DecisionOutcome
 from adapters.errors import UpstreamError
-from gateway.single_flight import SingleFlight
+from gateway.core.single_flight import SingleFlight
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
 
+    from adapters.base import SourceAdapter
     from adapters.model import Approval, Execution
-    from gateway.context import Caller
-    from gateway.runtime import Runtime
+    from gateway.core.caller import Caller
+    from gateway.core.store import ExecutionStore
 
 __all__ = [
     "MAX_NOTES_LENGTH",
@@ -107,8 +109,11 @@ class AuditLog:
 
 
 class DecisionService:
-    def __init__(self, runtime: Runtime, audit: AuditLog) -> None:
-        self._runtime = runtime
+    def __init__(
+        self, adapters: Mapping[str, SourceAdapter], store: ExecutionStore, audit: AuditLog
+    ) -> None:
+        self._adapters = adapters
+        self._store = store
         self._audit = audit
         self._sending: SingleFlight[tuple[str, ...], DecisionAttempt] = SingleFlight()
         # A request that read the approval as PENDING just before an identical decision landed
@@ -118,7 +123,7 @@ class DecisionService:
         )
 
     def supports(self, source: str) -> bool:
-        adapter = self._runtime.adapters[source]
+        adapter = self._adapters[source]
         return Capability.APPROVE in adapter.capabilities
 
     async def decide(
@@ -143,7 +148,7 @@ class DecisionService:
 
         async def send() -> DecisionAttempt:
             try:
-                outcome = await self._runtime.adapters[source].decide(
+                outcome = await self._adapters[source].decide(
                     execution,
                     approval,
                     decision,
@@ -154,7 +159,7 @@ class DecisionService:
             except UpstreamError as exc:
                 return DecisionAttempt(outcome=None, error=exc)
             finally:
-                self._runtime.store.invalidate(source, execution.native_id)
+                self._store.invalidate(source, execution.native_id)
             attempt = DecisionAttempt(outcome=outcome, error=None)
             self._confirmed[key] = attempt
             return attempt

@@ -11,8 +11,8 @@ import pytest
 from graphql import GraphQLEnumType, GraphQLError, GraphQLObjectType
 
 from adapters.model import ExecutionStatus, StepKind
-from gateway.app import GatewayGraphQL
-from gateway.heap import YOUNG_GENERATION_THRESHOLD, settle_heap
+from gateway.http.app import GatewayGraphQL
+from gateway.ops.heap import YOUNG_GENERATION_THRESHOLD, settle_heap
 from gateway.schema import fast_paths, schema
 
 

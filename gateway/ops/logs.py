@@ -15,12 +15,12 @@ import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
-from gateway.observe import current_request_id
+from gateway.ops.observe import current_request_id
 
 if TYPE_CHECKING:
     from adapters._http import CallRecord
     from gateway.config import LoggingConfig
-    from gateway.observe import RequestRecord
+    from gateway.ops.observe import RequestRecord
 
 __all__ = [
     "ACCESS_LOGGER",

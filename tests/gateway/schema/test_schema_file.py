@@ -9,7 +9,7 @@ from graphql.utilities import find_breaking_changes, find_dangerous_changes
 
 from gateway.schema import schema
 
-SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.graphql"
+SCHEMA_FILE = Path(__file__).resolve().parents[3] / "schema.graphql"
 
 
 def test_schema_file_matches_the_code() -> None:

@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from gateway.app import create_app
-from gateway.auth import ANONYMOUS
 from gateway.config import RateLimitConfig, parse_config
-from gateway.context import Caller
+from gateway.core.caller import Caller
+from gateway.core.errors import CODES
 from gateway.demo import demo_raw_config
-from gateway.errors import CODES
-from gateway.http_guards import BodyLimitMiddleware, prefers_graphql_response
-from gateway.rate_limit import RateLimiter, RateLimitMiddleware, client_key
+from gateway.http.app import create_app
+from gateway.http.auth import ANONYMOUS
+from gateway.http.guards import BodyLimitMiddleware, prefers_graphql_response
+from gateway.http.rate_limit import RateLimiter, RateLimitMiddleware, client_key
 from tests.serving import graphql, serving
 
 if TYPE_CHECKING:

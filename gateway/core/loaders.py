@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from adapters.model import Execution
-    from gateway.stats import SourceStats
-    from gateway.store import ExecutionStore
+    from gateway.core.store import ExecutionStore
+    from gateway.ops.stats import SourceStats
 
 __all__ = ["Loaders", "SourceLoader"]
 

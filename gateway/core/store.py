@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from cachetools import TLRUCache
 
-from gateway.single_flight import SingleFlight
+from gateway.core.single_flight import SingleFlight
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from adapters.base import SourceAdapter
     from adapters.model import Execution
     from gateway.config import CacheConfig, SourceConfig
-    from gateway.stats import SourceStats
+    from gateway.ops.stats import SourceStats
 
 __all__ = ["ExecutionStore"]
 

@@ -10,11 +10,11 @@ import pytest
 from graphql import build_schema as parse_sdl
 from graphql import parse
 
-from gateway.app import create_app
 from gateway.config import LimitsConfig, parse_config
 from gateway.demo import demo_raw_config
-from gateway.limits import ASSUMED_FANOUT, estimate_cost
+from gateway.http.app import create_app
 from gateway.schema import build_schema, schema
+from gateway.schema.limits import ASSUMED_FANOUT, estimate_cost
 from tests.serving import graphql, serving
 
 if TYPE_CHECKING:

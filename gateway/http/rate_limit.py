@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 
 from cachetools import TTLCache
 
-from gateway.auth import ANONYMOUS
-from gateway.context import Caller
-from gateway.http_guards import GRAPHQL_PATHS, PathMiddleware, send_error
+from gateway.core.caller import Caller
+from gateway.http.auth import ANONYMOUS
+from gateway.http.guards import GRAPHQL_PATHS, PathMiddleware, send_error
 
 if TYPE_CHECKING:
     from collections.abc import Callable

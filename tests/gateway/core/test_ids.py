@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.ids import (
+from gateway.core.ids import (
     ApprovalRef,
     ExecutionRef,
     InvalidId,

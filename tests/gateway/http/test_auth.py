@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from gateway.app import create_app
-from gateway.auth import ANONYMOUS, authenticate
 from gateway.config import AuthConfig, ClientConfig, parse_config
 from gateway.demo import demo_raw_config
+from gateway.http.app import create_app
+from gateway.http.auth import ANONYMOUS, authenticate
 from tests.serving import graphql, serving
 
 if TYPE_CHECKING:

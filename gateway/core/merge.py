@@ -2,7 +2,7 @@
 
 Knows nothing of GraphQL (``gateway/schema/feed.py`` wires it up), so the ordering, the resume
 positions, the bounds and the failure handling are tested on their own
-(``tests/gateway/test_feed_merge.py``).
+(``tests/gateway/core/test_merge.py``).
 
 Order: newest first by ``started_at`` (else ``created_at``; no time sorts last), ties broken by the
 global id, descending, so the order is total. Each source is a *stream*: its upstream list pages in
@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from adapters.base import Capability
 from adapters.errors import ExecutionNotFound, UpstreamError
 from adapters.model import ExecutionStatus
-from gateway import ids
+from gateway.core import ids
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping, Sequence

@@ -12,7 +12,7 @@ import pytest
 from adapters.base import Capability, ExecutionPage
 from adapters.errors import ExecutionNotFound, UpstreamUnavailable
 from adapters.model import Execution, ExecutionStatus
-from gateway.merge import Item, Merge, Outcome, Position, Verdict, sort_key, status_needs_steps
+from gateway.core.merge import Item, Merge, Outcome, Position, Verdict, sort_key, status_needs_steps
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
