@@ -195,6 +195,17 @@ async def drive(
     bodies = [
         json.dumps({"query": scenario.query, "variables": v}).encode() for v in scenario.variables
     ]
+    return await drive_bodies(session, url, bodies, concurrency, duration_s)
+
+
+async def drive_bodies(
+    session: aiohttp.ClientSession,
+    url: str,
+    bodies: list[bytes],
+    concurrency: int,
+    duration_s: float,
+) -> tuple[list[float], int]:
+    """A closed loop: ``concurrency`` clients, one request in flight each, bodies taken in turn."""
     headers = {"content-type": "application/json"}
     latencies: list[float] = []
     errors = 0
