@@ -12,11 +12,13 @@ import pytest
 from gateway.demo import demo_config
 from gateway.http.app import create_app
 from sandbox import Sandbox, SandboxConfig
+from tests.redis_server import RedisServer
 from tests.secret_scan import FINDINGS, SecretLogScanner
 from tests.serving import serving
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
+    from pathlib import Path
 
 
 @pytest.fixture(autouse=True)
@@ -57,3 +59,14 @@ async def gateway(sandbox_url: str) -> AsyncIterator[httpx.AsyncClient]:
         httpx.AsyncClient(base_url=url, timeout=30) as client,
     ):
         yield client
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A fresh, empty ``redis-server`` on a free port for this test."""
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

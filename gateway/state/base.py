@@ -1,0 +1,67 @@
+"""The shared-state interface: one small set of operations every backend gives the same meaning.
+
+Keys are strings the callers build (``cache:rv:exec_1``, ``lock:decision:…``); a backend adds
+its own namespace. Values are bytes. Every operation may raise ``StateUnavailable`` when the
+backend cannot be reached: callers decide what that means for them (a cache read becomes a miss,
+a decision is refused as not done, never guessed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = ["SharedState", "StateUnavailable", "TokenVerdict"]
+
+
+class StateUnavailable(Exception):
+    """The shared state could not be read or written (Redis down, timed out, refused)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenVerdict:
+    """One rate-limit decision: allowed or not, and when the next token will be there."""
+
+    allowed: bool
+    retry_after_s: float
+    remaining: int
+
+
+class SharedState(Protocol):
+    name: str
+    """``memory`` or ``redis``: what /readyz and the metrics show."""
+
+    @property
+    def available(self) -> bool:
+        """False while the last operation failed to reach the backend (always True in memory)."""
+        ...
+
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def set(self, key: str, value: bytes, ttl_s: float) -> None:
+        """Keep ``value`` for ``ttl_s`` seconds (a non-positive TTL stores nothing)."""
+        ...
+
+    async def delete(self, key: str) -> None: ...
+
+    async def add_once(self, key: str, ttl_s: float) -> bool:
+        """Mark ``key`` as seen for ``ttl_s``: True the first time, False while it is marked."""
+        ...
+
+    async def acquire(self, key: str, owner: str, ttl_s: float) -> bool:
+        """Take a lock that expires by itself after ``ttl_s``: True when ``owner`` now holds it."""
+        ...
+
+    async def release(self, key: str, owner: str) -> bool:
+        """Release the lock if ``owner`` still holds it (an expired lock is not someone else's to drop)."""
+        ...
+
+    async def take_token(self, key: str, rate_per_s: float, burst: int) -> TokenVerdict:
+        """A token bucket, atomic across every replica that shares the backend."""
+        ...
+
+    async def ping(self) -> bool:
+        """Reach the backend now: True when it answers (and ``available`` follows)."""
+        ...
+
+    async def aclose(self) -> None: ...
