@@ -14,6 +14,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from adapters._http import DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_MAX_CONCURRENCY, DEFAULT_TIMEOUT_S
@@ -23,12 +24,12 @@ from adapters.model import SourceKind
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from pathlib import Path
 
 __all__ = [
     "DEFAULT_ACTIVE_TTL_S",
     "DEFAULT_CACHE_ENTRIES",
     "DEFAULT_TERMINAL_TTL_S",
+    "PERSISTED_QUERY_MODES",
     "AuditConfig",
     "AuthConfig",
     "CacheConfig",
@@ -50,6 +51,10 @@ DEFAULT_PORT = 8000
 DEFAULT_CACHE_ENTRIES = 10_000
 DEFAULT_TERMINAL_TTL_S = 300.0
 DEFAULT_ACTIVE_TTL_S = 2.0
+DEFAULT_ANSWERS_MAX_ENTRIES = 5_000
+DEFAULT_ANSWERS_MAX_BYTES = 64 * 1024 * 1024
+DEFAULT_PERSISTED_QUERIES_MAX = 2_000
+PERSISTED_QUERY_MODES = ("off", "apq", "trusted")
 DEFAULT_RETRIES = 2
 DEFAULT_REQUEST_DEADLINE_S = 15.0
 DEFAULT_MAX_BODY_BYTES = 1_000_000
@@ -122,6 +127,14 @@ class CacheConfig:
     max_entries: int = DEFAULT_CACHE_ENTRIES
     terminal_ttl_s: float = DEFAULT_TERMINAL_TTL_S
     active_ttl_s: float = DEFAULT_ACTIVE_TTL_S
+    answers_max_entries: int = DEFAULT_ANSWERS_MAX_ENTRIES
+    """Whole answers kept (docs/caching.md); 0 turns the response cache off."""
+    answers_max_bytes: int = DEFAULT_ANSWERS_MAX_BYTES
+    persisted_queries: str = "apq"
+    """``off``, ``apq`` (Automatic Persisted Queries) or ``trusted`` (only the allow-list runs)."""
+    persisted_queries_max: int = DEFAULT_PERSISTED_QUERIES_MAX
+    trusted_documents: str | None = None
+    """For ``trusted``: a JSON manifest of sha256 -> document."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +246,16 @@ _RATE_LIMIT_KEYS = {"requests_per_s": float, "burst": int}
 _LOGGING_KEYS = {"level": str, "format": str}
 _TRACING_KEYS = {"enabled": bool, "service_name": str, "otlp_endpoint": str}
 _AUDIT_KEYS = {"file": str}
-_CACHE_KEYS = {"max_entries": int, "terminal_ttl_s": float, "active_ttl_s": float}
+_CACHE_KEYS = {
+    "max_entries": int,
+    "terminal_ttl_s": float,
+    "active_ttl_s": float,
+    "answers_max_entries": int,
+    "answers_max_bytes": int,
+    "persisted_queries": str,
+    "persisted_queries_max": int,
+    "trusted_documents": str,
+}
 _AUTH_KEYS = {
     "mode": str,
     "allow_none_on_public_host": bool,
@@ -358,9 +380,26 @@ def parse_config(raw: dict[str, Any], env: Mapping[str, str]) -> GatewayConfig:
     cache_raw = _section(raw, "cache")
     _check_keys(cache_raw, _CACHE_KEYS, "cache.")
     cache = CacheConfig(**cache_raw)
-    for key in ("max_entries", "terminal_ttl_s", "active_ttl_s"):
+    for key in (
+        "max_entries",
+        "terminal_ttl_s",
+        "active_ttl_s",
+        "answers_max_entries",
+        "answers_max_bytes",
+        "persisted_queries_max",
+    ):
         if getattr(cache, key) < 0:
             raise ConfigError(f"cache.{key}: must not be negative")
+    if cache.persisted_queries not in PERSISTED_QUERY_MODES:
+        raise ConfigError(
+            f"cache.persisted_queries: '{cache.persisted_queries}' is not one of "
+            f"{', '.join(PERSISTED_QUERY_MODES)}"
+        )
+    if cache.persisted_queries == "trusted":
+        if not cache.trusted_documents:
+            raise ConfigError('cache.trusted_documents: needed when persisted_queries = "trusted"')
+        if not Path(cache.trusted_documents).is_file():
+            raise ConfigError(f"cache.trusted_documents: no file at {cache.trusted_documents}")
 
     auth = _parse_auth(_section(raw, "auth"), env)
     sources_raw = raw.get("sources", [])

@@ -19,7 +19,7 @@ import functools
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterator, Mapping
 
     from adapters.model import Execution
     from gateway.core.store import ExecutionStore
@@ -59,6 +59,12 @@ class Loaders:
         collector; released here, they are freed at once.
         """
         self._by_source.clear()
+
+    def loaded(self) -> Iterator[tuple[str, Execution]]:
+        """Every execution this request has read so far, with its source (the answer's tags)."""
+        for source, loader in self._by_source.items():
+            for execution in loader.loaded():
+                yield source, execution
 
     def _loader(self, source: str) -> SourceLoader:
         loader = self._by_source.get(source)
@@ -111,6 +117,11 @@ class SourceLoader:
     def forget(self, native_id: str) -> None:
         """The next load fetches again (after a decision changed the execution upstream)."""
         self._futures.pop(native_id, None)
+
+    def loaded(self) -> Iterator[Execution]:
+        for future in self._futures.values():
+            if future.done() and not future.cancelled() and future.exception() is None:
+                yield future.result()
 
     def _count_batch(self) -> None:
         size, self._turn_keys = self._turn_keys, 0

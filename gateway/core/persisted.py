@@ -23,12 +23,13 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from gateway.config import PERSISTED_QUERY_MODES
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from pathlib import Path
 
 __all__ = [
-    "PERSISTED_QUERY_MODES",
     "PersistedQueries",
     "PersistedQueryError",
     "Problem",
@@ -36,7 +37,6 @@ __all__ = [
     "sha256_hex",
 ]
 
-PERSISTED_QUERY_MODES = ("off", "apq", "trusted")
 MAX_DOCUMENT_CHARS = 100_000
 
 

@@ -14,6 +14,7 @@ GraphQL-free: keys and bodies are bytes.
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -55,9 +56,10 @@ class CachedAnswer:
     etag: str
     expires_at: float
     tags: frozenset[Tag]
+    content_type: bytes = b"application/json"
 
     def max_age(self, now: float) -> int:
-        return max(0, int(self.expires_at - now))
+        return max(0, math.ceil(self.expires_at - now))
 
 
 @dataclass(slots=True)
@@ -80,7 +82,7 @@ class ResponseCache:
     ) -> None:
         self._max_entries = max_entries
         self._max_bytes = max_bytes
-        self._clock = clock
+        self.clock = clock
         self._entries: OrderedDict[str, CachedAnswer] = OrderedDict()
         self._by_tag: dict[Tag, set[str]] = {}
         self._bytes = 0
@@ -99,7 +101,7 @@ class ResponseCache:
 
     def get(self, key: str) -> CachedAnswer | None:
         entry = self._entries.get(key)
-        if entry is not None and entry.expires_at <= self._clock():
+        if entry is not None and entry.expires_at <= self.clock():
             self._drop(key)
             entry = None
         if entry is None:
@@ -109,7 +111,14 @@ class ResponseCache:
         self.counters.hits += 1
         return entry
 
-    def put(self, key: str, body: bytes, tags: Iterable[Tag], ttl_s: float) -> CachedAnswer | None:
+    def put(
+        self,
+        key: str,
+        body: bytes,
+        tags: Iterable[Tag],
+        ttl_s: float,
+        content_type: bytes = b"application/json",
+    ) -> CachedAnswer | None:
         """Keep ``body`` for ``ttl_s`` seconds; None when it is not kept (too big, TTL of 0)."""
         if not self.enabled or ttl_s <= 0 or len(body) > self._max_bytes:
             return None
@@ -118,8 +127,9 @@ class ResponseCache:
         entry = CachedAnswer(
             body=body,
             etag=entity_tag(body),
-            expires_at=self._clock() + ttl_s,
+            expires_at=self.clock() + ttl_s,
             tags=frozenset(tags),
+            content_type=content_type,
         )
         self._entries[key] = entry
         self._bytes += len(body)

@@ -12,6 +12,8 @@ from adapters._http import HTTPSettings
 from adapters.registry import adapter_class
 from gateway.core.cursors import CursorCodec
 from gateway.core.decisions import AuditLog, DecisionService
+from gateway.core.persisted import PersistedQueries, load_manifest
+from gateway.core.response_cache import ResponseCache
 from gateway.core.store import ExecutionStore
 from gateway.ops.stats import SourceStats
 
@@ -41,6 +43,21 @@ class Runtime:
         self.cursors = CursorCodec(secret.encode() if secret else None)
         self.store = ExecutionStore(
             cache=config.cache, sources=self.sources, adapters=self.adapters, stats=self.stats
+        )
+        self.answers = ResponseCache(
+            max_entries=config.cache.answers_max_entries,
+            max_bytes=config.cache.answers_max_bytes,
+        )
+        self.store.on_invalidate.append(self.answers.invalidate)
+        trusted = (
+            load_manifest(Path(config.cache.trusted_documents))
+            if config.cache.persisted_queries == "trusted" and config.cache.trusted_documents
+            else None
+        )
+        self.persisted = PersistedQueries(
+            mode=config.cache.persisted_queries,
+            max_entries=config.cache.persisted_queries_max,
+            trusted=trusted,
         )
         audit_path = Path(config.audit.file) if config.audit.file else None
         self.decisions = DecisionService(self.adapters, self.store, AuditLog(audit_path))

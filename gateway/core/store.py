@@ -47,6 +47,8 @@ class ExecutionStore:
             maxsize=max(1, cache.max_entries), ttu=self._expires, timer=timer
         )
         self._fetches: SingleFlight[Key, list[Execution]] = SingleFlight()
+        self.on_invalidate: list[Callable[[str, str], object]] = []
+        """Told of every execution dropped (a decision, a webhook): the response cache listens."""
 
     def ttl(self, source: str, execution: Execution) -> float:
         override = self._sources[source].cache_ttl_s
@@ -96,6 +98,8 @@ class ExecutionStore:
     def invalidate(self, source: str, native_id: str) -> None:
         """Forget one execution, e.g. after a decision changed it upstream."""
         self._cache.pop((source, native_id), None)
+        for listener in self.on_invalidate:
+            listener(source, native_id)
 
     def __len__(self) -> int:
         return len(self._cache)

@@ -17,11 +17,15 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLRequestData
+from strawberry.types import ExecutionResult
 
 from adapters._http import loads_json
 from gateway.core.caller import Caller
 from gateway.core.loaders import Loaders
 from gateway.core.runtime import Runtime
+from gateway.http.answer_cache import AnswerCacheMiddleware
+from gateway.http.answers import AnswerVerdicts, resolve_document
 from gateway.http.auth import ANONYMOUS, AuthMiddleware
 from gateway.http.deadline import DeadlineMiddleware
 from gateway.http.guards import (
@@ -46,8 +50,8 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
     from starlette.websockets import WebSocket
-    from strawberry.http import GraphQLRequestData
-    from strawberry.types import ExecutionResult, SubscriptionExecutionResult
+    from strawberry.http.base import BaseRequestProtocol
+    from strawberry.types import SubscriptionExecutionResult
 
     from adapters._http import CallObserver
     from gateway.config import GatewayConfig, SourceConfig
@@ -72,6 +76,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None)
         self.runtime = runtime
         self.on_batch = on_batch
+        self.verdicts = AnswerVerdicts(schema.as_str()) if runtime.answers.enabled else None
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -92,6 +97,12 @@ class GatewayGraphQL(GraphQL[Context, None]):
             caller=caller,
             request_id=request_id,
         )
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        """strawberry's rule, except for a GET that names a persisted query by its hash."""
+        if "extensions" in request.query_params:
+            return False
+        return super().should_render_graphql_ide(request)
 
     def decode_json(self, data: str | bytes) -> object:
         """POST bodies through ``loads_json``: orjson where it reads exactly what the standard
@@ -124,9 +135,21 @@ class GatewayGraphQL(GraphQL[Context, None]):
         """
         result: Any = None
         try:
+            if isinstance(request_data, GraphQLRequestData):
+                resolved = resolve_document(self.runtime.persisted, request_data)
+                if isinstance(resolved, ExecutionResult):
+                    return resolved
+                request_data = resolved
             result = await super().execute_operation(
                 request, request_adapter, request_data, context, root_value, sub_response
             )
+            if (
+                self.verdicts is not None
+                and isinstance(request_data, GraphQLRequestData)
+                and isinstance(result, ExecutionResult)
+            ):
+                state = request.scope.setdefault("state", {})
+                self.verdicts.mark(state, request_data, result, context, self.runtime.store)
         finally:
             # What isinstance(result, SubscriptionExecutionResult) asks, without the runtime
             # protocol check's attribute walk (8 µs per request).
@@ -148,7 +171,9 @@ def create_app(
     """
     runtime = Runtime(config, transport_factory=transport_factory)
     metrics = (
-        GatewayMetrics(runtime.stats, runtime.adapters) if config.server.metrics != "off" else None
+        GatewayMetrics(runtime.stats, runtime.adapters, runtime.answers.counters)
+        if config.server.metrics != "off"
+        else None
     )
     tracing = None
     if config.tracing.enabled:
@@ -200,6 +225,9 @@ def create_app(
         Middleware(RateLimitMiddleware, config=config.rate_limit),
         Middleware(BodyLimitMiddleware, max_bytes=config.server.max_body_bytes),
         Middleware(RequestGuardMiddleware),
+        Middleware(
+            AnswerCacheMiddleware, answers=runtime.answers, public=config.auth.mode == "none"
+        ),
         Middleware(GraphQLResponseMiddleware),
         Middleware(DeadlineMiddleware, seconds=config.server.request_deadline_s),
     ]

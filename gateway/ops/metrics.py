@@ -11,7 +11,7 @@ docs/deployment.md lists the names.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -44,6 +44,7 @@ __all__ = [
     "BREAKER_STATES",
     "MAX_OPERATION_NAMES",
     "METRICS_PATH",
+    "AnswerCacheCounts",
     "GatewayMetrics",
 ]
 
@@ -62,7 +63,10 @@ class GatewayMetrics:
     """The app's collectors, and the hooks that feed them."""
 
     def __init__(
-        self, stats: Mapping[str, SourceStats], adapters: Mapping[str, SourceAdapter]
+        self,
+        stats: Mapping[str, SourceStats],
+        adapters: Mapping[str, SourceAdapter],
+        answers: AnswerCacheCounts | None = None,
     ) -> None:
         self.registry = CollectorRegistry()
         self._operations: set[str] = set()
@@ -113,6 +117,8 @@ class GatewayMetrics:
             registry=registry,
         )
         registry.register(_SourceCollector(stats, adapters))
+        if answers is not None:
+            registry.register(_AnswerCacheCollector(answers))
         ProcessCollector(registry=registry)
 
     def operation_label(self, name: str | None) -> str:
@@ -226,3 +232,32 @@ class _SourceCollector:
             state = getattr(adapter.http, "circuit_state", "closed")
             breaker.add_metric((name,), BREAKER_STATES.get(state, 0))
         yield from (hits, misses, joined, breaker)
+
+
+class AnswerCacheCounts(Protocol):
+    """What the response cache counts (``gateway.core.response_cache.CacheCounters``)."""
+
+    hits: int
+    misses: int
+    stores: int
+    evictions: int
+    invalidations: int
+
+
+class _AnswerCacheCollector:
+    """The response cache's counters, read at scrape time."""
+
+    def __init__(self, counts: AnswerCacheCounts) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[Metric]:
+        for name, help_text in (
+            ("hits", "Answers served whole from the response cache."),
+            ("misses", "Requests the response cache did not hold."),
+            ("stores", "Answers kept by the response cache."),
+            ("evictions", "Answers the response cache dropped for room."),
+            ("invalidations", "Answers dropped because an execution they held changed."),
+        ):
+            family = CounterMetricFamily(f"gateway_response_cache_{name}", help_text)
+            family.add_metric((), getattr(self._counts, name))
+            yield family

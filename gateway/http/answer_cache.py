@@ -1,0 +1,191 @@
+"""Whole answers from the response cache, and HTTP caching headers, in front of the GraphQL view.
+
+A hit is answered here, before GraphQL runs: the request's bytes (a POST body, or a GET's query
+string), the negotiated media type and the caller's roles make the key, so the same request from a
+caller who sees the same data gets the same bytes. On a miss the view runs; if it marked the answer
+cacheable (``ANSWER_TAGS`` in the request state: the executions it read, all terminal, no error),
+the answer is stored here with those tags.
+
+Every buffered answer gets a strong ``ETag``; a GET whose ``If-None-Match`` names it gets ``304``.
+``Cache-Control`` lets a browser or CDN keep only what the cache itself would keep: ``public`` when
+the gateway has no authentication, else ``private`` with ``Vary: Authorization``; everything else
+is ``no-store``. Streamed answers (subscriptions) pass through untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING
+
+from starlette.datastructures import Headers
+
+from gateway.core.response_cache import entity_tag
+from gateway.http.guards import GRAPHQL_PATHS, PathMiddleware
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+    from gateway.core.response_cache import ResponseCache
+
+__all__ = ["ANSWER_TAGS", "ANSWER_TTL", "AnswerCacheMiddleware"]
+
+ANSWER_TAGS = "answer_tags"
+"""Request-state key: the view's verdict, a frozenset of (source, native id) when cacheable."""
+ANSWER_TTL = "answer_ttl"
+"""Request-state key: how long the answer may be kept (the shortest of its executions' TTLs)."""
+_STREAMED = (b"text/event-stream", b"multipart/")
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    candidates = {c.strip().removeprefix("W/") for c in header.split(",")}
+    return "*" in candidates or etag in candidates
+
+
+class AnswerCacheMiddleware(PathMiddleware):
+    def __init__(
+        self,
+        app: ASGIApp,
+        answers: ResponseCache,
+        *,
+        public: bool,
+        paths: tuple[str, ...] = GRAPHQL_PATHS,
+    ) -> None:
+        super().__init__(app, paths)
+        self.answers = answers
+        self.scope_word = b"public" if public else b"private"
+
+    def _key(self, scope: Scope, material: bytes, headers: Headers) -> str:
+        caller = scope.get("state", {}).get("caller")
+        roles = ",".join(sorted(getattr(caller, "roles", ()))).encode()
+        digest = hashlib.sha256()
+        for part in (scope["method"].encode(), material, headers.get("accept", "").encode(), roles):
+            digest.update(len(part).to_bytes(8, "big"))
+            digest.update(part)
+        return digest.hexdigest()
+
+    def _cache_headers(self, etag: str, max_age: int | None) -> list[tuple[bytes, bytes]]:
+        headers = [(b"etag", etag.encode())]
+        if max_age is None:
+            headers.append((b"cache-control", b"no-store"))
+        else:
+            headers.append(
+                (b"cache-control", self.scope_word + b", max-age=" + str(max_age).encode())
+            )
+            if self.scope_word == b"private":
+                headers.append((b"vary", b"Authorization, Accept"))
+            else:
+                headers.append((b"vary", b"Accept"))
+        return headers
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method = scope["method"]
+        if method not in ("GET", "POST"):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        if method == "GET" and "text/html" in headers.get("accept", ""):
+            await self.app(scope, receive, send)  # the IDE's page, not an answer
+            return
+        body = b""
+        if method == "POST":
+            chunks = []
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    break
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    break
+            body = b"".join(chunks)
+        material = body if method == "POST" else scope.get("query_string", b"")
+        key = self._key(scope, material, headers) if self.answers.enabled else ""
+        if_none_match = headers.get("if-none-match") if method == "GET" else None
+        hit = self.answers.get(key) if key else None
+        if hit is not None:
+            now_max_age = hit.max_age(self.answers.clock())
+            extra = self._cache_headers(hit.etag, now_max_age)
+            if _etag_matches(if_none_match, hit.etag):
+                await send({"type": "http.response.start", "status": 304, "headers": extra})
+                await send({"type": "http.response.body", "body": b""})
+                return
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [
+                        (b"content-type", hit.content_type),
+                        (b"content-length", str(len(hit.body)).encode()),
+                        *extra,
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": hit.body})
+            return
+
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if method == "POST" and not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        state = scope.setdefault("state", {})
+        start: Message | None = None
+        parts: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                content_type = Headers(raw=message.get("headers", [])).get("content-type", "")
+                if content_type.encode().startswith(_STREAMED):
+                    start = None
+                    await send(message)
+                    parts.append(b"\0streamed")
+                    return
+                start = message
+                return
+            if message["type"] != "http.response.body" or start is None:
+                await send(message)
+                return
+            parts.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            await self._finish(start, b"".join(parts), state, key, if_none_match, send)
+
+        await self.app(scope, replay, capture)
+
+    async def _finish(
+        self,
+        start: Message,
+        answer: bytes,
+        state: dict[str, object],
+        key: str,
+        if_none_match: str | None,
+        send: Send,
+    ) -> None:
+        status = start["status"]
+        raw_headers = [
+            (name, value)
+            for name, value in start.get("headers", [])
+            if name.lower() not in (b"etag", b"cache-control", b"content-length")
+        ]
+        tags = state.get(ANSWER_TAGS)
+        ttl = state.get(ANSWER_TTL)
+        stored = None
+        if status == 200 and key and isinstance(tags, frozenset) and isinstance(ttl, float | int):
+            content_type = Headers(raw=raw_headers).get("content-type", "application/json")
+            stored = self.answers.put(key, answer, tags, float(ttl), content_type.encode())
+        etag = stored.etag if stored is not None else entity_tag(answer)
+        max_age = stored.max_age(self.answers.clock()) if stored is not None else None
+        extra = self._cache_headers(etag, max_age) if status == 200 else []
+        if status == 200 and _etag_matches(if_none_match, etag):
+            await send({"type": "http.response.start", "status": 304, "headers": extra})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        length = [(b"content-length", str(len(answer)).encode())]
+        await send({**start, "headers": raw_headers + length + extra})
+        await send({"type": "http.response.body", "body": answer})
