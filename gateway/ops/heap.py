@@ -8,20 +8,32 @@ Two measured costs (docs/performance.md):
 - A 20-execution query holds a couple of thousand container objects (payloads, models, futures)
   while it runs. With CPython's default young-generation threshold (700) the collector ran about
   twice per such query, finding nothing to free, and promoted the live objects to be scanned
-  again: 1.3 ms of a 8 ms query at 32 clients. A request frees its own objects by reference
-  counting (``Context.release`` breaks the one big cycle), so the collector is needed only for
-  the few small cycles left, and a threshold above a busy worker's live set loses nothing.
+  again. A request frees most of its objects by reference counting (``Context.release`` breaks
+  the one big cycle); a higher threshold spares those rescans, but not so high that one
+  collection's pause shows in the latency tail (``YOUNG_GENERATION_THRESHOLD``).
 """
 
 from __future__ import annotations
 
 import gc
+import time
+from typing import TYPE_CHECKING
 
-__all__ = ["YOUNG_GENERATION_THRESHOLD", "settle_heap"]
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
-YOUNG_GENERATION_THRESHOLD = 50_000
-"""Allocations (net) between young collections. Measured at 32 clients: 1.3 ms of collection per
-20-execution query at 700, 0.7 at 10,000, about 0.1 at 50,000; resident memory grew by 5 MiB."""
+__all__ = ["PAUSES", "YOUNG_GENERATION_THRESHOLD", "CollectorPauses", "settle_heap"]
+
+YOUNG_GENERATION_THRESHOLD = 3_000
+"""Allocations (net) between young collections: a trade between collector CPU and pauses.
+
+A young collection stops the event loop for time proportional to what it walks, and each request
+leaves a few dozen objects in small reference cycles (graphql-core's execution context, uvicorn's
+request cycle) for it. Measured at 32 clients (docs/performance.md): at 50,000 each young
+collection paused every request in flight for about 40 ms and p99 reached 3.5 times p50; at 3,000
+the pauses are about 1.5 ms (a middle-generation one about 14 ms), p99 stays under twice p50, and
+the collector's CPU per 20-execution request rises from about 0.2 to 0.5 ms. CPython's 700
+spends 1.6 ms per such request."""
 
 
 def settle_heap() -> None:
@@ -34,3 +46,50 @@ def settle_heap() -> None:
     gc.freeze()
     _, middle, oldest = gc.get_threshold()
     gc.set_threshold(YOUNG_GENERATION_THRESHOLD, middle, oldest)
+    PAUSES.install()
+
+
+PAUSE_BUCKETS_S = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25)
+
+
+class CollectorPauses:
+    """How long each garbage collection stopped the process, by generation (``gc.callbacks``).
+
+    A collection stops the event loop, so every request in flight waits for it: this is what a
+    tail-latency spike at low load looks like from the inside. Installed once per serving process
+    (``settle_heap``) and read by the metrics at scrape time.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
+        self._clock = clock
+        self._started = 0.0
+        self.count = [0, 0, 0]
+        self.seconds = [0.0, 0.0, 0.0]
+        self.longest = [0.0, 0.0, 0.0]
+        self.buckets = [[0] * len(PAUSE_BUCKETS_S) for _ in range(3)]
+        """Per generation, cumulative: collections that took at most each bound."""
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = self._clock()
+            return
+        generation = info.get("generation", 2)
+        took = self._clock() - self._started
+        self.count[generation] += 1
+        self.seconds[generation] += took
+        self.longest[generation] = max(self.longest[generation], took)
+        for index, bound in enumerate(PAUSE_BUCKETS_S):
+            if took <= bound:
+                self.buckets[generation][index] += 1
+
+    def install(self) -> None:
+        if self not in gc.callbacks:
+            gc.callbacks.append(self)
+
+    def uninstall(self) -> None:
+        if self in gc.callbacks:
+            gc.callbacks.remove(self)
+
+
+PAUSES = CollectorPauses()
+"""The process's one recorder: ``settle_heap`` installs it."""

@@ -22,11 +22,12 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway.ops.heap import PAUSE_BUCKETS_S, PAUSES, CollectorPauses
 from gateway.ops.observe import GRAPHQL_PATH
 
 if TYPE_CHECKING:
@@ -119,6 +120,7 @@ class GatewayMetrics:
         registry.register(_SourceCollector(stats, adapters))
         if answers is not None:
             registry.register(_AnswerCacheCollector(answers))
+        registry.register(_PauseCollector(PAUSES))
         ProcessCollector(registry=registry)
 
     def operation_label(self, name: str | None) -> str:
@@ -261,3 +263,29 @@ class _AnswerCacheCollector:
             family = CounterMetricFamily(f"gateway_response_cache_{name}", help_text)
             family.add_metric((), getattr(self._counts, name))
             yield family
+
+
+class _PauseCollector:
+    """Garbage-collection pauses by generation, as a histogram (zero until ``settle_heap``)."""
+
+    def __init__(self, pauses: CollectorPauses) -> None:
+        self._pauses = pauses
+
+    def collect(self) -> Iterator[Metric]:
+        family = HistogramMetricFamily(
+            "gateway_gc_pause_seconds",
+            "How long each garbage collection stopped the process, by generation.",
+            labels=("generation",),
+        )
+        for generation in range(3):
+            cumulative = [
+                (str(bound), count)
+                for bound, count in zip(
+                    PAUSE_BUCKETS_S, self._pauses.buckets[generation], strict=True
+                )
+            ]
+            cumulative.append(("+Inf", self._pauses.count[generation]))
+            family.add_metric(
+                (str(generation),), cumulative, sum_value=self._pauses.seconds[generation]
+            )
+        yield family
