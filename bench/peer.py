@@ -213,13 +213,11 @@ def start_processes(
         port = free_port()
         config = tmp / f"ours-{cached}.toml"
         env = write_config(config, sandbox_url, port, cached=cached, client=args.upstream_client)
+        command = [*GATEWAY, "serve", "--config", str(config)]
         if args.workers > 1:
-            env["GATEWAY__SERVER__WORKERS"] = str(args.workers)
-        processes.append(
-            subprocess.Popen(
-                [*GATEWAY, "serve", "--config", str(config)], cwd=ROOT, env={**os.environ, **env}
-            )
-        )
+            env["GATEWAY__SERVER__METRICS"] = "off"  # one registry per process: off with workers
+            command += ["--workers", str(args.workers)]
+        processes.append(subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}))
         urls[f"ours{'-cached' if cached else ''}"] = f"http://127.0.0.1:{port}"
     for cached in (False, True):
         port = free_port()
