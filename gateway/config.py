@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_ACTIVE_TTL_S",
     "DEFAULT_CACHE_ENTRIES",
+    "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_TERMINAL_TTL_S",
     "PERSISTED_QUERY_MODES",
     "AuditConfig",
@@ -41,6 +42,7 @@ __all__ = [
     "RateLimitConfig",
     "ServerConfig",
     "SourceConfig",
+    "StateConfig",
     "TracingConfig",
     "load_config",
     "parse_config",
@@ -177,6 +179,20 @@ class TracingConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class StateConfig:
+    """Where what replicas share lives (docs/deployment.md, "Several replicas")."""
+
+    backend: str = "memory"
+    redis_url_env: str | None = None
+    """The environment variable holding the Redis URL (``redis://``, ``rediss://`` for TLS; a
+    password goes in the URL, so the URL is a secret)."""
+    redis_url: str | None = field(default=None, repr=False)
+    key_prefix: str = "gateway:"
+    timeout_s: float = 1.0
+    """Per Redis operation; past it the operation counts as Redis being away."""
+
+
+@dataclass(frozen=True, slots=True)
 class AuditConfig:
     file: str | None = None
     """Append one JSON line per decision attempt to this file (the log gets them regardless)."""
@@ -212,6 +228,7 @@ class GatewayConfig:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     tracing: TracingConfig = field(default_factory=TracingConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
+    state: StateConfig = field(default_factory=StateConfig)
     sources: tuple[SourceConfig, ...] = ()
 
     def source(self, name: str) -> SourceConfig | None:
@@ -246,6 +263,8 @@ _RATE_LIMIT_KEYS = {"requests_per_s": float, "burst": int}
 _LOGGING_KEYS = {"level": str, "format": str}
 _TRACING_KEYS = {"enabled": bool, "service_name": str, "otlp_endpoint": str}
 _AUDIT_KEYS = {"file": str}
+_STATE_KEYS = {"backend": str, "redis_url_env": str, "key_prefix": str, "timeout_s": float}
+STATE_BACKENDS = ("memory", "redis")
 _CACHE_KEYS = {
     "max_entries": int,
     "terminal_ttl_s": float,
@@ -289,6 +308,7 @@ _SECTIONS: dict[str, type] = {
     "logging": dict,
     "tracing": dict,
     "audit": dict,
+    "state": dict,
     "sources": list,
 }
 # Which secrets each kind needs: config key → what it is for.
@@ -401,6 +421,12 @@ def parse_config(raw: dict[str, Any], env: Mapping[str, str]) -> GatewayConfig:
         if not Path(cache.trusted_documents).is_file():
             raise ConfigError(f"cache.trusted_documents: no file at {cache.trusted_documents}")
 
+    state = _parse_state(_section(raw, "state"), env)
+    if state.backend != "memory" and not server.cursor_secret:
+        raise ConfigError(
+            "server.cursor_secret_env: replicas that share state must share the cursor secret "
+            "(a cursor one replica signed must verify on the next): set it on every replica"
+        )
     auth = _parse_auth(_section(raw, "auth"), env)
     sources_raw = raw.get("sources", [])
     sources = tuple(_parse_source(i, s, env) for i, s in enumerate(sources_raw))
@@ -422,8 +448,31 @@ def parse_config(raw: dict[str, Any], env: Mapping[str, str]) -> GatewayConfig:
         logging=logging_config,
         tracing=tracing,
         audit=audit,
+        state=state,
         sources=sources,
     )
+
+
+def _parse_state(raw: dict[str, Any], env: Mapping[str, str]) -> StateConfig:
+    _check_keys(raw, _STATE_KEYS, "state.")
+    if raw.get("backend", "memory") not in STATE_BACKENDS:
+        raise ConfigError(
+            f"state.backend: '{raw['backend']}' is not one of {', '.join(STATE_BACKENDS)}"
+        )
+    if raw.get("timeout_s", 1.0) <= 0:
+        raise ConfigError("state.timeout_s: must be positive")
+    if raw.get("backend") == "redis":
+        variable = raw.get("redis_url_env")
+        if not variable:
+            raise ConfigError(
+                'state.redis_url_env: needed for backend = "redis" (the variable holding the URL)'
+            )
+        raw["redis_url"] = _secret(env, variable, "state.redis_url_env")
+        if not raw["redis_url"].startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(
+                f"state.redis_url_env: {variable} does not hold a redis://, rediss:// or unix:// URL"
+            )
+    return StateConfig(**raw)
 
 
 def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:

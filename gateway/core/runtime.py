@@ -10,12 +10,16 @@ from typing import TYPE_CHECKING
 
 from adapters._http import HTTPSettings
 from adapters.registry import adapter_class
+from gateway.config import ConfigError
+from gateway.core.background import Background
 from gateway.core.cursors import CursorCodec
 from gateway.core.decisions import AuditLog, DecisionService
 from gateway.core.persisted import PersistedQueries, load_manifest
 from gateway.core.response_cache import ResponseCache
 from gateway.core.store import ExecutionStore
 from gateway.ops.stats import SourceStats
+from gateway.state.secrets import SecretMismatch, check_shared_secrets
+from gateway.state.select import shared_state
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -41,8 +45,15 @@ class Runtime:
         self._transport_factory = transport_factory
         secret = config.server.cursor_secret
         self.cursors = CursorCodec(secret.encode() if secret else None)
+        self.state = shared_state(config.state)
+        self.background = Background()
         self.store = ExecutionStore(
-            cache=config.cache, sources=self.sources, adapters=self.adapters, stats=self.stats
+            cache=config.cache,
+            sources=self.sources,
+            adapters=self.adapters,
+            stats=self.stats,
+            shared=self.state if config.state.backend != "memory" else None,
+            background=self.background,
         )
         self.answers = ResponseCache(
             max_entries=config.cache.answers_max_entries,
@@ -63,6 +74,13 @@ class Runtime:
         self.decisions = DecisionService(self.adapters, self.store, AuditLog(audit_path))
 
     async def start(self) -> None:
+        secrets = {"server.cursor_secret": self.config.server.cursor_secret or ""}
+        if self.config.state.backend != "memory":
+            try:
+                await check_shared_secrets(self.state, secrets)
+            except SecretMismatch as exc:
+                await self.state.aclose()
+                raise ConfigError(str(exc)) from exc
         for source in self.config.sources:
             transport = self._transport_factory(source) if self._transport_factory else None
             self.adapters[source.name] = adapter_class(source.kind).create(
@@ -87,4 +105,6 @@ class Runtime:
         for adapter in self.adapters.values():
             await adapter.aclose()
         self.adapters.clear()
+        await self.background.drain()
+        await self.state.aclose()
         self.decisions.close()

@@ -9,12 +9,16 @@ for one key, from any number of requests, share one upstream call.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import TYPE_CHECKING
 
 from cachetools import TLRUCache
 
+from gateway.core.background import Background
 from gateway.core.single_flight import SingleFlight
+from gateway.state.base import StateUnavailable
+from gateway.state.codec import decode_execution, encode_execution
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -23,10 +27,15 @@ if TYPE_CHECKING:
     from adapters.model import Execution
     from gateway.config import CacheConfig, SourceConfig
     from gateway.ops.stats import SourceStats
+    from gateway.state.base import SharedState
 
-__all__ = ["ExecutionStore"]
+__all__ = ["ExecutionStore", "shared_key"]
 
 Key = tuple[str, str]
+
+
+def shared_key(source: str, native_id: str) -> str:
+    return f"execution:{source}:{native_id}"
 
 
 class ExecutionStore:
@@ -38,6 +47,8 @@ class ExecutionStore:
         adapters: Mapping[str, SourceAdapter],
         stats: Mapping[str, SourceStats],
         timer: Callable[[], float] = time.monotonic,
+        shared: SharedState | None = None,
+        background: Background | None = None,
     ) -> None:
         self._config = cache
         self._sources = sources
@@ -47,6 +58,9 @@ class ExecutionStore:
             maxsize=max(1, cache.max_entries), ttu=self._expires, timer=timer
         )
         self._fetches: SingleFlight[Key, list[Execution]] = SingleFlight()
+        self._shared = shared
+        """Where replicas share finished executions (Redis); None in one process."""
+        self._background = background or Background()
         self.on_invalidate: list[Callable[[str, str], object]] = []
         """Told of every execution dropped (a decision, a webhook): the response cache listens."""
 
@@ -84,11 +98,42 @@ class ExecutionStore:
 
     async def _fetch(self, key: Key) -> list[Execution]:
         source, native_id = key
+        shared = await self._shared_read(source, native_id)
+        if shared is not None:
+            self._stats[source].shared_hits += 1
+            if self._cache.maxsize:
+                self._cache[key] = shared
+            return [shared]
         executions = await self._adapters[source].get_tree(native_id)
         for execution in executions:
-            if self._cache.maxsize and self.ttl(source, execution) > 0:
+            kept_for = self.ttl(source, execution)
+            if self._cache.maxsize and kept_for > 0:
                 self._cache[(source, execution.native_id)] = execution
+            if self._shared is not None and execution.is_terminal and kept_for > 0:
+                await self._share(source, execution, kept_for)
         return executions
+
+    async def _share(self, source: str, execution: Execution, ttl_s: float) -> None:
+        """Written before the answer leaves, so a replica asked next finds it (one Redis write,
+        for finished executions only); Redis away only means the next replica reads upstream."""
+        assert self._shared is not None
+        with contextlib.suppress(StateUnavailable):
+            await self._shared.set(
+                shared_key(source, execution.native_id), encode_execution(execution), ttl_s
+            )
+
+    async def _shared_read(self, source: str, native_id: str) -> Execution | None:
+        """A finished execution another replica already read; None when absent or Redis is away."""
+        if self._shared is None:
+            return None
+        try:
+            payload = await self._shared.get(shared_key(source, native_id))
+        except StateUnavailable:
+            return None
+        if payload is None:
+            return None
+        execution = decode_execution(payload)
+        return execution if execution is not None and execution.is_terminal else None
 
     def put(self, source: str, execution: Execution) -> None:
         """Keep an execution learnt another way (a list page), under the same TTL rules."""
@@ -98,6 +143,11 @@ class ExecutionStore:
     def invalidate(self, source: str, native_id: str) -> None:
         """Forget one execution, e.g. after a decision changed it upstream."""
         self._cache.pop((source, native_id), None)
+        if self._shared is not None:
+            self._background.spawn(
+                self._shared.delete(shared_key(source, native_id)),
+                "dropping a shared execution",
+            )
         for listener in self.on_invalidate:
             listener(source, native_id)
 

@@ -171,7 +171,7 @@ def create_app(
     """
     runtime = Runtime(config, transport_factory=transport_factory)
     metrics = (
-        GatewayMetrics(runtime.stats, runtime.adapters, runtime.answers.counters)
+        GatewayMetrics(runtime.stats, runtime.adapters, runtime.answers.counters, runtime.state)
         if config.server.metrics != "off"
         else None
     )

@@ -29,6 +29,8 @@ def not_ready(runtime: Runtime) -> dict[str, str]:
     if not runtime.adapters or set(runtime.adapters) != set(runtime.sources):
         return {"*": "the runtime has not started, or is shutting down"}
     reasons: dict[str, str] = {}
+    if not runtime.state.available:
+        reasons["state"] = f"{runtime.state.name} unreachable: reads go on uncached, decisions wait"
     for name, adapter in list(runtime.adapters.items()):
         state = getattr(adapter.http, "circuit_state", "closed")
         if state == "open":
@@ -47,6 +49,10 @@ class Probes:
         return JSONResponse({"status": "ok"})
 
     async def readyz(self, request: Request) -> JSONResponse:
+        if not self.runtime.state.available:
+            await (
+                self.runtime.state.ping()
+            )  # the probe is also how an idle replica notices Redis is back
         reasons = not_ready(self.runtime)
         if not reasons:
             return JSONResponse({"status": "ready"})

@@ -47,6 +47,7 @@ __all__ = [
     "METRICS_PATH",
     "AnswerCacheCounts",
     "GatewayMetrics",
+    "StateHealth",
 ]
 
 METRICS_PATH = "/metrics"
@@ -68,6 +69,7 @@ class GatewayMetrics:
         stats: Mapping[str, SourceStats],
         adapters: Mapping[str, SourceAdapter],
         answers: AnswerCacheCounts | None = None,
+        state: StateHealth | None = None,
     ) -> None:
         self.registry = CollectorRegistry()
         self._operations: set[str] = set()
@@ -121,6 +123,8 @@ class GatewayMetrics:
         if answers is not None:
             registry.register(_AnswerCacheCollector(answers))
         registry.register(_PauseCollector(PAUSES))
+        if state is not None:
+            registry.register(_StateCollector(state))
         ProcessCollector(registry=registry)
 
     def operation_label(self, name: str | None) -> str:
@@ -288,4 +292,27 @@ class _PauseCollector:
             family.add_metric(
                 (str(generation),), cumulative, sum_value=self._pauses.seconds[generation]
             )
+        yield family
+
+
+class StateHealth(Protocol):
+    """What the shared state says of itself (``gateway.state.base.SharedState``)."""
+
+    name: str
+
+    @property
+    def available(self) -> bool: ...
+
+
+class _StateCollector:
+    def __init__(self, state: StateHealth) -> None:
+        self._state = state
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "gateway_state_available",
+            "1 while the shared state (memory, or Redis) answers; 0 while it is unreachable.",
+            labels=("backend",),
+        )
+        family.add_metric((self._state.name,), 1 if self._state.available else 0)
         yield family

@@ -22,6 +22,8 @@ class SourceStats:
     cache_misses: int = 0
     shared_fetches: int = 0
     """Loads that joined a fetch already in flight for the same key (single flight)."""
+    shared_hits: int = 0
+    """Local misses answered by another replica's read (the shared state), no upstream call."""
     batches: int = 0
     batched_keys: int = 0
     max_batch_size: int = 0

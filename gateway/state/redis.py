@@ -8,7 +8,9 @@ an operation succeeds again; the client reconnects by itself.
 
 from __future__ import annotations
 
+import inspect
 import math
+import time
 from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
@@ -17,11 +19,13 @@ from redis.exceptions import RedisError
 from gateway.state.base import StateUnavailable, TokenVerdict
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable
+    from collections.abc import Awaitable, Callable
 
 __all__ = ["RedisState"]
 
 DEFAULT_TIMEOUT_S = 1.0
+RETRY_AFTER_S = 1.0
+"""After a failure, operations fail at once for this long; then the next one tries Redis again."""
 
 _ACQUIRE = """
 local held = redis.call('GET', KEYS[1])
@@ -80,7 +84,13 @@ class RedisState:
     name = "redis"
 
     def __init__(
-        self, url: str, *, prefix: str = "gateway:", timeout_s: float = DEFAULT_TIMEOUT_S
+        self,
+        url: str,
+        *,
+        prefix: str = "gateway:",
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        retry_after_s: float = RETRY_AFTER_S,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._prefix = prefix
         self._client: aioredis.Redis = aioredis.Redis.from_url(
@@ -94,6 +104,9 @@ class RedisState:
         self._release = self._client.register_script(_RELEASE)
         self._token = self._client.register_script(_BUCKET)
         self._available = True
+        self._retry_after_s = retry_after_s
+        self._clock = clock
+        self._failed_at = -math.inf
 
     @property
     def available(self) -> bool:
@@ -102,11 +115,19 @@ class RedisState:
     def _key(self, key: str) -> str:
         return self._prefix + key
 
-    async def _run(self, operation: Awaitable[Any]) -> Any:
+    async def _run(self, operation: Awaitable[Any], *, probe: bool = False) -> Any:
+        """Run one operation; while Redis was away less than ``retry_after_s`` ago, fail at once
+        (without waiting for a timeout per request), except for a probe."""
+        resting = self._clock() - self._failed_at < self._retry_after_s
+        if not self._available and not probe and resting:
+            if inspect.iscoroutine(operation):
+                operation.close()  # never awaited: no "coroutine was never awaited" warning
+            raise StateUnavailable("redis: unavailable (retrying shortly)")
         try:
             result = await operation
         except (RedisError, OSError) as exc:
             self._available = False
+            self._failed_at = self._clock()
             raise StateUnavailable(f"redis: {type(exc).__name__}") from exc
         self._available = True
         return result
@@ -144,7 +165,7 @@ class RedisState:
 
     async def ping(self) -> bool:
         try:
-            await self._run(self._client.ping())
+            await self._run(self._client.ping(), probe=True)
         except StateUnavailable:
             return False
         return True

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from gateway import cli
-from gateway.config import load_config
+from gateway.config import DEFAULT_MAX_BODY_BYTES, load_config
 from sandbox import SANDBOX_CREDENTIALS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -285,7 +285,7 @@ def test_compose_commands_are_real_gateway_subcommands(
     compose: dict[str, Any], toml_config: dict[str, Any]
 ) -> None:
     services = compose["services"]
-    assert set(services) == {"sandbox", "gateway"}
+    assert set(services) == {"sandbox", "redis", "gateway", "lb"}
     sandbox = services["sandbox"]["entrypoint"]
     assert sandbox[0] == "gateway"
     args = cli._parser().parse_args(sandbox[1:])
@@ -297,9 +297,13 @@ def test_compose_commands_are_real_gateway_subcommands(
     # The gateway service runs the image's own entrypoint (checked above), with the same image.
     assert "entrypoint" not in services["gateway"]
     assert "command" not in services["gateway"]
-    for service in services.values():
-        assert service["build"] == {"context": "..", "dockerfile": "docker/Dockerfile"}
-    assert services["gateway"]["depends_on"] == {"sandbox": {"condition": "service_healthy"}}
+    for name in ("sandbox", "gateway"):
+        assert services[name]["build"] == {"context": "..", "dockerfile": "docker/Dockerfile"}
+    assert services["gateway"]["depends_on"] == {
+        "sandbox": {"condition": "service_healthy"},
+        "redis": {"condition": "service_healthy"},
+    }
+    assert int(services["gateway"]["deploy"]["replicas"]) >= 2
 
 
 def test_compose_publishes_the_configured_ports_and_mounts_the_config(
@@ -307,8 +311,11 @@ def test_compose_publishes_the_configured_ports_and_mounts_the_config(
 ) -> None:
     gateway = compose["services"]["gateway"]
     server = toml_config["server"]
-    published = {int(mapping.rsplit(":", 1)[1]) for mapping in gateway["ports"]}
-    assert published == {server["port"], server["metrics_port"]}
+    assert "ports" not in gateway, "replicas are reached through the load balancer only"
+    balancer = compose["services"]["lb"]
+    published = {int(mapping.rsplit(":", 1)[1]) for mapping in balancer["ports"]}
+    assert published == {server["port"]}
+    assert "./nginx.conf:/etc/nginx/nginx.conf:ro" in balancer["volumes"]
     config_path = gateway["environment"]["GATEWAY_CONFIG"]
     assert config_path == env_of(final)["GATEWAY_CONFIG"]
     assert f"./gateway.toml:{config_path}:ro" in gateway["volumes"]
@@ -323,9 +330,15 @@ def test_compose_provides_every_secret_the_config_names(
     assert environment["GATEWAY_CLIENT_KEY"].startswith("${GATEWAY_CLIENT_KEY:?"), (
         "the client key comes from the operator, never a default in the file"
     )
+    assert environment["GATEWAY_CURSOR_SECRET"].startswith("${GATEWAY_CURSOR_SECRET:?")
     environment["GATEWAY_CLIENT_KEY"] = "a-key-from-the-operator"
+    environment["GATEWAY_CURSOR_SECRET"] = "a-secret-from-the-operator"
     config = load_config(GATEWAY_TOML, environment)
     assert config.auth.mode == "api_key"
+    assert config.state.backend == "redis"
+    assert config.state.redis_url == "redis://redis:6379/0"
+    redis = compose["services"]["redis"]
+    assert "redis-cli" in redis["healthcheck"]["test"]
     names = {"rotavision": "rv", "velt": "velt", "nesting": "zaia", "truthlocks": "tl"}
     for kind, secrets in SANDBOX_CREDENTIALS.items():
         source = config.source(names[kind])
@@ -337,3 +350,34 @@ def test_compose_provides_every_secret_the_config_names(
 def test_dockerignore_keeps_local_state_out_of_the_build_context() -> None:
     for path in (".git", ".venv", "tests", "gateway/__pycache__", "execution_gateway.egg-info"):
         assert ignored(path), path
+
+
+NGINX_CONF = ROOT / "docker" / "nginx.conf"
+
+
+def test_the_load_balancer_spreads_over_the_replicas_and_passes_websockets(
+    toml_config: dict[str, Any],
+) -> None:
+    text = NGINX_CONF.read_text()
+    directives = [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not line.strip().startswith("#")
+    ]
+    port = toml_config["server"]["port"]
+    assert f"server gateway:{port} resolve max_fails=2 fail_timeout=5s;" in directives
+    assert f"listen {port};" in directives
+    assert "proxy_pass http://gateway_replicas;" in directives
+    assert "proxy_http_version 1.1;" in directives
+    assert "proxy_set_header Upgrade $http_upgrade;" in directives
+    assert "proxy_set_header Connection $connection_upgrade;" in directives
+    assert "proxy_buffering off;" in directives
+    # Bounds before a replica: headers, slow clients, bodies. The proxy's body bound is at least
+    # the gateway's, so an oversized body gets the gateway's typed 413, not nginx's page.
+    sizes = [d for d in directives if d.startswith("client_max_body_size ")]
+    assert len(sizes) == 1
+    proxy_limit = int(sizes[0].split()[1].rstrip(";m")) * 1_048_576
+    gateway_limit = toml_config.get("server", {}).get("max_body_bytes", DEFAULT_MAX_BODY_BYTES)
+    assert gateway_limit <= proxy_limit <= 2 * gateway_limit
+    assert any(d.startswith("client_header_timeout ") for d in directives)
+    assert text.count("{") == text.count("}")
