@@ -222,7 +222,11 @@ def create_app(
     middleware += [
         *cors_middleware(config.server.cors_origins),
         Middleware(AuthMiddleware, config=config.auth),
-        Middleware(RateLimitMiddleware, config=config.rate_limit),
+        Middleware(
+            RateLimitMiddleware,
+            config=config.rate_limit,
+            shared=runtime.state if config.state.backend != "memory" else None,
+        ),
         Middleware(BodyLimitMiddleware, max_bytes=config.server.max_body_bytes),
         Middleware(RequestGuardMiddleware),
         Middleware(

@@ -6,7 +6,9 @@ limit: HTTP 429, ``Retry-After`` in whole seconds, and ``extensions.code = "RATE
 the caller is limited here, unlike ``UPSTREAM_RATE_LIMITED``, where an upstream limits us.
 The buckets live in a bounded TTL cache: an idle bucket refills completely in ``burst / rate``
 seconds, so dropping it then loses nothing, and the map never holds more than
-``MAX_TRACKED_CLIENTS``. The limit is per process.
+``MAX_TRACKED_CLIENTS``. With ``[state] backend = "redis"`` the bucket is one for all replicas (an
+atomic script on the Redis server's clock), and each process's own bucket stands in while Redis is
+away.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from cachetools import TTLCache
 from gateway.core.caller import Caller
 from gateway.http.auth import ANONYMOUS
 from gateway.http.guards import GRAPHQL_PATHS, PathMiddleware, send_error
+from gateway.state.base import StateUnavailable
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -28,6 +31,7 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
 
     from gateway.config import RateLimitConfig
+    from gateway.state.base import SharedState
 
 __all__ = ["MAX_TRACKED_CLIENTS", "RateLimitMiddleware", "RateLimiter", "client_key"]
 
@@ -97,9 +101,12 @@ class RateLimitMiddleware(PathMiddleware):
         config: RateLimitConfig,
         paths: tuple[str, ...] = GRAPHQL_PATHS,
         clock: Callable[[], float] = time.monotonic,
+        shared: SharedState | None = None,
     ) -> None:
         super().__init__(app, paths)
         self.config = config
+        self.shared = shared
+        """Replicas' one bucket per client (Redis); None: this process's buckets only."""
         self.limiter = (
             RateLimiter(config.requests_per_s, config.burst, clock=clock)
             if config.requests_per_s > 0
@@ -111,7 +118,7 @@ class RateLimitMiddleware(PathMiddleware):
             await self.app(scope, receive, send)
             return
         key = client_key(scope)
-        wait = self.limiter.acquire(key)
+        wait = await self._wait(key, self.limiter)
         if wait <= 0:
             await self.app(scope, receive, send)
             return
@@ -126,3 +133,17 @@ class RateLimitMiddleware(PathMiddleware):
             headers=[(b"retry-after", str(retry_after).encode())],
             retryAfter=retry_after,
         )
+
+    async def _wait(self, key: str, limiter: RateLimiter) -> float:
+        """Seconds until ``key`` may send again (0: now), from the shared bucket when there is
+        one; while the shared state is away, each replica limits with its own bucket."""
+        if self.shared is not None:
+            try:
+                verdict = await self.shared.take_token(
+                    f"rate:{key}", self.config.requests_per_s, self.config.burst
+                )
+            except StateUnavailable:
+                pass
+            else:
+                return 0.0 if verdict.allowed else verdict.retry_after_s
+        return limiter.acquire(key)

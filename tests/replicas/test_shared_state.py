@@ -129,3 +129,22 @@ async def test_redis_going_away_keeps_reads_answering_and_both_replicas_recover(
             assert recovered.status_code == 200, recovered.text
         metrics = (await b.get("/metrics")).text
         assert 'gateway_state_available{backend="redis"} 1.0' in metrics
+
+
+async def test_requests_spread_over_both_replicas_are_limited_as_one_client(
+    sandbox_url: str, redis_server: RedisServer
+) -> None:
+    limit = {"requests_per_s": 0.01, "burst": 6}
+    async with (
+        replica(sandbox_url, redis_server.url, rate_limit=limit) as a,
+        replica(sandbox_url, redis_server.url, rate_limit=limit) as b,
+    ):
+        statuses = []
+        for n in range(10):
+            response = await (a if n % 2 else b).post("/graphql", json={"query": "{ __typename }"})
+            statuses.append(response.status_code)
+        assert statuses.count(200) == 6
+        assert statuses[6:] == [429] * 4
+        refused = await a.post("/graphql", json={"query": "{ __typename }"})
+        assert refused.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+        assert int(refused.headers["retry-after"]) >= 1
