@@ -9,6 +9,7 @@ from graphql import GraphQLError
 
 from gateway.core.cursors import InvalidCursor
 from gateway.core.errors import bad_user_input, upstream_extensions
+from gateway.core.feed import MAX_FIRST
 from gateway.schema.context import Context
 
 if TYPE_CHECKING:
@@ -29,9 +30,6 @@ __all__ = [
 ]
 
 _Position = TypeVar("_Position")
-
-MAX_FIRST = 100
-"""The most items one page may ask for."""
 
 
 @strawberry.type
