@@ -15,9 +15,14 @@ import hashlib
 import hmac
 import json
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["MAX_CURSOR_LENGTH", "CursorCodec", "InvalidCursor"]
+
+_State = TypeVar("_State")
 
 MAX_CURSOR_LENGTH = 4096
 _MAC_BYTES = 16
@@ -62,3 +67,15 @@ class CursorCodec:
         if not isinstance(state, dict):
             raise InvalidCursor("the cursor is not one this gateway issued")
         return state
+
+    def decode_as(self, kind: str, cursor: str, load: Callable[[dict[str, Any]], _State]) -> _State:
+        """A typed position: ``load`` builds it from the state and raises ValueError on a bad shape.
+
+        A signed state of the wrong shape comes from another version of this gateway (or a bug),
+        never from a client, but it is refused the same way: the client starts again.
+        """
+        state = self.decode(kind, cursor)
+        try:
+            return load(state)
+        except (ValueError, TypeError, KeyError):
+            raise InvalidCursor("the cursor is not one this gateway issued") from None

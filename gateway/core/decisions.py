@@ -18,6 +18,7 @@ import enum
 import hashlib
 import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -28,7 +29,7 @@ from adapters.errors import UpstreamError
 from gateway.core.single_flight import SingleFlight
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from pathlib import Path
 
     from adapters.base import SourceAdapter
@@ -110,7 +111,12 @@ class AuditLog:
 
 class DecisionService:
     def __init__(
-        self, adapters: Mapping[str, SourceAdapter], store: ExecutionStore, audit: AuditLog
+        self,
+        adapters: Mapping[str, SourceAdapter],
+        store: ExecutionStore,
+        audit: AuditLog,
+        *,
+        timer: Callable[[], float] = time.monotonic,
     ) -> None:
         self._adapters = adapters
         self._store = store
@@ -119,7 +125,7 @@ class DecisionService:
         # A request that read the approval as PENDING just before an identical decision landed
         # would otherwise send its own (replayed, but still a second POST).
         self._confirmed: TTLCache[tuple[str, ...], DecisionAttempt] = TTLCache(
-            maxsize=CONFIRMED_ENTRIES, ttl=CONFIRMED_TTL_S
+            maxsize=CONFIRMED_ENTRIES, ttl=CONFIRMED_TTL_S, timer=timer
         )
 
     def supports(self, source: str) -> bool:
@@ -168,7 +174,7 @@ class DecisionService:
         return await asyncio.shield(shared)
 
     def audit(self, **fields: object) -> None:
-        """Record one decision attempt (the mutation calls this once per attempt)."""
+        """Record one decision attempt (``gateway.core.deciding`` calls this once per attempt)."""
         self._audit.record(**fields)
 
     def close(self) -> None:

@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, TypeVar
+
 import strawberry
+from graphql import GraphQLError
 
 from gateway.core.cursors import InvalidCursor
-from gateway.core.errors import bad_user_input
+from gateway.core.errors import bad_user_input, upstream_extensions
+from gateway.core.feed import MAX_FIRST
 from gateway.schema.context import Context
 
-__all__ = ["MAX_FIRST", "PageInfo", "SourceFailure", "check_first", "decode_cursor"]
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
 
-MAX_FIRST = 100
-"""The most items one page may ask for."""
+    from strawberry.types import Info
+
+    from adapters.errors import UpstreamError
+
+__all__ = [
+    "MAX_FIRST",
+    "PageInfo",
+    "SourceFailure",
+    "check_first",
+    "decode_cursor",
+    "decode_position",
+    "report_failures",
+]
+
+_Position = TypeVar("_Position")
 
 
 @strawberry.type
@@ -40,3 +58,32 @@ def decode_cursor(context: Context, kind: str, after: str | None) -> dict[str, o
         return context.runtime.cursors.decode(kind, after)
     except InvalidCursor as exc:
         raise bad_user_input(f"after: {exc}") from None
+
+
+def decode_position(
+    context: Context, kind: str, after: str, load: Callable[[dict[str, Any]], _Position]
+) -> _Position:
+    """The typed position a cursor holds; BAD_USER_INPUT when it is not one of ours for ``kind``."""
+    try:
+        return context.runtime.cursors.decode_as(kind, after, load)
+    except InvalidCursor as exc:
+        raise bad_user_input(f"after: {exc}") from None
+
+
+def report_failures(
+    info: Info[Context, None], failures: Mapping[str, UpstreamError]
+) -> list[SourceFailure]:
+    """Each failed source for ``failedSources``, and as a typed error in the response's ``errors``.
+
+    Clients rarely select ``failedSources``; the error (with ``extensions.code`` and ``source``,
+    at the connection's path) tells them the answer is partial even when they did not ask.
+    """
+    path = info.path.as_list()
+    reported = []
+    for source, error in failures.items():
+        reported.append(SourceFailure(source=source, code=error.code, message=error.message))
+        extensions = {**upstream_extensions(error), "source": source}
+        info.context.extra_errors.append(
+            GraphQLError(error.message, path=path, extensions=extensions)
+        )
+    return reported

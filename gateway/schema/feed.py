@@ -1,42 +1,37 @@
 """``Query.executionFeed``: one list of executions across every source that can list, newest first.
 
-The merge itself is ``gateway/merge.py``; this module reads the filter, the cursor and the
-sources, runs one page of the merge, and shapes the Relay connection (docs/feed.md).
-
-Filters: one status goes upstream where the API can filter (the adapter maps it, or ignores a
-status it has no word for); every status filter and ``workflowId`` are applied here as well. A
-list item that lacks its steps may report RUNNING for a run that waits for a human (Velt): when
-the filter tells RUNNING from WAITING_FOR_APPROVAL, such items are loaded (through the loaders,
-in batches) before they are judged.
+The merge is ``gateway/core/merge.py`` and the filter and cursor state ``gateway/core/feed.py``;
+this module reads the arguments, binds the merge to the upstreams and the request's loaders (so
+the items a filter must load are loaded in batches), and shapes the Relay connection
+(docs/feed.md).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import strawberry
-from graphql import GraphQLError
 from strawberry.types import Info
 
-from adapters.base import Capability, ExecutionPage
-from adapters.model import Execution as ExecutionModel
 from adapters.model import ExecutionStatus
-from gateway.core.errors import bad_user_input, upstream_extensions
-from gateway.core.merge import Item, Merge, Position, Verdict, status_needs_steps
-from gateway.core.runtime import Runtime
+from gateway.core.feed import CURSOR_KIND, FeedSpec
+from gateway.core.merge import Merge, Outcome, Position
 from gateway.schema.connections import (
-    MAX_FIRST,
     PageInfo,
     SourceFailure,
     check_first,
     decode_cursor,
+    report_failures,
 )
 from gateway.schema.context import Context
 from gateway.schema.types import Execution
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from adapters.base import ExecutionPage
+    from adapters.model import Execution as ExecutionModel
 
 __all__ = [
     "ExecutionConnection",
@@ -46,15 +41,10 @@ __all__ = [
     "execution_feed",
 ]
 
-CURSOR_KIND = "executionFeed"
-CURSOR_VERSION = 1
 MAX_UPSTREAM_PAGES = 10
 """Upstream list pages one call may fetch per source before answering with what it has."""
 MAX_FILTER_LOADS = 250
 """Executions one call may load to decide a status filter before answering with what it has."""
-MIN_PAGE_SIZE = 20
-FILTERED_PAGE_SIZE = MAX_FIRST
-"""The upstream page size when the gateway filters: bigger pages, fewer round trips."""
 
 
 @strawberry.input(description="What the feed includes. Every field is optional; all must match.")
@@ -102,113 +92,13 @@ class ExecutionConnection:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Spec:
-    """The filter, read and checked against the configured sources."""
-
-    listed: tuple[str, ...]
-    skipped: tuple[str, ...]
-    statuses: frozenset[ExecutionStatus] | None
-    workflow_id: str | None
-    capabilities: dict[str, frozenset[Capability]]
-
-    @classmethod
-    def read(cls, runtime: Runtime, given: ExecutionFilter | None) -> _Spec:
-        given = given or ExecutionFilter()
-        names = list(runtime.sources)
-        if given.sources is not None:
-            if not given.sources:
-                raise bad_user_input("filter.sources: name at least one source, or leave it out")
-            unknown = sorted(set(given.sources) - set(names))
-            if unknown:
-                raise bad_user_input(f"filter.sources: unknown source(s) {', '.join(unknown)}")
-            names = [n for n in names if n in given.sources]
-        if given.statuses is not None and not given.statuses:
-            raise bad_user_input("filter.statuses: give at least one status, or leave it out")
-        capabilities = {n: runtime.adapters[n].capabilities for n in names}
-        return cls(
-            listed=tuple(n for n in names if Capability.LIST in capabilities[n]),
-            skipped=tuple(n for n in names if Capability.LIST not in capabilities[n]),
-            statuses=frozenset(given.statuses) if given.statuses is not None else None,
-            workflow_id=given.workflow_id,
-            capabilities=capabilities,
-        )
-
-    @property
-    def digest(self) -> str:
-        """Names the filter and the sources it lists: a cursor is only good for the same."""
-        canonical = json.dumps(
-            {
-                "sources": self.listed,
-                "statuses": sorted(s.value for s in self.statuses or ()),
-                "anyStatus": self.statuses is None,
-                "workflowId": self.workflow_id,
-            },
-            sort_keys=True,
-        )
-        return hashlib.sha256(canonical.encode()).hexdigest()[:24]
-
-    @property
-    def upstream_status(self) -> ExecutionStatus | None:
-        if self.statuses is not None and len(self.statuses) == 1:
-            return next(iter(self.statuses))
-        return None
-
-    def page_size(self, first: int) -> int:
-        if self.statuses is not None or self.workflow_id is not None:
-            return FILTERED_PAGE_SIZE
-        return min(MAX_FIRST, max(MIN_PAGE_SIZE, first + 1))
-
-    def judge(self, source: str, item: Item) -> Verdict:
-        execution = item.execution
-        if self.workflow_id is not None and (
-            execution.workflow is None or execution.workflow.id != self.workflow_id
-        ):
-            return Verdict.DROP
-        if self.statuses is None:
-            return Verdict.KEEP
-        if not item.complete and status_needs_steps(execution, self.capabilities[source]):
-            running = ExecutionStatus.RUNNING in self.statuses
-            waiting = ExecutionStatus.WAITING_FOR_APPROVAL in self.statuses
-            if running != waiting:
-                return Verdict.LOAD
-            return Verdict.KEEP if running else Verdict.DROP
-        return Verdict.KEEP if execution.status in self.statuses else Verdict.DROP
-
-    def state(self, page_size: int, positions: dict[str, list[object] | None]) -> dict[str, object]:
-        return {"v": CURSOR_VERSION, "f": self.digest, "p": page_size, "s": positions}
-
-    def resume(self, state: dict[str, object]) -> tuple[int, dict[str, Position]]:
-        not_ours = bad_user_input("after: the cursor is not one this gateway issued")
-        if state.get("v") != CURSOR_VERSION or not isinstance(state.get("f"), str):
-            raise not_ours
-        if state["f"] != self.digest:
-            raise bad_user_input(
-                "after: the cursor belongs to another filter or set of sources; start again "
-                "without `after` to use this filter"
-            )
-        page_size, positions = state.get("p"), state.get("s")
-        if (
-            not isinstance(page_size, int)
-            or isinstance(page_size, bool)
-            or not 1 <= page_size <= MAX_FIRST
-            or not isinstance(positions, dict)
-            or set(positions) != set(self.listed)
-        ):
-            raise not_ours
-        try:
-            return page_size, {name: Position.load(positions[name]) for name in self.listed}
-        except ValueError:
-            raise not_ours from None
-
-
 async def execution_feed(
     info: Info[Context, None], filter: ExecutionFilter | None, first: int, after: str | None
 ) -> ExecutionConnection:
     check_first(first)
     context = info.context
     runtime = context.runtime
-    spec = _Spec.read(runtime, filter)
+    spec = _spec(context, filter or ExecutionFilter())
     state = decode_cursor(context, CURSOR_KIND, after)
     if state is None:
         page_size = spec.page_size(first)
@@ -226,10 +116,8 @@ async def execution_feed(
                 runtime.store.put(source, execution)
         return page
 
-    async def load(
-        source: str, native_ids: Sequence[str]
-    ) -> Sequence[ExecutionModel | BaseException]:
-        futures = [context.loaders.execution(source, n) for n in native_ids]
+    async def load(source: str, ids: Sequence[str]) -> list[ExecutionModel | BaseException]:
+        futures = [context.loaders.execution(source, native_id) for native_id in ids]
         return await asyncio.gather(*futures, return_exceptions=True)
 
     outcome = await Merge(
@@ -241,29 +129,40 @@ async def execution_feed(
         max_pages=MAX_UPSTREAM_PAGES,
         max_loads=MAX_FILTER_LOADS,
     ).run(first)
+    return _connection(info, spec, page_size, outcome, after)
+
+
+def _spec(context: Context, given: ExecutionFilter) -> FeedSpec:
+    adapters = context.runtime.adapters
+    return FeedSpec.read(
+        {name: adapters[name].capabilities for name in context.runtime.sources},
+        sources=given.sources,
+        statuses=given.statuses,
+        workflow_id=given.workflow_id,
+    )
+
+
+def _connection(
+    info: Info[Context, None], spec: FeedSpec, page_size: int, outcome: Outcome, after: str | None
+) -> ExecutionConnection:
+    runtime = info.context.runtime
+
+    def cursor(positions: dict[str, list[object] | None]) -> str:
+        return runtime.cursors.encode(CURSOR_KIND, spec.state(page_size, positions))
 
     edges = [
         ExecutionEdge(
-            cursor=runtime.cursors.encode(CURSOR_KIND, spec.state(page_size, e.after)),
+            cursor=cursor(e.after),
             node=Execution.from_model(e.source, e.item.execution, partial=not e.item.complete),
         )
         for e in outcome.emitted
     ]
-    failures = []
-    path = info.path.as_list()
-    for source, error in outcome.failures.items():
-        failures.append(SourceFailure(source=source, code=error.code, message=error.message))
-        extensions = {**upstream_extensions(error), "source": source}
-        context.extra_errors.append(GraphQLError(error.message, path=path, extensions=extensions))
-    end_cursor = (
-        runtime.cursors.encode(CURSOR_KIND, spec.state(page_size, outcome.end))
-        if edges or outcome.has_next
-        else after
-    )
+    failures = report_failures(info, outcome.failures)
+    end_cursor = cursor(outcome.end) if edges or outcome.has_next else after
     return ExecutionConnection(
         edges=edges,
         page_info=PageInfo(has_next_page=outcome.has_next, end_cursor=end_cursor),
-        total_count=_total(spec, outcome.totals, bool(failures)),
+        total_count=spec.total(outcome.totals, failed=bool(failures)),
         skipped_sources=[
             SkippedSource(
                 source=name,
@@ -274,12 +173,3 @@ async def execution_feed(
         ],
         failed_sources=failures,
     )
-
-
-def _total(spec: _Spec, totals: dict[str, int | None], failed: bool) -> int | None:
-    if failed or spec.statuses is not None or spec.workflow_id is not None:
-        return None
-    if set(totals) != set(spec.listed):
-        return None
-    counts = [totals[name] for name in spec.listed]
-    return None if None in counts else sum(c for c in counts if c is not None)

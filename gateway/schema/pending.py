@@ -1,34 +1,45 @@
 """``Query.pendingApprovals``: what waits for a human now, across the approval-capable sources.
 
-Found through the upstreams' list endpoints (Rotavision's execution list, Velt's list of
-``running`` executions), then the loaders (batched) for items a list gives without their steps.
-Sources are walked in config order, each newest first; the cursor records the source, the
-upstream's own page cursor and the position within that page, so paging visits every waiting
-approval once while the data stays put.
+The walk itself is ``gateway/core/pending.py``; this module reads the arguments and the cursor,
+binds the walk to the upstreams and the request's loaders, and shapes the Relay connection. Found
+through the upstreams' list endpoints (Rotavision's execution list, Velt's list of ``running``
+executions), then the loaders (batched) for items a list gives without their steps.
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 import strawberry
 from strawberry.types import Info
 
-from adapters.base import Capability
-from adapters.errors import UpstreamError
-from adapters.model import ApprovalStatus, ExecutionStatus
-from adapters.model import Execution as ExecutionModel
+from adapters.model import ExecutionStatus
 from gateway.core.errors import bad_user_input
-from gateway.schema.connections import PageInfo, SourceFailure, check_first, decode_cursor
+from gateway.core.pending import (
+    CURSOR_KIND,
+    PendingPosition,
+    PendingWalk,
+    UnknownSources,
+    approval_sources,
+)
+from gateway.schema.connections import (
+    PageInfo,
+    SourceFailure,
+    check_first,
+    decode_position,
+    report_failures,
+)
 from gateway.schema.context import Context
 from gateway.schema.types import Approval, Execution
 
-__all__ = ["ApprovalConnection", "ApprovalEdge", "pending_approvals"]
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
-CURSOR_KIND = "pendingApprovals"
-UPSTREAM_PAGE_SIZE = 50
-MAX_UPSTREAM_PAGES = 20
-"""Upstream list pages one call may walk before answering with what it found (and a cursor)."""
+    from adapters.base import ExecutionPage
+    from adapters.model import Execution as ExecutionModel
+
+__all__ = ["ApprovalConnection", "ApprovalEdge", "pending_approvals"]
 
 
 @strawberry.type
@@ -42,7 +53,8 @@ class ApprovalConnection:
     edges: list[ApprovalEdge]
     page_info: PageInfo
     failed_sources: list[SourceFailure] = strawberry.field(
-        description="Sources that could not be listed for this page; their approvals are missing."
+        description="Sources that could not be listed for this page; their approvals are missing "
+        "(each is also an error in the response's `errors`)."
     )
 
 
@@ -50,98 +62,51 @@ async def pending_approvals(
     info: Info[Context, None], sources: list[str] | None, first: int, after: str | None
 ) -> ApprovalConnection:
     check_first(first)
-    runtime = info.context.runtime
-    capable = [n for n, a in runtime.adapters.items() if Capability.APPROVE in a.capabilities]
-    if sources is not None:
-        unknown = sorted(set(sources) - set(runtime.sources))
-        if unknown:
-            raise bad_user_input(f"sources: unknown source(s) {', '.join(unknown)}")
-        capable = [n for n in capable if n in sources]
-    state = decode_cursor(info.context, CURSOR_KIND, after) or {
-        "s": 0,
-        "c": None,
-        "o": 0,
-        "n": capable,
-    }
-    index, cursor, offset = state.get("s"), state.get("c"), state.get("o")
-    if (
-        not isinstance(index, int)
-        or not isinstance(offset, int)
-        or not (cursor is None or isinstance(cursor, str))
-    ):
-        raise bad_user_input("after: the cursor is not one this gateway issued")
-    if state.get("n") != capable:
-        raise bad_user_input("after: the cursor belongs to another set of sources")
+    context = info.context
+    start = _start(context, sources, after)
 
-    edges: list[ApprovalEdge] = []
-    failures: list[SourceFailure] = []
-    pages = 0
-    has_next = False
-    while index < len(capable) and pages < MAX_UPSTREAM_PAGES:
-        source = capable[index]
-        adapter = runtime.adapters[source]
-        try:
-            page = await adapter.list_executions(
-                cursor=cursor,
-                page_size=UPSTREAM_PAGE_SIZE,
-                status=ExecutionStatus.WAITING_FOR_APPROVAL,
-            )
-            executions = await _complete(info, source, page.items, page.complete)
-        except UpstreamError as exc:
-            failures.append(SourceFailure(source=source, code=exc.code, message=exc.message))
-            index, cursor, offset = index + 1, None, 0
-            continue
-        pages += 1
-        waiting = [
-            (execution, approval)
-            for execution in executions
-            for approval in execution.approvals
-            if approval.status is ApprovalStatus.PENDING
-        ]
-        for position in range(offset, len(waiting)):
-            if len(edges) == first:
-                has_next = True
-                break
-            execution, approval = waiting[position]
-            view = Execution.from_model(source, execution)
-            edge_cursor = runtime.cursors.encode(
-                CURSOR_KIND, {"s": index, "c": cursor, "o": position + 1, "n": capable}
-            )
-            edges.append(ApprovalEdge(cursor=edge_cursor, node=Approval.from_model(view, approval)))
-        if has_next:
-            break
-        if page.next_cursor:
-            cursor, offset = page.next_cursor, 0
-        else:
-            index, cursor, offset = index + 1, None, 0
-    else:
-        has_next = index < len(capable)
-    if has_next and len(edges) < first:
-        # The walk stopped at its bound: resume from where it stopped, not from the last edge.
-        end_cursor: str | None = runtime.cursors.encode(
-            CURSOR_KIND, {"s": index, "c": cursor, "o": offset, "n": capable}
+    async def list_page(source: str, cursor: str | None, size: int) -> ExecutionPage:
+        page = await context.runtime.adapters[source].list_executions(
+            cursor=cursor, page_size=size, status=ExecutionStatus.WAITING_FOR_APPROVAL
         )
-    else:
-        end_cursor = edges[-1].cursor if edges else after
+        if page.complete:
+            for execution in page.items:
+                context.loaders.prime(source, execution)
+        return page
+
+    async def load(source: str, ids: Sequence[str]) -> list[ExecutionModel | BaseException]:
+        futures = [context.loaders.execution(source, native_id) for native_id in ids]
+        return await asyncio.gather(*futures, return_exceptions=True)
+
+    page = await PendingWalk(start, list_page=list_page, load=load).run(first)
+    encode = context.runtime.cursors.encode
+    edges = [
+        ApprovalEdge(
+            cursor=encode(CURSOR_KIND, item.after.dump()),
+            node=Approval.from_model(
+                Execution.from_model(item.source, item.execution), item.approval
+            ),
+        )
+        for item in page.items
+    ]
+    end_cursor = encode(CURSOR_KIND, page.end.dump()) if edges or page.has_next else after
     return ApprovalConnection(
         edges=edges,
-        page_info=PageInfo(has_next_page=has_next, end_cursor=end_cursor),
-        failed_sources=failures,
+        page_info=PageInfo(has_next_page=page.has_next, end_cursor=end_cursor),
+        failed_sources=report_failures(info, page.failures),
     )
 
 
-async def _complete(
-    info: Info[Context, None], source: str, items: tuple[ExecutionModel, ...], complete: bool
-) -> list[ExecutionModel]:
-    """List items as full executions: primed into the loader when complete, else loaded (batched)."""
-    loaders = info.context.loaders
-    if complete:
-        for item in items:
-            loaders.prime(source, item)
-        return list(items)
-    candidates = [
-        i
-        for i in items
-        if i.status in (ExecutionStatus.RUNNING, ExecutionStatus.WAITING_FOR_APPROVAL)
-    ]
-    return list(await asyncio.gather(*(loaders.execution(source, i.native_id) for i in candidates)))
+def _start(context: Context, sources: list[str] | None, after: str | None) -> PendingPosition:
+    """Where this page starts: the beginning, or the position ``after`` holds (same sources)."""
+    adapters = context.runtime.adapters
+    try:
+        capable = approval_sources({n: a.capabilities for n, a in adapters.items()}, sources)
+    except UnknownSources as exc:
+        raise bad_user_input(str(exc)) from None
+    if after is None:
+        return PendingPosition(capable)
+    position = decode_position(context, CURSOR_KIND, after, PendingPosition.load)
+    if position.sources != capable:
+        raise bad_user_input("after: the cursor belongs to another set of sources")
+    return position

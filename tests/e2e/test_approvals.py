@@ -116,7 +116,7 @@ async def test_upstream_503_during_a_decision_is_typed_and_leaves_it_pending(
     assert result["code"] == "UPSTREAM_UNAVAILABLE"
     assert result["source"] == "rv"
     assert result["httpStatus"] == 503
-    assert sandbox.stats.calls[APPROVE_POST] >= 1
+    assert sandbox.stats.calls[APPROVE_POST] == 3  # sent, and resent twice (same key) after 5xx
     sandbox.faults.update({"fail_rate": 0.0, "only": ""})
     body = await graphql(gateway, APPROVALS, {"id": execution_id})
     assert body["data"]["execution"]["status"] == "WAITING_FOR_APPROVAL"
@@ -279,3 +279,23 @@ async def test_pending_approvals_filters_by_source_and_refuses_a_tampered_cursor
     assert refused["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     foreign = await graphql(gateway, PENDING, {"first": 3, "after": cursor})
     assert foreign["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_a_source_that_refuses_our_credentials_is_an_error_not_just_a_missing_list(
+    sandbox_url: str, sandbox: Sandbox
+) -> None:
+    """Clients rarely select failedSources: the refusal is in ``errors`` too, with its code."""
+    wrong_key = {"SANDBOX_VELT_API_KEY": "ak_not_the_key"}
+    async with gateway_client(
+        sandbox_url, env=wrong_key, sources={"velt": {"retries": 0}}
+    ) as client:
+        body = await graphql(client, PENDING, {"first": 100})
+    connection = body["data"]["pendingApprovals"]
+    assert connection["failedSources"] == [{"source": "velt", "code": "UPSTREAM_AUTH"}]
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "UPSTREAM_AUTH"
+    assert error["extensions"]["source"] == "velt"
+    assert error["path"] == ["pendingApprovals"]
+    shown = {e["node"]["execution"]["id"] for e in connection["edges"]}
+    assert shown == {i for i in expected_waiting(sandbox) if i.startswith("rv:")}
+    assert connection["pageInfo"]["hasNextPage"] is False

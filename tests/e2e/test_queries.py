@@ -143,7 +143,13 @@ async def test_introspection_is_on(gateway: httpx.AsyncClient) -> None:
 
 
 async def test_a_malformed_query_is_refused_with_a_code(gateway: httpx.AsyncClient) -> None:
-    response = await gateway.post("/graphql", json={"query": "{ execution(id: "})
-    assert response.status_code in (200, 400)
-    (error,) = response.json()["errors"]
-    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    for accept, status in (
+        ("application/json", 200),  # the legacy media type: errors in a 200 body
+        ("application/graphql-response+json", 400),  # GraphQL over HTTP: a document error is 400
+    ):
+        response = await gateway.post(
+            "/graphql", json={"query": "{ execution(id: "}, headers={"accept": accept}
+        )
+        assert response.status_code == status, accept
+        (error,) = response.json()["errors"]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT"
