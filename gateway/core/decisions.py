@@ -13,29 +13,34 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import enum
 import hashlib
 import json
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cachetools import TTLCache
 
 from adapters.base import Capability, Decision, DecisionOutcome
-from adapters.errors import UpstreamError
+from adapters.errors import UpstreamError, UpstreamTimeout
 from gateway.core.single_flight import SingleFlight
+from gateway.state.base import StateUnavailable
+from gateway.state.codec import decode_record, encode_record
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Awaitable, Callable, Mapping
     from pathlib import Path
 
     from adapters.base import SourceAdapter
     from adapters.model import Approval, Execution
     from gateway.core.caller import Caller
     from gateway.core.store import ExecutionStore
+    from gateway.state.base import SharedState
 
 __all__ = [
     "MAX_NOTES_LENGTH",
@@ -51,6 +56,12 @@ MAX_NOTES_LENGTH = 2000
 CONFIRMED_TTL_S = 60.0
 """How long a confirmed decision answers identical late arrivals without a new upstream call."""
 CONFIRMED_ENTRIES = 10_000
+LOCK_TTL_S = 60.0
+"""How long one replica's decision lock lives at most: longer than a decision's upstream call with
+its retries can take, so it never expires under a live sender; a crashed sender's expires."""
+REPLICA_WAIT_S = 10.0
+"""How long a replica waits for another's identical decision before reporting it not confirmed."""
+REPLICA_POLL_S = 0.05
 
 audit_log = logging.getLogger("gateway.audit")
 
@@ -117,7 +128,12 @@ class DecisionService:
         audit: AuditLog,
         *,
         timer: Callable[[], float] = time.monotonic,
+        shared: SharedState | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        self._shared = shared
+        """Replicas' locks and confirmations (Redis); None in one process."""
+        self._sleep = sleep
         self._adapters = adapters
         self._store = store
         self._audit = audit
@@ -170,8 +186,61 @@ class DecisionService:
             self._confirmed[key] = attempt
             return attempt
 
-        shared, _ = self._sending.join(key, send)
+        shared, _ = self._sending.join(key, lambda: self._once_across_replicas(key, send))
         return await asyncio.shield(shared)
+
+    async def _once_across_replicas(
+        self, key: tuple[str, ...], send: Callable[[], Awaitable[DecisionAttempt]]
+    ) -> DecisionAttempt:
+        """With replicas: one of them sends, under a lock that expires by itself; the others wait
+        for its confirmation and answer with it. While the shared state is away, each replica
+        sends, and the upstream Idempotency-Key is what keeps a decision from being made twice."""
+        if self._shared is None:
+            return await send()
+        digest = hashlib.sha256("\n".join(key).encode()).hexdigest()
+        lock, confirmed_key = f"decision:lock:{digest}", f"decision:confirmed:{digest}"
+        owner = uuid.uuid4().hex
+        try:
+            waited = 0.0
+            while True:
+                confirmed = await self._confirmed_elsewhere(confirmed_key)
+                if confirmed is not None:
+                    return confirmed
+                if await self._shared.acquire(lock, owner, LOCK_TTL_S):
+                    break
+                if waited >= REPLICA_WAIT_S:
+                    return DecisionAttempt(
+                        outcome=None,
+                        error=UpstreamTimeout(
+                            "another replica is sending this same decision and the upstream has "
+                            "not confirmed it yet; ask again to see its result"
+                        ),
+                    )
+                await self._sleep(REPLICA_POLL_S)
+                waited += REPLICA_POLL_S
+        except StateUnavailable:
+            return await send()
+        try:
+            attempt = await send()
+            if attempt.outcome is not None:
+                with contextlib.suppress(StateUnavailable):
+                    await self._shared.set(
+                        confirmed_key, encode_record(attempt.outcome), CONFIRMED_TTL_S
+                    )
+            return attempt
+        finally:
+            with contextlib.suppress(StateUnavailable):
+                await self._shared.release(lock, owner)
+
+    async def _confirmed_elsewhere(self, key: str) -> DecisionAttempt | None:
+        assert self._shared is not None
+        payload = await self._shared.get(key)
+        outcome = decode_record(DecisionOutcome, payload) if payload is not None else None
+        if outcome is None:
+            return None
+        return DecisionAttempt(
+            outcome=dataclasses.replace(outcome, already_recorded=True), error=None
+        )
 
     def audit(self, **fields: object) -> None:
         """Record one decision attempt (``gateway.core.deciding`` calls this once per attempt)."""

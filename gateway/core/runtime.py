@@ -71,7 +71,12 @@ class Runtime:
             trusted=trusted,
         )
         audit_path = Path(config.audit.file) if config.audit.file else None
-        self.decisions = DecisionService(self.adapters, self.store, AuditLog(audit_path))
+        self.decisions = DecisionService(
+            self.adapters,
+            self.store,
+            AuditLog(audit_path),
+            shared=self.state if config.state.backend != "memory" else None,
+        )
 
     async def start(self) -> None:
         secrets = {"server.cursor_secret": self.config.server.cursor_secret or ""}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import functools
+import sys
 import types
 import typing
 from datetime import datetime
@@ -22,7 +23,15 @@ import orjson
 from adapters import model
 from adapters.model import Execution
 
-__all__ = ["FORMAT_VERSION", "decode_execution", "encode_execution"]
+__all__ = [
+    "FORMAT_VERSION",
+    "decode_execution",
+    "decode_record",
+    "encode_execution",
+    "encode_record",
+]
+
+T = typing.TypeVar("T")
 
 FORMAT_VERSION = 1
 """Bumped when the encoding (not the model) changes; part of every payload."""
@@ -50,7 +59,8 @@ def encode_execution(execution: Execution) -> bytes:
 
 @functools.cache
 def _hints(cls: type) -> dict[str, Any]:
-    namespace = {**vars(model), "datetime": datetime, "Decimal": Decimal}
+    module = sys.modules[cls.__module__]
+    namespace = {**vars(model), **vars(module), "datetime": datetime, "Decimal": Decimal}
     return typing.get_type_hints(cls, globalns=namespace)
 
 
@@ -87,3 +97,20 @@ def decode_execution(payload: bytes) -> Execution | None:
     except (ValueError, TypeError, KeyError, AttributeError):
         return None
     return execution if isinstance(execution, Execution) else None
+
+
+def encode_record(value: object) -> bytes:
+    """Any frozen dataclass of the model's kinds of values (a decision's outcome, say)."""
+    return orjson.dumps({"v": FORMAT_VERSION, "record": _plain(value)})
+
+
+def decode_record(kind: type[T], payload: bytes) -> T | None:
+    """The ``kind`` instance ``encode_record`` wrote, or None when this build cannot read it."""
+    try:
+        document = orjson.loads(payload)
+        if document.get("v") != FORMAT_VERSION:
+            return None
+        value = _build(kind, document["record"])
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+    return value if isinstance(value, kind) else None

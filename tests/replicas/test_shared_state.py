@@ -3,6 +3,7 @@ Redis going away a fault they ride out."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import TYPE_CHECKING, Any
 
@@ -148,3 +149,44 @@ async def test_requests_spread_over_both_replicas_are_limited_as_one_client(
         refused = await a.post("/graphql", json={"query": "{ __typename }"})
         assert refused.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
         assert int(refused.headers["retry-after"]) >= 1
+
+
+async def test_fifty_identical_approves_over_both_replicas_send_one_post(
+    sandbox_url: str, sandbox: Sandbox, redis_server: RedisServer
+) -> None:
+    from sandbox import rotavision
+    from tests.e2e.test_approvals import APPROVE_POST, decide, pending_approval_id
+
+    async with (
+        replica(sandbox_url, redis_server.url) as a,
+        replica(sandbox_url, redis_server.url) as b,
+    ):
+        approval_id = await pending_approval_id(a, f"rv:{rotavision.DEMO_WAITING_ID}")
+        sandbox.faults.update({"latency_ms": 50})
+        results = await asyncio.gather(
+            *(decide(a if n % 2 else b, "approve", approval_id, "ok") for n in range(50))
+        )
+        kinds = {r["__typename"] for r in results}
+        assert kinds <= {"DecisionSuccess", "ApprovalNotWaiting"}, results
+        assert "DecisionSuccess" in kinds
+        assert sandbox.stats.calls[APPROVE_POST] == 1
+        # Both replicas now read the decided approval: nothing reported done that was not.
+        for client in (a, b):
+            again = await decide(client, "approve", approval_id, "ok")
+            assert again["__typename"] in {"DecisionSuccess", "ApprovalNotWaiting"}
+        assert sandbox.stats.calls[APPROVE_POST] == 1
+
+
+async def test_with_redis_away_a_decision_still_goes_upstream_once_per_replica_keyed(
+    sandbox_url: str, sandbox: Sandbox, redis_server: RedisServer
+) -> None:
+    from sandbox import rotavision
+    from tests.e2e.test_approvals import APPROVE_POST, decide, pending_approval_id
+
+    async with replica(sandbox_url, redis_server.url) as a:
+        approval_id = await pending_approval_id(a, f"rv:{rotavision.DEMO_WAITING_ID}")
+        redis_server.stop()
+        result = await decide(a, "approve", approval_id, "ok")
+        assert result["__typename"] == "DecisionSuccess"
+        assert result["approval"]["status"] == "APPROVED"
+        assert sandbox.stats.calls[APPROVE_POST] == 1

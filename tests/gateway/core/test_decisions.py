@@ -13,18 +13,20 @@ from typing import TYPE_CHECKING
 import pytest
 
 from adapters.base import Decision
-from adapters.errors import UpstreamUnavailable
+from adapters.errors import UpstreamTimeout, UpstreamUnavailable
 from adapters.model import ApprovalStatus
 from gateway.core import ids
 from gateway.core.caller import Caller
 from gateway.core.decisions import (
     CONFIRMED_TTL_S,
+    REPLICA_WAIT_S,
     AuditLog,
     DecisionAttempt,
     DecisionService,
     idempotency_key,
 )
 from gateway.core.runtime import Runtime
+from gateway.state.memory import MemoryState
 from sandbox import rotavision
 from tests.serving import demo_config_with
 
@@ -160,3 +162,73 @@ def test_the_audit_log_writes_one_json_line_per_record(
         {"event": "decision", "caller": "ui", "outcome": "forbidden"},
     ]
     assert [r.name for r in caplog.records] == ["gateway.audit", "gateway.audit"]
+
+
+class Replicas:
+    """Two DecisionServices on one runtime's adapters, sharing one state as two replicas would."""
+
+    def __init__(self, runtime: Runtime, shared: MemoryState, *, instant: bool = False) -> None:
+        self.slept: list[float] = []
+
+        async def sleep(seconds: float) -> None:
+            """Counts the waits; ``instant`` skips the time itself (for the give-up bound)."""
+            self.slept.append(seconds)
+            await asyncio.sleep(0 if instant else seconds)
+
+        self.services = [
+            DecisionService(
+                runtime.adapters, runtime.store, AuditLog(None), shared=shared, sleep=sleep
+            )
+            for _ in range(2)
+        ]
+        self.sender = Sender(runtime)
+
+
+async def approve_with(sender: Sender, service: DecisionService) -> DecisionAttempt:
+    sender.service = service
+    return await sender.approve()
+
+
+async def test_replicas_send_an_identical_decision_once_and_share_its_confirmation(
+    sender: Sender, sandbox: Sandbox
+) -> None:
+    shared = MemoryState()
+    replicas = Replicas(sender.runtime, shared)
+    sandbox.faults.update({"latency_ms": 30})
+    first, second = await asyncio.gather(
+        approve_with(Sender(sender.runtime), replicas.services[0]),
+        approve_with(Sender(sender.runtime), replicas.services[1]),
+    )
+    assert sandbox.stats.calls[APPROVE_POST] == 1
+    assert first.outcome is not None
+    assert second.outcome is not None
+    assert sorted([first.outcome.already_recorded, second.outcome.already_recorded]) == [
+        False,
+        True,
+    ]
+    assert replicas.slept  # the second replica waited for the first one's confirmation
+
+
+async def test_a_replica_waits_a_bounded_time_for_another_then_reports_not_confirmed(
+    sender: Sender, sandbox: Sandbox
+) -> None:
+    shared = MemoryState()
+    replicas = Replicas(sender.runtime, shared, instant=True)
+    # Another replica holds the lock and never confirms (it is stuck, or died mid-call).
+    digest_keys = []
+
+    original = shared.acquire
+
+    async def acquire(key: str, owner: str, ttl_s: float) -> bool:
+        digest_keys.append(key)
+        if len(digest_keys) == 1:
+            await original(key, "a-replica-that-hangs", ttl_s)
+        return await original(key, owner, ttl_s)
+
+    shared.acquire = acquire  # type: ignore[method-assign]
+    attempt = await approve_with(Sender(sender.runtime), replicas.services[0])
+    assert attempt.outcome is None
+    assert isinstance(attempt.error, UpstreamTimeout)
+    assert "another replica" in str(attempt.error)
+    assert sum(replicas.slept) >= REPLICA_WAIT_S
+    assert sandbox.stats.calls[APPROVE_POST] == 0
