@@ -180,3 +180,24 @@ async def test_trusted_documents_run_only_what_is_listed(sandbox_url: str, tmp_p
         assert listed.json()["data"]["execution"]["id"] == FINISHED
         unlisted = await graphql(client, "{ sources { name } }")
         assert unlisted["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_TRUSTED"
+
+
+async def test_a_decision_never_leaves_a_stale_answer(gateway: httpx.AsyncClient) -> None:
+    from tests.e2e.test_approvals import decide, pending_approval_id
+
+    params = {"query": QUERY, "variables": json.dumps({"id": WAITING})}
+    headers = {"accept": "application/json"}
+    before = await gateway.get("/graphql", params=params, headers=headers)
+    assert before.json()["data"]["execution"]["status"] == "WAITING_FOR_APPROVAL"
+    approval_id = await pending_approval_id(gateway, WAITING)
+    assert (await decide(gateway, "approve", approval_id, "ok"))["__typename"] == "DecisionSuccess"
+    after = await gateway.get(
+        "/graphql", params=params, headers={**headers, "if-none-match": before.headers["etag"]}
+    )
+    assert after.status_code == 200
+    assert after.json()["data"]["execution"]["status"] == "COMPLETED"
+    assert after.headers["etag"] != before.headers["etag"]
+    # Now finished, the answer is kept; asking again is a hit with the new state, not the old one.
+    again = await gateway.get("/graphql", params=params, headers=headers)
+    assert again.content == after.content
+    assert await counter(gateway, "hits") >= 1
