@@ -6,6 +6,7 @@ runtime's lifespan — so each concern (auth, limits, metrics, logs) adds its ow
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from contextlib import asynccontextmanager
@@ -13,10 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLRequestData
 
 from adapters._http import loads_json
 from gateway.core.caller import Caller
@@ -27,8 +30,11 @@ from gateway.http.deadline import DeadlineMiddleware
 from gateway.http.guards import (
     BodyLimitMiddleware,
     GraphQLResponseMiddleware,
+    NotJson,
     RequestGuardMiddleware,
     cors_middleware,
+    names_no_operation,
+    read_json,
 )
 from gateway.http.probes import Probes
 from gateway.http.rate_limit import RateLimitMiddleware
@@ -46,7 +52,6 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
     from starlette.websockets import WebSocket
-    from strawberry.http import GraphQLRequestData
     from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 
     from adapters._http import CallObserver
@@ -95,10 +100,14 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
     def decode_json(self, data: str | bytes) -> object:
         """POST bodies through ``loads_json``: orjson where it reads exactly what the standard
-        library would, the standard library otherwise (its JSONDecodeError is strawberry's 400).
-        Text (a GET's ``variables``) keeps strawberry's reading."""
+        library would, the standard library otherwise (its JSONDecodeError is strawberry's 400);
+        RequestGuardMiddleware has refused what neither should read. Text (a GET's ``variables``)
+        through ``read_json``, whose refusals become strawberry's 400 too."""
         if isinstance(data, str):
-            return super().decode_json(data)
+            try:
+                return read_json(data)
+            except NotJson as exc:
+                raise json.JSONDecodeError(str(exc), data, 0) from None
         return loads_json(data)
 
     def encode_json(self, data: object) -> str | bytes:
@@ -120,8 +129,18 @@ class GatewayGraphQL(GraphQL[Context, None]):
     ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
         """strawberry's, then the context's loaded data is released (``Context.release``).
 
-        A streamed result still needs its context while it streams, so it keeps it.
+        A streamed result still needs its context while it streams, so it keeps it. A document of
+        several operations without ``operationName`` is a 400 (strawberry would run the first).
         """
+        if (
+            isinstance(request_data, GraphQLRequestData)
+            and request_data.query
+            and names_no_operation(request_data.query, request_data.operation_name)
+        ):
+            context.release()
+            raise HTTPException(
+                400, "The document has several operations: send 'operationName' to choose one."
+            )
         result: Any = None
         try:
             result = await super().execute_operation(

@@ -5,8 +5,8 @@ Three pure ASGI middlewares and the CORS entry ``create_app`` adds (docs/graphql
 - ``BodyLimitMiddleware``: 413 beyond ``server.max_body_bytes`` — by ``Content-Length`` up front,
   else by counting the bytes as they arrive, never reading past the limit.
 - ``RequestGuardMiddleware``: a POST body must be ``application/json``, else 415, and JSON that
-  strawberry can read without a 500 (utf-8, not absurdly nested, no lone surrogate escapes), else
-  400; GET carries queries only, so a mutation over GET is 405 with ``Allow: POST``.
+  strawberry can read without a 500 (an object, utf-8, not absurdly nested, no NaN, no lone
+  surrogate escapes), else 400; GET carries queries only, so a mutation over GET is 405 with ``Allow: POST``.
 - ``GraphQLResponseMiddleware``: answers ``application/graphql-response+json`` when the client
   prefers it (a request error is then a 400 without ``data``), and turns strawberry's plain-text
   refusals into GraphQL-style JSON errors with ``extensions.code``.
@@ -17,7 +17,9 @@ Every refusal here is a JSON body ``{"errors": [{"message", "extensions": {"code
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -37,11 +39,14 @@ __all__ = [
     "GRAPHQL_RESPONSE_JSON",
     "BodyLimitMiddleware",
     "GraphQLResponseMiddleware",
+    "NotJson",
     "PathMiddleware",
     "RequestGuardMiddleware",
     "cors_middleware",
     "error_body",
+    "names_no_operation",
     "prefers_graphql_response",
+    "read_json",
     "send_error",
 ]
 
@@ -76,6 +81,8 @@ _UTF8 = ("utf-8", "utf8")
 _CORS_HEADERS = ("authorization", "content-type", "x-request-id")
 _CORS_MAX_AGE_S = 600
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+MAX_JSON_INT_DIGITS = 4_300
+"""Python's own bound on int() of a string; past it the standard library raises, so we refuse."""
 _GET_PARSE_MAX_TOKENS = 10_000
 """The most tokens the GET check parses; the schema's own ``max_tokens`` refuses bigger ones."""
 
@@ -271,29 +278,80 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replayed
 
 
-def _body_problem(body: bytes) -> str | None:
-    """Why strawberry could not read this JSON body without a 500, if it could not.
+class NotJson(ValueError):
+    """Text that is not JSON this gateway reads; the message says why."""
 
-    Its parser lets three things through as exceptions: bytes that are not utf-8, JSON nested
-    deeper than Python recurses, and a ``\\u`` escape of half a surrogate pair (which breaks
-    encoding any message that echoes it). JSON that does not parse, strawberry answers itself.
+
+def _refuse_constant(name: str) -> object:
+    raise NotJson(f"{name} is not a JSON value")
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_JSON_INT_DIGITS:
+        raise NotJson(f"a number of more than {MAX_JSON_INT_DIGITS} digits")
+    return int(text)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise NotJson(f"{text[:20]} is beyond a 64-bit float")
+    return value
+
+
+def read_json(text: str) -> Any:
+    """JSON as the standard library reads it, less what would break a request later.
+
+    ``NaN`` and ``Infinity`` are Python's extension, not JSON; an integer past Python's 4,300
+    digits and nesting deeper than Python recurses raised errors strawberry turned into a 500.
+    Raises NotJson.
+    """
+    try:
+        return json.loads(
+            text,
+            parse_constant=_refuse_constant,
+            parse_int=_bounded_int,
+            parse_float=_finite_float,
+        )
+    except NotJson:
+        raise
+    except RecursionError:
+        raise NotJson("it nests JSON deeper than this gateway reads") from None
+    except ValueError as exc:
+        raise NotJson(str(exc)[:200]) from None
+
+
+def _body_problem(body: bytes) -> str | None:
+    """Why this body is not a JSON object strawberry can read, if it is not.
+
+    Every refusal is ours, a 400 with a code: left to strawberry, a body that is JSON but not an
+    object (``null``, ``1``, ``"x"``, ``true``), bytes that are not utf-8, and a ``\\u`` escape of
+    half a surrogate pair were each a 500, and so was what ``read_json`` refuses.
     """
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         return "The request body is not valid utf-8."
     try:
-        data = json.loads(text)
-    except RecursionError:
-        return "The request body nests JSON deeper than this gateway reads."
-    except ValueError:
-        return None
+        data = read_json(text)
+    except NotJson as exc:
+        return f"The request body is not JSON this gateway reads: {exc}."
+    if not isinstance(data, dict):
+        return f"The request body must be a JSON object with a 'query', not {_json_kind(data)}."
     if _SURROGATE_ESCAPE.search(text):
         try:
             json.dumps(data, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:
             return "The request body escapes half of a surrogate pair (\\uD800-\\uDFFF alone)."
     return None
+
+
+def _json_kind(value: object) -> str:
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "an array"
+    return "a string" if isinstance(value, str) else "a number"
 
 
 def _content_type_problem(content_type: str | None) -> str | None:
@@ -324,6 +382,33 @@ def _get_is_not_a_query(scope: Scope) -> bool:
     # Without a name strawberry runs the first operation, so that is the one to judge.
     operation = get_operation_ast(document, name) if name else next(iter(operations), None)
     return operation is not None and operation.operation is not OperationType.QUERY
+
+
+_OPERATION_KEYWORDS = ("query", "mutation", "subscription")
+_OPERATION_COUNT_CACHE = 256
+
+
+def names_no_operation(query: str, operation_name: str | None) -> bool:
+    """Whether a document of several operations came without ``operationName``.
+
+    The spec makes that a request error; strawberry would run the first operation. Only a
+    document with two operation keywords can hold two operations that validate (an anonymous
+    one must be alone), so most documents are judged without parsing them a second time.
+    """
+    if operation_name is not None:
+        return False
+    if sum(query.count(keyword) for keyword in _OPERATION_KEYWORDS) < 2:
+        return False
+    return _operation_count(query) > 1
+
+
+@functools.lru_cache(maxsize=_OPERATION_COUNT_CACHE)
+def _operation_count(query: str) -> int:
+    try:
+        document = parse(query, max_tokens=_GET_PARSE_MAX_TOKENS, no_location=True)
+    except GraphQLError:
+        return 0  # strawberry answers the syntax error
+    return sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
 
 
 class GraphQLResponseMiddleware(PathMiddleware):
