@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
@@ -33,9 +32,9 @@ from gateway.http.guards import (
     NotJson,
     RequestGuardMiddleware,
     cors_middleware,
-    names_no_operation,
     read_json,
 )
+from gateway.http.operations import refusal
 from gateway.http.probes import Probes
 from gateway.http.rate_limit import RateLimitMiddleware
 from gateway.ops.logs import RequestLog, configure_logging, log_upstream_call
@@ -129,18 +128,14 @@ class GatewayGraphQL(GraphQL[Context, None]):
     ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
         """strawberry's, then the context's loaded data is released (``Context.release``).
 
-        A streamed result still needs its context while it streams, so it keeps it. A document of
-        several operations without ``operationName`` is a 400 (strawberry would run the first).
+        A streamed result still needs its context while it streams, so it keeps it. ``refusal``
+        answers first what must not run at all.
         """
-        if (
-            isinstance(request_data, GraphQLRequestData)
-            and request_data.query
-            and names_no_operation(request_data.query, request_data.operation_name)
-        ):
-            context.release()
-            raise HTTPException(
-                400, "The document has several operations: send 'operationName' to choose one."
-            )
+        if isinstance(request_data, GraphQLRequestData) and request_data.query:
+            refused = refusal(request_data.query, request_data.operation_name, context.caller)
+            if refused is not None:
+                context.release()
+                raise refused
         result: Any = None
         try:
             result = await super().execute_operation(

@@ -17,7 +17,6 @@ Every refusal here is a JSON body ``{"errors": [{"message", "extensions": {"code
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import re
@@ -35,6 +34,7 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
+    "GET_PARSE_MAX_TOKENS",
     "GRAPHQL_PATHS",
     "GRAPHQL_RESPONSE_JSON",
     "BodyLimitMiddleware",
@@ -44,7 +44,6 @@ __all__ = [
     "RequestGuardMiddleware",
     "cors_middleware",
     "error_body",
-    "names_no_operation",
     "prefers_graphql_response",
     "read_json",
     "send_error",
@@ -83,7 +82,7 @@ _CORS_MAX_AGE_S = 600
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 MAX_JSON_INT_DIGITS = 4_300
 """Python's own bound on int() of a string; past it the standard library raises, so we refuse."""
-_GET_PARSE_MAX_TOKENS = 10_000
+GET_PARSE_MAX_TOKENS = 10_000
 """The most tokens the GET check parses; the schema's own ``max_tokens`` refuses bigger ones."""
 
 
@@ -374,7 +373,7 @@ def _get_is_not_a_query(scope: Scope) -> bool:
     if not query:
         return False
     try:
-        document = parse(query, max_tokens=_GET_PARSE_MAX_TOKENS)
+        document = parse(query, max_tokens=GET_PARSE_MAX_TOKENS)
     except GraphQLError:
         return False  # strawberry answers the syntax error
     name = params.get("operationName")
@@ -382,33 +381,6 @@ def _get_is_not_a_query(scope: Scope) -> bool:
     # Without a name strawberry runs the first operation, so that is the one to judge.
     operation = get_operation_ast(document, name) if name else next(iter(operations), None)
     return operation is not None and operation.operation is not OperationType.QUERY
-
-
-_OPERATION_KEYWORDS = ("query", "mutation", "subscription")
-_OPERATION_COUNT_CACHE = 256
-
-
-def names_no_operation(query: str, operation_name: str | None) -> bool:
-    """Whether a document of several operations came without ``operationName``.
-
-    The spec makes that a request error; strawberry would run the first operation. Only a
-    document with two operation keywords can hold two operations that validate (an anonymous
-    one must be alone), so most documents are judged without parsing them a second time.
-    """
-    if operation_name is not None:
-        return False
-    if sum(query.count(keyword) for keyword in _OPERATION_KEYWORDS) < 2:
-        return False
-    return _operation_count(query) > 1
-
-
-@functools.lru_cache(maxsize=_OPERATION_COUNT_CACHE)
-def _operation_count(query: str) -> int:
-    try:
-        document = parse(query, max_tokens=_GET_PARSE_MAX_TOKENS, no_location=True)
-    except GraphQLError:
-        return 0  # strawberry answers the syntax error
-    return sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
 
 
 class GraphQLResponseMiddleware(PathMiddleware):
@@ -442,6 +414,9 @@ class GraphQLResponseMiddleware(PathMiddleware):
         await self.app(scope, receive, shaping_send)
 
 
+_PLAIN_ERROR_CODES = {401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND"}
+
+
 async def _send_rewritten(send: Send, start: Message, body: bytes, graphql_response: bool) -> None:
     status: int = start["status"]
     headers = [
@@ -451,7 +426,7 @@ async def _send_rewritten(send: Send, start: Message, body: bytes, graphql_respo
     ]
     media = Headers(raw=start["headers"]).get("content-type", "").split(";")[0]
     if media == "text/plain":
-        code = "NOT_FOUND" if status == 404 else "INTERNAL" if status >= 500 else "BAD_USER_INPUT"
+        code = _PLAIN_ERROR_CODES.get(status, "INTERNAL" if status >= 500 else "BAD_USER_INPUT")
         body = error_body(body.decode("utf-8", "replace"), code)
     elif status == 200 and graphql_response:
         request_error = _request_error_without_data(body)
