@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_ACTIVE_TTL_S",
     "DEFAULT_CACHE_ENTRIES",
+    "DEFAULT_RATE_LIMIT_BURST",
+    "DEFAULT_RATE_LIMIT_PER_S",
     "DEFAULT_TERMINAL_TTL_S",
     "AuditConfig",
     "AuthConfig",
@@ -54,6 +56,8 @@ DEFAULT_RETRIES = 2
 DEFAULT_REQUEST_DEADLINE_S = 15.0
 DEFAULT_MAX_BODY_BYTES = 1_000_000
 DEFAULT_SHUTDOWN_TIMEOUT_S = 10.0
+DEFAULT_RATE_LIMIT_PER_S = 100.0
+DEFAULT_RATE_LIMIT_BURST = 200
 DEFAULT_BREAKER_FAILURES = 5
 DEFAULT_BREAKER_COOLDOWN_S = 10.0
 METRICS_MODES = ("off", "open", "port")
@@ -141,10 +145,10 @@ class LimitsConfig:
 
 @dataclass(frozen=True, slots=True)
 class RateLimitConfig:
-    """A token bucket per client (per remote address when auth is off); 0 disables."""
+    """A token bucket per client (per remote address when auth is off); on unless set to 0."""
 
-    requests_per_s: float = 0.0
-    burst: int = 50
+    requests_per_s: float = DEFAULT_RATE_LIMIT_PER_S
+    burst: int = DEFAULT_RATE_LIMIT_BURST
 
 
 @dataclass(frozen=True, slots=True)
