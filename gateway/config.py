@@ -89,6 +89,18 @@ class ServerConfig:
     cursor_secret_env: str | None = None
     """Names the variable holding the key that signs cursors; replicas must share it."""
     cursor_secret: str | None = field(default=None, repr=False)
+    max_header_bytes: int = 16_384
+    """The most bytes of request line and headers; past it 400 and the connection is closed."""
+    max_headers: int = 100
+    """The most header lines in one request; past it 431."""
+    header_timeout_s: float = 10.0
+    """From a request's first byte to its last header; past it 408 and the connection is closed."""
+    body_timeout_s: float = 30.0
+    """From a request's last header to its last body byte; past it the connection is closed."""
+    keep_alive_timeout_s: float = 5.0
+    """How long a connection may sit idle, before its first request or between two."""
+    max_connections: int = 1_000
+    """Connections open at once (per process); past it a new one gets 503 and is closed."""
     upstream_client: str = "httptools"
     """What carries upstream calls: ``httptools`` (our keep-alive client, the default and the
     fastest), ``aiohttp``, or ``httpx``'s own transport (docs/performance.md)."""
@@ -220,6 +232,12 @@ _SERVER_KEYS = {
     "metrics": str,
     "metrics_port": int,
     "shutdown_timeout_s": float,
+    "max_header_bytes": int,
+    "max_headers": int,
+    "header_timeout_s": float,
+    "body_timeout_s": float,
+    "keep_alive_timeout_s": float,
+    "max_connections": int,
     "upstream_client": str,
     "cursor_secret_env": str,
 }
@@ -322,7 +340,17 @@ def parse_config(raw: dict[str, Any], env: Mapping[str, str]) -> GatewayConfig:
         raise ConfigError(
             f"server.upstream_client: '{server.upstream_client}' is not one of {', '.join(UPSTREAM_CLIENTS)}"
         )
-    for key in ("request_deadline_s", "max_body_bytes", "shutdown_timeout_s"):
+    for key in (
+        "request_deadline_s",
+        "max_body_bytes",
+        "shutdown_timeout_s",
+        "max_header_bytes",
+        "max_headers",
+        "header_timeout_s",
+        "body_timeout_s",
+        "keep_alive_timeout_s",
+        "max_connections",
+    ):
         if getattr(server, key) <= 0:
             raise ConfigError(f"server.{key}: must be positive")
 

@@ -37,6 +37,7 @@ from gateway.http.guards import (
 from gateway.http.operations import refusal
 from gateway.http.probes import Probes
 from gateway.http.rate_limit import RateLimitMiddleware
+from gateway.http.server import HeaderCountMiddleware
 from gateway.ops.logs import RequestLog, configure_logging, log_upstream_call
 from gateway.ops.metrics import METRICS_PATH, GatewayMetrics
 from gateway.ops.observe import ObserveRequests, RequestObserver
@@ -203,7 +204,10 @@ def create_app(
     ]
     if metrics is not None and config.server.metrics == "open":
         routes.append(Route(METRICS_PATH, metrics.endpoint, methods=["GET"]))
-    middleware = [Middleware(ObserveRequests, observers=request_observers)]
+    middleware = [
+        Middleware(HeaderCountMiddleware, max_headers=config.server.max_headers),
+        Middleware(ObserveRequests, observers=request_observers),
+    ]
     if tracing is not None:
         from gateway.http.tracing import TracingMiddleware
 
