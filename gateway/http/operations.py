@@ -8,6 +8,7 @@ once ``GraphQLResponseMiddleware`` has shaped them).
 from __future__ import annotations
 
 import functools
+import re
 from typing import TYPE_CHECKING
 
 from cross_web import HTTPException
@@ -22,6 +23,9 @@ if TYPE_CHECKING:
 __all__ = ["chosen_operation_type", "names_no_operation", "refusal"]
 
 _READS = (OperationType.QUERY, OperationType.SUBSCRIPTION)
+_MAX_LITERAL_DIGITS = 4_300
+_HUGE_NUMBER = re.compile(rf"\d{{{_MAX_LITERAL_DIGITS + 1}}}")
+"""A run of digits Python's int() refuses: as a literal in a document it was an INTERNAL error."""
 _OPERATION_KEYWORDS = ("query", "mutation", "subscription")
 _OPERATION_CACHE = 256
 
@@ -66,10 +70,15 @@ def _operations(query: str) -> tuple[tuple[str | None, OperationType], ...]:
 def refusal(query: str, operation_name: str | None, caller: Caller) -> HTTPException | None:
     """Why this operation must not run, as strawberry's HTTP error, if it must not.
 
+    A number literal of more than 4,300 digits is a 400 (graphql-core's coercion raised on it).
     A document of several operations without ``operationName`` is a 400 (strawberry would run
     the first). Reading needs the ``viewer`` role: a caller without it (an approver-only client)
     may send the decision mutations, whose answer is the decision, and nothing else (403).
     """
+    if _HUGE_NUMBER.search(query):
+        return HTTPException(
+            400, f"The document has a number of more than {_MAX_LITERAL_DIGITS} digits."
+        )
     if names_no_operation(query, operation_name):
         return HTTPException(
             400, "The document has several operations: send 'operationName' to choose one."

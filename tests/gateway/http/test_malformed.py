@@ -136,3 +136,13 @@ async def test_a_fetch_failing_after_the_answer_is_not_an_error_log(
             await asyncio.sleep(0)
         gc.collect()
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
+async def test_a_huge_number_literal_is_400_not_internal(gateway: httpx.AsyncClient) -> None:
+    """Found by the fuzz: graphql-core's ID coercion raised on it, an INTERNAL error."""
+    query = "{ execution(id: " + "9" * 4_400 + ") { id } }"
+    response = await gateway.post("/graphql", json={"query": query})
+    assert response.status_code == 400
+    error = only_error(response)
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "4300 digits" in error["message"]
