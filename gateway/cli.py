@@ -121,12 +121,27 @@ def uvicorn_options(config: GatewayConfig, *, workers: int = 1) -> dict[str, Any
     """How uvicorn runs the gateway: ``uvicorn.run(app, **options)`` (or ``uvicorn.Config``).
 
     In-flight requests get ``server.shutdown_timeout_s`` to finish after SIGTERM; the lifespan
-    then closes the upstream clients. Logging is ``configure_logging``'s, and the request line is
+    then closes the upstream clients. Connections are bounded by the ``[server]`` limits. Logging is ``configure_logging``'s, and the request line is
     ``gateway.access``'s, so uvicorn keeps its hands off both.
     """
+    from gateway.http.server import ConnectionLimits, guarded_protocol
+
+    server = config.server
+    limits = ConnectionLimits(
+        max_header_bytes=server.max_header_bytes,
+        max_headers=server.max_headers,
+        header_timeout_s=server.header_timeout_s,
+        body_timeout_s=server.body_timeout_s,
+        keep_alive_timeout_s=server.keep_alive_timeout_s,
+        max_connections=server.max_connections,
+    )
     options: dict[str, Any] = {
         "host": config.server.host,
         "port": config.server.port,
+        # h11, bounded and timed out (gateway/http/server.py): httptools buffers any header.
+        "http": guarded_protocol(limits),
+        "h11_max_incomplete_event_size": limits.max_header_bytes,
+        "timeout_keep_alive": math.ceil(limits.keep_alive_timeout_s),
         "timeout_graceful_shutdown": math.ceil(config.server.shutdown_timeout_s),
         "log_config": None,
         "log_level": config.logging.level.lower(),

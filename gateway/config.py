@@ -29,6 +29,8 @@ __all__ = [
     "DEFAULT_ACTIVE_TTL_S",
     "DEFAULT_CACHE_ENTRIES",
     "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_RATE_LIMIT_BURST",
+    "DEFAULT_RATE_LIMIT_PER_S",
     "DEFAULT_TERMINAL_TTL_S",
     "PERSISTED_QUERY_MODES",
     "AuditConfig",
@@ -61,6 +63,8 @@ DEFAULT_RETRIES = 2
 DEFAULT_REQUEST_DEADLINE_S = 15.0
 DEFAULT_MAX_BODY_BYTES = 1_000_000
 DEFAULT_SHUTDOWN_TIMEOUT_S = 10.0
+DEFAULT_RATE_LIMIT_PER_S = 100.0
+DEFAULT_RATE_LIMIT_BURST = 200
 DEFAULT_BREAKER_FAILURES = 5
 DEFAULT_BREAKER_COOLDOWN_S = 10.0
 METRICS_MODES = ("off", "open", "port")
@@ -92,6 +96,18 @@ class ServerConfig:
     cursor_secret_env: str | None = None
     """Names the variable holding the key that signs cursors; replicas must share it."""
     cursor_secret: str | None = field(default=None, repr=False)
+    max_header_bytes: int = 16_384
+    """The most bytes of request line and headers; past it 400 and the connection is closed."""
+    max_headers: int = 100
+    """The most header lines in one request; past it 431."""
+    header_timeout_s: float = 10.0
+    """From a request's first byte to its last header; past it 408 and the connection is closed."""
+    body_timeout_s: float = 30.0
+    """From a request's last header to its last body byte; past it the connection is closed."""
+    keep_alive_timeout_s: float = 5.0
+    """How long a connection may sit idle, before its first request or between two."""
+    max_connections: int = 1_000
+    """Connections open at once (per process); past it a new one gets 503 and is closed."""
     upstream_client: str = "httptools"
     """What carries upstream calls: ``httptools`` (our keep-alive client, the default and the
     fastest), ``aiohttp``, or ``httpx``'s own transport (docs/performance.md)."""
@@ -156,10 +172,10 @@ class LimitsConfig:
 
 @dataclass(frozen=True, slots=True)
 class RateLimitConfig:
-    """A token bucket per client (per remote address when auth is off); 0 disables."""
+    """A token bucket per client (per remote address when auth is off); on unless set to 0."""
 
-    requests_per_s: float = 0.0
-    burst: int = 50
+    requests_per_s: float = DEFAULT_RATE_LIMIT_PER_S
+    burst: int = DEFAULT_RATE_LIMIT_BURST
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +262,12 @@ _SERVER_KEYS = {
     "metrics": str,
     "metrics_port": int,
     "shutdown_timeout_s": float,
+    "max_header_bytes": int,
+    "max_headers": int,
+    "header_timeout_s": float,
+    "body_timeout_s": float,
+    "keep_alive_timeout_s": float,
+    "max_connections": int,
     "upstream_client": str,
     "cursor_secret_env": str,
 }
@@ -360,7 +382,17 @@ def parse_config(raw: dict[str, Any], env: Mapping[str, str]) -> GatewayConfig:
         raise ConfigError(
             f"server.upstream_client: '{server.upstream_client}' is not one of {', '.join(UPSTREAM_CLIENTS)}"
         )
-    for key in ("request_deadline_s", "max_body_bytes", "shutdown_timeout_s"):
+    for key in (
+        "request_deadline_s",
+        "max_body_bytes",
+        "shutdown_timeout_s",
+        "max_header_bytes",
+        "max_headers",
+        "header_timeout_s",
+        "body_timeout_s",
+        "keep_alive_timeout_s",
+        "max_connections",
+    ):
         if getattr(server, key) <= 0:
             raise ConfigError(f"server.{key}: must be positive")
 

@@ -44,6 +44,8 @@ def demo_raw_config(
     raw = {
         "server": {"host": "127.0.0.1", "port": port},
         "auth": {"mode": "none", "anonymous_reviewer_id": DEMO_REVIEWER},
+        # One person on loopback, and the benchmark drives it with thousands a second: no limit.
+        "rate_limit": {"requests_per_s": 0},
         "sources": sources,
     }
     return raw, env

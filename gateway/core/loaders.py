@@ -18,6 +18,8 @@ import asyncio
 import functools
 from typing import TYPE_CHECKING
 
+from gateway.core.store import retrieve_outcome
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
@@ -100,6 +102,8 @@ class SourceLoader:
             return future
         loop = asyncio.get_running_loop()
         future = self._futures[native_id] = loop.create_future()
+        # Its resolver may be gone (the answer nulled by another error) when the fetch fails.
+        future.add_done_callback(retrieve_outcome)
         fetch = self._store.load(self._source, native_id)
         fetch.add_done_callback(functools.partial(self._settle, future))
         self._turn_keys += 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cachetools import TLRUCache
 
@@ -29,13 +29,24 @@ if TYPE_CHECKING:
     from gateway.ops.stats import SourceStats
     from gateway.state.base import SharedState
 
-__all__ = ["ExecutionStore", "shared_key"]
+__all__ = ["ExecutionStore", "retrieve_outcome", "shared_key"]
 
 Key = tuple[str, str]
 
 
 def shared_key(source: str, native_id: str) -> str:
     return f"execution:{source}:{native_id}"
+
+
+def retrieve_outcome(future: asyncio.Future[Any]) -> None:
+    """A done callback that marks a future's exception as retrieved.
+
+    A fetch is shared: the request that started it may have given up (its answer nulled by
+    another error) before it fails, and asyncio logs a failure nobody retrieved at ERROR, which
+    would let any caller flood the error log. Whoever awaits the future still gets the error.
+    """
+    if not future.cancelled():
+        future.exception()
 
 
 class ExecutionStore:
@@ -94,6 +105,8 @@ class ExecutionStore:
         fetch, joined = self._fetches.join(key, lambda: self._fetch(key))
         if joined:
             stats.shared_fetches += 1
+        else:
+            fetch.add_done_callback(retrieve_outcome)
         return fetch
 
     async def _fetch(self, key: Key) -> list[Execution]:

@@ -6,6 +6,7 @@ runtime's lifespan — so each concern (auth, limits, metrics, logs) adds its ow
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from contextlib import asynccontextmanager
@@ -31,11 +32,15 @@ from gateway.http.deadline import DeadlineMiddleware
 from gateway.http.guards import (
     BodyLimitMiddleware,
     GraphQLResponseMiddleware,
+    NotJson,
     RequestGuardMiddleware,
     cors_middleware,
+    read_json,
 )
+from gateway.http.operations import refusal
 from gateway.http.probes import Probes
 from gateway.http.rate_limit import RateLimitMiddleware
+from gateway.http.server import HeaderCountMiddleware
 from gateway.ops.logs import RequestLog, configure_logging, log_upstream_call
 from gateway.ops.metrics import METRICS_PATH, GatewayMetrics
 from gateway.ops.observe import ObserveRequests, RequestObserver
@@ -106,10 +111,14 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
     def decode_json(self, data: str | bytes) -> object:
         """POST bodies through ``loads_json``: orjson where it reads exactly what the standard
-        library would, the standard library otherwise (its JSONDecodeError is strawberry's 400).
-        Text (a GET's ``variables``) keeps strawberry's reading."""
+        library would, the standard library otherwise (its JSONDecodeError is strawberry's 400);
+        RequestGuardMiddleware has refused what neither should read. Text (a GET's ``variables``)
+        through ``read_json``, whose refusals become strawberry's 400 too."""
         if isinstance(data, str):
-            return super().decode_json(data)
+            try:
+                return read_json(data)
+            except NotJson as exc:
+                raise json.JSONDecodeError(str(exc), data, 0) from None
         return loads_json(data)
 
     def encode_json(self, data: object) -> str | bytes:
@@ -131,15 +140,22 @@ class GatewayGraphQL(GraphQL[Context, None]):
     ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
         """strawberry's, then the context's loaded data is released (``Context.release``).
 
-        A streamed result still needs its context while it streams, so it keeps it.
+        A streamed result still needs its context while it streams, so it keeps it. ``refusal``
+        answers first what must not run at all.
         """
+        if isinstance(request_data, GraphQLRequestData):
+            resolved = resolve_document(self.runtime.persisted, request_data)
+            if isinstance(resolved, ExecutionResult):
+                context.release()
+                return resolved
+            request_data = resolved
+            if request_data.query:
+                refused = refusal(request_data.query, request_data.operation_name, context.caller)
+                if refused is not None:
+                    context.release()
+                    raise refused
         result: Any = None
         try:
-            if isinstance(request_data, GraphQLRequestData):
-                resolved = resolve_document(self.runtime.persisted, request_data)
-                if isinstance(resolved, ExecutionResult):
-                    return resolved
-                request_data = resolved
             result = await super().execute_operation(
                 request, request_adapter, request_data, context, root_value, sub_response
             )
@@ -214,7 +230,10 @@ def create_app(
     ]
     if metrics is not None and config.server.metrics == "open":
         routes.append(Route(METRICS_PATH, metrics.endpoint, methods=["GET"]))
-    middleware = [Middleware(ObserveRequests, observers=request_observers)]
+    middleware = [
+        Middleware(HeaderCountMiddleware, max_headers=config.server.max_headers),
+        Middleware(ObserveRequests, observers=request_observers),
+    ]
     if tracing is not None:
         from gateway.http.tracing import TracingMiddleware
 

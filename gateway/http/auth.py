@@ -2,8 +2,9 @@
 
 ``auth.mode = "api_key"``: every request to ``/graphql`` must send ``Authorization: Bearer <key>``
 of a configured client, else HTTP 401 with ``UNAUTHENTICATED``. ``auth.mode = "none"``: everyone
-is the anonymous caller with both roles (the demo on loopback). Roles are checked by resolvers:
-``viewer`` may query, ``approver`` may call the decision mutations.
+is the anonymous caller with both roles (the demo on loopback). Two ``Authorization`` headers are
+a 400 in either mode. ``viewer`` may query (checked before execution, ``operations.refusal``),
+``approver`` may call the decision mutations (checked by their resolvers).
 """
 
 from __future__ import annotations
@@ -13,15 +14,20 @@ import json
 from typing import TYPE_CHECKING
 
 from gateway.core.caller import Caller
+from gateway.http.guards import send_error
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
 
     from gateway.config import AuthConfig
 
-__all__ = ["ANONYMOUS", "AuthMiddleware", "authenticate"]
+__all__ = ["ANONYMOUS", "APPROVER", "VIEWER", "AuthMiddleware", "authenticate"]
 
-ANONYMOUS = Caller(name="anonymous", roles=frozenset({"viewer", "approver"}))
+VIEWER = "viewer"
+"""The role reading needs: every query (gateway/http/operations.py)."""
+APPROVER = "approver"
+"""The role the decision mutations need."""
+ANONYMOUS = Caller(name="anonymous", roles=frozenset({VIEWER, APPROVER}))
 """The caller when ``auth.mode = "none"``."""
 
 _CHALLENGE = [(b"www-authenticate", b'Bearer realm="execution-gateway"')]
@@ -61,12 +67,17 @@ class AuthMiddleware:
         if scope["type"] != "http" or not scope["path"].startswith(self.protected):
             await self.app(scope, receive, send)
             return
-        header = None
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                header = value.decode("latin-1")
-                break
-        caller = authenticate(self.config, header)
+        headers = [value for name, value in scope["headers"] if name == b"authorization"]
+        if len(headers) > 1:
+            # Proxies and frameworks disagree on which of two wins; taking either is a guess.
+            await send_error(
+                send,
+                400,
+                "Send one Authorization header; this request has several.",
+                "BAD_USER_INPUT",
+            )
+            return
+        caller = authenticate(self.config, headers[0].decode("latin-1") if headers else None)
         if caller is None:
             await _unauthenticated(send)
             return

@@ -5,8 +5,8 @@ Three pure ASGI middlewares and the CORS entry ``create_app`` adds (docs/graphql
 - ``BodyLimitMiddleware``: 413 beyond ``server.max_body_bytes`` — by ``Content-Length`` up front,
   else by counting the bytes as they arrive, never reading past the limit.
 - ``RequestGuardMiddleware``: a POST body must be ``application/json``, else 415, and JSON that
-  strawberry can read without a 500 (utf-8, not absurdly nested, no lone surrogate escapes), else
-  400; GET carries queries only, so a mutation over GET is 405 with ``Allow: POST``.
+  strawberry can read without a 500 (an object, utf-8, not absurdly nested, no NaN, no lone
+  surrogate escapes), else 400; GET carries queries only, so a mutation over GET is 405 with ``Allow: POST``.
 - ``GraphQLResponseMiddleware``: answers ``application/graphql-response+json`` when the client
   prefers it (a request error is then a 400 without ``data``), and turns strawberry's plain-text
   refusals into GraphQL-style JSON errors with ``extensions.code``.
@@ -18,6 +18,7 @@ Every refusal here is a JSON body ``{"errors": [{"message", "extensions": {"code
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -33,15 +34,18 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
+    "GET_PARSE_MAX_TOKENS",
     "GRAPHQL_PATHS",
     "GRAPHQL_RESPONSE_JSON",
     "BodyLimitMiddleware",
     "GraphQLResponseMiddleware",
+    "NotJson",
     "PathMiddleware",
     "RequestGuardMiddleware",
     "cors_middleware",
     "error_body",
     "prefers_graphql_response",
+    "read_json",
     "send_error",
 ]
 
@@ -76,7 +80,9 @@ _UTF8 = ("utf-8", "utf8")
 _CORS_HEADERS = ("authorization", "content-type", "x-request-id")
 _CORS_MAX_AGE_S = 600
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_GET_PARSE_MAX_TOKENS = 10_000
+MAX_JSON_INT_DIGITS = 4_300
+"""Python's own bound on int() of a string; past it the standard library raises, so we refuse."""
+GET_PARSE_MAX_TOKENS = 10_000
 """The most tokens the GET check parses; the schema's own ``max_tokens`` refuses bigger ones."""
 
 
@@ -271,29 +277,80 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replayed
 
 
-def _body_problem(body: bytes) -> str | None:
-    """Why strawberry could not read this JSON body without a 500, if it could not.
+class NotJson(ValueError):
+    """Text that is not JSON this gateway reads; the message says why."""
 
-    Its parser lets three things through as exceptions: bytes that are not utf-8, JSON nested
-    deeper than Python recurses, and a ``\\u`` escape of half a surrogate pair (which breaks
-    encoding any message that echoes it). JSON that does not parse, strawberry answers itself.
+
+def _refuse_constant(name: str) -> object:
+    raise NotJson(f"{name} is not a JSON value")
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_JSON_INT_DIGITS:
+        raise NotJson(f"a number of more than {MAX_JSON_INT_DIGITS} digits")
+    return int(text)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise NotJson(f"{text[:20]} is beyond a 64-bit float")
+    return value
+
+
+def read_json(text: str) -> Any:
+    """JSON as the standard library reads it, less what would break a request later.
+
+    ``NaN`` and ``Infinity`` are Python's extension, not JSON; an integer past Python's 4,300
+    digits and nesting deeper than Python recurses raised errors strawberry turned into a 500.
+    Raises NotJson.
+    """
+    try:
+        return json.loads(
+            text,
+            parse_constant=_refuse_constant,
+            parse_int=_bounded_int,
+            parse_float=_finite_float,
+        )
+    except NotJson:
+        raise
+    except RecursionError:
+        raise NotJson("it nests JSON deeper than this gateway reads") from None
+    except ValueError as exc:
+        raise NotJson(str(exc)[:200]) from None
+
+
+def _body_problem(body: bytes) -> str | None:
+    """Why this body is not a JSON object strawberry can read, if it is not.
+
+    Every refusal is ours, a 400 with a code: left to strawberry, a body that is JSON but not an
+    object (``null``, ``1``, ``"x"``, ``true``), bytes that are not utf-8, and a ``\\u`` escape of
+    half a surrogate pair were each a 500, and so was what ``read_json`` refuses.
     """
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         return "The request body is not valid utf-8."
     try:
-        data = json.loads(text)
-    except RecursionError:
-        return "The request body nests JSON deeper than this gateway reads."
-    except ValueError:
-        return None
+        data = read_json(text)
+    except NotJson as exc:
+        return f"The request body is not JSON this gateway reads: {exc}."
+    if not isinstance(data, dict):
+        return f"The request body must be a JSON object with a 'query', not {_json_kind(data)}."
     if _SURROGATE_ESCAPE.search(text):
         try:
             json.dumps(data, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:
             return "The request body escapes half of a surrogate pair (\\uD800-\\uDFFF alone)."
     return None
+
+
+def _json_kind(value: object) -> str:
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "an array"
+    return "a string" if isinstance(value, str) else "a number"
 
 
 def _content_type_problem(content_type: str | None) -> str | None:
@@ -316,7 +373,7 @@ def _get_is_not_a_query(scope: Scope) -> bool:
     if not query:
         return False
     try:
-        document = parse(query, max_tokens=_GET_PARSE_MAX_TOKENS)
+        document = parse(query, max_tokens=GET_PARSE_MAX_TOKENS)
     except GraphQLError:
         return False  # strawberry answers the syntax error
     name = params.get("operationName")
@@ -357,6 +414,9 @@ class GraphQLResponseMiddleware(PathMiddleware):
         await self.app(scope, receive, shaping_send)
 
 
+_PLAIN_ERROR_CODES = {401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND"}
+
+
 async def _send_rewritten(send: Send, start: Message, body: bytes, graphql_response: bool) -> None:
     status: int = start["status"]
     headers = [
@@ -366,7 +426,7 @@ async def _send_rewritten(send: Send, start: Message, body: bytes, graphql_respo
     ]
     media = Headers(raw=start["headers"]).get("content-type", "").split(";")[0]
     if media == "text/plain":
-        code = "NOT_FOUND" if status == 404 else "INTERNAL" if status >= 500 else "BAD_USER_INPUT"
+        code = _PLAIN_ERROR_CODES.get(status, "INTERNAL" if status >= 500 else "BAD_USER_INPUT")
         body = error_body(body.decode("utf-8", "replace"), code)
     elif status == 200 and graphql_response:
         request_error = _request_error_without_data(body)

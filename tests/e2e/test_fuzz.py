@@ -1,14 +1,21 @@
-"""Generated requests against the running gateway: never a 5xx, never an INTERNAL error.
+"""Generated requests against the gateway: never a 5xx, never an INTERNAL error, no ERROR log.
 
 Documents are built from the schema's real fields (aliases, fragments, arguments from known,
 random and hostile ids, wrong types, variables of any JSON shape), mixed with broken documents
 and garbage text, and sent over GET and POST with assorted headers. The gateway and the sandbox
 run under uvicorn on background threads, so hypothesis drives a plain synchronous client.
+Then 10,000 requests whose bodies and headers are mutated byte by byte (seeded, so a failure
+repeats) go to the app in-process through httpx's ASGI transport, 50 at a time.
 """
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
+import logging
+import random
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -322,3 +329,142 @@ def test_generated_requests_never_break_the_gateway(client: httpx.Client) -> Non
 
     one()
     assert sent >= EXAMPLES
+
+
+# Ten thousand requests in-process: bodies and headers mutated byte by byte.
+
+MUTATED_REQUESTS = 10_000
+CONCURRENCY = 50
+SEED_DOCUMENTS = [
+    '{ execution(id: "rv:exec_xyz789") { id status steps { kind status } } }',
+    '{ executions(ids: ["rv:exec_xyz789", "rv:exec_nope", "velt:x"]) { id } }',
+    '{ a: execution(id: "rv:exec_nope") { id } executionFeed(after: "junk") { __typename } }',
+    "{ pendingApprovals(first: 2) { edges { node { id status execution { id } } } } }",
+    "{ executionFeed(first: 3) { edges { cursor node { id } } pageInfo { hasNextPage } } }",
+    "query A { __typename } query B { sources { name } }",
+    'mutation { approve(input: {approvalId: "rv:appr_none"}) { __typename } }',
+    "{ sources { name kind capabilities { decisions } } }",
+]
+JSON_SPLICES = [
+    b"NaN",
+    b"-Infinity",
+    b"1e999",
+    b"9" * 4_400,
+    b"null",
+    b"true",
+    b"[]",
+    b"{}",
+    b'"\\ud800"',
+    b"[" * 3_000,
+    b"\xff\xfe",
+    b"\x00",
+    b'"',
+    b",",
+    b":",
+    b"}",
+    b"{",
+]
+HEADER_NAMES = [
+    "authorization",
+    "content-type",
+    "accept",
+    "content-length",
+    "x-request-id",
+    "cookie",
+    "transfer-encoding",
+    "x-forwarded-for",
+    "accept-charset",
+    "x-fuzz",
+]
+HEADER_VALUES = [
+    "",
+    "Bearer x",
+    "Bearer ",
+    "application/json",
+    "application/json; charset=latin-1",
+    "application/graphql-response+json",
+    "*/*",
+    "text/html",
+    "0",
+    "-1",
+    "99999999999",
+    "chunked",
+    "a" * 2_000,
+    "1, 2",
+    "\t",
+    'application/json;charset="utf-8"',
+]
+
+
+def mutated_request(rng: random.Random) -> dict[str, Any]:
+    """One request: a seed document's body cut, spliced or flipped, and its headers fuzzed."""
+    payload: dict[str, Any] = {"query": rng.choice(SEED_DOCUMENTS)}
+    if rng.random() < 0.3:
+        payload["variables"] = rng.choice([{}, {"a": 1}, [], "x", None, {"id": "rv:.."}])
+    if rng.random() < 0.2:
+        payload["operationName"] = rng.choice(["A", "B", None, 5, "", "Z"])
+    body = bytearray(json.dumps(payload).encode())
+    for _ in range(rng.randrange(4)):
+        at = rng.randrange(len(body) + 1)
+        action = rng.randrange(4)
+        if action == 0:
+            del body[at:]
+        elif action == 1:
+            body[at:at] = rng.choice(JSON_SPLICES)
+        elif action == 2 and at < len(body):
+            body[at] = rng.randrange(256)
+        else:
+            body[at : at + rng.randrange(1, 20)] = b""
+    headers = [("content-type", "application/json")] if rng.random() < 0.8 else []
+    for _ in range(rng.randrange(4)):
+        headers.append((rng.choice(HEADER_NAMES), rng.choice(HEADER_VALUES)))
+    # content-length and transfer-encoding are the client's to frame the body; keep them true.
+    headers = [(n, v) for n, v in headers if n not in ("content-length", "transfer-encoding")]
+    if rng.random() < 0.25:
+        params = {"query": payload["query"], "variables": body.decode("utf-8", "replace")}
+        return {"method": "GET", "url": "/graphql", "params": params, "headers": headers}
+    return {"method": "POST", "url": "/graphql", "content": bytes(body), "headers": headers}
+
+
+class ErrorRecords(logging.Handler):
+    """Every log record at ERROR or above, from any logger (asyncio's included)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+async def test_ten_thousand_mutated_requests_never_break_the_gateway(sandbox_url: str) -> None:
+    rng = random.Random(20_240_607)
+    requests_ = [mutated_request(rng) for _ in range(MUTATED_REQUESTS)]
+    errors = ErrorRecords()
+    root = logging.getLogger()
+    root.addHandler(errors)
+    app = create_app(demo_config(sandbox_url))
+    limit = asyncio.Semaphore(CONCURRENCY)
+    statuses: Counter[int] = Counter()
+
+    async def send(client: httpx.AsyncClient, request: dict[str, Any]) -> None:
+        async with limit:
+            response = await client.request(**request)
+        statuses[response.status_code] += 1
+        check(response)
+
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://gateway", timeout=30
+            ) as client,
+        ):
+            await asyncio.gather(*(send(client, r) for r in requests_))
+        gc.collect()  # a task whose failure nobody retrieved logs when it is collected
+    finally:
+        root.removeHandler(errors)
+    assert sum(statuses.values()) == MUTATED_REQUESTS
+    assert statuses[200] > 0, statuses
+    assert statuses[400] > 0, statuses
+    assert not errors.records, [r.getMessage() for r in errors.records[:5]]

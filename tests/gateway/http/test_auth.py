@@ -66,9 +66,15 @@ async def secured(sandbox_url: str) -> AsyncIterator[httpx.AsyncClient]:
                 "reviewer_id": "ops@x",
             },
             {"name": "ui", "key_env": "UI_KEY", "roles": ["viewer"]},
+            {"name": "bot", "key_env": "BOT_KEY", "roles": ["approver"], "reviewer_id": "bot@x"},
         ],
     }
-    env = {**env, "OPS_KEY": "ops-secret-key", "UI_KEY": "ui-secret-key"}
+    env = {
+        **env,
+        "OPS_KEY": "ops-secret-key",
+        "UI_KEY": "ui-secret-key",
+        "BOT_KEY": "bot-secret-key",
+    }
     async with (
         serving(create_app(parse_config(raw, env))) as url,
         httpx.AsyncClient(base_url=url) as client,
@@ -108,3 +114,65 @@ async def test_a_known_key_is_let_in(secured: httpx.AsyncClient) -> None:
 
 async def test_healthz_needs_no_key(secured: httpx.AsyncClient) -> None:
     assert (await secured.get("/healthz")).status_code == 200
+
+
+BOT = {"authorization": "Bearer bot-secret-key"}
+READ = '{ execution(id: "rv:exec_xyz789") { id } }'
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param({"query": READ}, id="anonymous-query"),
+        pytest.param({"query": "query Q { sources { name } }"}, id="named-query"),
+        pytest.param(
+            {
+                "query": 'query Q { sources { name } } mutation M { approve(input: {approvalId: "rv:x"}) { __typename } }',
+                "operationName": "Q",
+            },
+            id="query-chosen-from-two",
+        ),
+    ],
+)
+async def test_reading_needs_the_viewer_role(
+    secured: httpx.AsyncClient, sandbox: Sandbox, payload: dict[str, str]
+) -> None:
+    response = await secured.post("/graphql", json=payload, headers=BOT)
+    assert response.status_code == 403
+    (error,) = response.json()["errors"]
+    assert error["extensions"]["code"] == "FORBIDDEN"
+    assert "viewer" in error["message"]
+    over_get = await secured.get("/graphql", params={"query": READ}, headers=BOT)
+    assert over_get.status_code == 403
+    assert over_get.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert sandbox.stats.total == 0
+
+
+async def test_an_approver_without_viewer_may_still_decide(secured: httpx.AsyncClient) -> None:
+    body = await graphql(
+        secured,
+        'mutation { approve(input: {approvalId: "rv:appr_none"}) { __typename } }',
+        headers=BOT,
+    )
+    assert "errors" not in body, body
+    assert body["data"]["approve"]["__typename"] != "DecisionForbidden"
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        pytest.param(["Bearer ui-secret-key", "Bearer ops-secret-key"], id="two-good-keys"),
+        pytest.param(["Bearer wrong", "Bearer ops-secret-key"], id="wrong-then-good"),
+        pytest.param(["Bearer ops-secret-key", "Bearer ops-secret-key"], id="the-same-twice"),
+    ],
+)
+async def test_two_authorization_headers_are_refused(
+    secured: httpx.AsyncClient, sandbox: Sandbox, keys: list[str]
+) -> None:
+    headers = [("authorization", key) for key in keys]
+    response = await secured.post("/graphql", json={"query": READ}, headers=headers)
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "Authorization" in error["message"]
+    assert sandbox.stats.total == 0

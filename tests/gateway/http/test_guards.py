@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
+from collections import Counter
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
-from gateway.config import RateLimitConfig, parse_config
+from gateway.config import (
+    DEFAULT_RATE_LIMIT_BURST,
+    DEFAULT_RATE_LIMIT_PER_S,
+    RateLimitConfig,
+    parse_config,
+)
 from gateway.core.caller import Caller
 from gateway.core.errors import CODES
-from gateway.demo import demo_raw_config
+from gateway.demo import demo_config, demo_raw_config
 from gateway.http.app import create_app
 from gateway.http.auth import ANONYMOUS
 from gateway.http.guards import BodyLimitMiddleware, prefers_graphql_response
@@ -413,10 +420,32 @@ async def test_rate_limits_are_per_client(sandbox_url: str) -> None:
     assert unknown == 401
 
 
-async def test_rate_limit_is_off_by_default(gateway: httpx.AsyncClient) -> None:
-    for _ in range(60):
-        response = await gateway.post("/graphql", json={"query": "{ __typename }"})
-        assert response.status_code == 200
+async def test_rate_limit_is_on_by_default(sandbox_url: str) -> None:
+    raw, env = demo_raw_config(sandbox_url)
+    del raw["rate_limit"]
+    config = parse_config(raw, env)
+    assert config.rate_limit == RateLimitConfig(DEFAULT_RATE_LIMIT_PER_S, DEFAULT_RATE_LIMIT_BURST)
+    app = create_app(config)
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://gateway") as client,
+    ):
+        responses = await asyncio.gather(
+            *(
+                client.post("/graphql", json={"query": "{ __typename }"})
+                for _ in range(2 * DEFAULT_RATE_LIMIT_BURST)
+            )
+        )
+    statuses = Counter(r.status_code for r in responses)
+    # The burst, and what refilled (100 a second) while the requests arrived: far from all.
+    assert statuses[200] >= DEFAULT_RATE_LIMIT_BURST
+    assert statuses[429] >= 1
+    assert set(statuses) == {200, 429}
+
+
+def test_the_demo_loosens_the_rate_limit() -> None:
+    assert demo_config("http://127.0.0.1:9").rate_limit.requests_per_s == 0
 
 
 class FakeClock:

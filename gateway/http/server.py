@@ -1,0 +1,192 @@
+"""The HTTP/1.1 connection limits uvicorn lacks, as its own h11 protocol with four additions.
+
+uvicorn is kept (its lifespan, graceful shutdown, workers and logging are what the gateway is
+built on), with h11 rather than httptools: h11 refuses a header block larger than
+``h11_max_incomplete_event_size`` as it arrives, while uvicorn's httptools protocol buffers any
+size of header (40 anonymous 10 MiB headers grew the process by 400 MiB; one 64 MiB header
+stalled the loop 4 s). What uvicorn does not do at all, ``GuardedH11Protocol`` adds:
+
+- **Idle before the first request.** uvicorn arms its keep-alive timeout only after a response,
+  so a connection that never sends a byte stayed open forever; here it gets the same timeout.
+- **Slow headers.** From a request's first byte, its header block must be in within
+  ``header_timeout_s``, else 408 and the connection is closed.
+- **Slow bodies.** Once the headers are in, the body must be in within ``body_timeout_s``, else
+  the connection is closed (the application sees a disconnect).
+- **Connections.** Past ``max_connections`` open at once, a new connection gets 503 and is closed.
+
+How many headers a request may carry is ``HeaderCountMiddleware``'s job (431), once h11 has bounded
+their bytes. docs/deployment.md says what a reverse proxy in front adds.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from gateway.http.guards import send_error
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from starlette.types import ASGIApp, Receive, Scope, Send
+    from uvicorn.config import Config
+    from uvicorn.server import ServerState
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "ConnectionLimits",
+    "GuardedH11Protocol",
+    "HeaderCountMiddleware",
+    "guarded_protocol",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLimits:
+    """What one connection may cost before the application sees a request (``[server]``)."""
+
+    max_header_bytes: int = 16_384
+    max_headers: int = 100
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    keep_alive_timeout_s: float = 5.0
+    max_connections: int = 1_000
+
+
+DEFAULT_LIMITS = ConnectionLimits()
+
+_FINISHED = (h11.DONE, h11.MUST_CLOSE, h11.CLOSED, h11.ERROR, h11.SWITCHED_PROTOCOL)
+
+
+def _raw_error(status: int, reason: str, message: str, *extra: bytes) -> bytes:
+    """A whole HTTP/1.1 response, written before (or instead of) h11 parsing a request."""
+    body = json.dumps(
+        {"errors": [{"message": message, "extensions": {"code": "BAD_USER_INPUT"}}]}
+    ).encode()
+    head = [
+        f"HTTP/1.1 {status} {reason}".encode(),
+        b"content-type: application/json",
+        b"content-length: " + str(len(body)).encode(),
+        b"connection: close",
+        *extra,
+    ]
+    return b"\r\n".join(head) + b"\r\n\r\n" + body
+
+
+_TOO_MANY_CONNECTIONS = _raw_error(
+    503,
+    "Service Unavailable",
+    "This gateway has as many connections open as it accepts (server.max_connections).",
+    b"retry-after: 1",
+)
+_HEADERS_TOO_SLOW = _raw_error(
+    408,
+    "Request Timeout",
+    "The request headers did not arrive in time (server.header_timeout_s).",
+)
+
+
+class GuardedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with the timeouts and the connection cap in the module docstring."""
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        limits: ConnectionLimits = DEFAULT_LIMITS,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self.limits = limits
+        self.timeout_keep_alive = limits.keep_alive_timeout_s  # type: ignore[assignment]
+        self._read_timer: asyncio.TimerHandle | None = None
+        self._reading_body = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if len(self.connections) > self.limits.max_connections:
+            transport.write(_TOO_MANY_CONNECTIONS)
+            transport.close()
+            return
+        # The idle timeout from the start, not only between requests.
+        self.timeout_keep_alive_task = self.loop.call_later(
+            self.timeout_keep_alive, self.timeout_keep_alive_handler
+        )
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_read_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._read_timer is None and self.conn.their_state is h11.IDLE:
+            self._start_read_timer(self.limits.header_timeout_s, self._headers_too_slow)
+        super().data_received(data)
+        state = self.conn.their_state
+        if state in _FINISHED:
+            self._stop_read_timer()
+        elif state is h11.SEND_BODY and not self._reading_body:
+            self._start_read_timer(self.limits.body_timeout_s, self._body_too_slow)
+            self._reading_body = True
+
+    def on_response_complete(self) -> None:
+        self._stop_read_timer()
+        super().on_response_complete()
+
+    def _start_read_timer(self, seconds: float, fire: Any) -> None:
+        self._stop_read_timer()
+        self._read_timer = self.loop.call_later(seconds, fire)
+
+    def _stop_read_timer(self) -> None:
+        if self._read_timer is not None:
+            self._read_timer.cancel()
+            self._read_timer = None
+        self._reading_body = False
+
+    def _headers_too_slow(self) -> None:
+        self._read_timer = None
+        if not self.transport.is_closing():
+            self.transport.write(_HEADERS_TOO_SLOW)
+            self.transport.close()
+
+    def _body_too_slow(self) -> None:
+        self._read_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+
+def guarded_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol]:
+    """uvicorn's ``http`` option for these limits.
+
+    uvicorn only calls what it is given with its three arguments, so a partial serves; being a
+    partial of a module-level class, it also pickles into ``--workers`` processes.
+    """
+    return cast("type[asyncio.Protocol]", functools.partial(GuardedH11Protocol, limits=limits))
+
+
+class HeaderCountMiddleware:
+    """431 for a request with more than ``max_headers`` header lines, before anything reads them."""
+
+    def __init__(self, app: ASGIApp, max_headers: int) -> None:
+        self.app = app
+        self.max_headers = max_headers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and len(scope["headers"]) > self.max_headers:
+            await send_error(
+                send,
+                431,
+                f"The request has {len(scope['headers'])} headers; this gateway accepts at most "
+                f"{self.max_headers} (server.max_headers).",
+                "BAD_USER_INPUT",
+                limit="max_headers",
+                allowed=self.max_headers,
+            )
+            return
+        await self.app(scope, receive, send)
