@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gateway.state.memory import MemoryState
-from gateway.state.redis import RedisState
 
 if TYPE_CHECKING:
     from gateway.config import StateConfig
@@ -16,5 +15,8 @@ __all__ = ["shared_state"]
 
 def shared_state(config: StateConfig) -> SharedState:
     if config.backend == "redis" and config.redis_url:
+        # Imported only when asked for: redis-py loads OpenTelemetry when it is installed.
+        from gateway.state.redis import RedisState
+
         return RedisState(config.redis_url, prefix=config.key_prefix, timeout_s=config.timeout_s)
     return MemoryState()
