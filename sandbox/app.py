@@ -43,9 +43,17 @@ SANDBOX_CREDENTIALS: dict[str, dict[str, str]] = {
 
 @dataclass(slots=True)
 class SandboxConfig:
+    """Seed, size and faults, plus which documented variant each kind plays where the vendors'
+    documents leave a choice open (``docs/upstreams.md`` lists them)."""
+
     seed: int = 7
     executions_per_source: int = 240
     faults: Faults = field(default_factory=Faults)
+    nesting_list_order: nesting.ListOrder = "desc"
+    nesting_nestings_shape: nesting.NestingsShape = "array"
+    velt_waiting_output: velt.WaitingOutput = "reviewers"
+    velt_resume_after_reads: int = 0
+    truthlocks_variants: truthlocks.Variants = "both"
 
 
 class Sandbox:
@@ -66,18 +74,23 @@ class Sandbox:
             seed=self.config.seed,
             count=count,
             api_keys=(SANDBOX_CREDENTIALS["nesting"]["api_key"],),
+            nestings_shape=self.config.nesting_nestings_shape,
+            list_order=self.config.nesting_list_order,
         )
         self.truthlocks = truthlocks.TruthlocksStore(
             seed=self.config.seed,
             count=count,
             api_keys=(SANDBOX_CREDENTIALS["truthlocks"]["api_key"],),
             tenant_ids=(SANDBOX_CREDENTIALS["truthlocks"]["tenant_id"],),
+            variants=self.config.truthlocks_variants,
         )
         self.velt = velt.VeltStore(
             seed=self.config.seed,
             count=count,
             api_keys=(SANDBOX_CREDENTIALS["velt"]["api_key"],),
             auth_tokens=(SANDBOX_CREDENTIALS["velt"]["auth_token"],),
+            waiting_output=self.config.velt_waiting_output,
+            resume_after_reads=self.config.velt_resume_after_reads,
         )
 
     def app(self) -> Starlette:
