@@ -49,12 +49,29 @@ class DecisionOutcome:
 
     ``approval_status`` is the approval's state after the decision where the reply says it
     (PENDING when other mandatory reviewers still have to vote), else None: re-read to know.
-    ``already_recorded`` is True when the upstream had this very decision already (idempotent).
+    ``already_recorded`` is True when the upstream refused the vote because this reviewer (or this
+    request) had already been recorded: not necessarily with the decision sent now.
+    ``requested`` is the decision sent; ``recorded_decision`` the one the upstream holds for this
+    reviewer after the call: the decision sent when it was recorded now, the earlier one when the
+    reply or a re-read shows it, None when nothing says. So an already-recorded outcome is success
+    for the caller only when ``matches_request`` is True.
+    ``approval`` is the approval as a re-read showed it, when the adapter had to re-read.
     """
 
     approval_status: ApprovalStatus | None
     already_recorded: bool = False
     detail: str | None = None
+    requested: Decision | None = None
+    recorded_decision: Decision | None = None
+    approval: Approval | None = None
+
+    @property
+    def matches_request(self) -> bool | None:
+        """True: the upstream holds what was asked; False: it holds the other decision; None:
+        unknown (an already-recorded vote whose decision neither the reply nor a re-read shows)."""
+        if self.recorded_decision is None or self.requested is None:
+            return None
+        return self.recorded_decision is self.requested
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,12 +80,18 @@ class ExecutionPage:
 
     ``next_cursor`` is the upstream's own position for the next page (None when exhausted);
     ``complete`` says whether items carry everything a get would (Velt list items have no steps).
+    Page-numbered upstreams (nesting) also say which page this is, its size, and whether it is
+    known to be the last (``is_last``: fewer items than the page size, or a total says so), so a
+    caller can find the end of an oldest-first list and walk it backwards.
     """
 
     items: tuple[Execution, ...]
     next_cursor: str | None
     total: int | None = None
     complete: bool = True
+    page_number: int | None = None
+    page_size: int | None = None
+    is_last: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

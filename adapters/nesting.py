@@ -9,12 +9,17 @@ Docs: ``shared/upstreams/nesting.txt`` and notes §3. Quirks we bend to:
 - the reply envelopes are not documented: ``/nestings`` and the list are read as a bare array, an
   object holding the list under a key, or (``/nestings``) one object with nested ``children``; the
   tree is rebuilt from ``parentId``, and each child becomes a SUB_EXECUTION step of its parent;
+- the list is paged by number with no documented sort order and no total: the ``list_order``
+  option says how the upstream orders it, and an oldest-first list is walked back from its last
+  page (found by probing) so that callers still get newest first;
 - the key goes raw in ``authorization`` (no ``Bearer``); errors are ``{code, message, name, cta,
   feedback}`` and only obvious ``code``/``name`` words are trusted over the HTTP status.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -56,12 +61,16 @@ if TYPE_CHECKING:
 
     import httpx
 
+    from adapters._http import SourceHTTP
+
 __all__ = [
     "EXECUTIONS_PATH",
     "EXECUTION_PATH",
+    "LIST_ORDERS",
     "MAX_PAGE_SIZE",
     "NESTINGS_PATH",
     "NestingAdapter",
+    "detect_order",
     "parse_execution",
     "parse_list",
     "parse_tree",
@@ -71,6 +80,8 @@ EXECUTION_PATH = "/api/v1/executions/{}"
 NESTINGS_PATH = "/api/v1/executions/nestings"
 EXECUTIONS_PATH = "/api/v1/executions"
 MAX_PAGE_SIZE = 100
+LIST_ORDERS = ("desc", "asc", "auto")
+"""The ``list_order`` option: the documents give the list no sort order (see list_executions)."""
 
 _LIST_KEYS = ("items", "data", "executions", "children", "results")
 _TOTAL_KEYS = ("total", "totalCount")
@@ -306,6 +317,15 @@ class NestingAdapter(SourceAdapter):
     kind = SourceKind.NESTING
     capabilities = frozenset({Capability.GET, Capability.LIST, Capability.CHILDREN})
 
+    def __init__(
+        self, name: str, http: SourceHTTP, options: Mapping[str, object] | None = None
+    ) -> None:
+        super().__init__(name, http, options)
+        order = self.options.get("list_order", "desc")
+        if order not in LIST_ORDERS:
+            raise ValueError(f"list_order must be one of {', '.join(LIST_ORDERS)}, not {order!r}")
+        self._detected: str | None = None
+
     @staticmethod
     def auth_headers(credentials: Credentials) -> Mapping[str, str]:
         # Zaia takes the workspace key as is; a "Bearer " prefix would be part of the key.
@@ -342,21 +362,117 @@ class NestingAdapter(SourceAdapter):
     async def list_executions(
         self, *, cursor: str | None, page_size: int, status: ExecutionStatus | None = None
     ) -> ExecutionPage:
-        """One page by page number (the cursor); the API cannot filter by status, callers do."""
-        page = 1
+        """One page, newest first; the API cannot filter by status, callers do.
+
+        The documents give the list no sort order. With the option ``list_order = "desc"`` (the
+        default) pages are served as the upstream orders them and the cursor is the next page
+        number. With ``"asc"`` the upstream lists oldest first, so the adapter finds the last page
+        (``find_last_page``) and walks back, each page reversed; the cursor is the previous page
+        number. ``"auto"`` reads page 1, decides by ``detect_order`` and keeps the answer.
+        """
+        size = min(max(page_size, 1), MAX_PAGE_SIZE)
         if cursor is not None:
-            if not (cursor.isascii() and cursor.isdigit()) or int(cursor) < 1:
-                raise UpstreamRejected("the cursor is not a page number", source=self.name)
-            page = int(cursor)
+            page = _page_number(cursor, self.name)
+            undetected = self.options.get("list_order") == "auto" and self._detected is None
+            probe = await self.list_page(1, size) if undetected else None
+            if await self._oldest_first(probe):
+                return _backwards(await self.list_page(page, size))
+            return await self.list_page(page, size)
+        first = await self.list_page(1, size)
+        if not await self._oldest_first(first):
+            return first
+        return _backwards(await self.find_last_page(size, first=first))
+
+    async def list_page(self, page_number: int, page_size: int) -> ExecutionPage:
+        """Page ``page_number`` exactly as the upstream orders it.
+
+        ``is_last`` is True when the page holds fewer than ``page_size`` items (or a total says
+        so), False when it is full and no total says otherwise: a full last page cannot be told
+        from a full middle one without asking for the next.
+        """
         size = min(max(page_size, 1), MAX_PAGE_SIZE)
         payload = await self.http.request_json(
-            "GET", EXECUTIONS_PATH, params={"pageNumber": page, "pageSize": size}
+            "GET", EXECUTIONS_PATH, params={"pageNumber": page_number, "pageSize": size}
         )
         items, total = self.parsed(parse_list, payload, None)
-        more = len(items) >= size and (total is None or page * size < total)
+        last = len(items) < size or (total is not None and page_number * size >= total)
         return ExecutionPage(
-            items=items, next_cursor=str(page + 1) if more else None, total=total, complete=False
+            items=items,
+            next_cursor=None if last else str(page_number + 1),
+            total=total,
+            complete=False,
+            page_number=page_number,
+            page_size=size,
+            is_last=last,
         )
+
+    async def find_last_page(
+        self, page_size: int, *, first: ExecutionPage | None = None
+    ) -> ExecutionPage:
+        """The last non-empty page (page 1 when the list is empty), in O(log pages) calls.
+
+        The list reply carries no total or last-page number (the documents show none), so pages
+        are probed: doubling until one is not full, then bisecting for the first page that is
+        not full; when that one is empty, the page before it is the last.
+        """
+        size = min(max(page_size, 1), MAX_PAGE_SIZE)
+        page = first if first is not None else await self.list_page(1, size)
+        if page.is_last:
+            return page
+        full, probe = page, 2  # ``full``: the highest page known to be full
+        while True:
+            candidate = await self.list_page(probe, size)
+            if candidate.is_last:
+                break
+            full, probe = candidate, probe * 2
+        low, high, short = (full.page_number or 1), probe, candidate
+        while high - low > 1:
+            middle = (low + high) // 2
+            probed = await self.list_page(middle, size)
+            if probed.is_last:
+                high, short = middle, probed
+            else:
+                low, full = middle, probed
+        if short.items:
+            return short
+        return dataclasses.replace(full, next_cursor=None, is_last=True)
+
+    async def _oldest_first(self, first: ExecutionPage | None) -> bool:
+        """Whether this upstream lists oldest first, by the ``list_order`` option."""
+        order = self.options.get("list_order", "desc")
+        if order == "auto":
+            if self._detected is None and first is not None and len(first.items) > 1:
+                self._detected = detect_order(first.items)
+            return self._detected == "asc"
+        return order == "asc"
+
+
+def detect_order(items: Sequence[Execution]) -> str | None:
+    """``"desc"`` or ``"asc"`` by start time (else creation time) across ``items``; None when
+    they cannot tell (fewer than two distinct times, or no consistent order)."""
+    times = [t for t in ((e.started_at or e.created_at) for e in items) if t is not None]
+    pairs = list(itertools.pairwise(times))
+    if any(a > b for a, b in pairs) and not any(a < b for a, b in pairs):
+        return "desc"
+    if any(a < b for a, b in pairs) and not any(a > b for a, b in pairs):
+        return "asc"
+    return None
+
+
+def _page_number(cursor: str, source: str) -> int:
+    if not (cursor.isascii() and cursor.isdigit()) or int(cursor) < 1:
+        raise UpstreamRejected("the cursor is not a page number", source=source)
+    return int(cursor)
+
+
+def _backwards(page: ExecutionPage) -> ExecutionPage:
+    """An oldest-first page served newest first: items reversed, the cursor the page before."""
+    number = page.page_number or 1
+    return dataclasses.replace(
+        page,
+        items=tuple(reversed(page.items)),
+        next_cursor=str(number - 1) if number > 1 else None,
+    )
 
 
 def _unwrapped(payload: Any) -> Any:

@@ -7,7 +7,8 @@ Docs: ``shared/upstreams/rotavision.txt`` and notes §1. Quirks we bend to:
   ``upstream_kind`` and map to UNKNOWN (the kind lives only on the workflow definition);
 - approvals are keyed by execution upstream, at most one pending at a time; we key an Approval by
   its human agent id, which the waiting payload (``current_step``) and the decided step (``agent``)
-  share, so an approval keeps its id across the decision.
+  share, so an approval keeps its id across the decision; an execution that asks the same human
+  agent again gets ``<agent>~<n>`` for the n-th time (``approval_key``), so each is distinct.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ if TYPE_CHECKING:
 __all__ = [
     "RotavisionAdapter",
     "apply_agent_types",
+    "approval_key",
     "parse_agent_types",
     "parse_execution",
     "parse_execution_page",
@@ -166,9 +168,16 @@ def parse_execution(payload: Any) -> Execution:
 
     step_payloads = [s for s in as_list(data.get("steps")) if isinstance(s, dict)]
     steps = tuple(_parse_step(i, s) for i, s in enumerate(step_payloads))
-    approvals = [a for a in (_decided_approval(s) for s in steps) if a is not None]
+    asked: dict[str, int] = {}  # how often each human agent was asked: occurrence numbers
+    approvals = []
+    for step in steps:
+        if step.kind is StepKind.HUMAN_APPROVAL and _is_decision_output(step.output):
+            agent = step.agent_id or step.native_id
+            asked[agent] = asked.get(agent, 0) + 1
+            approvals.append(_decided_approval(step, approval_key(agent, asked[agent])))
     if status is ExecutionStatus.WAITING_FOR_APPROVAL:
-        pending = _pending_approval(waiting_for, current_step, iso_datetime(data.get("updated_at")))
+        key = approval_key(current_step, asked.get(current_step, 0) + 1) if current_step else ""
+        pending = _pending_approval(key, waiting_for, iso_datetime(data.get("updated_at")))
         approvals = [a for a in approvals if a.key != pending.key]
         approvals.append(pending)
 
@@ -274,17 +283,26 @@ def _is_decision_output(output: object) -> bool:
     return isinstance(output, dict) and isinstance(output.get("approved"), bool)
 
 
-def _decided_approval(step: Step) -> Approval | None:
+def approval_key(agent: str, occurrence: int) -> str:
+    """An approval's key within its execution: the human agent's id for the first time it is
+    asked, ``<agent>~<n>`` for the n-th (an execution can ask the same human step again).
+
+    The waiting payload names the agent (``current_step``) and lists the earlier decided steps,
+    and the decided step names the same agent in the same position, so a key survives the
+    decision; the first occurrence keeps the bare agent id that earlier keys used.
+    """
+    return agent if occurrence <= 1 else f"{agent}~{occurrence}"
+
+
+def _decided_approval(step: Step, key: str) -> Approval:
     output = step.output
-    if step.kind is not StepKind.HUMAN_APPROVAL or not _is_decision_output(output):
-        return None
     assert isinstance(output, dict)
     approved = as_bool(output.get("approved"))
     decided_by = as_str(output.get("approved_by"))
     status = ApprovalStatus.APPROVED if approved else ApprovalStatus.REJECTED
     reviewers = (Reviewer(id=decided_by, decision=status),) if decided_by else ()
     return Approval(
-        key=step.agent_id or step.native_id,
+        key=key,
         status=status,
         step_native_id=step.native_id,
         reviewers=reviewers,
@@ -294,13 +312,11 @@ def _decided_approval(step: Step) -> Approval | None:
     )
 
 
-def _pending_approval(
-    waiting_for: dict[str, Any] | None, current_step: str | None, updated_at: Any
-) -> Approval:
+def _pending_approval(key: str, waiting_for: dict[str, Any] | None, updated_at: Any) -> Approval:
     waiting_for = waiting_for or {}
     assignees = [a for a in (as_str(x) for x in as_list(waiting_for.get("assignees"))) if a]
     return Approval(
-        key=current_step or "",
+        key=key,
         status=ApprovalStatus.PENDING,
         reviewers=tuple(Reviewer(id=a) for a in assignees),
         message=as_str(waiting_for.get("message")),
@@ -451,4 +467,6 @@ class RotavisionAdapter(SourceAdapter):
         status = (
             ApprovalStatus.APPROVED if decision is Decision.APPROVE else ApprovalStatus.REJECTED
         )
-        return DecisionOutcome(approval_status=status)
+        return DecisionOutcome(
+            approval_status=status, requested=decision, recorded_decision=decision
+        )

@@ -10,8 +10,13 @@ Docs: ``shared/upstreams/velt.txt`` and notes §2. Quirks we bend to:
 - a rejected human step ends ``completed`` with ``output.decision = "reject"``: the step stays
   COMPLETED and the rejection lives on its Approval;
 - approvals are per step and per reviewer: a vote can be recorded while the step still waits for
-  other mandatory reviewers, and ``recorded: false`` is an answer (``idempotent``,
-  ``already-terminal``, ``unknown-responder``), not an error;
+  other mandatory reviewers, and ``recorded: false`` is an answer whose ``rejectionReason``
+  (``idempotent``, ``already-terminal``, ``unknown-responder``, ``aggregator-missing``) says why,
+  not an error;
+- once the aggregator settles a human step its output carries ``aggregatorStatus``/``decision``,
+  but the step reads ``waiting`` until the run resumes: the approval is decided from the output;
+- no per-reviewer vote list is documented, only aggregates (``rejectedBy``, ``approveCount``,
+  ``mandatoryApproveCount``): a reviewer's decision is filled only where they pin it down;
 - times are epoch milliseconds; list items carry no steps (``steps: []``), so a page is incomplete.
 """
 
@@ -127,16 +132,10 @@ _STATUS_FILTER = {
     ExecutionStatus.CANCELLED: "cancelled",
 }
 
-_VOTE = {
-    "approve": ApprovalStatus.APPROVED,
-    "approved": ApprovalStatus.APPROVED,
-    "reject": ApprovalStatus.REJECTED,
-    "rejected": ApprovalStatus.REJECTED,
-}
-
 _AGGREGATOR_STATUS = {
     "pending": ApprovalStatus.PENDING,
     "resolved": ApprovalStatus.APPROVED,
+    "approved": ApprovalStatus.APPROVED,
     "rejected": ApprovalStatus.REJECTED,
 }
 
@@ -204,12 +203,15 @@ def _parse_step(index: int, data: dict[str, Any]) -> Step:
     kind = _NODE_KIND.get(normalize_word(node_type) or "", StepKind.UNKNOWN)
     upstream_status = as_str(data.get("status"))
     word = normalize_word(upstream_status) or ""
+    output = data.get("output")
     if word == "waiting" and kind is StepKind.HUMAN_APPROVAL:
-        status = StepStatus.WAITING_FOR_APPROVAL
+        # Once the aggregator has settled, the step reads ``waiting`` only until the run resumes:
+        # no human is waited on any more, so it is RUNNING (resuming), not waiting for approval.
+        settled = _settled(as_dict(output) or {})
+        status = StepStatus.WAITING_FOR_APPROVAL if settled is None else StepStatus.RUNNING
     else:
         status = _STEP_STATUS.get(word, StepStatus.UNKNOWN)
     node_id = as_str(data.get("nodeId"))
-    output = data.get("output")
     started_at = epoch_ms(data.get("startedAt"))
     completed_at = epoch_ms(data.get("completedAt"))
     agent_id = as_str(output.get("agentId")) if isinstance(output, dict) else None
@@ -231,29 +233,50 @@ def _parse_step(index: int, data: dict[str, Any]) -> Step:
     )
 
 
-def _approval(step: Step) -> Approval | None:
-    """The Approval a ``human`` step stands for: PENDING while it waits, decided once completed.
+def _settled(output: dict[str, Any]) -> ApprovalStatus | None:
+    """APPROVED/REJECTED once the output shows the aggregator's result, else None.
 
-    Human steps that never waited or ended without a decision (pending, running, skipped,
-    cancelled, breached, failed) have none: nothing waits on them and nobody decided.
+    The documented resolution fields are ``aggregatorStatus`` (``resolved``/``rejected``; the
+    reply's ``pending`` means not yet), ``decision`` (``approve``/``reject``) and ``approved``.
+    """
+    if _is_rejection(output):
+        return ApprovalStatus.REJECTED
+    aggregator = _AGGREGATOR_STATUS.get(normalize_word(output.get("aggregatorStatus")) or "")
+    if (
+        aggregator is ApprovalStatus.APPROVED
+        or normalize_word(output.get("decision")) in ("approve", "approved")
+        or as_bool(output.get("approved")) is True
+    ):
+        return ApprovalStatus.APPROVED
+    return None
+
+
+def _approval(step: Step) -> Approval | None:
+    """The Approval a ``human`` step stands for: PENDING while it waits, decided once settled.
+
+    A step the aggregator settled is decided even while it still reads ``waiting`` (Velt resumes
+    the run asynchronously: ``resumeScheduled``). A completed step without a rejection marker is
+    APPROVED. Human steps that never waited or ended without a decision (pending, running,
+    skipped, cancelled, breached, failed) have none: nothing waits on them and nobody decided.
     """
     if step.kind is not StepKind.HUMAN_APPROVAL:
         return None
     output = as_dict(step.output) or {}
-    reviewers = _reviewers(output)
-    if step.status is StepStatus.WAITING_FOR_APPROVAL:
-        status = ApprovalStatus.PENDING
+    settled = _settled(output)
+    if normalize_word(step.upstream_status) == "waiting":
+        status = settled or ApprovalStatus.PENDING
     elif step.status is StepStatus.COMPLETED:
-        status = ApprovalStatus.REJECTED if _is_rejection(output) else ApprovalStatus.APPROVED
+        status = settled or ApprovalStatus.APPROVED
     else:
         return None
+    reviewers = _reviewers(output, status)
 
     decided_by: str | None = None
     decided_at: datetime | None = None
     if status is ApprovalStatus.REJECTED:
-        decided_by = as_str(output.get("rejectedBy")) or _last_voter(reviewers, status, output)
+        decided_by = as_str(output.get("rejectedBy")) or _sole_voter(reviewers, status)
     elif status is ApprovalStatus.APPROVED:
-        decided_by = as_str(output.get("approvedBy")) or _last_voter(reviewers, status, output)
+        decided_by = _sole_voter(reviewers, status)
     if status is not ApprovalStatus.PENDING:
         decided_at = step.completed_at or epoch_ms(output.get("resumedAt"))
 
@@ -273,13 +296,10 @@ def _approval(step: Step) -> Approval | None:
         status=status,
         step_native_id=step.native_id,
         reviewers=reviewers,
-        message=as_str(output.get("message")),
         requested_at=step.started_at,
         decided_at=decided_at,
         decided_by=decided_by,
-        notes=as_str(output.get("commentBody"))
-        or as_str(output.get("rejectionReason"))
-        or as_str(output.get("reason")),
+        notes=as_str(output.get("commentBody")),
         approve_count=approve_count,
         reject_count=reject_count,
         required_count=required_count,
@@ -294,66 +314,66 @@ def _is_rejection(output: dict[str, Any]) -> bool:
     )
 
 
-def _reviewers(output: dict[str, Any]) -> tuple[Reviewer, ...]:
-    """Declared reviewers with their votes.
-
-    ``reviewers[{userId, mandatory, decision?}]`` (the definition's shape, plus each reviewer's
-    vote as the sandbox records it), else the legacy ``reviewerIds[]`` (all mandatory). Votes
-    listed apart in ``votes[]``/``responses[]`` (``{reviewerId|userId, decision}``) fill in or add
-    reviewers.
-    """
-    found: dict[str, Reviewer] = {}
+def _declared(output: dict[str, Any]) -> dict[str, bool | None]:
+    """Declared reviewers → mandatory: ``reviewers[{userId, mandatory}]``, else the legacy
+    ``reviewerIds[]`` (all mandatory, as the definition's legacy form means)."""
+    found: dict[str, bool | None] = {}
     for entry in as_list(output.get("reviewers")):
         if isinstance(entry, str) and entry:
-            found.setdefault(entry, Reviewer(id=entry))
+            found.setdefault(entry, None)
             continue
-        item = as_dict(entry)
-        if item is None:
-            continue
-        user = (
-            as_str(item.get("userId")) or as_str(item.get("reviewerId")) or as_str(item.get("id"))
-        )
+        item = as_dict(entry) or {}
+        user = as_str(item.get("userId"))
         if user:
-            found.setdefault(
-                user,
-                Reviewer(
-                    id=user,
-                    mandatory=as_bool(item.get("mandatory")),
-                    decision=_VOTE.get(normalize_word(item.get("decision")) or ""),
-                ),
-            )
+            found.setdefault(user, as_bool(item.get("mandatory")))
     if not found:
         for entry in as_list(output.get("reviewerIds")):
             user = as_str(entry)
             if user:
-                found.setdefault(user, Reviewer(id=user, mandatory=True))
-    for entry in [*as_list(output.get("votes")), *as_list(output.get("responses"))]:
-        item = as_dict(entry) or {}
-        user = as_str(item.get("reviewerId")) or as_str(item.get("userId"))
-        decision = _VOTE.get(normalize_word(item.get("decision")) or "")
-        if not user or decision is None:
-            continue
-        known = found.get(user)
-        found[user] = Reviewer(
-            id=user, mandatory=known.mandatory if known else None, decision=decision
-        )
-    return tuple(found.values())
+                found.setdefault(user, True)
+    return found
 
 
-def _last_voter(
-    reviewers: tuple[Reviewer, ...], status: ApprovalStatus, output: dict[str, Any]
-) -> str | None:
-    """The reviewer whose vote settled it: the latest ``decidedAt`` if given, else the last listed."""
-    times: dict[str, int] = {}
-    for entry in as_list(output.get("reviewers")):
-        item = as_dict(entry) or {}
-        user, at = as_str(item.get("userId")), as_int(item.get("decidedAt"))
-        if user and at is not None:
-            times[user] = at
+def _reviewers(output: dict[str, Any], status: ApprovalStatus) -> tuple[Reviewer, ...]:
+    """Declared reviewers, each with the decision the output shows for them.
+
+    Velt documents no per-reviewer vote list, only aggregates, so a decision is filled where the
+    aggregates pin it down: ``rejectedBy`` rejected; a resolved (approved) step means every
+    mandatory reviewer approved (the documented rule); ``mandatoryApproveCount`` equal to the
+    mandatory reviewers not known to have rejected means all of them approved, and likewise
+    ``approveCount - mandatoryApproveCount`` for the optional ones. Anything else stays None
+    (not voted, or not known).
+    """
+    declared = _declared(output)
+    votes: dict[str, ApprovalStatus] = {}
+    rejected_by = as_str(output.get("rejectedBy"))
+    if rejected_by and rejected_by in declared:
+        votes[rejected_by] = ApprovalStatus.REJECTED
+    mandatory = [u for u, m in declared.items() if m is True and u not in votes]
+    optional = [u for u, m in declared.items() if m is not True and u not in votes]
+    mandatory_approvals = as_int(output.get("mandatoryApproveCount"))
+    if status is ApprovalStatus.APPROVED and mandatory_approvals is None:
+        mandatory_approvals = len(mandatory)
+    if mandatory and mandatory_approvals == len(mandatory):
+        votes.update(dict.fromkeys(mandatory, ApprovalStatus.APPROVED))
+    approvals = as_int(output.get("approveCount"))
+    if (
+        optional
+        and approvals is not None
+        and mandatory_approvals is not None
+        and approvals - mandatory_approvals == len(optional)
+    ):
+        votes.update(dict.fromkeys(optional, ApprovalStatus.APPROVED))
+    return tuple(
+        Reviewer(id=user, mandatory=mandatory_flag, decision=votes.get(user))
+        for user, mandatory_flag in declared.items()
+    )
+
+
+def _sole_voter(reviewers: tuple[Reviewer, ...], status: ApprovalStatus) -> str | None:
+    """The reviewer who settled it, when only one reviewer is known to have voted that way."""
     voters = [r.id for r in reviewers if r.decision is status]
-    if not voters:
-        return None
-    return max(reversed(voters), key=lambda user: times.get(user, -1))
+    return voters[0] if len(voters) == 1 else None
 
 
 _ERROR_STATUS: dict[str, type[UpstreamError]] = {
@@ -389,10 +409,12 @@ def _error_from_body(body: Any) -> UpstreamError | None:
 class _DecisionReply:
     recorded: bool
     aggregator_status: ApprovalStatus | None
-    reason: str | None
+    resume_scheduled: bool
+    rejection_reason: str | None
 
 
 def _parse_decision_reply(payload: Any) -> _DecisionReply:
+    """``{recorded, aggregatorStatus, resumeScheduled, rejectionReason?}``, as documented."""
     data = _unwrap(payload, "decision reply")
     recorded = as_bool(data.get("recorded"))
     if recorded is None:
@@ -402,8 +424,19 @@ def _parse_decision_reply(payload: Any) -> _DecisionReply:
         aggregator_status=_AGGREGATOR_STATUS.get(
             normalize_word(data.get("aggregatorStatus")) or ""
         ),
-        reason=as_str(data.get("reason")),
+        resume_scheduled=as_bool(data.get("resumeScheduled")) is True,
+        rejection_reason=as_str(data.get("rejectionReason")),
     )
+
+
+_REFUSALS: dict[str, type[UpstreamError]] = {
+    "already-terminal": UpstreamConflict,
+    "aggregator-missing": UpstreamConflict,
+    "unknown-responder": UpstreamForbidden,
+}
+"""``recorded: false`` reasons other than ``idempotent``: the step no longer takes votes
+(already-terminal; aggregator-missing: no aggregator waits for votes on it), or Velt does not know
+this reviewer on the step (unknown-responder)."""
 
 
 class VeltAdapter(SourceAdapter):
@@ -474,7 +507,10 @@ class VeltAdapter(SourceAdapter):
         """Record one reviewer's vote on a human step.
 
         Velt has no idempotency header here: a reviewer's second vote is answered
-        ``recorded: false, reason: idempotent``, which is what makes a re-send safe.
+        ``recorded: false, rejectionReason: idempotent``, which is what makes a re-send safe. That
+        answer does not say which decision is on record, so the execution is re-read to find this
+        reviewer's vote: the outcome carries it (``recorded_decision``, None when the payload does
+        not show it) and the gateway must not call a different earlier vote a success.
         """
         native_id = execution.native_id
         if not reviewer_id:
@@ -494,18 +530,43 @@ class VeltAdapter(SourceAdapter):
         payload = await self._call(DECIDE_PATH, data, native_id)
         reply = self.parsed(_parse_decision_reply, payload, native_id)
         if reply.recorded:
-            return DecisionOutcome(approval_status=reply.aggregator_status)
-        if reply.reason == "idempotent":
             return DecisionOutcome(
-                approval_status=reply.aggregator_status, already_recorded=True, detail=reply.reason
+                approval_status=reply.aggregator_status,
+                requested=decision,
+                recorded_decision=decision,
             )
-        kind: type[UpstreamError] = {
-            "already-terminal": UpstreamConflict,
-            "unknown-responder": UpstreamForbidden,
-        }.get(reply.reason or "", UpstreamBadResponse)
+        reason = reply.rejection_reason
+        if reason == "idempotent":
+            reread = await self._reread_approval(native_id, approval.key)
+            return DecisionOutcome(
+                approval_status=reread.status if reread is not None else reply.aggregator_status,
+                already_recorded=True,
+                detail=reason,
+                requested=decision,
+                recorded_decision=_vote_of(reread, reviewer_id),
+                approval=reread,
+            )
+        kind = _REFUSALS.get(reason or "", UpstreamBadResponse)
         detail = (
-            f"the vote was not recorded ({reply.reason})"
-            if reply.reason
+            f"the vote was not recorded ({reason})"
+            if reason
             else "the vote was not recorded and no reason was given"
         )
-        raise kind(detail, source=self.name, native_id=native_id, upstream_code=reply.reason)
+        raise kind(detail, source=self.name, native_id=native_id, upstream_code=reason)
+
+    async def _reread_approval(self, native_id: str, key: str) -> Approval | None:
+        """The approval as Velt shows it now; None when the read fails (the vote stands)."""
+        try:
+            return (await self.get_execution(native_id)).approval(key)
+        except UpstreamError:
+            return None
+
+
+def _vote_of(approval: Approval | None, reviewer_id: str) -> Decision | None:
+    """The decision the approval shows for ``reviewer_id``, if it shows one."""
+    if approval is None:
+        return None
+    reviewer = next((r for r in approval.reviewers if r.id == reviewer_id), None)
+    if reviewer is None or reviewer.decision is None:
+        return None
+    return Decision.APPROVE if reviewer.decision is ApprovalStatus.APPROVED else Decision.REJECT

@@ -5,7 +5,7 @@
 - ``rotavision`` … : one module per upstream kind: seed data and routes.
 """
 
-from sandbox.app import SANDBOX_CREDENTIALS, Sandbox, SandboxConfig
+from sandbox.app import SANDBOX_CREDENTIALS, Sandbox, SandboxConfig, summary
 from sandbox.state import Faults, Stats
 
-__all__ = ["SANDBOX_CREDENTIALS", "Faults", "Sandbox", "SandboxConfig", "Stats"]
+__all__ = ["SANDBOX_CREDENTIALS", "Faults", "Sandbox", "SandboxConfig", "Stats", "summary"]

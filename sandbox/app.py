@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.types import Receive, Scope, Send
 
-__all__ = ["HANG_MAX_S", "SANDBOX_CREDENTIALS", "Sandbox", "SandboxConfig"]
+__all__ = ["HANG_MAX_S", "SANDBOX_CREDENTIALS", "Sandbox", "SandboxConfig", "summary"]
 
 
 SANDBOX_CREDENTIALS: dict[str, dict[str, str]] = {
@@ -43,9 +43,17 @@ SANDBOX_CREDENTIALS: dict[str, dict[str, str]] = {
 
 @dataclass(slots=True)
 class SandboxConfig:
+    """Seed, size and faults, plus which documented variant each kind plays where the vendors'
+    documents leave a choice open (``docs/upstreams.md`` lists them)."""
+
     seed: int = 7
     executions_per_source: int = 240
     faults: Faults = field(default_factory=Faults)
+    nesting_list_order: nesting.ListOrder = "desc"
+    nesting_nestings_shape: nesting.NestingsShape = "array"
+    velt_waiting_output: velt.WaitingOutput = "reviewers"
+    velt_resume_after_reads: int = 0
+    truthlocks_variants: truthlocks.Variants = "both"
 
 
 class Sandbox:
@@ -66,18 +74,23 @@ class Sandbox:
             seed=self.config.seed,
             count=count,
             api_keys=(SANDBOX_CREDENTIALS["nesting"]["api_key"],),
+            nestings_shape=self.config.nesting_nestings_shape,
+            list_order=self.config.nesting_list_order,
         )
         self.truthlocks = truthlocks.TruthlocksStore(
             seed=self.config.seed,
             count=count,
             api_keys=(SANDBOX_CREDENTIALS["truthlocks"]["api_key"],),
             tenant_ids=(SANDBOX_CREDENTIALS["truthlocks"]["tenant_id"],),
+            variants=self.config.truthlocks_variants,
         )
         self.velt = velt.VeltStore(
             seed=self.config.seed,
             count=count,
             api_keys=(SANDBOX_CREDENTIALS["velt"]["api_key"],),
             auth_tokens=(SANDBOX_CREDENTIALS["velt"]["auth_token"],),
+            waiting_output=self.config.velt_waiting_output,
+            resume_after_reads=self.config.velt_resume_after_reads,
         )
 
     def app(self) -> Starlette:
@@ -137,6 +150,42 @@ class Sandbox:
             except (ValueError, TypeError) as exc:
                 return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse(self.faults.as_dict())
+
+
+_KINDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("rotavision", "/v1/orchestrate", ("authorization: Bearer {api_key}",)),
+    ("velt", "/v2/workflow", ("x-velt-api-key: {api_key}", "x-velt-auth-token: {auth_token}")),
+    ("nesting", "/api/v1/executions", ("authorization: {api_key}",)),
+    ("truthlocks", "/v1/orchestrations", ("X-API-Key: {api_key}", "X-Tenant-ID: {tenant_id}")),
+)
+
+
+def summary(url: str, config: SandboxConfig | None = None) -> str:
+    """What ``gateway sandbox`` should print: where the sandbox listens and, per kind, its base
+    path, the headers it accepts (with the sandbox's credentials) and the documented variant it
+    plays, so a user can point any client at it without reading the code."""
+    config = config or SandboxConfig()
+    variants = {
+        "rotavision": "",
+        "velt": (
+            f"waiting output {config.velt_waiting_output}, "
+            f"resume after {config.velt_resume_after_reads} reads"
+        ),
+        "nesting": (
+            f"list order {config.nesting_list_order}, nestings {config.nesting_nestings_shape}"
+        ),
+        "truthlocks": f"schemas {config.truthlocks_variants}",
+    }
+    base = url.rstrip("/")
+    lines = [f"sandbox upstreams listening on {base}", f"  seed {config.seed}"]
+    for kind, path, headers in _KINDS:
+        credentials = SANDBOX_CREDENTIALS[kind]
+        lines.append(f"  {kind:<11} {base}{path}")
+        lines += [f"      {header.format(**credentials)}" for header in headers]
+        if variants[kind]:
+            lines.append(f"      plays: {variants[kind]}")
+    lines.append(f"  admin       {base}/_sandbox/stats, /_sandbox/faults, /_sandbox/reset")
+    return "\n".join(lines)
 
 
 HANG_MAX_S = 300.0

@@ -3,7 +3,9 @@
 Shapes follow ``shared/upstreams/nesting.txt``; where that page is silent (the status words, the
 ``detail`` variants, the reply envelopes, 404s) the sandbox makes the choices recorded in
 ``docs/upstreams.md``: plausible status words plus one no adapter knows (``paused_by_admin``), three
-``detail`` variants, bare-array replies, and Zaia's 401 body shape for every error.
+``detail`` variants, bare-array replies, and Zaia's 401 body shape for every error. The list's
+order is not documented either: ``list_order`` plays newest first (``"desc"``, the default) or
+oldest first (``"asc"``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,17 @@ from starlette.routing import Route
 if TYPE_CHECKING:
     from starlette.requests import Request
 
-__all__ = ["DEMO_TREE_ID", "DEMO_TREE_IDS", "NestingStore", "NestingsShape", "routes"]
+__all__ = [
+    "DEMO_TREE_ID",
+    "DEMO_TREE_IDS",
+    "ListOrder",
+    "NestingStore",
+    "NestingsShape",
+    "routes",
+]
+
+ListOrder = Literal["desc", "asc"]
+"""How the list orders executions: the documents give no order, so the sandbox plays both."""
 
 NestingsShape = Literal["array", "object", "single"]
 """How ``/nestings`` replies: a bare array, ``{"items": [...]}``, or the root with nested ``children``."""
@@ -69,10 +81,12 @@ class NestingStore:
         count: int,
         api_keys: tuple[str, ...],
         nestings_shape: NestingsShape = "array",
+        list_order: ListOrder = "desc",
     ) -> None:
         self._rng = random.Random(f"nesting:{seed}")
         self.api_keys = api_keys
         self.nestings_shape: NestingsShape = nestings_shape
+        self.list_order: ListOrder = list_order
         self.responders = [_uuid(self._rng) for _ in range(5)]
         self.executions: dict[str, dict[str, Any]] = {}
         self._seed_demo_tree()
@@ -232,6 +246,11 @@ class NestingStore:
             self.executions.values(), key=lambda e: (e["startedAt"], e["id"]), reverse=True
         )
 
+    def listed(self) -> list[dict[str, Any]]:
+        """Every execution in the list's order (``list_order``)."""
+        newest = self.newest_first()
+        return newest if self.list_order == "desc" else newest[::-1]
+
     def children_of(self, native_id: str) -> list[dict[str, Any]]:
         kids = [e for e in self.executions.values() if e["parentId"] == native_id]
         return sorted(kids, key=lambda e: (e["startedAt"], e["id"]))
@@ -304,7 +323,7 @@ def routes(store: NestingStore) -> list[Route]:
         responders = {
             r for v in request.query_params.getlist("responderIds") for r in v.split(",") if r
         }
-        runs = [r for r in store.newest_first() if not responders or r["responderId"] in responders]
+        runs = [r for r in store.listed() if not responders or r["responderId"] in responders]
         return JSONResponse(runs[(page - 1) * size : page * size])
 
     async def nestings(request: Request) -> JSONResponse:

@@ -19,10 +19,19 @@ from starlette.routing import Route
 if TYPE_CHECKING:
     from starlette.requests import Request
 
-__all__ = ["AGENT_TYPES", "DEMO_WAITING_ID", "DOC_EXAMPLE_ID", "RotavisionStore", "routes"]
+__all__ = [
+    "AGENT_TYPES",
+    "DEMO_ASKED_TWICE_ID",
+    "DEMO_WAITING_ID",
+    "DOC_EXAMPLE_ID",
+    "RotavisionStore",
+    "routes",
+]
 
 DOC_EXAMPLE_ID = "exec_xyz789"
 DEMO_WAITING_ID = "exec_wait0001"
+DEMO_ASKED_TWICE_ID = "exec_twice0001"
+"""Asks the same human step twice: ``escalation`` approved earlier, then waiting on it again."""
 
 _AGENTS = ["classifier", "retriever", "summarizer", "escalation", "responder", "auditor"]
 _WORKFLOWS = {
@@ -92,6 +101,51 @@ _DOC_EXAMPLE: dict[str, Any] = {
     "duration_ms": 126650,
     "created_at": "2026-02-01T10:30:00Z",
     "completed_at": "2026-02-01T10:32:07Z",
+}
+
+
+_ASKED_TWICE: dict[str, Any] = {
+    "id": DEMO_ASKED_TWICE_ID,
+    "workflow_id": "wf_support_triage",
+    "workflow_name": "Customer Support Triage",
+    "status": "waiting_approval",
+    "inputs": {"ticket": "Refund of INR 40,000 for order #77812, then a goodwill credit"},
+    "steps": [
+        {
+            "id": "step_1",
+            "agent": "classifier",
+            "status": "completed",
+            "output": {"category": "refund", "priority": "high", "sentiment": "frustrated"},
+            "duration_ms": 430,
+        },
+        {
+            "id": "step_2",
+            "agent": "escalation",
+            "status": "completed",
+            "output": {
+                "approved": True,
+                "approved_by": "lead@example.com",
+                "notes": "Refund approved",
+            },
+            "duration_ms": 94000,
+        },
+        {
+            "id": "step_3",
+            "agent": "responder",
+            "status": "completed",
+            "output": {"response": "Your refund is on its way."},
+            "duration_ms": 1100,
+        },
+    ],
+    "current_step": "escalation",
+    "waiting_for": {
+        "type": "human_approval",
+        "assignees": ["lead@example.com", "ops@example.com"],
+        "message": "Goodwill credit of INR 500 on top of the refund: approve?",
+        "context": {"amount_inr": 500},
+    },
+    "approve_url": f"https://app.rotavision.example/executions/{DEMO_ASKED_TWICE_ID}",
+    "created_at": "2026-11-01T12:00:30Z",
 }
 
 
@@ -183,7 +237,8 @@ class RotavisionStore:
         self.executions: dict[str, dict[str, Any]] = {DOC_EXAMPLE_ID: copy.deepcopy(_DOC_EXAMPLE)}
         waiting = _execution(rng, 0, "waiting_approval", DEMO_WAITING_ID)
         self.executions[DEMO_WAITING_ID] = waiting
-        for index in range(1, count - 1):
+        self.executions[DEMO_ASKED_TWICE_ID] = copy.deepcopy(_ASKED_TWICE)
+        for index in range(1, count - 2):
             native_id = f"exec_{rng.randrange(16**8):08x}"
             self.executions[native_id] = _execution(
                 rng, index, _STATUSES[index % len(_STATUSES)], native_id

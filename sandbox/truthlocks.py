@@ -1,11 +1,11 @@
 """The Truthlocks-style orchestrations API, simulated: seeded runs of both documented schemas.
 
-``shared/upstreams/truthlocks.txt`` shows two response schemas on one page, so half the seeded
+The vendor's page shows two response schemas, so by default (``variants="both"``) half the seeded
 orchestrations follow the prose one (variant A: ``maip-orch:<ULID>`` ids, numbered steps, cost in
 cents, a receipt id) and half the OpenAPI one (variant B: uuid ids, steps with a free-form
-status, ``results``, ``receipts[]``). Where the page is silent (step status words, what a
-cancelled or timed-out run looks like, tenant isolation answering 404) the sandbox makes the
-choice recorded in ``docs/upstreams.md``.
+status, ``results``, ``receipts[]``); ``"prose"`` or ``"openapi"`` serves only one. Where the
+page is silent (step status words, what a cancelled or timed-out run looks like, tenant isolation
+answering 404) the sandbox makes the choice recorded in ``docs/upstreams.md``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import copy
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -22,7 +22,11 @@ from starlette.routing import Route
 if TYPE_CHECKING:
     from starlette.requests import Request
 
-__all__ = ["DEMO_COMPLETED_ID", "DOC_EXAMPLE_ID", "TruthlocksStore", "routes"]
+__all__ = ["DEMO_COMPLETED_ID", "DOC_EXAMPLE_ID", "TruthlocksStore", "Variants", "routes"]
+
+Variants = Literal["both", "prose", "openapi"]
+"""Which documented response schema the sandbox serves: both (seeded alternately), only the
+prose one (variant A), or only the OpenAPI one (variant B)."""
 
 DOC_EXAMPLE_ID = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
 """The OpenAPI (variant B) example of the doc page, verbatim: a pending orchestration."""
@@ -224,18 +228,27 @@ class TruthlocksStore:
     """
 
     def __init__(
-        self, *, seed: int, count: int, api_keys: tuple[str, ...], tenant_ids: tuple[str, ...]
+        self,
+        *,
+        seed: int,
+        count: int,
+        api_keys: tuple[str, ...],
+        tenant_ids: tuple[str, ...],
+        variants: Variants = "both",
     ) -> None:
         rng = random.Random(f"truthlocks:{seed}")
         self.api_keys = api_keys
         self.tenant_ids = tenant_ids
         self.owner = tenant_ids[0]
-        self.orchestrations: dict[str, dict[str, Any]] = {
-            DOC_EXAMPLE_ID: copy.deepcopy(_DOC_EXAMPLE),
-            DEMO_COMPLETED_ID: copy.deepcopy(_DEMO_COMPLETED),
-        }
+        self.variants: Variants = variants
+        self.orchestrations: dict[str, dict[str, Any]] = {}
+        if variants != "prose":
+            self.orchestrations[DOC_EXAMPLE_ID] = copy.deepcopy(_DOC_EXAMPLE)
+        if variants != "openapi":
+            self.orchestrations[DEMO_COMPLETED_ID] = copy.deepcopy(_DEMO_COMPLETED)
         for index in range(1, count - 1):
-            if index % 2:
+            prose = variants == "prose" or (variants == "both" and index % 2 == 1)
+            if prose:
                 run = _variant_a(rng, index, _STATUSES_A[(index // 2) % len(_STATUSES_A)])
                 self.orchestrations[run["id"]] = run
             else:

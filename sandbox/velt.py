@@ -1,16 +1,24 @@
 """The Velt Approval Engine, simulated: seeded executions, auth, canonical errors, reviewer votes.
 
-Shapes follow ``shared/upstreams/velt.txt`` and notes §2 (``ExecutionView``/``StepView``, epoch-ms
-times, ``{"data": …}`` in, ``{"result": …}`` or ``{"error": {message, status}}`` out, documented step
-id shapes). Where the docs are silent the sandbox chooses, and ``docs/upstreams.md`` records it:
+Shapes follow the vendor's documents (``ExecutionView``/``StepView``, epoch-ms times, ``{"data": …}``
+in, ``{"result": …}`` or ``{"error": {message, status}}`` out, the documented step id shapes, the
+human step's resolution output, and the decision reply ``{recorded, aggregatorStatus,
+resumeScheduled, rejectionReason?}``). Where the documents are silent the sandbox chooses, and
+``docs/upstreams.md`` records it:
 
-- a waiting human step's ``output`` lists ``reviewers[{userId, mandatory, decision?, decidedAt?,
-  reason?}]`` with the votes so far, plus ``approveCount``, ``rejectCount``, ``mandatoryCount`` and
-  a ``message``; once decided it adds ``decision``, ``approved``, ``resumedAt`` and, on a rejection,
-  ``rejectedBy``, ``rejectorMandatory`` and ``rejectionReason`` (an approval's reason becomes
-  ``commentBody``);
-- a reviewer's vote is idempotent per (step, reviewer), even after the step resolved; another vote
-  on a resolved step or a terminal execution is ``already-terminal``;
+- votes are kept apart from the payload (Velt documents no per-reviewer vote list); a settled human
+  step's output has exactly the documented fields: ``reviewers[{userId, mandatory}]``,
+  ``reviewerIds``, ``reviewerEmails``, ``commentBody`` (the settling vote's reason, else null),
+  ``aggregatorStatus``, ``approveCount``, ``rejectCount``, ``totalResponses``, ``mandatoryCount``,
+  ``mandatoryApproveCount``, ``decision``, ``approved``, ``resumedAt``, ``resumeKey`` and, on a
+  rejection, ``rejectedBy``/``rejectorMandatory``;
+- what a *waiting* human step's output holds is not documented: ``waiting_output="reviewers"``
+  (default) shows the declared reviewers and the counts so far, ``"empty"`` shows ``{}``;
+- a settled step resumes the run at once (``resume_after_reads=0``) or, as Velt's
+  ``resumeScheduled`` allows, reads ``waiting`` (with the resolution already in its output) for
+  that many more ``executions/get`` reads of the run first;
+- a reviewer's second vote is ``idempotent`` whatever its decision; a vote on a settled step or a
+  terminal run is ``already-terminal``;
 - once no human step waits any more, the run moves on: after approval an ``agent-publish`` step and
   a ``notify-team`` notification, after a rejection a ``notify-author`` notification (the reject
   edge); either way the execution ends ``completed`` (a routed rejection is not a failure);
@@ -24,7 +32,7 @@ import copy
 import json
 import random
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -72,74 +80,104 @@ def _rand(rng: random.Random, k: int = 8) -> str:
     return "".join(rng.choices(_ALPHABET, k=k))
 
 
-# --- human step outputs: shared by the seed data and live decisions ---------------------------
+# --- human steps: votes kept apart, outputs rendered from them ---------------------------------
+
+_REVIEW = "_review"
+"""The private key a human step keeps its declared reviewers and votes under; never served."""
+
+WaitingOutput = Literal["reviewers", "empty"]
 
 
-def _human_output(message: str, reviewers: list[tuple[str, bool]]) -> JSON:
-    output: JSON = {
-        "message": message,
-        "reviewers": [{"userId": user, "mandatory": mandatory} for user, mandatory in reviewers],
-    }
-    _recount(output)
-    return output
+def _new_review(reviewers: list[tuple[str, bool]]) -> JSON:
+    return {"reviewers": [list(r) for r in reviewers], "votes": {}, "settled": None}
 
 
-def _recount(output: JSON) -> None:
-    reviewers = output["reviewers"]
-    output["approveCount"] = sum(r.get("decision") == "approve" for r in reviewers)
-    output["rejectCount"] = sum(r.get("decision") == "reject" for r in reviewers)
-    output["mandatoryCount"] = sum(bool(r["mandatory"]) for r in reviewers)
+def _vote(step: JSON, user: str, decision: str, at: int, reason: str | None = None) -> None:
+    step[_REVIEW]["votes"][user] = {"decision": decision, "at": at, "reason": reason}
 
 
-def _vote(output: JSON, user: str, decision: str, at: int, reason: str | None = None) -> None:
-    entry = next(r for r in output["reviewers"] if r["userId"] == user)
-    entry["decision"] = decision
-    entry["decidedAt"] = at
-    if reason:
-        entry["reason"] = reason
-    _recount(output)
-
-
-def _settled(output: JSON) -> str | None:
+def _settle(review: JSON) -> str | None:
     """``rejected`` once anyone rejected, ``resolved`` once every mandatory reviewer approved."""
-    reviewers = output["reviewers"]
-    if any(r.get("decision") == "reject" for r in reviewers):
+    votes = review["votes"]
+    if any(v["decision"] == "reject" for v in votes.values()):
         return "rejected"
-    if all(r.get("decision") == "approve" for r in reviewers if r["mandatory"]):
+    mandatory = [user for user, required in review["reviewers"] if required]
+    if all(votes.get(user, {}).get("decision") == "approve" for user in mandatory):
         return "resolved"
     return None
 
 
-def _close(step: JSON, at: int) -> str:
-    """Complete a settled human step; returns the aggregator status."""
-    output = step["output"]
-    settled = _settled(output) or "resolved"
-    output["decision"] = "approve" if settled == "resolved" else "reject"
-    output["approved"] = settled == "resolved"
-    output["resumedAt"] = at
-    voters = sorted(
-        (r for r in output["reviewers"] if "decision" in r), key=lambda r: int(r["decidedAt"])
-    )
-    if settled == "rejected":
-        rejector = next(r for r in voters if r["decision"] == "reject")
-        output["rejectedBy"] = rejector["userId"]
-        output["rejectorMandatory"] = bool(rejector["mandatory"])
-        if rejector.get("reason"):
-            output["rejectionReason"] = rejector["reason"]
-    elif voters and voters[-1].get("reason"):
-        output["commentBody"] = voters[-1]["reason"]
+def _render(step: JSON, mode: WaitingOutput) -> None:
+    """Write the step's documented ``output`` from its reviewers and votes."""
+    review = step[_REVIEW]
+    settled = review["settled"]
+    if settled is None and mode == "empty":
+        step["output"] = {}
+        return
+    reviewers = review["reviewers"]
+    votes = review["votes"]
+    mandatory = {user for user, required in reviewers if required}
+    approvals = [u for u, v in votes.items() if v["decision"] == "approve"]
+    output: JSON = {
+        "reviewers": [{"userId": user, "mandatory": required} for user, required in reviewers],
+        "reviewerIds": [user for user, _ in reviewers],
+        "reviewerEmails": [user for user, _ in reviewers if "@" in user],
+        "approveCount": len(approvals),
+        "rejectCount": sum(v["decision"] == "reject" for v in votes.values()),
+        "totalResponses": len(votes),
+        "mandatoryCount": len(mandatory),
+        "mandatoryApproveCount": sum(u in mandatory for u in approvals),
+    }
+    if settled is not None:
+        by_time = sorted(votes.items(), key=lambda item: int(item[1]["at"]))
+        if settled == "rejected":
+            rejector, vote = next((u, v) for u, v in by_time if v["decision"] == "reject")
+        else:
+            rejector, vote = None, by_time[-1][1]
+        output.update(
+            commentBody=vote["reason"],
+            aggregatorStatus=settled,
+            decision="approve" if settled == "resolved" else "reject",
+            approved=settled == "resolved",
+            resumeKey=review["resumeKey"],
+        )
+        if review.get("resumedAt") is not None:
+            output["resumedAt"] = review["resumedAt"]
+        if rejector is not None:
+            output["rejectedBy"] = rejector
+            output["rejectorMandatory"] = rejector in mandatory
+    step["output"] = output
+
+
+def _settle_step(step: JSON, at: int, rng: random.Random) -> str:
+    """Mark a human step's aggregator settled (the step itself may still read ``waiting``)."""
+    review = step[_REVIEW]
+    review["settled"] = _settle(review) or "resolved"
+    review["settledAt"] = at
+    review["resumeKey"] = f"rk_{_rand(rng, 12)}"
+    return str(review["settled"])
+
+
+def _resume_step(step: JSON, at: int) -> None:
+    """The run resumes past a settled human step: it completes."""
+    step[_REVIEW]["resumedAt"] = at
     step["status"] = "completed"
     step["completedAt"] = at
-    return settled
 
 
 def _aggregator_status(step: JSON) -> str | None:
-    if step.get("nodeType") != "human":
+    if step.get("nodeType") != "human" or _REVIEW not in step:
         return None
-    if step["status"] == "waiting":
-        return "pending"
-    decision = step["output"].get("decision")
-    return {"approve": "resolved", "reject": "rejected"}.get(decision or "")
+    settled: str | None = step[_REVIEW]["settled"]
+    if settled is not None:
+        return settled
+    return "pending" if step["status"] == "waiting" else None
+
+
+def _public(run: JSON) -> JSON:
+    """The ExecutionView as served: without the sandbox's private vote records."""
+    steps = [{k: v for k, v in step.items() if k != _REVIEW} for step in run["steps"]]
+    return {**run, "steps": steps}
 
 
 # --- seed data ---------------------------------------------------------------------------------
@@ -230,22 +268,16 @@ class _Run:
         **kwargs: Any,
     ) -> JSON:
         """A human step; ``votes`` (reviewer, decision) are cast in order, the last at completion."""
-        message = f"Please review {self.view['definitionId']} ({node_id})"
-        step = self.step(
-            node_id,
-            "human",
-            status,
-            output=_human_output(message, reviewers),
-            span=(60_000, 3_600_000),
-            **kwargs,
-        )
+        step = self.step(node_id, "human", status, span=(60_000, 3_600_000), **kwargs)
+        step[_REVIEW] = _new_review(reviewers)
         end = step["completedAt"] or self.clock + 30_000
         for n, (user, decision) in enumerate(votes):
             at = end - (len(votes) - 1 - n) * self.rng.randint(10_000, 50_000)
             reason = "Not on brand" if decision == "reject" else None
-            _vote(step["output"], user, decision, at, reason)
+            _vote(step, user, decision, at, reason)
         if status == "completed":
-            _close(step, end)
+            _settle_step(step, end, self.rng)
+            _resume_step(step, end)
         return step
 
     def finish(self, status: str, failure: JSON | None = None) -> JSON:
@@ -419,73 +451,6 @@ _DOC_EXAMPLE: JSON = {
     "failureReason": None,
     "steps": [
         {
-            "stepId": "step_agent-draft_1777374504364_k3j9x2ab",
-            "nodeId": "agent-draft",
-            "nodeType": "agent",
-            "status": "completed",
-            "groupId": None,
-            "startedAt": 1777374504402,
-            "completedAt": 1777374561130,
-            "output": {"agentId": "copywriter-agent-v2", "summary": "Draft for campaign 42"},
-            "error": None,
-        },
-        {
-            "stepId": "step_agent-draft_1777374504364_k3j9x2ab__to__human-legal",
-            "nodeId": "human-legal",
-            "nodeType": "human",
-            "status": "completed",
-            "groupId": "parallel-review",
-            "startedAt": 1777374561190,
-            "completedAt": 1777374790112,
-            "output": {
-                "message": "Legal review of campaign 42",
-                "reviewers": [
-                    {
-                        "userId": "legal@example.com",
-                        "mandatory": True,
-                        "decision": "approve",
-                        "decidedAt": 1777374790112,
-                    },
-                ],
-                "approveCount": 1,
-                "rejectCount": 0,
-                "mandatoryCount": 1,
-                "decision": "approve",
-                "approved": True,
-                "resumedAt": 1777374790112,
-            },
-            "error": None,
-        },
-        {
-            "stepId": "step_agent-draft_1777374504364_k3j9x2ab__to__human-brand",
-            "nodeId": "human-brand",
-            "nodeType": "human",
-            "status": "completed",
-            "groupId": "parallel-review",
-            "startedAt": 1777374561190,
-            "completedAt": 1777374841702,
-            "output": {
-                "message": "Brand review of campaign 42",
-                "reviewers": [
-                    {
-                        "userId": "brand@example.com",
-                        "mandatory": True,
-                        "decision": "approve",
-                        "decidedAt": 1777374841702,
-                        "reason": "Looks great",
-                    },
-                ],
-                "approveCount": 1,
-                "rejectCount": 0,
-                "mandatoryCount": 1,
-                "decision": "approve",
-                "approved": True,
-                "resumedAt": 1777374841702,
-                "commentBody": "Looks great",
-            },
-            "error": None,
-        },
-        {
             "stepId": "group_parallel-review__to__agent-publish",
             "nodeId": "agent-publish",
             "nodeType": "agent",
@@ -499,20 +464,10 @@ _DOC_EXAMPLE: JSON = {
                 "generatedAt": 1777374841939,
             },
             "error": None,
-        },
-        {
-            "stepId": "group_parallel-review__to__agent-publish__to__notify-team",
-            "nodeId": "notify-team",
-            "nodeType": "notification",
-            "status": "completed",
-            "groupId": None,
-            "startedAt": 1777374842010,
-            "completedAt": 1777374842290,
-            "output": {"channel": "email", "delivered": True},
-            "error": None,
-        },
+        }
     ],
 }
+"""The ``executions/get`` success example of the vendor's page, verbatim."""
 
 
 def _demo_waiting(rng: random.Random) -> JSON:
@@ -529,14 +484,30 @@ def _demo_waiting(rng: random.Random) -> JSON:
 
 
 class VeltStore:
-    """Seeded executions (unique ``startedAt`` each, so cursor paging is exact) and their votes."""
+    """Seeded executions (unique ``startedAt`` each, so cursor paging is exact) and their votes.
+
+    ``waiting_output`` and ``resume_after_reads`` pick among the behaviours the documents leave
+    open (see the module docstring).
+    """
 
     def __init__(
-        self, *, seed: int, count: int, api_keys: tuple[str, ...], auth_tokens: tuple[str, ...]
+        self,
+        *,
+        seed: int,
+        count: int,
+        api_keys: tuple[str, ...],
+        auth_tokens: tuple[str, ...],
+        waiting_output: WaitingOutput = "reviewers",
+        resume_after_reads: int = 0,
     ) -> None:
         rng = random.Random(f"velt:{seed}")
+        self._rng = random.Random(f"velt-live:{seed}")
         self.api_keys = api_keys
         self.auth_tokens = auth_tokens
+        self.waiting_output: WaitingOutput = waiting_output
+        self.resume_after_reads = resume_after_reads
+        self._resuming: dict[str, int] = {}
+        """Runs with a settled step that still reads ``waiting``: reads left before they resume."""
         self.executions: dict[str, JSON] = {
             DOC_EXAMPLE_ID: copy.deepcopy(_DOC_EXAMPLE),
             DEMO_WAITING_ID: _demo_waiting(rng),
@@ -554,6 +525,10 @@ class VeltStore:
                 rng, native_id=native_id, started_ms=started, definition=definition, index=index
             )
             self.executions[native_id] = scenario(run)
+        for view in self.executions.values():
+            for step in view["steps"]:
+                if _REVIEW in step:
+                    _render(step, waiting_output)
 
     def newest_first(self) -> list[JSON]:
         return sorted(self.executions.values(), key=lambda run: int(run["startedAt"]), reverse=True)
@@ -563,6 +538,33 @@ class VeltStore:
         if run is None:
             raise VeltError("NOT_FOUND", 404, f"Execution {native_id} not found")
         return run
+
+    def read(self, native_id: str) -> JSON:
+        """An ``executions/get`` read: counts down a scheduled resume, then the served view."""
+        run = self.get(native_id)
+        left = self._resuming.get(native_id)
+        if left is not None:
+            if left <= 0:
+                self.resume(native_id)
+            else:
+                self._resuming[native_id] = left - 1
+        return _public(run)
+
+    def resume(self, native_id: str) -> None:
+        """Resume a run past its settled human steps now (what ``resumeScheduled`` promises)."""
+        self._resuming.pop(native_id, None)
+        run = self.get(native_id)
+        now = max([int(time.time() * 1000), *(_times(run))]) + 1
+        settled = [
+            s
+            for s in run["steps"]
+            if s["status"] == "waiting" and s.get(_REVIEW, {}).get("settled") is not None
+        ]
+        for step in settled:
+            _resume_step(step, now)
+            _render(step, self.waiting_output)
+        if settled:
+            self._move_on(run, settled[-1], now)
 
     def page(
         self, *, status: str | None, definition_id: str | None, page_size: int, cursor: int | None
@@ -592,35 +594,36 @@ class VeltStore:
         step = next((s for s in run["steps"] if s["stepId"] == step_id), None)
         if step is None:
             raise VeltError("NOT_FOUND", 404, f"Step {step_id} not found")
-        reply: JSON = {"recorded": False, "aggregatorStatus": _aggregator_status(step)}
-        reply["resumeScheduled"] = False
-        voted: JSON | None = None
-        if step["nodeType"] == "human":
-            voted = next(
-                (r for r in step["output"].get("reviewers", []) if r["userId"] == reviewer_id),
-                None,
-            )
-            if voted is not None and "decision" in voted:
-                return {**reply, "reason": "idempotent"}
-        if run["status"] in _TERMINAL_RUNS or step["status"] in _TERMINAL_STEPS:
-            return {**reply, "reason": "already-terminal"}
-        if step["nodeType"] != "human":
+        reply: JSON = {
+            "recorded": False,
+            "aggregatorStatus": _aggregator_status(step),
+            "resumeScheduled": False,
+        }
+        review: JSON | None = step.get(_REVIEW)
+        if review is not None and reviewer_id in review["votes"]:
+            return {**reply, "rejectionReason": "idempotent"}
+        settled = review is not None and review["settled"] is not None
+        if run["status"] in _TERMINAL_RUNS or step["status"] in _TERMINAL_STEPS or settled:
+            return {**reply, "rejectionReason": "already-terminal"}
+        if step["nodeType"] != "human" or review is None:
             raise VeltError("FAILED_PRECONDITION", 400, "Step is not a human step")
         if step["status"] != "waiting":
             raise VeltError("FAILED_PRECONDITION", 400, "Step is not waiting for reviewers")
-        if voted is None:
-            return {**reply, "reason": "unknown-responder"}
+        if reviewer_id not in {user for user, _ in review["reviewers"]}:
+            return {**reply, "rejectionReason": "unknown-responder"}
 
-        now = max(int(time.time() * 1000), int(step["startedAt"] or 0) + 1)
-        _vote(step["output"], reviewer_id, decision, now, reason)
-        if _settled(step["output"]) is None:
+        now = max([int(time.time() * 1000), *_times(run)]) + 1
+        _vote(step, reviewer_id, decision, now, reason)
+        if _settle(review) is None:
+            _render(step, self.waiting_output)
             return {"recorded": True, "aggregatorStatus": "pending", "resumeScheduled": False}
-        settled = _close(step, now)
-        self._move_on(run, step, now)
-        reply = {"recorded": True, "aggregatorStatus": settled, "resumeScheduled": True}
-        if settled == "rejected" and reason:
-            reply["rejectionReason"] = reason
-        return reply
+        outcome = _settle_step(step, now, self._rng)
+        _render(step, self.waiting_output)
+        if self.resume_after_reads > 0:
+            self._resuming[execution_id] = self.resume_after_reads
+        else:
+            self.resume(execution_id)
+        return {"recorded": True, "aggregatorStatus": outcome, "resumeScheduled": True}
 
     @staticmethod
     def _move_on(run: JSON, decided: JSON, now: int) -> None:
@@ -666,6 +669,14 @@ class VeltStore:
             )
         run["status"] = "completed"
         run["completedAt"] = now + 1520
+
+
+def _times(run: JSON) -> list[int]:
+    """Every time a run shows, so a live event is never placed before them."""
+    found = [int(run["startedAt"])]
+    for step in run["steps"]:
+        found += [int(step[k]) for k in ("startedAt", "completedAt") if step.get(k) is not None]
+    return found
 
 
 # --- HTTP ---------------------------------------------------------------------------------------
@@ -721,7 +732,7 @@ def routes(store: VeltStore) -> list[Route]:
         return serve
 
     def get_execution(data: JSON) -> JSON:
-        return store.get(_string(data, "executionId") or "")
+        return store.read(_string(data, "executionId") or "")
 
     def list_executions(data: JSON) -> JSON:
         status = _string(data, "status", required=False)

@@ -26,7 +26,7 @@ from adapters.errors import (
     UpstreamUnavailable,
 )
 from adapters.model import ErrorInfo, ExecutionStatus, SourceKind, StepKind, StepStatus
-from adapters.nesting import NestingAdapter, parse_execution, parse_list, parse_tree
+from adapters.nesting import NestingAdapter, detect_order, parse_execution, parse_list, parse_tree
 from adapters.registry import adapter_class
 
 ROOT = "11111111-1111-4111-8111-111111111111"
@@ -440,6 +440,7 @@ def make_adapter(router: respx.Router | None = None, **kwargs: Any) -> NestingAd
         credentials=Credentials(api_key=KEY),
         settings=HTTPSettings(timeout_s=1.0),
         transport=transport,
+        options=kwargs.pop("options", None),
     )
     assert isinstance(adapter, NestingAdapter)
     return adapter
@@ -748,3 +749,83 @@ async def test_list_with_a_bad_body_is_a_bad_response() -> None:
     with pytest.raises(UpstreamBadResponse):
         await adapter.list_executions(cursor=None, page_size=10)
     await adapter.aclose()
+
+
+# --- list order (not documented): oldest-first upstreams are walked back ---------------------
+
+
+def timed(n: int) -> dict[str, Any]:
+    """Execution number ``n``, started ``n`` minutes after the first."""
+    return execution(f"00000000-0000-4000-8000-{n:012d}", started=f"2026-11-01T12:{n:02d}:00.000Z")
+
+
+def paged(records: list[dict[str, Any]]) -> Any:
+    """A respx side effect serving ``records`` by pageNumber/pageSize, as a bare array."""
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        number = int(request.url.params["pageNumber"])
+        size = int(request.url.params["pageSize"])
+        return httpx.Response(200, json=records[(number - 1) * size : number * size])
+
+    return serve
+
+
+@pytest.mark.parametrize("count", [0, 1, 3, 4, 9, 10, 11, 30, 31])
+async def test_find_last_page_probes_to_the_last_non_empty_page(count: int) -> None:
+    router = respx.Router(base_url=BASE)
+    route = router.get("/api/v1/executions")
+    route.side_effect = paged([timed(n) for n in range(count)])
+    adapter = make_adapter(router)
+    last = await adapter.find_last_page(3)
+    await adapter.aclose()
+    expected = max(1, -(-count // 3))
+    assert (last.page_number, last.page_size, last.is_last) == (expected, 3, True)
+    assert last.next_cursor is None
+    assert [e.native_id for e in last.items] == [
+        timed(n)["id"] for n in range((expected - 1) * 3, count)
+    ]
+    assert route.call_count <= 2 + 2 * max(1, count // 3).bit_length()
+
+
+def test_detect_order_reads_start_times() -> None:
+    items = [parse_execution(timed(n)) for n in (1, 2, 3)]
+    assert detect_order(items) == "asc"
+    assert detect_order(items[::-1]) == "desc"
+    assert detect_order(items[:1]) is None
+    assert detect_order([items[1], items[0], items[2]]) is None
+
+
+@pytest.mark.parametrize("order", ["asc", "auto"])
+async def test_an_oldest_first_list_is_served_newest_first(order: str) -> None:
+    records = [timed(n) for n in range(8)]
+    router = respx.Router(base_url=BASE)
+    router.get("/api/v1/executions").side_effect = paged(records)
+    adapter = make_adapter(router, options={"list_order": order})
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        page = await adapter.list_executions(cursor=cursor, page_size=3)
+        seen += [e.native_id for e in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    await adapter.aclose()
+    assert seen == [r["id"] for r in reversed(records)]
+
+
+async def test_a_newest_first_list_is_detected_and_served_as_is() -> None:
+    records = [timed(n) for n in reversed(range(5))]
+    router = respx.Router(base_url=BASE)
+    route = router.get("/api/v1/executions")
+    route.side_effect = paged(records)
+    adapter = make_adapter(router, options={"list_order": "auto"})
+    page = await adapter.list_executions(cursor=None, page_size=3)
+    await adapter.aclose()
+    assert [e.native_id for e in page.items] == [r["id"] for r in records[:3]]
+    assert (page.page_number, page.is_last, page.next_cursor) == (1, False, "2")
+    assert route.call_count == 1
+
+
+def test_an_unknown_list_order_is_refused() -> None:
+    with pytest.raises(ValueError, match="list_order"):
+        make_adapter(options={"list_order": "random"})

@@ -26,7 +26,7 @@ from adapters.errors import (
     UpstreamUnavailable,
 )
 from adapters.model import ApprovalStatus, ExecutionStatus, StepKind, StepStatus
-from adapters.rotavision import RotavisionAdapter, parse_execution
+from adapters.rotavision import RotavisionAdapter, approval_key, parse_execution
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "upstreams" / "rotavision.txt"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "rotavision"
@@ -129,6 +129,47 @@ def test_approval_keeps_its_key_across_the_decision() -> None:
     (after,) = parse_execution(decided).approvals
     assert before.key == after.key
     assert after.status is ApprovalStatus.REJECTED
+
+
+def asked_twice() -> dict[str, Any]:
+    """The documented waiting shape, after the documented completed steps up to step_3: the
+    same human agent (``escalation``) is asked a second time."""
+    payload = {**waiting_payload(), "steps": copy.deepcopy(doc_example()["steps"])}
+    return payload
+
+
+def test_each_time_a_human_step_is_asked_is_its_own_approval() -> None:
+    execution = parse_execution(asked_twice())
+    first, second = execution.approvals
+    assert (first.key, first.status, first.step_native_id) == (
+        "escalation",
+        ApprovalStatus.APPROVED,
+        "step_2",
+    )
+    assert (second.key, second.status, second.step_native_id) == (
+        "escalation~2",
+        ApprovalStatus.PENDING,
+        None,
+    )
+
+
+def test_the_second_occurrence_keeps_its_key_across_the_decision() -> None:
+    decided = asked_twice()
+    decided["status"] = "completed"
+    del decided["waiting_for"]
+    del decided["current_step"]
+    decided["steps"].append(
+        {
+            "id": "step_4",
+            "agent": "escalation",
+            "status": "completed",
+            "output": {"approved": False, "approved_by": "b@example.com", "notes": "no"},
+        }
+    )
+    keys = [a.key for a in parse_execution(decided).approvals]
+    assert keys == ["escalation", "escalation~2"]
+    assert parse_execution(decided).approval("escalation~2") is not None
+    assert approval_key("escalation", 3) == "escalation~3"
 
 
 @pytest.mark.parametrize(

@@ -286,17 +286,21 @@ def test_cancelled_at_ends_a_cancelled_execution() -> None:
 # --- approvals ------------------------------------------------------------------------------
 
 
-def test_waiting_human_step_is_a_pending_approval_with_votes_so_far() -> None:
+def fixture(name: str) -> Any:
+    return json.loads((FIXTURES / name).read_text())
+
+
+def test_waiting_human_step_is_a_pending_approval_with_counts_so_far() -> None:
     output = {
-        "message": "Approve the copy?",
         "reviewers": [
-            {"userId": "lead@example.com", "mandatory": True, "decision": "approve"},
+            {"userId": "lead@example.com", "mandatory": True},
             {"userId": "ops@example.com", "mandatory": True},
             {"userId": "brand@example.com", "mandatory": False},
         ],
         "approveCount": 1,
         "rejectCount": 0,
         "mandatoryCount": 2,
+        "mandatoryApproveCount": 1,
     }
     execution = parse_execution(view(steps=[step(), human("waiting", output)]))
     assert execution.status is ExecutionStatus.WAITING_FOR_APPROVAL
@@ -304,63 +308,106 @@ def test_waiting_human_step_is_a_pending_approval_with_votes_so_far() -> None:
     assert approval.key == "step_h"
     assert approval.step_native_id == "step_h"
     assert approval.status is ApprovalStatus.PENDING
+    # One of two mandatory reviewers approved: the aggregates do not say which.
     assert approval.reviewers == (
-        Reviewer(id="lead@example.com", mandatory=True, decision=ApprovalStatus.APPROVED),
+        Reviewer(id="lead@example.com", mandatory=True),
         Reviewer(id="ops@example.com", mandatory=True),
         Reviewer(id="brand@example.com", mandatory=False),
     )
     assert (approval.approve_count, approval.reject_count, approval.required_count) == (1, 0, 2)
-    assert approval.message == "Approve the copy?"
+    assert approval.message is None
     assert approval.requested_at == datetime(2026, 4, 24, 3, 6, 41, tzinfo=UTC)
     assert (approval.decided_at, approval.decided_by, approval.notes) == (None, None, None)
 
 
-def test_approved_human_step_names_the_last_approver() -> None:
+def test_counts_that_pin_votes_down_fill_reviewer_decisions() -> None:
     output = {
         "reviewers": [
-            {
-                "userId": "ops@example.com",
-                "mandatory": True,
-                "decision": "approve",
-                "decidedAt": 1_777_000_080_000,
-            },
-            {
-                "userId": "lead@example.com",
-                "mandatory": True,
-                "decision": "approve",
-                "decidedAt": 1_777_000_050_000,
-            },
+            {"userId": "lead@example.com", "mandatory": True},
+            {"userId": "ops@example.com", "mandatory": False},
         ],
-        "decision": "approve",
-        "approved": True,
-        "commentBody": "Ship it",
+        "approveCount": 1,
+        "mandatoryApproveCount": 1,
     }
-    execution = parse_execution(view(status="completed", steps=[human("completed", output)]))
+    (approval,) = parse_execution(view(steps=[human("waiting", output)])).approvals
+    assert approval.status is ApprovalStatus.PENDING
+    assert [r.decision for r in approval.reviewers] == [ApprovalStatus.APPROVED, None]
+
+
+def test_documented_resolved_output_is_approved_by_every_mandatory_reviewer() -> None:
+    resolved = fixture("human_step_resolved.json")
+    execution = parse_execution(view(status="completed", steps=[resolved]))
     (approval,) = execution.approvals
     assert approval.status is ApprovalStatus.APPROVED
-    assert approval.decided_by == "ops@example.com"
-    assert approval.decided_at == datetime(2026, 4, 24, 3, 8, 10, tzinfo=UTC)
+    assert [(r.id, r.mandatory, r.decision) for r in approval.reviewers] == [
+        ("lead@example.com", True, ApprovalStatus.APPROVED),
+        ("ops@example.com", True, ApprovalStatus.APPROVED),
+        ("brand@example.com", False, None),
+    ]
+    assert approval.decided_by is None  # two approvers: the output does not say who settled it
     assert approval.notes == "Ship it"
+    assert approval.decided_at == datetime(2026, 4, 28, 11, 13, 10, 112000, tzinfo=UTC)
     assert (approval.approve_count, approval.reject_count, approval.required_count) == (2, 0, 2)
+
+
+def test_documented_rejected_output_names_the_rejector() -> None:
+    rejected = fixture("human_step_rejected.json")
+    execution = parse_execution(view(status="completed", steps=[rejected]))
+    assert execution.steps[0].status is StepStatus.COMPLETED
+    (approval,) = execution.approvals
+    assert approval.status is ApprovalStatus.REJECTED
+    assert approval.decided_by == "ops@example.com"
+    assert approval.notes == "Off brand"
+    # ops rejected; one mandatory approval is left for the one other mandatory reviewer.
+    assert [r.decision for r in approval.reviewers] == [
+        ApprovalStatus.APPROVED,
+        ApprovalStatus.REJECTED,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        pytest.param(
+            {"aggregatorStatus": "resolved", "decision": "approve", "approved": True},
+            ApprovalStatus.APPROVED,
+            id="resolved",
+        ),
+        pytest.param(
+            {"aggregatorStatus": "rejected", "decision": "reject", "rejectedBy": "a@example.com"},
+            ApprovalStatus.REJECTED,
+            id="rejected",
+        ),
+        pytest.param({"aggregatorStatus": "approved"}, ApprovalStatus.APPROVED, id="approved-word"),
+        pytest.param({"decision": "reject"}, ApprovalStatus.REJECTED, id="decision-only"),
+    ],
+)
+def test_a_settled_step_that_still_reads_waiting_is_decided(
+    output: dict[str, Any], expected: ApprovalStatus
+) -> None:
+    output = {"reviewerIds": ["a@example.com"], **output}
+    execution = parse_execution(view(steps=[step(), human("waiting", output)]))
+    assert execution.status is ExecutionStatus.RUNNING
+    assert execution.steps[1].status is StepStatus.RUNNING
+    assert execution.steps[1].upstream_status == "waiting"
+    (approval,) = execution.approvals
+    assert approval.status is expected
+
+
+def test_a_pending_aggregator_still_waits() -> None:
+    output = {"reviewerIds": ["a@example.com"], "aggregatorStatus": "pending"}
+    execution = parse_execution(view(steps=[human("waiting", output)]))
+    assert execution.status is ExecutionStatus.WAITING_FOR_APPROVAL
+    assert execution.approvals[0].status is ApprovalStatus.PENDING
 
 
 @pytest.mark.parametrize(
     "output",
     [
+        pytest.param({"decision": "reject", "rejectedBy": "ops@example.com"}, id="decision"),
+        pytest.param({"approved": False, "rejectedBy": "ops@example.com"}, id="approved-false"),
         pytest.param(
-            {"decision": "reject", "rejectedBy": "ops@example.com", "rejectionReason": "Off brand"},
-            id="decision-reject",
-        ),
-        pytest.param(
-            {"approved": False, "rejectedBy": "ops@example.com", "reason": "Off brand"},
-            id="approved-false",
-        ),
-        pytest.param(
-            {
-                "aggregatorStatus": "rejected",
-                "rejectedBy": "ops@example.com",
-                "commentBody": "Off brand",
-            },
+            {"aggregatorStatus": "rejected", "rejectedBy": "ops@example.com"},
             id="aggregator-rejected",
         ),
     ],
@@ -368,6 +415,7 @@ def test_approved_human_step_names_the_last_approver() -> None:
 def test_rejected_human_step_is_a_completed_step_with_a_rejected_approval(
     output: dict[str, Any],
 ) -> None:
+    output = {**output, "commentBody": "Off brand"}
     execution = parse_execution(view(status="completed", steps=[human("completed", output)]))
     assert execution.status is ExecutionStatus.COMPLETED
     (parsed,) = execution.steps
@@ -377,6 +425,19 @@ def test_rejected_human_step_is_a_completed_step_with_a_rejected_approval(
     assert approval.status is ApprovalStatus.REJECTED
     assert approval.decided_by == "ops@example.com"
     assert approval.notes == "Off brand"
+
+
+def test_undocumented_vote_fields_are_not_read() -> None:
+    """Per-reviewer votes, ``message``, ``reason``: fields only our old sandbox invented."""
+    output = {
+        "message": "Approve the copy?",
+        "reviewers": [{"userId": "a@example.com", "mandatory": True, "decision": "approve"}],
+        "votes": [{"reviewerId": "a@example.com", "decision": "approve"}],
+        "reason": "fine",
+    }
+    (approval,) = parse_execution(view(steps=[human("waiting", output)])).approvals
+    assert approval.reviewers == (Reviewer(id="a@example.com", mandatory=True),)
+    assert (approval.message, approval.notes) == (None, None)
 
 
 def test_decided_at_falls_back_to_resumed_at() -> None:
@@ -394,23 +455,6 @@ def test_legacy_reviewer_ids_are_all_mandatory() -> None:
         Reviewer(id="b@example.com", mandatory=True),
     )
     assert (approval.approve_count, approval.reject_count, approval.required_count) == (0, 0, 2)
-
-
-def test_votes_listed_apart_fill_in_reviewer_decisions() -> None:
-    output = {
-        "reviewerIds": ["a@example.com", "b@example.com"],
-        "votes": [
-            {"reviewerId": "a@example.com", "decision": "approve"},
-            {"userId": "c@example.com", "decision": "reject"},
-            {"reviewerId": "b@example.com", "decision": "maybe"},
-        ],
-    }
-    (approval,) = parse_execution(view(steps=[human("waiting", output)])).approvals
-    assert approval.reviewers == (
-        Reviewer(id="a@example.com", mandatory=True, decision=ApprovalStatus.APPROVED),
-        Reviewer(id="b@example.com", mandatory=True),
-        Reviewer(id="c@example.com", decision=ApprovalStatus.REJECTED),
-    )
 
 
 @pytest.mark.parametrize("word", ["pending", "running", "skipped", "cancelled", "breached"])
@@ -744,42 +788,20 @@ WAITING = view(
 
 
 @pytest.mark.parametrize(
-    ("reply", "outcome"),
+    ("name", "status"),
     [
+        pytest.param("record_decision_recorded_pending.json", ApprovalStatus.PENDING, id="pending"),
         pytest.param(
-            {"recorded": True, "aggregatorStatus": "pending", "resumeScheduled": False},
-            DecisionOutcome(approval_status=ApprovalStatus.PENDING),
-            id="recorded-pending",
+            "record_decision_recorded_resolved.json", ApprovalStatus.APPROVED, id="resolved"
         ),
         pytest.param(
-            {"recorded": True, "aggregatorStatus": "resolved", "resumeScheduled": True},
-            DecisionOutcome(approval_status=ApprovalStatus.APPROVED),
-            id="recorded-resolved",
-        ),
-        pytest.param(
-            {"recorded": True, "aggregatorStatus": "rejected", "rejectionReason": "no"},
-            DecisionOutcome(approval_status=ApprovalStatus.REJECTED),
-            id="recorded-rejected",
-        ),
-        pytest.param(
-            {"recorded": True, "aggregatorStatus": None},
-            DecisionOutcome(approval_status=None),
-            id="recorded-no-aggregator",
-        ),
-        pytest.param(
-            {"recorded": False, "reason": "idempotent", "aggregatorStatus": "pending"},
-            DecisionOutcome(
-                approval_status=ApprovalStatus.PENDING, already_recorded=True, detail="idempotent"
-            ),
-            id="idempotent",
+            "record_decision_recorded_rejected.json", ApprovalStatus.REJECTED, id="rejected"
         ),
     ],
 )
-async def test_decide_reports_what_velt_recorded(
-    reply: dict[str, Any], outcome: DecisionOutcome
-) -> None:
+async def test_decide_reports_what_velt_recorded(name: str, status: ApprovalStatus) -> None:
     router = respx.Router(base_url=BASE, assert_all_called=False)
-    route = router.post(DECIDE).respond(200, json={"result": reply})
+    route = router.post(DECIDE).respond(200, json=fixture(name))
     adapter = make_adapter(router)
     execution = parse_execution(WAITING)
     (approval,) = execution.approvals
@@ -792,7 +814,10 @@ async def test_decide_reports_what_velt_recorded(
         idempotency_key="mut-1",
     )
     await adapter.aclose()
-    assert result == outcome
+    assert result == DecisionOutcome(
+        approval_status=status, requested=Decision.APPROVE, recorded_decision=Decision.APPROVE
+    )
+    assert result.matches_request is True
     assert sent(route) == {
         "data": {
             "executionId": "exec_w",
@@ -804,30 +829,136 @@ async def test_decide_reports_what_velt_recorded(
     }
 
 
+async def test_a_recorded_reply_without_aggregator_leaves_the_state_unknown() -> None:
+    router = respx.Router(base_url=BASE, assert_all_called=False)
+    router.post(DECIDE).respond(200, json={"result": {"recorded": True, "aggregatorStatus": None}})
+    adapter = make_adapter(router)
+    execution = parse_execution(WAITING)
+    result = await adapter.decide(
+        execution,
+        execution.approvals[0],
+        Decision.REJECT,
+        reviewer_id="lead@example.com",
+        notes=None,
+        idempotency_key="mut-1",
+    )
+    await adapter.aclose()
+    assert (result.approval_status, result.recorded_decision) == (None, Decision.REJECT)
+
+
+@pytest.mark.parametrize(
+    ("reread", "decision", "recorded", "status"),
+    [
+        pytest.param(
+            human("completed", fixture("human_step_resolved.json")["output"]),
+            Decision.APPROVE,
+            Decision.APPROVE,
+            ApprovalStatus.APPROVED,
+            id="same-decision",
+        ),
+        pytest.param(
+            human("completed", fixture("human_step_resolved.json")["output"]),
+            Decision.REJECT,
+            Decision.APPROVE,
+            ApprovalStatus.APPROVED,
+            id="other-decision",
+        ),
+        pytest.param(
+            human(
+                "waiting",
+                {
+                    "reviewerIds": ["lead@example.com", "ops@example.com"],
+                    "approveCount": 1,
+                    "mandatoryApproveCount": 1,
+                },
+            ),
+            Decision.REJECT,
+            None,
+            ApprovalStatus.PENDING,
+            id="not-shown",
+        ),
+    ],
+)
+async def test_an_idempotent_refusal_says_what_is_on_record(
+    reread: dict[str, Any],
+    decision: Decision,
+    recorded: Decision | None,
+    status: ApprovalStatus,
+) -> None:
+    router = respx.Router(base_url=BASE, assert_all_called=False)
+    router.post(DECIDE).respond(200, json=fixture("record_decision_idempotent.json"))
+    get = router.post(GET).respond(200, json={"result": view(executionId="exec_w", steps=[reread])})
+    adapter = make_adapter(router)
+    execution = parse_execution(WAITING)
+    result = await adapter.decide(
+        execution,
+        execution.approvals[0],
+        decision,
+        reviewer_id="lead@example.com",
+        notes=None,
+        idempotency_key="mut-1",
+    )
+    await adapter.aclose()
+    assert get.call_count == 1
+    assert (result.already_recorded, result.detail) == (True, "idempotent")
+    assert (result.requested, result.recorded_decision) == (decision, recorded)
+    assert result.matches_request is (None if recorded is None else recorded is decision)
+    assert result.approval_status is status
+    assert result.approval is not None
+    assert result.approval.key == "step_h"
+
+
+async def test_an_idempotent_refusal_stands_when_the_reread_fails() -> None:
+    router = respx.Router(base_url=BASE, assert_all_called=False)
+    router.post(DECIDE).respond(200, json=fixture("record_decision_idempotent.json"))
+    router.post(GET).respond(404, json=envelope("NOT_FOUND"))
+    adapter = make_adapter(router)
+    execution = parse_execution(WAITING)
+    result = await adapter.decide(
+        execution,
+        execution.approvals[0],
+        Decision.APPROVE,
+        reviewer_id="lead@example.com",
+        notes=None,
+        idempotency_key="mut-1",
+    )
+    await adapter.aclose()
+    assert (result.already_recorded, result.approval_status) == (True, ApprovalStatus.PENDING)
+    assert (result.recorded_decision, result.approval) == (None, None)
+
+
 @pytest.mark.parametrize(
     ("response", "error", "code"),
     [
         pytest.param(
-            httpx.Response(200, json={"result": {"recorded": False, "reason": "already-terminal"}}),
+            httpx.Response(200, json=fixture("record_decision_already_terminal.json")),
             UpstreamConflict,
             "CONFLICT",
             id="already-terminal",
         ),
         pytest.param(
-            httpx.Response(
-                200, json={"result": {"recorded": False, "reason": "unknown-responder"}}
-            ),
+            httpx.Response(200, json=fixture("record_decision_unknown_responder.json")),
             UpstreamForbidden,
             "FORBIDDEN",
             id="unknown-responder",
         ),
         pytest.param(
-            httpx.Response(
-                200, json={"result": {"recorded": False, "reason": "aggregator-missing"}}
-            ),
+            httpx.Response(200, json=fixture("record_decision_aggregator_missing.json")),
+            UpstreamConflict,
+            "CONFLICT",
+            id="aggregator-missing",
+        ),
+        pytest.param(
+            httpx.Response(200, json={"result": {"recorded": False, "reason": "idempotent"}}),
             UpstreamBadResponse,
             "UPSTREAM_BAD_RESPONSE",
-            id="aggregator-missing",
+            id="undocumented-reason-field",
+        ),
+        pytest.param(
+            httpx.Response(200, json={"result": {"recorded": False, "rejectionReason": "what"}}),
+            UpstreamBadResponse,
+            "UPSTREAM_BAD_RESPONSE",
+            id="unknown-reason",
         ),
         pytest.param(
             httpx.Response(200, json={"result": {"recorded": False}}),

@@ -150,10 +150,11 @@ async def test_velt_two_reviewers_first_vote_keeps_pending_second_resolves(
         first = await decide(client, "approve", approval_id, "fine by me", **lead)
         assert first["__typename"] == "DecisionSuccess"
         assert first["approval"]["status"] == "PENDING"
+        # Velt documents only vote counts, and one of two mandatory approvals does not say whose.
         voted = {r["id"]: r["decision"] for r in first["approval"]["reviewers"]}
-        assert voted == {"lead@example.com": "APPROVED", "ops@example.com": None}
+        assert voted == {"lead@example.com": None, "ops@example.com": None}
         # Other notes, so the gateway asks Velt again: the same reviewer's second vote is
-        # "recorded: false, reason: idempotent" upstream, reported as already recorded.
+        # "recorded: false, rejectionReason: idempotent" upstream, reported as already recorded.
         repeat = await decide(client, "approve", approval_id, "fine by me, again", **lead)
         assert repeat["__typename"] == "DecisionSuccess"
         assert repeat["alreadyRecorded"] is True

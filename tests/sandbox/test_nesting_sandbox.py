@@ -24,13 +24,16 @@ SINGLE = "GET /api/v1/executions/{execution_id}"
 LIST = "GET /api/v1/executions"
 
 
-def make_adapter(sandbox: Sandbox, key: str | None = None) -> NestingAdapter:
+def make_adapter(
+    sandbox: Sandbox, key: str | None = None, options: dict[str, object] | None = None
+) -> NestingAdapter:
     adapter = NestingAdapter.create(
         name="zaia",
         base_url="http://sandbox",
         credentials=Credentials(api_key=key or SANDBOX_CREDENTIALS["nesting"]["api_key"]),
         settings=HTTPSettings(),
         transport=httpx.ASGITransport(app=sandbox.app()),
+        options=options,
     )
     assert isinstance(adapter, NestingAdapter)
     return adapter
@@ -151,6 +154,28 @@ async def test_paging_the_whole_list_visits_every_execution_once(
         cursor = page.next_cursor
         if cursor is None:
             break
+    assert len(seen) == len(set(seen)) == len(sandbox.nesting.executions)
+    started = [sandbox.nesting.executions[i]["startedAt"] for i in seen]
+    assert started == sorted(started, reverse=True)
+
+
+@pytest.mark.parametrize("order", ["asc", "auto"])
+async def test_an_oldest_first_sandbox_is_still_paged_newest_first(order: str) -> None:
+    sandbox = Sandbox(SandboxConfig(executions_per_source=70, nesting_list_order="asc"))
+    adapter = make_adapter(sandbox, options={"list_order": order})
+    listed = sandbox.nesting.listed()
+    assert listed[0]["startedAt"] < listed[-1]["startedAt"]
+    seen: list[str] = []
+    cursor: str | None = None
+    try:
+        while True:
+            page = await adapter.list_executions(cursor=cursor, page_size=20)
+            seen += [e.native_id for e in page.items]
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+    finally:
+        await adapter.aclose()
     assert len(seen) == len(set(seen)) == len(sandbox.nesting.executions)
     started = [sandbox.nesting.executions[i]["startedAt"] for i in seen]
     assert started == sorted(started, reverse=True)

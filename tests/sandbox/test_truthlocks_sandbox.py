@@ -16,7 +16,7 @@ from adapters.errors import ExecutionNotFound, UpstreamAuthFailed, UpstreamRejec
 from adapters.model import ExecutionStatus, Money, StepKind, StepStatus
 from adapters.truthlocks import TruthlocksAdapter
 from sandbox import SANDBOX_CREDENTIALS, Sandbox, SandboxConfig
-from sandbox.truthlocks import DEMO_COMPLETED_ID, DOC_EXAMPLE_ID, TruthlocksStore
+from sandbox.truthlocks import DEMO_COMPLETED_ID, DOC_EXAMPLE_ID, TruthlocksStore, Variants
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -179,3 +179,27 @@ async def test_missing_tenant_is_rejected(make_adapter: AdapterFactory) -> None:
 def test_small_sandbox_keeps_the_fixed_ids() -> None:
     small = Sandbox(SandboxConfig(executions_per_source=2))
     assert set(small.truthlocks.orchestrations) == {DOC_EXAMPLE_ID, DEMO_COMPLETED_ID}
+
+
+@pytest.mark.parametrize(("variants", "expected"), [("prose", {"A"}), ("openapi", {"B"})])
+async def test_one_documented_schema_can_be_served_alone(
+    variants: Variants, expected: set[str]
+) -> None:
+    config = SandboxConfig(executions_per_source=30, truthlocks_variants=variants)
+    sandbox = Sandbox(config)
+    adapter = TruthlocksAdapter.create(
+        name="tl",
+        base_url="http://sandbox",
+        credentials=Credentials(api_key=KEY, tenant_id=TENANT),
+        settings=HTTPSettings(),
+        transport=httpx.ASGITransport(app=sandbox.app()),
+    )
+    try:
+        seen = {
+            (await adapter.get_execution(native_id)).extra["variant"]
+            for native_id in sandbox.truthlocks.orchestrations
+        }
+    finally:
+        await adapter.aclose()
+    assert seen == expected
+    assert len(sandbox.truthlocks.orchestrations) == 29

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from itertools import pairwise
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
@@ -40,10 +42,32 @@ if TYPE_CHECKING:
         ) -> VeltAdapter: ...
 
 
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "velt"
 KEY = SANDBOX_CREDENTIALS["velt"]["api_key"]
 TOKEN = SANDBOX_CREDENTIALS["velt"]["auth_token"]
 EXECUTION_ID = re.compile(r"exec_\d{13}_[a-z0-9]{8}")
 ROOT_STEP_ID = re.compile(r"step_[a-z-]+_\d{13}_[a-z0-9]{8}")
+GET = "/v2/workflow/executions/get"
+DECIDE = "/v2/workflow/steps/recordReviewerDecision"
+DOCUMENTED_HUMAN_OUTPUT = {
+    "reviewers",
+    "reviewerIds",
+    "reviewerEmails",
+    "commentBody",
+    "aggregatorStatus",
+    "approveCount",
+    "rejectCount",
+    "totalResponses",
+    "mandatoryCount",
+    "mandatoryApproveCount",
+    "decision",
+    "approved",
+    "resumedAt",
+    "resumeKey",
+    "rejectedBy",
+    "rejectorMandatory",
+}
+"""A human step's output fields as the vendor documents them after resolution."""
 
 
 @pytest.fixture
@@ -170,17 +194,12 @@ def test_seeding_is_deterministic_with_unique_ids_and_start_times() -> None:
     assert len(set(starts)) == len(starts)
 
 
-async def test_doc_example_is_served(make_adapter: AdapterFactory) -> None:
+async def test_doc_example_is_served_verbatim(make_adapter: AdapterFactory) -> None:
     execution = await make_adapter().get_execution(DOC_EXAMPLE_ID)
+    fixture = json.loads((FIXTURES / "get_execution_doc_example.json").read_text())
+    assert execution.raw == fixture["result"]
     assert execution.status is ExecutionStatus.COMPLETED
-    assert execution.raw["startedAt"] == 1777374504364
-    assert execution.raw["completedAt"] == 1777374842347
-    assert execution.correlation_id == "corr_campaign_42"
-    names = [s.name for s in execution.steps]
-    assert names == ["agent-draft", "human-legal", "human-brand", "agent-publish", "notify-team"]
-    assert "group_parallel-review__to__agent-publish" in [s.native_id for s in execution.steps]
-    assert [a.status for a in execution.approvals] == [ApprovalStatus.APPROVED] * 2
-    assert execution.approvals[1].notes == "Looks great"
+    assert [s.native_id for s in execution.steps] == ["group_parallel-review__to__agent-publish"]
 
 
 async def test_demo_execution_waits_for_two_mandatory_reviewers(
@@ -326,15 +345,18 @@ async def test_two_reviewers_must_both_approve(make_adapter: AdapterFactory) -> 
 
     first = await decide(adapter, execution, approval, Decision.APPROVE, lead, "LGTM")
     assert (first.approval_status, first.already_recorded) == (ApprovalStatus.PENDING, False)
+    assert first.recorded_decision is Decision.APPROVE
     halfway = await adapter.get_execution(DEMO_WAITING_ID)
     assert halfway.status is ExecutionStatus.WAITING_FOR_APPROVAL
     (pending,) = halfway.approvals
     assert pending.status is ApprovalStatus.PENDING
-    assert [r.decision for r in pending.reviewers] == [ApprovalStatus.APPROVED, None]
+    # One of two mandatory reviewers approved: the documented counts do not say which.
+    assert [r.decision for r in pending.reviewers] == [None, None]
     assert (pending.approve_count, pending.required_count) == (1, 2)
 
     again = await decide(adapter, halfway, pending, Decision.APPROVE, lead)
     assert (again.approval_status, again.already_recorded) == (ApprovalStatus.PENDING, True)
+    assert (again.recorded_decision, again.matches_request) == (None, None)
 
     second = await decide(adapter, halfway, pending, Decision.APPROVE, ops, "Ship it")
     assert (second.approval_status, second.already_recorded) == (ApprovalStatus.APPROVED, False)
@@ -344,7 +366,8 @@ async def test_two_reviewers_must_both_approve(make_adapter: AdapterFactory) -> 
     (approved,) = done.approvals
     assert approved.key == approval.key
     assert approved.status is ApprovalStatus.APPROVED
-    assert (approved.decided_by, approved.notes) == (ops, "Ship it")
+    assert [r.decision for r in approved.reviewers] == [ApprovalStatus.APPROVED] * 2
+    assert (approved.decided_by, approved.notes) == (None, "Ship it")
     assert approved.decided_at is not None
     assert [s.name for s in done.steps] == [
         "agent-draft",
@@ -357,6 +380,101 @@ async def test_two_reviewers_must_both_approve(make_adapter: AdapterFactory) -> 
 
     late = await decide(adapter, done, approved, Decision.APPROVE, ops)
     assert late.already_recorded is True
+    assert (late.recorded_decision, late.matches_request) == (Decision.APPROVE, True)
+    # The same reviewer asking for the other decision is told what is on record.
+    other = await decide(adapter, done, approved, Decision.REJECT, ops)
+    assert other.already_recorded is True
+    assert (other.recorded_decision, other.matches_request) == (Decision.APPROVE, False)
+
+
+async def test_decision_replies_have_only_the_documented_fields(
+    raw: httpx.AsyncClient,
+) -> None:
+    documented = {"recorded", "aggregatorStatus", "resumeScheduled", "rejectionReason"}
+    step_id = next(
+        s["stepId"]
+        for s in (await raw.post(GET, json={"data": {"executionId": DEMO_WAITING_ID}})).json()[
+            "result"
+        ]["steps"]
+        if s["nodeType"] == "human"
+    )
+    body = {"executionId": DEMO_WAITING_ID, "stepId": step_id, "decision": "approve"}
+    replies = []
+    for reviewer in (DEMO_REVIEWERS[0], DEMO_REVIEWERS[0], "eve@example.com", DEMO_REVIEWERS[1]):
+        reply = await raw.post(DECIDE, json={"data": {**body, "reviewerId": reviewer}})
+        replies.append(reply.json()["result"])
+    assert all(set(r) <= documented for r in replies)
+    assert [(r["recorded"], r.get("rejectionReason")) for r in replies] == [
+        (True, None),
+        (False, "idempotent"),
+        (False, "unknown-responder"),
+        (True, None),
+    ]
+    assert [r["resumeScheduled"] for r in replies] == [False, False, False, True]
+    assert replies[-1]["aggregatorStatus"] == "resolved"
+    view = (await raw.post(GET, json={"data": {"executionId": DEMO_WAITING_ID}})).json()
+    human = next(s for s in view["result"]["steps"] if s["nodeType"] == "human")
+    assert set(human["output"]) <= DOCUMENTED_HUMAN_OUTPUT
+
+
+def _adapter_on(store: VeltStore) -> VeltAdapter:
+    """A VeltAdapter on a sandbox whose Velt store plays ``store``'s documented variant."""
+    sandbox = Sandbox()
+    sandbox.velt = store
+    adapter = VeltAdapter.create(
+        name="velt",
+        base_url="http://sandbox",
+        credentials=Credentials(api_key=KEY, auth_token=TOKEN),
+        settings=HTTPSettings(),
+        transport=httpx.ASGITransport(app=sandbox.app()),
+    )
+    assert isinstance(adapter, VeltAdapter)
+    return adapter
+
+
+async def test_a_settled_step_is_decided_while_it_still_reads_waiting() -> None:
+    store = VeltStore(seed=7, count=40, api_keys=(KEY,), auth_tokens=(TOKEN,), resume_after_reads=1)
+    adapter = _adapter_on(store)
+    try:
+        execution = await adapter.get_execution(DEMO_WAITING_ID)
+        (approval,) = execution.approvals
+        for reviewer in DEMO_REVIEWERS:
+            await decide(adapter, execution, approval, Decision.APPROVE, reviewer)
+        resuming = await adapter.get_execution(DEMO_WAITING_ID)
+        human = next(s for s in resuming.steps if s.kind is StepKind.HUMAN_APPROVAL)
+        assert human.upstream_status == "waiting"
+        assert human.status is StepStatus.RUNNING
+        assert resuming.status is ExecutionStatus.RUNNING
+        (decided,) = resuming.approvals
+        assert decided.status is ApprovalStatus.APPROVED
+        with pytest.raises(UpstreamConflict) as caught:
+            await decide(adapter, resuming, decided, Decision.REJECT, "eve@example.com")
+        assert caught.value.upstream_code == "already-terminal"
+        resumed = await adapter.get_execution(DEMO_WAITING_ID)
+    finally:
+        await adapter.aclose()
+    assert resumed.status is ExecutionStatus.COMPLETED
+    assert resumed.approvals[0].status is ApprovalStatus.APPROVED
+
+
+async def test_an_empty_waiting_output_still_takes_votes() -> None:
+    store = VeltStore(
+        seed=7, count=40, api_keys=(KEY,), auth_tokens=(TOKEN,), waiting_output="empty"
+    )
+    adapter = _adapter_on(store)
+    try:
+        execution = await adapter.get_execution(DEMO_WAITING_ID)
+        (approval,) = execution.approvals
+        assert (approval.status, approval.reviewers) == (ApprovalStatus.PENDING, ())
+        outcome = await decide(adapter, execution, approval, Decision.REJECT, DEMO_REVIEWERS[1])
+        assert outcome.approval_status is ApprovalStatus.REJECTED
+        done = await adapter.get_execution(DEMO_WAITING_ID)
+    finally:
+        await adapter.aclose()
+    (rejected,) = done.approvals
+    assert rejected.status is ApprovalStatus.REJECTED
+    assert rejected.decided_by == DEMO_REVIEWERS[1]
+    assert len(rejected.reviewers) == 2
 
 
 async def test_a_single_rejection_settles_the_step(
@@ -426,16 +544,26 @@ async def test_unknown_reviewer_is_forbidden_and_changes_nothing(
     assert sandbox.velt.executions[DEMO_WAITING_ID]["steps"][1]["output"]["approveCount"] == before
 
 
-async def test_decision_on_a_decided_step_is_a_conflict(make_adapter: AdapterFactory) -> None:
+async def test_decision_on_a_decided_step_is_a_conflict(
+    sandbox: Sandbox, make_adapter: AdapterFactory
+) -> None:
     adapter = make_adapter()
-    execution = await adapter.get_execution(DOC_EXAMPLE_ID)
-    legal = execution.approvals[0]
+    native_id = next(
+        i
+        for i, run in sandbox.velt.executions.items()
+        if run["status"] == "completed"
+        and any(s["output"].get("decision") == "reject" for s in run["steps"])
+    )
+    execution = await adapter.get_execution(native_id)
+    (rejected,) = execution.approvals
     with pytest.raises(UpstreamConflict) as caught:
-        await decide(adapter, execution, legal, Decision.REJECT, "ops@example.com")
+        await decide(adapter, execution, rejected, Decision.REJECT, "eve@example.com")
     assert caught.value.upstream_code == "already-terminal"
-    # The reviewer whose vote is on record gets the benign answer instead.
-    replay = await decide(adapter, execution, legal, Decision.APPROVE, "legal@example.com")
-    assert (replay.approval_status, replay.already_recorded) == (ApprovalStatus.APPROVED, True)
+    # The reviewer whose vote is on record gets the benign answer, and what is on record.
+    assert rejected.decided_by is not None
+    replay = await decide(adapter, execution, rejected, Decision.APPROVE, rejected.decided_by)
+    assert (replay.approval_status, replay.already_recorded) == (ApprovalStatus.REJECTED, True)
+    assert (replay.recorded_decision, replay.matches_request) == (Decision.REJECT, False)
 
 
 async def test_decision_on_a_step_that_does_not_wait_is_a_failed_precondition(
@@ -463,3 +591,15 @@ async def test_decision_on_an_unknown_step_is_not_found(make_adapter: AdapterFac
     ghost = Approval(key="step_ghost", status=ApprovalStatus.PENDING, step_native_id="step_ghost")
     with pytest.raises(ExecutionNotFound):
         await decide(adapter, execution, ghost, Decision.APPROVE, "lead@example.com")
+
+
+def test_seeded_human_outputs_have_only_documented_fields(sandbox: Sandbox) -> None:
+    outputs = [
+        step["output"]
+        for run in sandbox.velt.executions.values()
+        for step in run["steps"]
+        if step["nodeType"] == "human"
+    ]
+    assert outputs
+    assert all(set(output) <= DOCUMENTED_HUMAN_OUTPUT for output in outputs)
+    assert all("decision" not in r for o in outputs for r in o.get("reviewers", []))
