@@ -8,7 +8,7 @@ from adapters._http import HTTPSettings
 from adapters.base import Credentials, Decision
 from adapters.model import ApprovalStatus, ExecutionStatus
 from adapters.rotavision import RotavisionAdapter
-from gateway import ids
+from gateway.core import ids
 from sandbox import SANDBOX_CREDENTIALS, Sandbox, summary
 from sandbox.rotavision import DEMO_ASKED_TWICE_ID
 
