@@ -18,7 +18,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
 
-from adapters._http import loads_json
+from adapters.jsonio import loads_json
 from gateway.auth import ANONYMOUS, AuthMiddleware
 from gateway.context import Caller, Context
 from gateway.deadline import DeadlineMiddleware
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from strawberry.http import GraphQLRequestData
     from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 
-    from adapters._http import CallObserver
+    from adapters.engine import CallObserver
     from gateway.config import GatewayConfig, SourceConfig
 
 __all__ = ["CONFIG_ENV", "GatewayGraphQL", "app_from_env", "create_app"]

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
     from starlette.requests import Request
 
-    from adapters._http import CallRecord
+    from adapters.engine import CallRecord
     from gateway.observe import RequestRecord
     from gateway.runtime import Runtime
 

@@ -23,7 +23,7 @@ from gateway.observe import record_of
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
 
-    from adapters._http import CallRecord
+    from adapters.engine import CallRecord
     from gateway.config import TracingConfig
 
 __all__ = ["INSTALL_HINT", "Tracing", "TracingMiddleware", "check_installed"]

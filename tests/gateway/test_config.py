@@ -84,7 +84,12 @@ def test_the_design_example_loads_with_secrets_from_the_environment(tmp_path: Pa
     assert velt.credentials.auth_token == "velt-token"
     tl = config.source("tl")
     assert tl is not None
-    assert (tl.timeout_s, tl.max_concurrency, tl.retries, tl.cache_ttl_s) == (2.5, 8, 1, 0.0)
+    assert (tl.http.timeout_s, tl.http.max_concurrency, tl.http.retries, tl.cache_ttl_s) == (
+        2.5,
+        8,
+        1,
+        0.0,
+    )
     assert tl.credentials.tenant_id == "tenant_123"
     (client,) = config.auth.clients
     assert client.roles == {"viewer", "approver"}
