@@ -562,8 +562,12 @@ def _parse_transport(
     try:
         options.proxy_for(base_url, env)
     except ValueError as exc:
-        key = "proxy_url" if options.proxy_url else "the proxy environment variable"
-        raise ConfigError(f"{where}{key}: {exc}") from None
+        if options.proxy_url:
+            raise ConfigError(f"{where}proxy_url: {exc}") from None
+        raise ConfigError(
+            f"{where}trust_env: the environment's proxy for this source: {exc} "
+            "(fix HTTPS_PROXY/HTTP_PROXY/ALL_PROXY, or set trust_env = false)"
+        ) from None
     if base_url.startswith("https:") and any(k in raw for k in _FILE_KEYS):
         try:
             options.ssl_context()

@@ -21,7 +21,7 @@ from adapters.transports.base import (
     TransportOptions,
     TransportResponse,
     TransportTimeout,
-    check_body_length,
+    check_reply_head,
     check_request,
     decode_body,
     header_lines,
@@ -59,9 +59,12 @@ class AiohttpTransport:
         )
         proxy = options.proxy_for(base_url)
         self._proxy = URL(proxy.url) if proxy else None
-        self._proxy_headers = (
-            {"proxy-authorization": proxy.authorization} if proxy and proxy.authorization else None
-        )
+        self._proxy_headers: dict[str, str] | None = None
+        if proxy is not None and proxy.authorization:
+            if base_url.startswith("https:"):  # on the CONNECT request only
+                self._proxy_headers = {"proxy-authorization": proxy.authorization}
+            else:  # aiohttp sends proxy_headers on CONNECT only; a forwarded request carries it
+                self._headers["proxy-authorization"] = proxy.authorization
         self._session: aiohttp.ClientSession | None = None
 
     def _open(self) -> aiohttp.ClientSession:
@@ -73,7 +76,9 @@ class AiohttpTransport:
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
-            headers=self._headers,
+            # No session-wide headers: aiohttp copies them into the proxy's CONNECT request and
+            # turns an ``authorization`` among them into ``Proxy-Authorization``, which would hand
+            # the upstream's credential to the proxy. They go with each request instead.
             auto_decompress=False,
             trust_env=False,
             timeout=aiohttp.ClientTimeout(total=None),
@@ -99,8 +104,9 @@ class AiohttpTransport:
         check_request(method, target, headers)
         session = self._session or self._open()
         data = None if json is None else json_body(json)
-        if data is not None:
-            headers = {**_JSON, **headers} if headers else _JSON
+        all_headers = self._headers
+        if data is not None or headers:
+            all_headers = {**all_headers, **(_JSON if data is not None else {}), **(headers or {})}
         # The path is percent-encoded already (encode_segment): keep it byte for byte.
         url = URL(target, encoded=True)
         # The engine bounds each whole attempt with asyncio.timeout; only connecting gets its own
@@ -112,13 +118,13 @@ class AiohttpTransport:
                 method,
                 url,
                 data=data,
-                headers=headers,
+                headers=all_headers,
                 allow_redirects=False,
                 timeout=timeout,
                 proxy=self._proxy,
                 proxy_headers=self._proxy_headers,
             ) as response:
-                check_body_length(response.headers, cap)
+                check_reply_head(response.headers, cap)
                 chunks: list[bytes] = []
                 size = 0
                 async for chunk in response.content.iter_chunked(_CHUNK):

@@ -15,7 +15,7 @@ only applies them (``tests/adapters/transports/test_conformance.py`` checks all 
   ``verify`` is off.
 - **Proxies** are resolved by ``TransportOptions.proxy_for``: the source's ``proxy_url``, else (with
   ``trust_env``, the default, as curl and httpx do) ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``
-  minus ``NO_PROXY``. The libraries' own reading of the environment is switched off, so the
+  minus ``NO_PROXY`` and loopback. The libraries' own reading of the environment is switched off, so the
   answer is the same whichever transport asks. HTTPS goes through a CONNECT tunnel, plain HTTP is
   sent to the proxy in absolute form.
 
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ACCEPT_ENCODING",
     "MAX_BODY_BYTES",
+    "MAX_HEADER_BYTES",
     "UPSTREAM_CLIENTS",
     "BodyTooLarge",
     "Proxy",
@@ -54,7 +55,7 @@ __all__ = [
     "TransportResponse",
     "TransportTimeout",
     "UnsafeRequest",
-    "check_body_length",
+    "check_reply_head",
     "check_request",
     "decode_body",
     "header_lines",
@@ -65,6 +66,8 @@ __all__ = [
 UPSTREAM_CLIENTS = ("httptools", "aiohttp", "httpx")
 MAX_BODY_BYTES = 32 * 1024 * 1024
 """A reply body larger than this (before or after decompression) is refused, not buffered."""
+MAX_HEADER_BYTES = 64 * 1024
+"""Reply headers beyond this, counted as ``name: value`` lines, are refused."""
 ACCEPT_ENCODING = "gzip, deflate"
 """What every transport asks for, and all that ``decode_body`` undoes."""
 KEEPALIVE_S = 30.0
@@ -201,9 +204,14 @@ class TransportOptions:
         env = os.environ if env is None else env
         parts = urlsplit(url)
         value = _env(env, f"{parts.scheme}_proxy") or _env(env, "all_proxy")
-        if not value or _bypassed(parts.hostname or "", _env(env, "no_proxy")):
+        host = parts.hostname or ""
+        if not value or _bypassed(host, f"{_LOOPBACK},{_env(env, 'no_proxy')}"):
             return None
         return Proxy.parse(value)
+
+
+_LOOPBACK = "localhost,127.0.0.0/8,::1"
+"""Never proxied from the environment: a proxy elsewhere cannot reach this host's loopback."""
 
 
 def _env(env: Mapping[str, str], name: str) -> str:
@@ -268,8 +276,14 @@ def header_lines(headers: Mapping[str, str]) -> bytes:
     return b"".join(lines)
 
 
-def check_body_length(headers: Mapping[str, str], cap: int) -> None:
-    """Refuse a reply whose Content-Length announces more than the cap, before reading it."""
+def check_reply_head(headers: Mapping[str, str], cap: int) -> None:
+    """Refuse headers over MAX_HEADER_BYTES, and a Content-Length over the cap, before the body.
+
+    For the libraries that parse the head themselves (httpx buffers up to 100 KiB of it).
+    """
+    size = sum(len(name) + len(value) + 4 for name, value in headers.items())
+    if size > MAX_HEADER_BYTES:
+        raise TransportError("reply headers too large")
     length = headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > cap:
         raise BodyTooLarge("reply body too large")

@@ -34,6 +34,7 @@ import httptools
 from adapters.transports.base import (
     ACCEPT_ENCODING,
     KEEPALIVE_S,
+    MAX_HEADER_BYTES,
     RETRY_STALE,
     BodyTooLarge,
     TransportError,
@@ -50,9 +51,7 @@ from adapters.transports.base import (
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["MAX_HEADER_BYTES", "HttptoolsTransport"]
-
-MAX_HEADER_BYTES = 64 * 1024
+__all__ = ["HttptoolsTransport"]
 
 
 class _Exchange(asyncio.Protocol):

@@ -19,7 +19,7 @@ from adapters.transports.base import (
     TransportOptions,
     TransportResponse,
     TransportTimeout,
-    check_body_length,
+    check_reply_head,
     check_request,
     decode_body,
     header_lines,
@@ -109,7 +109,7 @@ class HttpxTransport:
         response = await self._client.send(request, stream=True)
         cap = self._max_body_bytes
         try:
-            check_body_length(response.headers, cap)
+            check_reply_head(response.headers, cap)
             if (
                 response.is_stream_consumed
             ):  # an injected double's reply, read (and decoded) already

@@ -1,7 +1,7 @@
-"""The httptools transport against a real TCP peer that answers with scripted bytes.
+"""What only the httptools transport has: its pool, its parser's edges, its request bytes.
 
-Each test's server reads one request head (and body, by Content-Length) per reply it scripts,
-records what it read, and writes the reply bytes, so framing, reuse and failure are exact.
+What every transport must do alike is in ``test_conformance.py``; both use the scripted peer of
+``tests/adapters/transports/peer.py`` (the ``serve`` fixture).
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ import asyncio
 import gzip
 import ssl
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import pytest
@@ -25,78 +23,11 @@ from adapters.transports.base import (
     TransportTimeout,
 )
 from adapters.transports.httptools import HttptoolsTransport
+from tests.adapters.transports.peer import Peer, Serve, ok
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
-
-Reply = bytes | Callable[[asyncio.StreamWriter], object] | None
-"""Bytes to write; None to close without answering; a callable for anything else."""
-Serve = Callable[..., Awaitable["Peer"]]
-
-
-@dataclass
-class Peer:
-    replies: list[Reply]
-    """Answers in order, across connections."""
-    requests: list[bytes] = field(default_factory=list)
-    connections: int = 0
-    open_now: int = 0
-    most_open: int = 0
-    port: int = 0
-
-    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        self.open_now += 1
-        self.most_open = max(self.most_open, self.open_now)
-        try:
-            while True:
-                try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except (asyncio.IncompleteReadError, ConnectionError):
-                    return
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":", 1)[1])
-                body = await reader.readexactly(length) if length else b""
-                self.requests.append(head + body)
-                reply = self.replies.pop(0) if self.replies else None
-                if reply is None:
-                    return
-                if callable(reply):
-                    result = reply(writer)
-                    if asyncio.iscoroutine(result):
-                        await result
-                    continue
-                writer.write(reply)
-                await writer.drain()
-        finally:
-            self.open_now -= 1
-            writer.close()
-
-
-def ok(body: bytes = b'{"ok":true}', *headers: str) -> bytes:
-    extra = "".join(f"{h}\r\n" for h in headers)
-    return (
-        f"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n"
-        f"{extra}\r\n"
-    ).encode() + body
-
-
-@pytest.fixture
-async def serve() -> AsyncIterator[Serve]:
-    servers: list[asyncio.Server] = []
-
-    async def start(replies: list[Reply], *, tls: ssl.SSLContext | None = None) -> Peer:
-        peer = Peer(list(replies))
-        server = await asyncio.start_server(peer.serve, "127.0.0.1", 0, ssl=tls)
-        peer.port = server.sockets[0].getsockname()[1]
-        servers.append(server)
-        return peer
-
-    yield start
-    for server in servers:
-        server.close()
 
 
 def wire_for(peer: Peer, *, max_connections: int = 4, **kwargs: object) -> HttptoolsTransport:
