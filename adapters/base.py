@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
     import httpx
 
-    from adapters._http import CallObserver, HTTPSettings, SourceHTTP
+    from adapters.engine import CallObserver, HTTPSettings, SourceHTTP
     from adapters.model import Approval, ApprovalStatus, Execution, ExecutionStatus, SourceKind
 
 __all__ = [
@@ -133,7 +133,7 @@ class SourceAdapter(ABC):
         observers: tuple[CallObserver, ...] = (),
         options: Mapping[str, object] | None = None,
     ) -> SourceAdapter:
-        from adapters._http import SourceHTTP
+        from adapters.engine import SourceHTTP
 
         http = SourceHTTP(
             source=name,

@@ -61,7 +61,7 @@ if TYPE_CHECKING:
 
     import httpx
 
-    from adapters._http import SourceHTTP
+    from adapters.engine import SourceHTTP
 
 __all__ = [
     "EXECUTIONS_PATH",

@@ -70,7 +70,7 @@ if TYPE_CHECKING:
 
     import httpx
 
-    from adapters._http import SourceHTTP
+    from adapters.engine import SourceHTTP
 
 __all__ = [
     "RotavisionAdapter",

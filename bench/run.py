@@ -33,7 +33,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from adapters._wire import UPSTREAM_CLIENTS  # noqa: E402
+from adapters.transports import UPSTREAM_CLIENTS  # noqa: E402
 from gateway.demo import demo_raw_config  # noqa: E402
 from sandbox import Sandbox, nesting, truthlocks  # noqa: E402
 

@@ -12,15 +12,16 @@ import difflib
 import ipaddress
 import os
 import re
+import ssl
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from adapters._http import DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_MAX_CONCURRENCY, DEFAULT_TIMEOUT_S
-from adapters._wire import UPSTREAM_CLIENTS
 from adapters.base import Credentials
+from adapters.engine import HTTPSettings
 from adapters.model import SourceKind
+from adapters.transports import UPSTREAM_CLIENTS, TransportOptions
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -220,16 +221,11 @@ class SourceConfig:
     kind: SourceKind
     base_url: str
     credentials: Credentials = field(repr=False)
-    timeout_s: float = DEFAULT_TIMEOUT_S
-    connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
-    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
-    retries: int = DEFAULT_RETRIES
+    http: HTTPSettings = field(default_factory=HTTPSettings)
+    """The engine's settings (timeouts, concurrency, retries, breaker, proxy, TLS): their
+    defaults are the engine's own, defined once in ``adapters.engine`` and ``adapters.transports``."""
     cache_ttl_s: float | None = None
     """Overrides the cache TTL for this source's executions, whatever their status (0 disables)."""
-    breaker_failures: int = DEFAULT_BREAKER_FAILURES
-    """Consecutive failed calls that open the circuit breaker (0 disables the breaker)."""
-    breaker_cooldown_s: float = DEFAULT_BREAKER_COOLDOWN_S
-    """How long an open breaker fails fast before letting one probe call through."""
     step_kinds_from_workflow: bool = False
     """Rotavision only: read step kinds from the workflow definition (one cached call per workflow)."""
 
@@ -320,7 +316,26 @@ _SOURCE_KEYS = {
     "breaker_failures": int,
     "breaker_cooldown_s": float,
     "step_kinds_from_workflow": bool,
+    "proxy_url": str,
+    "trust_env": bool,
+    "ca_bundle": str,
+    "client_cert": str,
+    "client_key": str,
+    "verify": bool,
 }
+_ENGINE_KEYS = (
+    "timeout_s",
+    "connect_timeout_s",
+    "max_concurrency",
+    "retries",
+    "breaker_failures",
+    "breaker_cooldown_s",
+)
+_POSITIVE_KEYS = frozenset(
+    {"timeout_s", "connect_timeout_s", "max_concurrency", "breaker_cooldown_s"}
+)
+_TRANSPORT_KEYS = ("proxy_url", "trust_env", "ca_bundle", "client_cert", "client_key", "verify")
+_FILE_KEYS = ("ca_bundle", "client_cert", "client_key")
 _SECTIONS: dict[str, type] = {
     "server": dict,
     "auth": dict,
@@ -627,29 +642,22 @@ def _parse_source(index: int, raw: Any, env: Mapping[str, str]) -> SourceConfig:
         ),
         tenant_id=tenant_id,
     )
-    limits: dict[str, Any] = {}
-    for key in (
-        "timeout_s",
-        "connect_timeout_s",
-        "max_concurrency",
-        "retries",
-        "cache_ttl_s",
-        "breaker_failures",
-        "breaker_cooldown_s",
-    ):
+    cache_ttl_s = raw.get("cache_ttl_s")
+    if cache_ttl_s is not None:
+        if cache_ttl_s < 0:
+            raise ConfigError(f"{where}cache_ttl_s: must be zero or more")
+        cache_ttl_s = float(cache_ttl_s)
+    engine: dict[str, Any] = {}
+    for key in _ENGINE_KEYS:
         if key in raw:
             value = raw[key]
-            positive = key in (
-                "timeout_s",
-                "connect_timeout_s",
-                "max_concurrency",
-                "breaker_cooldown_s",
-            )
+            positive = key in _POSITIVE_KEYS
             if (positive and value <= 0) or value < 0:
                 raise ConfigError(
                     f"{where}{key}: must be {'positive' if positive else 'zero or more'}"
                 )
-            limits[key] = float(value) if key.endswith("_s") else value
+            engine[key] = float(value) if key.endswith("_s") else value
+    transport = _parse_transport(where, raw, base_url, env)
     step_kinds = raw.get("step_kinds_from_workflow", False)
     if step_kinds and kind is not SourceKind.ROTAVISION:
         raise ConfigError(f"{where}step_kinds_from_workflow: only 'rotavision' sources have it")
@@ -658,9 +666,39 @@ def _parse_source(index: int, raw: Any, env: Mapping[str, str]) -> SourceConfig:
         kind=kind,
         base_url=base_url,
         credentials=credentials,
+        http=HTTPSettings(**engine, transport=transport),
+        cache_ttl_s=cache_ttl_s,
         step_kinds_from_workflow=step_kinds,
-        **limits,
     )
+
+
+def _parse_transport(
+    where: str, raw: Mapping[str, Any], base_url: str, env: Mapping[str, str]
+) -> TransportOptions:
+    """Proxy and TLS keys, checked as far as can be without connecting: files exist and load."""
+    for key in _FILE_KEYS:
+        if key in raw and not os.path.isfile(raw[key]):
+            raise ConfigError(f"{where}{key}: '{raw[key]}' is not a file")
+    if "client_key" in raw and "client_cert" not in raw:
+        raise ConfigError(f"{where}client_key: needs client_cert (the certificate it goes with)")
+    options = TransportOptions(**{k: raw[k] for k in _TRANSPORT_KEYS if k in raw})
+    try:
+        options.proxy_for(base_url, env)
+    except ValueError as exc:
+        if options.proxy_url:
+            raise ConfigError(f"{where}proxy_url: {exc}") from None
+        raise ConfigError(
+            f"{where}trust_env: the environment's proxy for this source: {exc} "
+            "(fix HTTPS_PROXY/HTTP_PROXY/ALL_PROXY, or set trust_env = false)"
+        ) from None
+    if base_url.startswith("https:") and any(k in raw for k in _FILE_KEYS):
+        try:
+            options.ssl_context()
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(
+                f"{where}ca_bundle/client_cert/client_key: not a usable PEM certificate or key ({exc})"
+            ) from None
+    return options
 
 
 def _secret(env: Mapping[str, str], variable: str, where: str) -> str:

@@ -23,9 +23,9 @@ if TYPE_CHECKING:
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test sees configuration overrides from the machine it runs on."""
+    """No test sees configuration overrides or proxies from the machine it runs on."""
     for name in list(os.environ):
-        if name.startswith("GATEWAY__"):
+        if name.startswith("GATEWAY__") or name.lower().endswith("_proxy"):
             monkeypatch.delenv(name)
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from adapters._http import HTTPSettings
 from adapters.registry import adapter_class
 from gateway.config import ConfigError
 from gateway.core.background import Background
@@ -92,14 +91,7 @@ class Runtime:
                 name=source.name,
                 base_url=source.base_url,
                 credentials=source.credentials,
-                settings=HTTPSettings(
-                    timeout_s=source.timeout_s,
-                    connect_timeout_s=source.connect_timeout_s,
-                    max_concurrency=source.max_concurrency,
-                    retries=source.retries,
-                    breaker_failures=source.breaker_failures,
-                    breaker_cooldown_s=source.breaker_cooldown_s,
-                ),
+                settings=source.http,
                 transport=transport,
                 client=self.config.server.upstream_client,
                 options={"step_kinds_from_workflow": source.step_kinds_from_workflow},

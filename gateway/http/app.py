@@ -21,7 +21,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
 from strawberry.types import ExecutionResult
 
-from adapters._http import loads_json
+from adapters.jsonio import loads_json
 from gateway.core.caller import Caller
 from gateway.core.loaders import Loaders
 from gateway.core.runtime import Runtime
@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from strawberry.http.base import BaseRequestProtocol
     from strawberry.types import SubscriptionExecutionResult
 
-    from adapters._http import CallObserver
+    from adapters.engine import CallObserver
     from gateway.config import GatewayConfig, SourceConfig
 
 __all__ = ["CONFIG_ENV", "GatewayGraphQL", "app_from_env", "create_app"]

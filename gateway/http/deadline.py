@@ -3,7 +3,7 @@
 A pure ASGI middleware: the deadline is set in the request's context before the endpoint runs,
 so strawberry's execution and the fetch tasks its loaders start inherit it (``contextvars`` are
 copied into new tasks), and each upstream call gets only what is left of it
-(``adapters._http.request_deadline``).
+(``adapters.resilience.request_deadline``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from adapters._http import deadline_after
+from adapters.resilience import deadline_after
 from gateway.http.guards import GRAPHQL_PATHS, PathMiddleware
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from gateway.ops.observe import current_request_id
 
 if TYPE_CHECKING:
-    from adapters._http import CallRecord
+    from adapters.engine import CallRecord
     from gateway.config import LoggingConfig
     from gateway.ops.observe import RequestRecord
 

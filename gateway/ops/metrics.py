@@ -36,8 +36,8 @@ if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
     from starlette.requests import Request
 
-    from adapters._http import CallRecord
     from adapters.base import SourceAdapter
+    from adapters.engine import CallRecord
     from gateway.ops.observe import RequestRecord
     from gateway.ops.stats import SourceStats
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from adapters._http import CallRecord
+    from adapters.engine import CallRecord
 
 __all__ = ["SourceStats"]
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from gateway.config import ConfigError
 
 if TYPE_CHECKING:
-    from adapters._http import CallRecord
+    from adapters.engine import CallRecord
     from gateway.config import TracingConfig
 
 __all__ = ["INSTALL_HINT", "MAX_SPAN_NAME_OPERATION_CHARS", "Tracing", "check_installed"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters._http import loads_json
+from adapters.jsonio import loads_json
 
 
 def test_a_plain_body_decodes() -> None:

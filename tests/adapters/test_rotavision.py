@@ -14,8 +14,8 @@ import httpx
 import pytest
 import respx
 
-from adapters._http import HTTPSettings
 from adapters.base import Credentials
+from adapters.engine import HTTPSettings
 from adapters.errors import (
     ExecutionNotFound,
     UpstreamAuthFailed,

@@ -11,8 +11,8 @@ import httpx
 import pytest
 import respx
 
-from adapters._http import HTTPSettings
 from adapters.base import Capability, Credentials, Decision
+from adapters.engine import HTTPSettings
 from adapters.errors import (
     ExecutionNotFound,
     PayloadError,

@@ -12,8 +12,8 @@ import httpx
 import pytest
 import respx
 
-from adapters._http import HTTPSettings
 from adapters.base import Credentials, Decision, DecisionOutcome
+from adapters.engine import HTTPSettings
 from adapters.errors import (
     ExecutionNotFound,
     PayloadError,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from adapters._wire import UPSTREAM_CLIENTS
+from adapters.transports import UPSTREAM_CLIENTS
 from gateway.config import parse_config
 from gateway.demo import demo_raw_config
 from gateway.http.app import create_app

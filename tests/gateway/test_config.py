@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import trustme
 
+from adapters.engine import HTTPSettings
 from adapters.model import SourceKind
+from adapters.transports import TransportOptions
 from gateway.cli import main
 from gateway.config import ConfigError, load_config, parse_config
 
@@ -84,7 +87,12 @@ def test_the_design_example_loads_with_secrets_from_the_environment(tmp_path: Pa
     assert velt.credentials.auth_token == "velt-token"
     tl = config.source("tl")
     assert tl is not None
-    assert (tl.timeout_s, tl.max_concurrency, tl.retries, tl.cache_ttl_s) == (2.5, 8, 1, 0.0)
+    assert (tl.http.timeout_s, tl.http.max_concurrency, tl.http.retries, tl.cache_ttl_s) == (
+        2.5,
+        8,
+        1,
+        0.0,
+    )
     assert tl.credentials.tenant_id == "tenant_123"
     (client,) = config.auth.clients
     assert client.roles == {"viewer", "approver"}
@@ -228,3 +236,74 @@ def test_check_config_accepts_a_good_file(
 def test_invalid_toml_is_reported(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(write(tmp_path, "[server\n"), {})
+
+
+def test_engine_defaults_are_the_engines_own() -> None:
+    """One definition each: a source without engine keys gets exactly HTTPSettings()."""
+    (source,) = parse_config(minimal(), ENV).sources
+    assert source.http == HTTPSettings()
+    assert source.http.transport == TransportOptions()
+
+
+def test_proxy_and_tls_keys(tmp_path: Path) -> None:
+    authority = trustme.CA()
+    ca_bundle = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(ca_bundle))
+    client = authority.issue_cert("gateway@example.test")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    client.cert_chain_pems[0].write_to_path(str(cert))
+    client.private_key_pem.write_to_path(str(key))
+    raw = minimal(
+        base_url="https://api.example.com",
+        proxy_url="http://egress:3128",
+        trust_env=False,
+        ca_bundle=str(ca_bundle),
+        client_cert=str(cert),
+        client_key=str(key),
+        verify=True,
+        timeout_s=4,
+    )
+    (source,) = parse_config(raw, ENV).sources
+    assert source.http.timeout_s == 4.0
+    assert source.http.transport == TransportOptions(
+        proxy_url="http://egress:3128",
+        trust_env=False,
+        ca_bundle=str(ca_bundle),
+        client_cert=str(cert),
+        client_key=str(key),
+    )
+
+
+@pytest.mark.parametrize(
+    ("source", "env", "message"),
+    [
+        (
+            {"ca_bundle": "/nonexistent/ca.pem"},
+            {},
+            "sources[0].ca_bundle: '/nonexistent/ca.pem' is not a file",
+        ),
+        (
+            {"client_cert": "/nonexistent/c.pem"},
+            {},
+            "sources[0].client_cert: '/nonexistent/c.pem' is not a file",
+        ),
+        ({"client_key": __file__}, {}, "sources[0].client_key: needs client_cert"),
+        ({"client_cert": __file__}, {}, "not a usable PEM certificate or key"),
+        (
+            {"proxy_url": "socks5://p:1080"},
+            {},
+            "sources[0].proxy_url: proxy socks5://p:1080 is not an http:// proxy",
+        ),
+        (
+            {},
+            {"HTTPS_PROXY": "https://p:443"},
+            "sources[0].trust_env: the environment's proxy for this source: proxy https://p:443",
+        ),
+        ({"trust_env": "no"}, {}, "sources[0].trust_env: expected true or false"),
+    ],
+)
+def test_bad_proxy_and_tls_keys(source: dict[str, Any], env: dict[str, str], message: str) -> None:
+    raw = minimal(base_url="https://api.example.com", **source)
+    with pytest.raises(ConfigError) as caught:
+        parse_config(raw, {**ENV, **env})
+    assert message in str(caught.value)

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from adapters._http import HTTPSettings
 from adapters.base import Credentials
+from adapters.engine import HTTPSettings
 from adapters.errors import ExecutionNotFound, UpstreamAuthFailed, UpstreamRejected
 from adapters.model import ExecutionStatus, StepKind
 from adapters.nesting import NestingAdapter

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from adapters._http import HTTPSettings
 from adapters.base import Credentials, Decision
+from adapters.engine import HTTPSettings
 from adapters.model import ApprovalStatus, ExecutionStatus
 from adapters.rotavision import RotavisionAdapter
 from gateway.core import ids

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Protocol
 import httpx
 import pytest
 
-from adapters._http import HTTPSettings
 from adapters.base import Credentials
+from adapters.engine import HTTPSettings
 from adapters.errors import ExecutionNotFound, UpstreamAuthFailed, UpstreamRejected
 from adapters.model import ExecutionStatus, Money, StepKind, StepStatus
 from adapters.truthlocks import TruthlocksAdapter

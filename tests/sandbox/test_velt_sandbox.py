@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import httpx
 import pytest
 
-from adapters._http import HTTPSettings
 from adapters.base import Credentials, Decision
+from adapters.engine import HTTPSettings
 from adapters.errors import (
     ExecutionNotFound,
     UpstreamAuthFailed,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from adapters._http import deadline_after, request_deadline
+from adapters.resilience import deadline_after, request_deadline
 from gateway.http.deadline import DeadlineMiddleware
 
 if TYPE_CHECKING:

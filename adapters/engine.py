@@ -1,35 +1,27 @@
 """The one HTTP engine every adapter sits on (style.md habit 2).
 
-One ``httpx.AsyncClient`` per source, opened at start-up and closed at shutdown. It owns what the
-four adapters would otherwise each repeat: path building that no id can escape, the per-source
-concurrency bound, timeouts and the request deadline, retries with backoff and a retry budget,
-the circuit breaker, and turning transport failures and bad statuses into the error tree of
-``adapters.errors``. Adapters supply only paths, headers and how to read their error envelope.
-``docs/resilience.md`` explains the policy; the constants below are its numbers.
+One transport per source (``adapters.transports``), opened at start-up and closed at shutdown. The
+engine owns what the four adapters would otherwise each repeat: path building that no id can
+escape, the per-source concurrency bound, timeouts and the request deadline, retries with backoff
+and a retry budget, the circuit breaker (``adapters.resilience``), and turning transport failures
+and bad statuses into the error tree of ``adapters.errors``. Adapters supply only paths, headers and
+how to read their error envelope. ``docs/resilience.md`` explains the policy; the constants below
+are its numbers.
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
-import json as json_lib
-import logging
 import random
 import time
-from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
-import orjson
 
-from adapters._h1 import H1Wire
-from adapters._wire import AiohttpWire, HttpxWire, Wire, WireError, WireResponse, WireTimeout
 from adapters.errors import (
     ExecutionNotFound,
     UpstreamAuthFailed,
@@ -40,6 +32,23 @@ from adapters.errors import (
     UpstreamRejected,
     UpstreamTimeout,
     UpstreamUnavailable,
+)
+from adapters.jsonio import loads_json
+from adapters.resilience import (
+    Admission,
+    CircuitBreaker,
+    CircuitOpen,
+    CircuitState,
+    RetryBudget,
+    time_left,
+)
+from adapters.transports import (
+    Transport,
+    TransportError,
+    TransportOptions,
+    TransportResponse,
+    TransportTimeout,
+    make_transport,
 )
 
 __all__ = [
@@ -52,26 +61,15 @@ __all__ = [
     "DEFAULT_RETRIES",
     "DEFAULT_TIMEOUT_S",
     "MAX_RETRY_AFTER_S",
-    "RETRY_BUDGET_MIN_RETRIES",
-    "RETRY_BUDGET_RATIO",
-    "RETRY_BUDGET_WINDOW_S",
     "CallObserver",
     "CallRecord",
-    "CircuitBreaker",
-    "CircuitOpen",
-    "CircuitState",
+    "ErrorReader",
     "HTTPSettings",
-    "RetryBudget",
     "SourceHTTP",
-    "deadline_after",
     "encode_segment",
     "error_for_status",
     "parse_retry_after",
-    "request_deadline",
-    "time_left",
 ]
-
-log = logging.getLogger("adapters.http")
 
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_CONNECT_TIMEOUT_S = 3.0
@@ -87,46 +85,14 @@ BACKOFF_CAP_S = 1.0
 """Full jitter: the n-th retry waits uniform(0, min(cap, base * 2**(n-1))) seconds."""
 MAX_RETRY_AFTER_S = 5.0
 """A longer ``Retry-After`` is not waited for even without a deadline: the caller gets it instead."""
-RETRY_BUDGET_RATIO = 0.2
-RETRY_BUDGET_MIN_RETRIES = 5
-RETRY_BUDGET_WINDOW_S = 10.0
-"""Retries in the last window may be at most MIN_RETRIES + RATIO x the first attempts in it."""
-_RETRY_BUDGET_BUCKETS = 10
 _DEADLINE_SLACK_S = 0.01
 """A timeout this close to the request's deadline is the deadline's doing, not the upstream's."""
-
-request_deadline: ContextVar[float | None] = ContextVar("request_deadline", default=None)
-"""The absolute ``time.monotonic()`` by which the current request must be answered, or None."""
-
-
-@contextmanager
-def deadline_after(
-    seconds: float, *, clock: Callable[[], float] = time.monotonic
-) -> Iterator[float]:
-    """Give every upstream call made inside the block at most ``seconds`` from now in total.
-
-    An enclosing, earlier deadline wins: a block can shorten the time left, never extend it.
-    Tasks created inside the block (the loaders' fetches) inherit the deadline with the context.
-    """
-    deadline = clock() + seconds
-    outer = request_deadline.get()
-    if outer is not None:
-        deadline = min(deadline, outer)
-    token = request_deadline.set(deadline)
-    try:
-        yield deadline
-    finally:
-        request_deadline.reset(token)
-
-
-def time_left(clock: Callable[[], float] = time.monotonic) -> float | None:
-    """Seconds until the current request's deadline (may be negative), or None without one."""
-    deadline = request_deadline.get()
-    return None if deadline is None else deadline - clock()
 
 
 @dataclass(frozen=True, slots=True)
 class HTTPSettings:
+    """One source's engine settings; ``gateway.config.SourceConfig`` holds one, built from TOML."""
+
     timeout_s: float = DEFAULT_TIMEOUT_S
     """The most one attempt may take, body included (the deadline may cut it shorter)."""
     connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
@@ -135,6 +101,8 @@ class HTTPSettings:
     breaker_failures: int = DEFAULT_BREAKER_FAILURES
     """Consecutive counted failures that open the breaker; 0 disables it."""
     breaker_cooldown_s: float = DEFAULT_BREAKER_COOLDOWN_S
+    transport: TransportOptions = field(default_factory=TransportOptions)
+    """How the source is reached: proxy, TLS trust, client certificate (every client alike)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,32 +129,6 @@ class CallObserver(Protocol):
 
 ErrorReader = Callable[[httpx.Response, Any], UpstreamError | None]
 """An adapter's reading of an error body: an UpstreamError, or None to fall back to the status."""
-
-
-class CircuitOpen(UpstreamUnavailable):
-    """Refused without a call: the source's breaker is open (``retry_after``: until the probe)."""
-
-    retryable = False
-
-
-_DIGIT_MASK = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
-"""``bytes.translate`` table: every digit becomes ``0``, everything else a space."""
-_LONG_NUMBER = b"0" * 19
-"""19 digits in a row: a number that may not fit 64 bits, which orjson would read as a float."""
-
-
-def loads_json(body: bytes) -> Any:
-    """orjson (about three times as fast on a typical payload) where it reads exactly what the
-    standard library would; the standard library for the rest, so nothing decodes differently:
-    bodies with a run of 19 or more digits (orjson turns an integer beyond 64 bits into a float),
-    and what orjson refuses but json reads (NaN, a UTF-8 BOM, UTF-16). ValueError if not JSON.
-    """
-    if _LONG_NUMBER not in body.translate(_DIGIT_MASK):
-        try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError:
-            pass
-    return json_lib.loads(body)
 
 
 def encode_segment(value: str) -> str:
@@ -240,156 +182,6 @@ def _counts_against_breaker(error: UpstreamError) -> bool:
     cannot read): the upstream is there, and one bad record must not take a whole source down.
     """
     return isinstance(error, UpstreamTimeout | UpstreamUnavailable)
-
-
-class CircuitState(enum.Enum):
-    CLOSED = "closed"
-    OPEN = "open"
-    HALF_OPEN = "half_open"
-
-
-class _Admission(enum.Enum):
-    ADMITTED = "admitted"
-    PROBE = "probe"
-    REFUSED = "refused"
-
-
-class CircuitBreaker:
-    """Closed → open after ``failures`` consecutive counted failures → half-open after the cooldown.
-
-    Half-open lets exactly one probe through (others are refused while it runs); its success
-    closes the circuit, its failure opens it again. ``failures = 0`` disables the breaker.
-    """
-
-    def __init__(
-        self,
-        *,
-        source: str,
-        failures: int,
-        cooldown_s: float,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.source = source
-        self.failures = failures
-        self.cooldown_s = cooldown_s
-        self.consecutive_failures = 0
-        self.transitions: Counter[str] = Counter()
-        """How often each state was entered, by ``CircuitState`` value."""
-        self.refused = 0
-        """Calls failed fast without touching the network."""
-        self._clock = clock
-        self._state = CircuitState.CLOSED
-        self._opened_at = 0.0
-        self._probing = False
-
-    @property
-    def state(self) -> CircuitState:
-        if self._state is CircuitState.OPEN and self.retry_in() <= 0:
-            self._enter(CircuitState.HALF_OPEN)
-        return self._state
-
-    def retry_in(self) -> float:
-        """Seconds until an open circuit lets a probe through (0 when not open)."""
-        if self._state is not CircuitState.OPEN:
-            return 0.0
-        return max(0.0, self._opened_at + self.cooldown_s - self._clock())
-
-    def admit(self) -> _Admission:
-        state = self.state
-        if state is CircuitState.CLOSED:
-            return _Admission.ADMITTED
-        if state is CircuitState.HALF_OPEN and not self._probing:
-            self._probing = True
-            return _Admission.PROBE
-        self.refused += 1
-        return _Admission.REFUSED
-
-    def settle(self, admission: _Admission, succeeded: bool | None) -> None:
-        """The outcome of an admitted call: True, False (a counted failure) or None (no verdict:
-        cancelled, or timed out only because the request's deadline cut the attempt short)."""
-        if admission is _Admission.PROBE:
-            self._probing = False
-            if succeeded:
-                self._close()
-            elif succeeded is False:
-                self._open()
-        elif self._state is CircuitState.CLOSED and succeeded is not None:
-            # Calls admitted before the circuit opened and finishing after it change nothing.
-            if succeeded:
-                self.consecutive_failures = 0
-                return
-            self.consecutive_failures += 1
-            if self.failures and self.consecutive_failures >= self.failures:
-                self._open()
-
-    def _open(self) -> None:
-        self._opened_at = self._clock()
-        self._enter(CircuitState.OPEN)
-
-    def _close(self) -> None:
-        self.consecutive_failures = 0
-        self._enter(CircuitState.CLOSED)
-
-    def _enter(self, state: CircuitState) -> None:
-        previous, self._state = self._state, state
-        self.transitions[state.value] += 1
-        level = logging.WARNING if state is CircuitState.OPEN else logging.INFO
-        log.log(
-            level,
-            "circuit %s -> %s for source '%s'",
-            previous.value,
-            state.value,
-            self.source,
-            extra={"source": self.source, "circuit_state": state.value},
-        )
-
-
-class RetryBudget:
-    """Bounds retries per source so a failing upstream is not hammered.
-
-    Over the last ``window_s``, retries may be at most ``min_retries`` plus ``ratio`` times the
-    first attempts: under load retries add at most ~20 %, and a quiet source can still retry a
-    few times. Counted in ten buckets, so memory stays fixed whatever the traffic.
-    """
-
-    def __init__(
-        self,
-        *,
-        ratio: float = RETRY_BUDGET_RATIO,
-        min_retries: int = RETRY_BUDGET_MIN_RETRIES,
-        window_s: float = RETRY_BUDGET_WINDOW_S,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.ratio = ratio
-        self.min_retries = min_retries
-        self._bucket_s = window_s / _RETRY_BUDGET_BUCKETS
-        self._clock = clock
-        self._buckets: deque[list[int]] = deque()  # [bucket number, first attempts, retries]
-        self.exhausted = 0
-        """Retries refused because the budget was spent."""
-
-    def _current(self) -> list[int]:
-        number = int(self._clock() // self._bucket_s)
-        while self._buckets and self._buckets[0][0] <= number - _RETRY_BUDGET_BUCKETS:
-            self._buckets.popleft()
-        if not self._buckets or self._buckets[-1][0] != number:
-            self._buckets.append([number, 0, 0])
-        return self._buckets[-1]
-
-    def record_call(self) -> None:
-        """A call's first attempt: it earns ``ratio`` of a retry."""
-        self._current()[1] += 1
-
-    def try_spend(self) -> bool:
-        """Take one retry from the budget, or say there is none left."""
-        current = self._current()
-        firsts = sum(b[1] for b in self._buckets)
-        retries = sum(b[2] for b in self._buckets)
-        if retries + 1 > self.min_retries + self.ratio * firsts:
-            self.exhausted += 1
-            return False
-        current[2] += 1
-        return True
 
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -446,22 +238,14 @@ class SourceHTTP:
         self.retry_budget = RetryBudget(clock=clock)
         base = base_url.rstrip("/")
         all_headers = {"user-agent": DEFAULT_USER_AGENT, "accept": "application/json", **headers}
-        self._wire: Wire
-        if transport is not None or client == "httpx":
-            self._wire = HttpxWire(
-                base_url=base,
-                headers=all_headers,
-                max_connections=settings.max_concurrency,
-                transport=transport,
-            )
-        elif client == "aiohttp":
-            self._wire = AiohttpWire(
-                base_url=base, headers=all_headers, max_connections=settings.max_concurrency
-            )
-        else:
-            self._wire = H1Wire(
-                base_url=base, headers=all_headers, max_connections=settings.max_concurrency
-            )
+        self._transport: Transport = make_transport(
+            client,
+            base_url=base,
+            headers=all_headers,
+            max_connections=settings.max_concurrency,
+            options=settings.transport,
+            httpx_transport=transport,
+        )
 
     @property
     def circuit_state(self) -> str:
@@ -469,7 +253,7 @@ class SourceHTTP:
         return self.breaker.state.value
 
     async def aclose(self) -> None:
-        await self._wire.aclose()
+        await self._transport.aclose()
 
     def add_observer(self, observer: CallObserver) -> None:
         self._observers = (*self._observers, observer)
@@ -497,7 +281,7 @@ class SourceHTTP:
             method=method,
             template=template,
             path=template.format(*(encode_segment(s) for s in segments)),
-            # One rule for every wire: a None parameter is left out (httpx would send "k=").
+            # One rule for every transport: a None parameter is left out (httpx would send "k=").
             params={k: v for k, v in params.items() if v is not None} if params else None,
             json=json,
             headers=headers,
@@ -544,7 +328,7 @@ class SourceHTTP:
                 "the request's deadline has passed", source=self.source, native_id=native_id
             )
         admission = self.breaker.admit()
-        if admission is _Admission.REFUSED:
+        if admission is Admission.REFUSED:
             raise CircuitOpen(
                 "circuit open, failing fast",
                 source=self.source,
@@ -572,7 +356,7 @@ class SourceHTTP:
         finally:
             self._semaphore.release()
 
-    async def _send(self, call: _Call, attempt: int, admission: _Admission) -> Any:
+    async def _send(self, call: _Call, attempt: int, admission: Admission) -> Any:
         native_id = call.native_id
         left = time_left(self._clock)
         if left is not None and left <= 0:
@@ -590,7 +374,7 @@ class SourceHTTP:
             try:
                 # httpx's timeouts are per read; this one bounds the whole attempt, slow bodies too.
                 async with asyncio.timeout(budget):
-                    response = await self._wire.send(
+                    response = await self._transport.send(
                         call.method,
                         call.path,
                         params=call.params,
@@ -599,12 +383,12 @@ class SourceHTTP:
                         timeout_s=budget,
                         connect_timeout_s=min(self.settings.connect_timeout_s, budget),
                     )
-            except (TimeoutError, WireTimeout) as exc:
+            except (TimeoutError, TransportTimeout) as exc:
                 left_now = time_left(self._clock)
                 deadline_hit = left_now is not None and left_now <= _DEADLINE_SLACK_S
                 detail = "the request's deadline ran out" if deadline_hit else None
                 raise UpstreamTimeout(detail, source=self.source, native_id=native_id) from exc
-            except WireError as exc:
+            except TransportError as exc:
                 raise UpstreamUnavailable(
                     str(exc), source=self.source, native_id=native_id
                 ) from exc
@@ -634,7 +418,7 @@ class SourceHTTP:
                 for observer in self._observers:
                     observer(record)
 
-    def _decode(self, response: WireResponse, native_id: str | None) -> Any:
+    def _decode(self, response: TransportResponse, native_id: str | None) -> Any:
         status = response.status
         success = 200 <= status < 300
         try:

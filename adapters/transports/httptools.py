@@ -1,17 +1,20 @@
-"""An HTTP/1.1 keep-alive client on httptools (llhttp): the engine's default wire.
+"""An HTTP/1.1 keep-alive client on httptools (llhttp): the engine's default transport.
 
 Why our own: a 20-execution query is 20 upstream calls handled on one core, so the client's CPU
 per call sets the fan-out's latency and the gateway's throughput. Measured on the 2-vCPU machine
-(docs/performance.md), aiohttp spends about 0.17 ms per call and this wire about 0.07 ms. The
+(docs/performance.md), aiohttp spends about 0.17 ms per call and this client about 0.07 ms. The
 parsing is llhttp's (Node's parser, through httptools, which uvicorn already uses); what is ours is
 the connection pool and the framing around it, kept to what the engine needs:
 
-- one origin per wire (a source's base URL), HTTP/1.1 with keep-alive, at most
+- one origin per transport (a source's base URL), HTTP/1.1 with keep-alive, at most
   ``max_connections`` open, idle ones reused newest first;
-- TLS from the standard library's default context (system trust store, hostname checked);
+- TLS from ``TransportOptions.ssl_context`` (trust store or the source's CA bundle, client
+  certificate, hostname checked);
+- an ``http://`` proxy when ``TransportOptions.proxy_for`` names one: HTTPS through a CONNECT
+  tunnel (one per connection, kept alive like any other), plain HTTP in absolute form;
 - replies framed by Content-Length, chunked encoding or the connection's close, bodies in
-  identity, gzip or deflate, bounded in size;
-- no redirects, cookies, proxies or HTTP/2, which no upstream of ours needs.
+  identity, gzip or deflate, bounded in size (``adapters.transports.base``);
+- no redirects, cookies or HTTP/2, which no upstream of ours needs.
 
 A GET whose reused connection turns out to have been closed by the server before any byte of the
 reply came is sent once more on a new connection; any other request is never sent twice.
@@ -20,63 +23,52 @@ reply came is sent once more on a new connection; any other request is never sen
 from __future__ import annotations
 
 import asyncio
-import json as std_json
-import re
 import ssl
 import time
-import zlib
 from collections import deque
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 import httptools
 
-from adapters._wire import WireError, WireResponse, WireTimeout, with_query
+from adapters.transports.base import (
+    ACCEPT_ENCODING,
+    KEEPALIVE_S,
+    MAX_HEADER_BYTES,
+    RETRY_STALE,
+    BodyTooLarge,
+    TransportError,
+    TransportOptions,
+    TransportResponse,
+    TransportTimeout,
+    check_request,
+    decode_body,
+    header_lines,
+    json_body,
+    with_query,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["MAX_BODY_BYTES", "MAX_HEADER_BYTES", "H1Wire"]
-
-MAX_BODY_BYTES = 32 * 1024 * 1024
-"""A reply body larger than this (after decompression) is refused, not buffered."""
-MAX_HEADER_BYTES = 64 * 1024
-KEEPALIVE_S = 30.0
-"""An idle connection older than this is closed rather than reused."""
-
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_FORBIDDEN_IN_VALUE = re.compile(r"[\x00\r\n]")
-_UNSAFE_IN_TARGET = re.compile(r"[^\x21-\x7e]")
-_RETRY_STALE = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-def _header_lines(headers: Mapping[str, str]) -> bytes:
-    """``name: value`` lines, refusing anything that could split the request (CR, LF, NUL)."""
-    lines = []
-    for name, value in headers.items():
-        if not _TOKEN.fullmatch(name) or _FORBIDDEN_IN_VALUE.search(value):
-            raise WireError(f"invalid request header {name!r}")
-        try:
-            lines.append(f"{name}: {value}\r\n".encode("latin-1"))
-        except UnicodeEncodeError:
-            raise WireError(f"request header {name!r} is not Latin-1") from None
-    return b"".join(lines)
+__all__ = ["HttptoolsTransport"]
 
 
 class _Exchange(asyncio.Protocol):
     """One connection: sends a request, then reads exactly one reply, then waits idle."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_body_bytes: int) -> None:
+        self._max_body_bytes = max_body_bytes
         self._parser = httptools.HttpResponseParser(self)
         self._transport: asyncio.Transport | None = None
-        self._reply: asyncio.Future[WireResponse] | None = None
+        self._reply: asyncio.Future[TransportResponse] | None = None
         self._headers: dict[str, str] = {}
         self._header_bytes = 0
         self._body: list[bytes] = []
         self._body_bytes = 0
         self._headers_done = False
         self._delimited = True
-        self._refusal: str | None = None
+        self._refusal: TransportError | None = None
         self.received = False
         """Whether any byte of the current reply has come."""
         self.closed = False
@@ -84,7 +76,7 @@ class _Exchange(asyncio.Protocol):
 
     # -- used by the wire ------------------------------------------------------------------
 
-    def exchange(self, request: bytes) -> asyncio.Future[WireResponse]:
+    def exchange(self, request: bytes) -> asyncio.Future[TransportResponse]:
         assert self._transport is not None
         assert self._reply is None
         self._headers = {}
@@ -101,7 +93,7 @@ class _Exchange(asyncio.Protocol):
         except (RuntimeError, OSError):  # the transport closed under us (uvloop raises)
             self._reply = None
             self.close()
-            raise WireError("the connection closed before the request was sent") from None
+            raise TransportError("the connection closed before the request was sent") from None
         return self._reply
 
     @property
@@ -126,9 +118,9 @@ class _Exchange(asyncio.Protocol):
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            self._fail(WireError("the upstream switched protocols"))
+            self._fail(TransportError("the upstream switched protocols"))
         except httptools.HttpParserError as exc:
-            self._fail(WireError(self._refusal or f"unreadable reply: {exc}"))
+            self._fail(self._refusal or TransportError(f"unreadable reply: {exc}"))
 
     def eof_received(self) -> bool:
         self.closed = True  # not to be handed out again
@@ -141,23 +133,23 @@ class _Exchange(asyncio.Protocol):
         if self._headers_done and not self._delimited:
             self._finish()  # the body ran to the close, as the reply announced
         else:
-            self._fail(WireError("the connection closed before the reply was complete"))
+            self._fail(TransportError("the connection closed before the reply was complete"))
 
     # -- httptools callbacks -----------------------------------------------------------------
 
-    def _refuse(self, why: str) -> None:
+    def _refuse(self, error: TransportError) -> None:
         """Stop the parser from a callback: httptools raises HttpParserCallbackError."""
-        self._refusal = why
-        raise WireError(why)
+        self._refusal = error
+        raise error
 
     def on_message_begin(self) -> None:
         if self._reply is None:
-            self._refuse("the upstream sent a second reply")
+            self._refuse(TransportError("the upstream sent a second reply"))
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._header_bytes += len(name) + len(value) + 4
         if self._header_bytes > MAX_HEADER_BYTES:
-            self._refuse("reply headers too large")
+            self._refuse(TransportError("reply headers too large"))
         key = name.decode("latin-1").lower()
         text = value.decode("latin-1")
         prior = self._headers.get(key)
@@ -170,13 +162,13 @@ class _Exchange(asyncio.Protocol):
             "transfer-encoding", ""
         )
         length = headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            self._refuse("reply body too large")
+        if length is not None and length.isdigit() and int(length) > self._max_body_bytes:
+            self._refuse(BodyTooLarge("reply body too large"))
 
     def on_body(self, body: bytes) -> None:
         self._body_bytes += len(body)
-        if self._body_bytes > MAX_BODY_BYTES:
-            self._refuse("reply body too large")
+        if self._body_bytes > self._max_body_bytes:
+            self._refuse(BodyTooLarge("reply body too large"))
         self._body.append(body)
 
     def on_message_complete(self) -> None:
@@ -203,14 +195,14 @@ class _Exchange(asyncio.Protocol):
         self._body = []
         self._headers = {}
         try:
-            body = _decode_body(headers.get("content-encoding"), body)
-        except WireError as exc:
+            body = decode_body(headers.get("content-encoding"), body, self._max_body_bytes)
+        except TransportError as exc:
             self.close()
             reply.set_exception(exc)
             return
-        reply.set_result(WireResponse(self._parser.get_status_code(), headers, body))
+        reply.set_result(TransportResponse(self._parser.get_status_code(), headers, body))
 
-    def _fail(self, error: WireError) -> None:
+    def _fail(self, error: TransportError) -> None:
         reply = self._reply
         self._reply = None
         self.close()
@@ -218,28 +210,46 @@ class _Exchange(asyncio.Protocol):
             reply.set_exception(error)
 
 
-def _decode_body(encoding: str | None, body: bytes) -> bytes:
-    """Undo gzip or deflate, bounded so a small compressed body can't expand without limit."""
-    if not encoding or encoding == "identity" or not body:
-        return body
-    encoding = encoding.strip().lower()
-    if encoding in ("gzip", "x-gzip"):
-        wbits = 16 + zlib.MAX_WBITS
-    elif encoding == "deflate":  # zlib-wrapped as the RFC says, or raw as some servers send
-        wbits = zlib.MAX_WBITS if body[0] & 0x0F == 8 else -zlib.MAX_WBITS
-    else:
-        raise WireError(f"unsupported content-encoding {encoding!r}")
-    inflater = zlib.decompressobj(wbits)
-    try:
-        out = inflater.decompress(body, MAX_BODY_BYTES + 1)
-    except zlib.error as exc:
-        raise WireError(f"unreadable {encoding} body: {exc}") from None
-    if len(out) > MAX_BODY_BYTES or inflater.unconsumed_tail:
-        raise WireError("reply body too large")
-    return out
+class _TunnelHandshake(asyncio.Protocol):
+    """Reads the proxy's answer to CONNECT; the TLS session then starts on the same socket."""
+
+    def __init__(self) -> None:
+        self.established: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._buffer = bytearray()
+
+    def data_received(self, data: bytes) -> None:
+        if self.established.done():
+            return
+        self._buffer += data
+        end = self._buffer.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self._buffer) > MAX_HEADER_BYTES:
+                self._settle(TransportError("the proxy's reply is too large"))
+            return
+        status = bytes(self._buffer[: self._buffer.find(b"\r\n")]).split(b" ", 2)
+        if len(status) < 2 or not status[0].startswith(b"HTTP/1.") or not status[1].isdigit():
+            self._settle(TransportError("the proxy's reply to CONNECT is unreadable"))
+        elif not status[1].startswith(b"2"):
+            code = status[1].decode("ascii")
+            self._settle(TransportError(f"the proxy refused the tunnel: {code}"))
+        elif end + 4 != len(self._buffer):
+            self._settle(TransportError("the proxy sent bytes before the tunnel was used"))
+        else:
+            self._settle(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._settle(TransportError("the proxy closed the connection before the tunnel opened"))
+
+    def _settle(self, error: TransportError | None) -> None:
+        if self.established.done():
+            return
+        if error is None:
+            self.established.set_result(None)
+        else:
+            self.established.set_exception(error)
 
 
-class H1Wire:
+class HttptoolsTransport:
     """A keep-alive connection pool to one origin, created lazily on the running loop."""
 
     def __init__(
@@ -248,24 +258,40 @@ class H1Wire:
         base_url: str,
         headers: Mapping[str, str],
         max_connections: int,
-        ssl_context: ssl.SSLContext | None = None,
+        options: TransportOptions | None = None,
     ) -> None:
+        options = options or TransportOptions()
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {base_url!r}")
         tls = parts.scheme == "https"
         self._host = parts.hostname
         self._port = parts.port or (443 if tls else 80)
-        self._ssl: ssl.SSLContext | None = (
-            (ssl_context or ssl.create_default_context()) if tls else None
-        )
+        self._ssl: ssl.SSLContext | None = options.ssl_context() if tls else None
+        self._max_body_bytes = options.max_body_bytes
         self._prefix = parts.path.rstrip("/")
         default_port = self._port == (443 if tls else 80)
         authority = self._host if ":" not in self._host else f"[{self._host}]"
         if not default_port:
             authority = f"{authority}:{self._port}"
-        fixed = {"host": authority, "accept-encoding": "gzip, deflate", **headers}
-        self._fixed_lines = _header_lines(fixed)
+        fixed = {"host": authority, "accept-encoding": ACCEPT_ENCODING, **headers}
+        self._proxy = options.proxy_for(base_url)
+        self._connect_request = b""
+        if self._proxy is not None:
+            proxy_headers = {"host": f"{authority}:{self._port}" if default_port else authority}
+            if self._proxy.authorization:
+                proxy_headers["proxy-authorization"] = self._proxy.authorization
+            if tls:  # a CONNECT tunnel per connection: the proxy sees only the origin's name
+                self._connect_request = (
+                    f"CONNECT {proxy_headers['host']} HTTP/1.1\r\n".encode("ascii")
+                    + header_lines(proxy_headers)
+                    + b"\r\n"
+                )
+            else:  # plain HTTP: requests go to the proxy in absolute form
+                self._prefix = f"http://{authority}{self._prefix}"
+                if self._proxy.authorization:
+                    fixed["proxy-authorization"] = self._proxy.authorization
+        self._fixed_lines = header_lines(fixed)
         self._max_connections = max(1, max_connections)
         self._idle: list[_Exchange] = []
         self._open = 0
@@ -282,14 +308,14 @@ class H1Wire:
         headers: Mapping[str, str] | None,
         timeout_s: float,
         connect_timeout_s: float,
-    ) -> WireResponse:
+    ) -> TransportResponse:
         request = self._request_bytes(method, path, params, json, headers)
         connection, reused = await self._acquire(connect_timeout_s)
         try:
             response = await connection.exchange(request)
-        except WireError:
+        except TransportError:
             self._discard(connection)
-            if not (reused and not connection.received and method in _RETRY_STALE):
+            if not (reused and not connection.received and method in RETRY_STALE):
                 raise
             # The server closed a kept-alive connection as we reused it: that is no answer.
             connection = await self._connect(connect_timeout_s)
@@ -311,7 +337,7 @@ class H1Wire:
         self._idle.clear()
         for waiter in self._waiters:
             if not waiter.done():
-                waiter.set_exception(WireError("the client is closed"))
+                waiter.set_exception(TransportError("the client is closed"))
         self._waiters.clear()
 
     # -- building the request ------------------------------------------------------------------
@@ -326,17 +352,16 @@ class H1Wire:
     ) -> bytes:
         # The path is percent-encoded by the engine (encode_segment).
         target = with_query(self._prefix + path, params)
-        if not _TOKEN.fullmatch(method) or _UNSAFE_IN_TARGET.search(target):
-            raise WireError("invalid request line")
+        check_request(method, target, None)
         head = [f"{method} {target} HTTP/1.1\r\n".encode("ascii"), self._fixed_lines]
         if headers:
-            head.append(_header_lines(headers))
+            head.append(header_lines(headers))
         if json is None:
             if method in ("POST", "PUT", "PATCH"):
                 head.append(b"content-length: 0\r\n")
             head.append(b"\r\n")
             return b"".join(head)
-        body = std_json.dumps(json, separators=(",", ":"), ensure_ascii=False).encode()
+        body = json_body(json)
         head.append(b"content-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(body))
         head.append(body)
         return b"".join(head)
@@ -347,7 +372,7 @@ class H1Wire:
         """An idle connection (newest first) or a new one, waiting while all are busy."""
         while True:
             if self._closed:
-                raise WireError("the client is closed")
+                raise TransportError("the client is closed")
             now = time.monotonic()
             while self._idle:
                 connection = self._idle.pop()
@@ -369,21 +394,51 @@ class H1Wire:
         self._open += 1
         try:
             async with asyncio.timeout(connect_timeout_s):
-                _, connection = await asyncio.get_running_loop().create_connection(
-                    _Exchange, self._host, self._port, ssl=self._ssl
-                )
+                connection = await self._open_connection()
         except TimeoutError:
             self._open -= 1
             self._wake_next()
-            raise WireTimeout("connect timeout") from None
+            raise TransportTimeout("connect timeout") from None
         except (OSError, ssl.SSLError) as exc:
             self._open -= 1
             self._wake_next()
-            raise WireError(f"connect failed: {type(exc).__name__}: {exc}") from exc
-        except BaseException:
+            raise TransportError(f"connect failed: {type(exc).__name__}: {exc}") from exc
+        except BaseException:  # a refused tunnel (TransportError), or cancelled
             self._open -= 1
             self._wake_next()
             raise
+        return connection
+
+    async def _open_connection(self) -> _Exchange:
+        loop = asyncio.get_running_loop()
+
+        def exchange() -> _Exchange:
+            return _Exchange(self._max_body_bytes)
+
+        if self._proxy is None:
+            _, connection = await loop.create_connection(
+                exchange, self._host, self._port, ssl=self._ssl
+            )
+            return connection
+        if self._ssl is None:
+            _, connection = await loop.create_connection(
+                exchange, self._proxy.host, self._proxy.port
+            )
+            return connection
+        raw, handshake = await loop.create_connection(
+            _TunnelHandshake, self._proxy.host, self._proxy.port
+        )
+        try:
+            raw.write(self._connect_request)
+            await handshake.established
+            connection = exchange()
+            tls = await loop.start_tls(raw, connection, self._ssl, server_hostname=self._host)
+        except BaseException:
+            raw.close()
+            raise
+        if tls is None:  # typeshed allows it; asyncio returns None only once the loop is closing
+            raise TransportError("the TLS session through the proxy did not start")
+        connection.connection_made(tls)
         return connection
 
     def _release(self, connection: _Exchange) -> None:

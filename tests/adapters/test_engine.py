@@ -13,18 +13,13 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters._http import (
+from adapters.engine import (
     BACKOFF_BASE_S,
     BACKOFF_CAP_S,
     CallObserver,
     CallRecord,
-    CircuitOpen,
     HTTPSettings,
-    RetryBudget,
     SourceHTTP,
-    deadline_after,
-    request_deadline,
-    time_left,
 )
 from adapters.errors import (
     ExecutionNotFound,
@@ -35,6 +30,13 @@ from adapters.errors import (
     UpstreamRejected,
     UpstreamTimeout,
     UpstreamUnavailable,
+)
+from adapters.resilience import (
+    CircuitOpen,
+    RetryBudget,
+    deadline_after,
+    request_deadline,
+    time_left,
 )
 
 BASE = "https://upstream.test"

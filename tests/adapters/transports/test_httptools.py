@@ -1,7 +1,7 @@
-"""The httptools wire against a real TCP peer that answers with scripted bytes.
+"""What only the httptools transport has: its pool, its parser's edges, its request bytes.
 
-Each test's server reads one request head (and body, by Content-Length) per reply it scripts,
-records what it read, and writes the reply bytes, so framing, reuse and failure are exact.
+What every transport must do alike is in ``test_conformance.py``; both use the scripted peer of
+``tests/adapters/transports/peer.py`` (the ``serve`` fixture).
 """
 
 from __future__ import annotations
@@ -10,88 +10,28 @@ import asyncio
 import gzip
 import ssl
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pytest
 import trustme
 
-from adapters import _h1
-from adapters._h1 import H1Wire
-from adapters._wire import WireError, WireResponse, WireTimeout
+from adapters.transports import httptools
+from adapters.transports.base import (
+    TransportError,
+    TransportOptions,
+    TransportResponse,
+    TransportTimeout,
+)
+from adapters.transports.httptools import HttptoolsTransport
+from tests.adapters.transports.peer import Peer, Serve, ok
 
-Reply = bytes | Callable[[asyncio.StreamWriter], object] | None
-"""Bytes to write; None to close without answering; a callable for anything else."""
-Serve = Callable[..., Awaitable["Peer"]]
-
-
-@dataclass
-class Peer:
-    replies: list[Reply]
-    """Answers in order, across connections."""
-    requests: list[bytes] = field(default_factory=list)
-    connections: int = 0
-    open_now: int = 0
-    most_open: int = 0
-    port: int = 0
-
-    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        self.open_now += 1
-        self.most_open = max(self.most_open, self.open_now)
-        try:
-            while True:
-                try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except (asyncio.IncompleteReadError, ConnectionError):
-                    return
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":", 1)[1])
-                body = await reader.readexactly(length) if length else b""
-                self.requests.append(head + body)
-                reply = self.replies.pop(0) if self.replies else None
-                if reply is None:
-                    return
-                if callable(reply):
-                    result = reply(writer)
-                    if asyncio.iscoroutine(result):
-                        await result
-                    continue
-                writer.write(reply)
-                await writer.drain()
-        finally:
-            self.open_now -= 1
-            writer.close()
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
 
 
-def ok(body: bytes = b'{"ok":true}', *headers: str) -> bytes:
-    extra = "".join(f"{h}\r\n" for h in headers)
-    return (
-        f"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n"
-        f"{extra}\r\n"
-    ).encode() + body
-
-
-@pytest.fixture
-async def serve() -> AsyncIterator[Serve]:
-    servers: list[asyncio.Server] = []
-
-    async def start(replies: list[Reply], *, tls: ssl.SSLContext | None = None) -> Peer:
-        peer = Peer(list(replies))
-        server = await asyncio.start_server(peer.serve, "127.0.0.1", 0, ssl=tls)
-        peer.port = server.sockets[0].getsockname()[1]
-        servers.append(server)
-        return peer
-
-    yield start
-    for server in servers:
-        server.close()
-
-
-def wire_for(peer: Peer, *, max_connections: int = 4, **kwargs: object) -> H1Wire:
-    return H1Wire(
+def wire_for(peer: Peer, *, max_connections: int = 4, **kwargs: object) -> HttptoolsTransport:
+    return HttptoolsTransport(
         base_url=f"http://127.0.0.1:{peer.port}/base",
         headers={"authorization": "Bearer k"},
         max_connections=max_connections,
@@ -100,19 +40,19 @@ def wire_for(peer: Peer, *, max_connections: int = 4, **kwargs: object) -> H1Wir
 
 
 async def get(
-    wire: H1Wire,
+    wire: HttptoolsTransport,
     path: str = "/x",
     *,
     method: str = "GET",
     json: object = None,
     headers: dict[str, str] | None = None,
-) -> WireResponse:
+) -> TransportResponse:
     return await wire.send(
         method, path, params=None, json=json, headers=headers, timeout_s=5, connect_timeout_s=5
     )
 
 
-async def idle_one_closed(wire: H1Wire) -> None:
+async def idle_one_closed(wire: HttptoolsTransport) -> None:
     """Until the wire's idle connection has seen its peer close (or its surprise bytes)."""
     async with asyncio.timeout(5):
         while wire._idle[0].usable:  # noqa: ASYNC110 - protocol state, no event to wait on
@@ -206,7 +146,7 @@ async def test_a_stale_connection_is_retried_for_a_get_only(serve: Serve) -> Non
 
     peer.replies = [ok(), None, ok()]
     await get(wire)
-    with pytest.raises(WireError, match="closed before the reply"):
+    with pytest.raises(TransportError, match="closed before the reply"):
         await get(wire, method="POST", json={"decision": "approve"})
     await wire.aclose()
     posts = [r for r in peer.requests if r.startswith(b"POST")]
@@ -221,7 +161,7 @@ async def test_a_truncated_body_is_an_error(serve: Serve) -> None:
 
     peer = await serve([truncated])
     wire = wire_for(peer)
-    with pytest.raises(WireError, match="closed before the reply was complete"):
+    with pytest.raises(TransportError, match="closed before the reply was complete"):
         await get(wire)
     await wire.aclose()
 
@@ -229,7 +169,7 @@ async def test_a_truncated_body_is_an_error(serve: Serve) -> None:
 async def test_garbage_is_an_error(serve: Serve) -> None:
     peer = await serve([b"SMTP ready\r\n\r\n"])
     wire = wire_for(peer)
-    with pytest.raises(WireError, match="unreadable reply"):
+    with pytest.raises(TransportError, match="unreadable reply"):
         await get(wire)
     await wire.aclose()
 
@@ -265,15 +205,14 @@ async def test_compressed_bodies_are_decoded(
 async def test_unknown_encoding_and_bad_gzip_are_errors(serve: Serve) -> None:
     peer = await serve([ok(b"xx", "content-encoding: br"), ok(b"xx", "content-encoding: gzip")])
     wire = wire_for(peer)
-    with pytest.raises(WireError, match="unsupported content-encoding"):
+    with pytest.raises(TransportError, match="unsupported content-encoding"):
         await get(wire)
-    with pytest.raises(WireError, match="unreadable gzip body"):
+    with pytest.raises(TransportError, match="unreadable gzip body"):
         await get(wire)
     await wire.aclose()
 
 
-async def test_bodies_are_bounded(serve: Serve, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_h1, "MAX_BODY_BYTES", 64)
+async def test_bodies_are_bounded(serve: Serve) -> None:
     big = b"[" + b"1," * 100 + b"1]"
     peer = await serve(
         [
@@ -285,18 +224,18 @@ async def test_bodies_are_bounded(serve: Serve, monkeypatch: pytest.MonkeyPatch)
             ok(gzip.compress(big), "content-encoding: gzip"),  # too large once inflated
         ]
     )
-    wire = wire_for(peer)
+    wire = wire_for(peer, options=TransportOptions(max_body_bytes=64))
     for _ in range(3):
-        with pytest.raises(WireError, match="too large"):
+        with pytest.raises(TransportError, match="too large"):
             await get(wire)
     await wire.aclose()
 
 
 async def test_headers_are_bounded(serve: Serve, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_h1, "MAX_HEADER_BYTES", 100)
+    monkeypatch.setattr(httptools, "MAX_HEADER_BYTES", 100)
     peer = await serve([ok(b"{}", "x-long: " + "a" * 200)])
     wire = wire_for(peer)
-    with pytest.raises(WireError, match="headers too large"):
+    with pytest.raises(TransportError, match="headers too large"):
         await get(wire)
     await wire.aclose()
 
@@ -308,7 +247,7 @@ async def test_headers_are_bounded(serve: Serve, monkeypatch: pytest.MonkeyPatch
 async def test_unsafe_request_headers_are_refused(serve: Serve, headers: dict[str, str]) -> None:
     peer = await serve([ok()])
     wire = wire_for(peer)
-    with pytest.raises(WireError, match="header"):
+    with pytest.raises(TransportError, match="header"):
         await get(wire, headers=headers)
     await wire.aclose()
     assert peer.requests == []
@@ -318,15 +257,15 @@ async def test_unsafe_paths_are_refused(serve: Serve) -> None:
     peer = await serve([ok()])
     wire = wire_for(peer)
     for path in ("/a b", "/a\r\nHost: x", "/é"):
-        with pytest.raises(WireError, match="invalid request line"):
+        with pytest.raises(TransportError, match="invalid request line"):
             await get(wire, path)
     await wire.aclose()
     assert peer.requests == []
 
 
 async def test_connection_refused_is_an_error() -> None:
-    nobody = H1Wire(base_url="http://127.0.0.1:1", headers={}, max_connections=1)
-    with pytest.raises(WireError, match="connect failed"):
+    nobody = HttptoolsTransport(base_url="http://127.0.0.1:1", headers={}, max_connections=1)
+    with pytest.raises(TransportError, match="connect failed"):
         await get(nobody)
 
 
@@ -373,35 +312,37 @@ async def test_a_closed_wire_refuses(serve: Serve) -> None:
     peer = await serve([ok()])
     wire = wire_for(peer)
     await wire.aclose()
-    with pytest.raises(WireError, match="closed"):
+    with pytest.raises(TransportError, match="closed"):
         await get(wire)
 
 
 def test_only_http_urls() -> None:
     with pytest.raises(ValueError, match="not an http"):
-        H1Wire(base_url="ftp://x", headers={}, max_connections=1)
+        HttptoolsTransport(base_url="ftp://x", headers={}, max_connections=1)
 
 
-async def test_tls_with_a_trusted_certificate(serve: Serve) -> None:
+async def test_tls_with_a_trusted_certificate(serve: Serve, tmp_path: Path) -> None:
     authority = trustme.CA()
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     authority.issue_cert("localhost").configure_cert(server_context)
-    client_context = ssl.create_default_context()
-    authority.configure_trust(client_context)
+    ca_bundle = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(ca_bundle))
     peer = await serve([ok(b'{"tls":1}')], tls=server_context)
 
-    wire = H1Wire(
+    wire = HttptoolsTransport(
         base_url=f"https://localhost:{peer.port}",
         headers={},
         max_connections=1,
-        ssl_context=client_context,
+        options=TransportOptions(ca_bundle=str(ca_bundle)),
     )
     response = await get(wire)
     await wire.aclose()
     assert response.body == b'{"tls":1}'
 
-    untrusting = H1Wire(base_url=f"https://localhost:{peer.port}", headers={}, max_connections=1)
-    with pytest.raises(WireError, match="connect failed"):
+    untrusting = HttptoolsTransport(
+        base_url=f"https://localhost:{peer.port}", headers={}, max_connections=1
+    )
+    with pytest.raises(TransportError, match="connect failed"):
         await get(untrusting)
 
 
@@ -446,7 +387,7 @@ async def test_a_protocol_switch_is_an_error(serve: Serve) -> None:
         [b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n"]
     )
     wire = wire_for(peer)
-    with pytest.raises(WireError, match="switched protocols"):
+    with pytest.raises(TransportError, match="switched protocols"):
         await get(wire)
     await wire.aclose()
 
@@ -471,11 +412,13 @@ async def test_giving_up_while_waiting_for_a_slot(serve: Serve) -> None:
 
 
 def test_the_host_header_names_the_origin() -> None:
-    default = H1Wire(base_url="http://api.example.com/v1", headers={}, max_connections=1)
+    default = HttptoolsTransport(
+        base_url="http://api.example.com/v1", headers={}, max_connections=1
+    )
     assert b"host: api.example.com\r\n" in default._fixed_lines
-    tls = H1Wire(base_url="https://api.example.com:8443", headers={}, max_connections=1)
+    tls = HttptoolsTransport(base_url="https://api.example.com:8443", headers={}, max_connections=1)
     assert b"host: api.example.com:8443\r\n" in tls._fixed_lines
-    ipv6 = H1Wire(base_url="http://[::1]:8080", headers={}, max_connections=1)
+    ipv6 = HttptoolsTransport(base_url="http://[::1]:8080", headers={}, max_connections=1)
     assert b"host: [::1]:8080\r\n" in ipv6._fixed_lines
 
 
@@ -487,8 +430,8 @@ async def test_a_slow_connect_is_a_timeout(monkeypatch: pytest.MonkeyPatch) -> N
         raise AssertionError("not reached")
 
     monkeypatch.setattr(loop, "create_connection", hangs)
-    wire = H1Wire(base_url="http://127.0.0.1:9", headers={}, max_connections=1)
-    with pytest.raises(WireTimeout, match="connect timeout"):
+    wire = HttptoolsTransport(base_url="http://127.0.0.1:9", headers={}, max_connections=1)
+    with pytest.raises(TransportTimeout, match="connect timeout"):
         await wire.send(
             "GET", "/", params=None, json=None, headers=None, timeout_s=5, connect_timeout_s=0.01
         )
@@ -505,9 +448,9 @@ async def test_a_transport_that_died_unnoticed_fails_the_send_cleanly() -> None:
         def close(self) -> None:
             pass
 
-    exchange = _h1._Exchange()
+    exchange = httptools._Exchange(max_body_bytes=64)
     exchange.connection_made(Dead())
-    with pytest.raises(WireError, match="before the request was sent"):
+    with pytest.raises(TransportError, match="before the request was sent"):
         exchange.exchange(b"GET / HTTP/1.1\r\n\r\n")
     assert exchange.closed
     assert not exchange.usable
