@@ -1,4 +1,4 @@
-"""``gateway``: demo, serve, sandbox, export-schema, check-config (design §5)."""
+"""``gateway``: demo, serve, sandbox, export-schema, check-config."""
 
 from __future__ import annotations
 

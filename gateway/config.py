@@ -1,4 +1,4 @@
-"""The gateway's TOML configuration (design §4): parsed, validated, secrets read from the environment.
+"""The gateway's TOML configuration: parsed, validated, secrets read from the environment.
 
 A bad file gets one message per problem, each naming the key (``sources[1].kind: …``), all of them
 in one run, and ``gateway`` exits non-zero.
