@@ -6,22 +6,25 @@ import re
 import socket
 import subprocess
 import sys
+from contextlib import asynccontextmanager
 from importlib.metadata import version
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from gateway import cli
 from sandbox import SANDBOX_CREDENTIALS
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import AsyncIterator, Iterator
     from pathlib import Path
 
 GATEWAY = (sys.executable, "-m", "gateway")
 BANNER_LIMIT_S = 30
 TRUTHLOCKS_ID = "maip-orch:01JDEMO0000000000000000000"
+UVICORN_STARTUP_FAILURE = 3
 
 
 def test_version_names_the_installed_package(capsys: pytest.CaptureFixture[str]) -> None:
@@ -143,3 +146,17 @@ def test_the_sandbox_banner_gives_credentials_that_work(sandbox_banner: list[str
             refused = client.request(method, path, json=body)
             assert accepted.status_code == 200, (kind, accepted.text)
             assert refused.status_code in (400, 401, 403), (kind, refused.status_code)
+
+
+def test_an_app_that_fails_to_start_exits_as_uvicorn_would() -> None:
+    @asynccontextmanager
+    async def broken(app: Starlette) -> AsyncIterator[None]:
+        raise RuntimeError("the upstream clients could not open")
+        yield
+
+    sock = cli._listen("127.0.0.1", 0)
+    options = {"lifespan": "on", "log_level": "critical"}
+    with pytest.raises(SystemExit) as exited:
+        cli._serve_on(sock, Starlette(lifespan=broken), options)
+    assert exited.value.code == UVICORN_STARTUP_FAILURE
+    assert sock.fileno() == -1, "the bound socket is closed either way"
