@@ -1,19 +1,44 @@
-"""``gateway``: demo, serve, sandbox, export-schema, check-config (design §5)."""
+"""``gateway``: demo, serve, sandbox, export-schema, check-config."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import math
+import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from gateway.config import GatewayConfig
+    from starlette.types import ASGIApp
 
-__all__ = ["main", "uvicorn_options"]
+    from gateway.config import ConfigError, GatewayConfig
+
+__all__ = ["main", "sandbox_banner", "uvicorn_options"]
 
 EXIT_CONFIG = 2
+DEMO_PORT = 8000
+BACKLOG = 2048
+"""uvicorn's default ``backlog``."""
+SANDBOX_PORT = 9000
+CONFIG_HELP = (
+    "the gateway's TOML config file; secrets come from the environment (docs/configuration.md)"
+)
+SANDBOX_HEADERS: dict[str, tuple[tuple[str, str], ...]] = {
+    "rotavision": (("Authorization", "Bearer {api_key}"),),
+    "nesting": (("Authorization", "{api_key}"),),
+    "truthlocks": (("X-API-Key", "{api_key}"), ("X-Tenant-ID", "{tenant_id}")),
+    "velt": (("x-velt-api-key", "{api_key}"), ("x-velt-auth-token", "{auth_token}")),
+}
+"""The headers each sandbox kind checks, filled from ``SANDBOX_CREDENTIALS``; what the banner shows."""
+SANDBOX_ENDPOINTS = {
+    "rotavision": "GET  /v1/orchestrate/executions",
+    "nesting": "GET  /api/v1/executions",
+    "truthlocks": "GET  /v1/orchestrations/<id>",
+    "velt": 'POST /v2/workflow/executions/list {"data": {}}',
+}
 APP_FACTORY = "gateway.http.app:app_from_env"
 """What each ``serve --workers N`` process imports: it reads the config path from ``GATEWAY_CONFIG``."""
 
@@ -29,19 +54,25 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gateway", description="One GraphQL API over execution APIs."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    with_defaults = argparse.ArgumentDefaultsHelpFormatter
 
     demo = commands.add_parser(
-        "demo", help="run the sandbox and the gateway together (no credentials)"
+        "demo",
+        help="run the sandbox and the gateway together (no credentials)",
+        formatter_class=with_defaults,
     )
-    demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument("--port", type=int, default=8000)
-    demo.add_argument("--sandbox-port", type=int, default=0, help="default: any free port")
+    demo.add_argument("--host", default="127.0.0.1", help="the gateway's address")
+    demo.add_argument("--port", type=int, default=DEMO_PORT, help="the gateway's port")
+    demo.add_argument(
+        "--sandbox-port", type=int, default=0, help="the sandbox's port; 0 picks a free one"
+    )
     demo.add_argument("--latency-ms", type=float, default=0.0, help="sandbox latency per call")
     demo.set_defaults(run=_demo)
 
     serve = commands.add_parser("serve", help="serve the gateway with a config file")
-    serve.add_argument("--config", required=True, type=Path)
+    serve.add_argument("--config", required=True, type=Path, help=CONFIG_HELP)
     serve.add_argument("--host", help="overrides server.host")
     serve.add_argument("--port", type=int, help="overrides server.port")
     serve.add_argument(
@@ -52,12 +83,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(run=_serve)
 
-    sandbox = commands.add_parser("sandbox", help="serve the simulated upstreams alone")
-    sandbox.add_argument("--host", default="127.0.0.1")
-    sandbox.add_argument("--port", type=int, default=9000)
-    sandbox.add_argument("--latency-ms", type=float, default=0.0)
+    sandbox = commands.add_parser(
+        "sandbox", help="serve the simulated upstreams alone", formatter_class=with_defaults
+    )
+    sandbox.add_argument("--host", default="127.0.0.1", help="the address to listen on")
+    sandbox.add_argument("--port", type=int, default=SANDBOX_PORT, help="the port to listen on")
+    sandbox.add_argument("--latency-ms", type=float, default=0.0, help="latency added per call")
     sandbox.add_argument("--fail-rate", type=float, default=0.0, help="share of calls answered 503")
-    sandbox.add_argument("--seed", type=int, default=7)
+    sandbox.add_argument("--seed", type=int, default=7, help="seeds the simulated data")
     sandbox.add_argument("--executions", type=int, default=240, help="seeded executions per source")
     sandbox.set_defaults(run=_sandbox)
 
@@ -65,10 +98,21 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--output", type=Path, help="write to this file instead of stdout")
     export.set_defaults(run=_export_schema)
 
-    check = commands.add_parser("check-config", help="validate a config file without serving")
-    check.add_argument("--config", required=True, type=Path)
+    check = commands.add_parser(
+        "check-config", help="validate a config file without serving; reports every problem"
+    )
+    check.add_argument("--config", required=True, type=Path, help=CONFIG_HELP)
     check.set_defaults(run=_check_config)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("execution-gateway")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
 
 
 def _fail(message: str) -> int:
@@ -76,10 +120,48 @@ def _fail(message: str) -> int:
     return EXIT_CONFIG
 
 
+def _config_failed(error: ConfigError) -> int:
+    """One line per problem, so a file with several is fixed in one pass."""
+    for problem in error.problems or (str(error),):
+        _fail(f"config error: {problem}")
+    return EXIT_CONFIG
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` before any URL is printed; ``OSError`` when taken.
+
+    uvicorn serves on this very socket, so nothing can take the port between check and use.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(BACKLOG)  # a client that reads the banner at once waits, is not refused
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _cannot_listen(host: str, port: int, error: OSError, flag: str) -> int:
+    reason = "already in use" if error.errno == errno.EADDRINUSE else (error.strerror or str(error))
+    return _fail(f"cannot listen on {host}:{port}: {reason}; choose another port with {flag}")
+
+
+def _serve_on(sock: socket.socket, app: ASGIApp | str, options: dict[str, Any]) -> int:
+    """``uvicorn.run`` on an already bound socket (uvicorn's public ``Server.run(sockets=)``)."""
+    import uvicorn
+
+    options = {k: v for k, v in options.items() if k not in ("host", "port")}
+    server = uvicorn.Server(uvicorn.Config(app, **options))
+    with sock, contextlib.suppress(KeyboardInterrupt):  # Ctrl-C stops it, as uvicorn.run
+        server.run(sockets=[sock])
+    return 0  # an app that fails to start makes uvicorn exit 3 itself
+
+
 def _demo(args: argparse.Namespace) -> int:
     import dataclasses
-
-    import uvicorn
 
     from gateway.demo import DEMO_EXECUTION_ID, demo_config
     from gateway.http.app import create_app
@@ -87,16 +169,27 @@ def _demo(args: argparse.Namespace) -> int:
     from gateway.ops.logs import configure_logging
     from sandbox import Faults, Sandbox, SandboxConfig
 
+    try:
+        sock = _listen(args.host, args.port)
+    except OSError as exc:
+        return _cannot_listen(args.host, args.port, exc, "--port")
+    if args.sandbox_port:
+        try:
+            _listen("127.0.0.1", args.sandbox_port).close()
+        except OSError as exc:
+            sock.close()
+            return _cannot_listen("127.0.0.1", args.sandbox_port, exc, "--sandbox-port")
+    port = sock.getsockname()[1]
     sandbox = ThreadedServer(
         Sandbox(SandboxConfig(faults=Faults(latency_ms=args.latency_ms))).app(),
         port=args.sandbox_port,
     )
     sandbox_url = sandbox.start()
-    config = demo_config(sandbox_url, port=args.port, step_kinds=True)
+    config = demo_config(sandbox_url, port=port, step_kinds=True)
     config = dataclasses.replace(config, server=dataclasses.replace(config.server, host=args.host))
     configure_logging(config.logging)
     app = create_app(config)
-    url = f"http://{args.host}:{args.port}/graphql"
+    url = f"http://{args.host}:{port}/graphql"
     print(
         f"sandbox upstreams: {sandbox_url}\n"
         f"GraphiQL:          {url}\n"
@@ -105,10 +198,9 @@ def _demo(args: argparse.Namespace) -> int:
         flush=True,
     )
     try:
-        uvicorn.run(app, **uvicorn_options(config))
+        return _serve_on(sock, app, uvicorn_options(config))
     finally:
         sandbox.stop()
-    return 0
 
 
 def _load(path: Path):  # type: ignore[no-untyped-def]
@@ -201,7 +293,7 @@ def _serve(args: argparse.Namespace) -> int:
         else:
             app = create_app(config)
     except ConfigError as exc:
-        return _fail(f"config error: {exc}")
+        return _config_failed(exc)
     options = uvicorn_options(config, workers=args.workers)
     if args.workers > 1:
         configure_logging(config.logging)
@@ -221,27 +313,55 @@ def _serve(args: argparse.Namespace) -> int:
             return _fail(
                 f"server.metrics_port: cannot listen on {server.host}:{server.metrics_port}"
             )
+    try:
+        sock = _listen(server.host, server.port)
+    except OSError as exc:
+        if metrics_server is not None:
+            metrics_server.stop()
+        return _cannot_listen(server.host, server.port, exc, "--port (or server.port)")
     settle_heap()
     try:
-        uvicorn.run(app, **options)
+        return _serve_on(sock, app, options)
     finally:
         if metrics_server is not None:
             metrics_server.stop()
-    return 0
 
 
 def _sandbox(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from sandbox import Faults, Sandbox, SandboxConfig
 
+    try:
+        sock = _listen(args.host, args.port)
+    except OSError as exc:
+        return _cannot_listen(args.host, args.port, exc, "--port")
     config = SandboxConfig(
         seed=args.seed,
         executions_per_source=args.executions,
         faults=Faults(latency_ms=args.latency_ms, fail_rate=args.fail_rate),
     )
-    uvicorn.run(Sandbox(config).app(), host=args.host, port=args.port, log_level="warning")
-    return 0
+    url = f"http://{args.host}:{sock.getsockname()[1]}"
+    print(sandbox_banner(url), flush=True)
+    return _serve_on(sock, Sandbox(config).app(), {"log_level": "warning"})
+
+
+def sandbox_banner(url: str) -> str:
+    """Where the sandbox listens and, per kind, an endpoint and the headers it accepts."""
+    from sandbox import SANDBOX_CREDENTIALS
+
+    lines = [f"sandbox upstreams: {url}", "each kind accepts these credentials:"]
+    for kind, credentials in SANDBOX_CREDENTIALS.items():
+        headers = "  ".join(
+            f"{name}: {value.format(**credentials)}" for name, value in SANDBOX_HEADERS[kind]
+        )
+        lines.append(f"  {kind:<11} {headers}")
+        lines.append(f"  {'':<11} {SANDBOX_ENDPOINTS[kind]}")
+    rotavision = SANDBOX_CREDENTIALS["rotavision"]["api_key"]
+    lines += [
+        f"faults:            {url}/_sandbox/faults (GET shows, POST sets; docs/resilience.md)",
+        f"try:               curl -H 'Authorization: Bearer {rotavision}' "
+        f"{url}/v1/orchestrate/executions",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def _export_schema(args: argparse.Namespace) -> int:
@@ -261,7 +381,7 @@ def _check_config(args: argparse.Namespace) -> int:
     try:
         config = _load(args.config)
     except ConfigError as exc:
-        return _fail(f"config error: {exc}")
+        return _config_failed(exc)
     names = ", ".join(f"{s.name} ({s.kind.value})" for s in config.sources)
     print(f"{args.config}: OK — auth {config.auth.mode}; sources: {names}")
     return 0

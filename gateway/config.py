@@ -1,6 +1,7 @@
-"""The gateway's TOML configuration (design §4): parsed, validated, secrets read from the environment.
+"""The gateway's TOML configuration: parsed, validated, secrets read from the environment.
 
-A bad file gets one message naming the key (``sources[1].kind: …``) and ``gateway`` exits non-zero.
+A bad file gets one message per problem, each naming the key (``sources[1].kind: …``), all of them
+in one run, and ``gateway`` exits non-zero.
 Any scalar can be overridden by the environment: ``GATEWAY__SERVER__PORT=9000``, or for a source
 ``GATEWAY__SOURCES__<NAME>__BASE_URL=…`` (name upper-cased, ``-`` as ``_``). Values are read as TOML
 literals when they parse as one (``9000``, ``true``), else as strings.
@@ -14,6 +15,7 @@ import os
 import re
 import ssl
 import tomllib
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +26,7 @@ from adapters.model import SourceKind
 from adapters.transports import UPSTREAM_CLIENTS, TransportOptions
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
 
 __all__ = [
     "DEFAULT_ACTIVE_TTL_S",
@@ -77,7 +79,29 @@ AUTH_MODES = ("none", "api_key")
 
 
 class ConfigError(Exception):
-    """A configuration problem, worded for the person who edits the file."""
+    """Configuration problems, each worded for the person who edits the file; one per line."""
+
+    def __init__(self, *problems: str) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class _Problems:
+    """Collects every problem of one file, so a single run reports them all."""
+
+    def __init__(self) -> None:
+        self.found: list[str] = []
+
+    def add(self, problem: str) -> None:
+        self.found.append(problem)
+
+    @contextmanager
+    def check(self) -> Iterator[None]:
+        """Record a ``ConfigError`` raised inside (a part that cannot go on) and carry on."""
+        try:
+            yield
+        except ConfigError as exc:
+            self.found.extend(exc.problems)
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,30 +395,32 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> GatewayConf
 
 
 def parse_config(raw: dict[str, Any], env: Mapping[str, str]) -> GatewayConfig:
-    """Validate an already-parsed TOML document; secrets come from ``env``."""
-    raw = _apply_env_overrides(raw, env)
-    _check_keys(raw, _SECTIONS, "")
-    server_raw = _section(raw, "server")
-    _check_keys(server_raw, _SERVER_KEYS, "server.")
+    """Validate an already-parsed TOML document; secrets come from ``env``.
+
+    Every problem is collected before raising, so one run of ``check-config`` reports them all.
+    """
+    problems = _Problems()
+    raw, overridden = _apply_env_overrides(raw, env, problems)
+    raw = _check_keys(raw, _SECTIONS, "", problems)
+    server_raw = _check_keys(_section(raw, "server"), _SERVER_KEYS, "server.", problems)
     if "cors_origins" in server_raw:
         origins = server_raw["cors_origins"]
         if not all(isinstance(o, str) for o in origins):
-            raise ConfigError("server.cors_origins: expected a list of origins (strings)")
+            problems.add("server.cors_origins: expected a list of origins (strings)")
+            origins = []
         server_raw["cors_origins"] = tuple(origins)
     if "cursor_secret_env" in server_raw:
         server_raw["cursor_secret"] = _secret(
-            env, server_raw["cursor_secret_env"], "server.cursor_secret_env"
+            env, server_raw["cursor_secret_env"], "server.cursor_secret_env", problems
         )
     server = ServerConfig(**server_raw)
     for key in ("port", "metrics_port"):
         if not 0 <= getattr(server, key) <= 65535:
-            raise ConfigError(f"server.{key}: {getattr(server, key)} is not a TCP port (0..65535)")
+            problems.add(f"server.{key}: {getattr(server, key)} is not a TCP port (0..65535)")
     if server.metrics not in METRICS_MODES:
-        raise ConfigError(
-            f"server.metrics: '{server.metrics}' is not one of {', '.join(METRICS_MODES)}"
-        )
+        problems.add(f"server.metrics: '{server.metrics}' is not one of {', '.join(METRICS_MODES)}")
     if server.upstream_client not in UPSTREAM_CLIENTS:
-        raise ConfigError(
+        problems.add(
             f"server.upstream_client: '{server.upstream_client}' is not one of {', '.join(UPSTREAM_CLIENTS)}"
         )
     for key in (
@@ -409,43 +435,38 @@ def parse_config(raw: dict[str, Any], env: Mapping[str, str]) -> GatewayConfig:
         "max_connections",
     ):
         if getattr(server, key) <= 0:
-            raise ConfigError(f"server.{key}: must be positive")
+            problems.add(f"server.{key}: must be positive")
 
-    limits_raw = _section(raw, "limits")
-    _check_keys(limits_raw, _LIMITS_KEYS, "limits.")
-    for key, value in limits_raw.items():
+    limits_raw = _check_keys(_section(raw, "limits"), _LIMITS_KEYS, "limits.", problems)
+    for key, value in list(limits_raw.items()):
         if value < 1:
-            raise ConfigError(f"limits.{key}: must be at least 1")
+            problems.add(f"limits.{key}: must be at least 1")
+            del limits_raw[key]
     limits = LimitsConfig(**limits_raw)
 
-    rate_raw = _section(raw, "rate_limit")
-    _check_keys(rate_raw, _RATE_LIMIT_KEYS, "rate_limit.")
+    rate_raw = _check_keys(_section(raw, "rate_limit"), _RATE_LIMIT_KEYS, "rate_limit.", problems)
     rate_limit = RateLimitConfig(**rate_raw)
     if rate_limit.requests_per_s < 0 or rate_limit.burst < 1:
-        raise ConfigError("rate_limit: requests_per_s must be >= 0 and burst >= 1")
+        problems.add("rate_limit: requests_per_s must be >= 0 and burst >= 1")
 
-    logging_raw = _section(raw, "logging")
-    _check_keys(logging_raw, _LOGGING_KEYS, "logging.")
+    logging_raw = _check_keys(_section(raw, "logging"), _LOGGING_KEYS, "logging.", problems)
     logging_config = LoggingConfig(**logging_raw)
     if logging_config.format not in LOG_FORMATS:
-        raise ConfigError(
+        problems.add(
             f"logging.format: '{logging_config.format}' is not one of {', '.join(LOG_FORMATS)}"
         )
     if logging_config.level.lower() not in ("debug", "info", "warning", "error"):
-        raise ConfigError(
+        problems.add(
             f"logging.level: '{logging_config.level}' is not debug, info, warning or error"
         )
 
-    tracing_raw = _section(raw, "tracing")
-    _check_keys(tracing_raw, _TRACING_KEYS, "tracing.")
+    tracing_raw = _check_keys(_section(raw, "tracing"), _TRACING_KEYS, "tracing.", problems)
     tracing = TracingConfig(**tracing_raw)
 
-    audit_raw = _section(raw, "audit")
-    _check_keys(audit_raw, _AUDIT_KEYS, "audit.")
+    audit_raw = _check_keys(_section(raw, "audit"), _AUDIT_KEYS, "audit.", problems)
     audit = AuditConfig(**audit_raw)
 
-    cache_raw = _section(raw, "cache")
-    _check_keys(cache_raw, _CACHE_KEYS, "cache.")
+    cache_raw = _check_keys(_section(raw, "cache"), _CACHE_KEYS, "cache.", problems)
     cache = CacheConfig(**cache_raw)
     for key in (
         "max_entries",
@@ -456,36 +477,44 @@ def parse_config(raw: dict[str, Any], env: Mapping[str, str]) -> GatewayConfig:
         "persisted_queries_max",
     ):
         if getattr(cache, key) < 0:
-            raise ConfigError(f"cache.{key}: must not be negative")
+            problems.add(f"cache.{key}: must not be negative")
     if cache.persisted_queries not in PERSISTED_QUERY_MODES:
-        raise ConfigError(
+        problems.add(
             f"cache.persisted_queries: '{cache.persisted_queries}' is not one of "
             f"{', '.join(PERSISTED_QUERY_MODES)}"
         )
     if cache.persisted_queries == "trusted":
         if not cache.trusted_documents:
-            raise ConfigError('cache.trusted_documents: needed when persisted_queries = "trusted"')
-        if not Path(cache.trusted_documents).is_file():
-            raise ConfigError(f"cache.trusted_documents: no file at {cache.trusted_documents}")
+            problems.add('cache.trusted_documents: needed when persisted_queries = "trusted"')
+        elif not Path(cache.trusted_documents).is_file():
+            problems.add(f"cache.trusted_documents: no file at {cache.trusted_documents}")
 
-    state = _parse_state(_section(raw, "state"), env)
+    state = StateConfig()
+    with problems.check():
+        state = _parse_state(_section(raw, "state"), env, problems)
     if state.backend != "memory" and not server.cursor_secret:
-        raise ConfigError(
+        problems.add(
             "server.cursor_secret_env: replicas that share state must share the cursor secret "
             "(a cursor one replica signed must verify on the next): set it on every replica"
         )
-    auth = _parse_auth(_section(raw, "auth"), env)
-    sources_raw = raw.get("sources", [])
-    sources = tuple(_parse_source(i, s, env) for i, s in enumerate(sources_raw))
+    auth = AuthConfig()
+    with problems.check():
+        auth = _parse_auth(_section(raw, "auth"), env, problems)
+    sources: list[SourceConfig] = []
+    for index, source_raw in enumerate(raw.get("sources", [])):
+        with problems.check():
+            sources.append(_parse_source(index, source_raw, env, problems))
     seen: set[str] = set()
     for index, source in enumerate(sources):
         if source.name in seen:
-            raise ConfigError(
+            problems.add(
                 f"sources[{index}].name: '{source.name}' is used twice; names must be unique"
             )
         seen.add(source.name)
-    if not sources:
-        raise ConfigError("sources: at least one [[sources]] entry is needed")
+    if not raw.get("sources"):
+        problems.add("sources: at least one [[sources]] entry is needed")
+    if problems.found:
+        raise ConfigError(*(_name_the_variable(p, overridden) for p in problems.found))
     return GatewayConfig(
         server=server,
         auth=auth,
@@ -496,12 +525,12 @@ def parse_config(raw: dict[str, Any], env: Mapping[str, str]) -> GatewayConfig:
         tracing=tracing,
         audit=audit,
         state=state,
-        sources=sources,
+        sources=tuple(sources),
     )
 
 
-def _parse_state(raw: dict[str, Any], env: Mapping[str, str]) -> StateConfig:
-    _check_keys(raw, _STATE_KEYS, "state.")
+def _parse_state(raw: dict[str, Any], env: Mapping[str, str], problems: _Problems) -> StateConfig:
+    raw = _check_keys(raw, _STATE_KEYS, "state.", problems)
     if raw.get("backend", "memory") not in STATE_BACKENDS:
         raise ConfigError(
             f"state.backend: '{raw['backend']}' is not one of {', '.join(STATE_BACKENDS)}"
@@ -514,12 +543,21 @@ def _parse_state(raw: dict[str, Any], env: Mapping[str, str]) -> StateConfig:
             raise ConfigError(
                 'state.redis_url_env: needed for backend = "redis" (the variable holding the URL)'
             )
-        raw["redis_url"] = _secret(env, variable, "state.redis_url_env")
-        if not raw["redis_url"].startswith(("redis://", "rediss://", "unix://")):
+        raw["redis_url"] = _secret(env, variable, "state.redis_url_env", problems)
+        if raw["redis_url"] and not raw["redis_url"].startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
             raise ConfigError(
                 f"state.redis_url_env: {variable} does not hold a redis://, rediss:// or unix:// URL"
             )
     return StateConfig(**raw)
+
+
+def _name_the_variable(problem: str, overridden: Mapping[str, str]) -> str:
+    """``server.port: …`` gains ``(set by GATEWAY__SERVER__PORT)`` when the environment set it."""
+    key = problem.split(":", 1)[0]
+    variable = overridden.get(key)
+    return f"{problem} (set by {variable})" if variable else problem
 
 
 def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
@@ -527,7 +565,11 @@ def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
     return dict(value)
 
 
-def _check_keys(table: dict[str, Any], known: Mapping[str, type], prefix: str) -> None:
+def _check_keys(
+    table: dict[str, Any], known: Mapping[str, type], prefix: str, problems: _Problems
+) -> dict[str, Any]:
+    """The keys of ``table`` that are known and well typed; each other one is a problem."""
+    valid: dict[str, Any] = {}
     for key, value in table.items():
         if key not in known:
             close = difflib.get_close_matches(key, list(known), n=1)
@@ -536,15 +578,19 @@ def _check_keys(table: dict[str, Any], known: Mapping[str, type], prefix: str) -
                 if close
                 else f" (known keys: {', '.join(sorted(known))})"
             )
-            raise ConfigError(f"{prefix}{key}: unknown key{hint}")
+            problems.add(f"{prefix}{key}: unknown key{hint}")
+            continue
         expected = known[key]
         ok = isinstance(value, expected) and not (expected is not bool and isinstance(value, bool))
         if expected is float:
             ok = isinstance(value, int | float) and not isinstance(value, bool)
         if not ok:
-            raise ConfigError(
+            problems.add(
                 f"{prefix}{key}: expected {_type_word(expected)}, got {_type_word(type(value))} {value!r}"
             )
+            continue
+        valid[key] = value
+    return valid
 
 
 def _type_word(kind: type) -> str:
@@ -558,25 +604,28 @@ def _type_word(kind: type) -> str:
     }.get(kind, kind.__name__)
 
 
-def _parse_auth(raw: dict[str, Any], env: Mapping[str, str]) -> AuthConfig:
-    _check_keys(raw, _AUTH_KEYS, "auth.")
+def _parse_auth(raw: dict[str, Any], env: Mapping[str, str], problems: _Problems) -> AuthConfig:
+    raw = _check_keys(raw, _AUTH_KEYS, "auth.", problems)
     mode = raw.get("mode", "none")
     if mode not in AUTH_MODES:
-        raise ConfigError(f"auth.mode: '{mode}' is not one of {', '.join(AUTH_MODES)}")
+        problems.add(f"auth.mode: '{mode}' is not one of {', '.join(AUTH_MODES)}")
     clients = []
     for index, client_raw in enumerate(raw.get("clients", [])):
         where = f"auth.clients[{index}]."
         if not isinstance(client_raw, dict):
-            raise ConfigError(f"auth.clients[{index}]: expected a table")
-        _check_keys(client_raw, _CLIENT_KEYS, where)
-        for required in ("name", "key_env", "roles"):
-            if required not in client_raw:
-                raise ConfigError(f"{where}{required}: missing (required)")
+            problems.add(f"auth.clients[{index}]: expected a table")
+            continue
+        client_raw = _check_keys(client_raw, _CLIENT_KEYS, where, problems)
+        missing = [r for r in ("name", "key_env", "roles") if r not in client_raw]
+        for required in missing:
+            problems.add(f"{where}{required}: missing (required)")
+        if missing:
+            continue
         roles = frozenset(client_raw["roles"])
         unknown = roles - ROLES
         if unknown or not roles:
-            raise ConfigError(f"{where}roles: must be a non-empty subset of {sorted(ROLES)}")
-        key = _secret(env, client_raw["key_env"], f"{where}key_env")
+            problems.add(f"{where}roles: must be a non-empty subset of {sorted(ROLES)}")
+        key = _secret(env, client_raw["key_env"], f"{where}key_env", problems)
         clients.append(
             ClientConfig(
                 name=client_raw["name"],
@@ -586,14 +635,14 @@ def _parse_auth(raw: dict[str, Any], env: Mapping[str, str]) -> AuthConfig:
                 key=key,
             )
         )
-    if mode == "api_key" and not clients:
-        raise ConfigError('auth.clients: auth.mode = "api_key" needs at least one [[auth.clients]]')
+    if mode == "api_key" and not clients and not raw.get("clients"):
+        problems.add('auth.clients: auth.mode = "api_key" needs at least one [[auth.clients]]')
     names = [c.name for c in clients]
     if len(set(names)) != len(names):
-        raise ConfigError("auth.clients: client names must be unique")
-    keys = [c.key for c in clients]
+        problems.add("auth.clients: client names must be unique")
+    keys = [c.key for c in clients if c.key]
     if len(set(keys)) != len(keys):
-        raise ConfigError("auth.clients: two clients share one key; give each its own")
+        problems.add("auth.clients: two clients share one key; give each its own")
     return AuthConfig(
         mode=mode,
         allow_none_on_public_host=raw.get("allow_none_on_public_host", False),
@@ -602,41 +651,47 @@ def _parse_auth(raw: dict[str, Any], env: Mapping[str, str]) -> AuthConfig:
     )
 
 
-def _parse_source(index: int, raw: Any, env: Mapping[str, str]) -> SourceConfig:
+def _parse_source(
+    index: int, raw: Any, env: Mapping[str, str], problems: _Problems
+) -> SourceConfig:
+    """One source; raises ``ConfigError`` only when it cannot be built at all (its other
+    problems are added to ``problems`` first)."""
     where = f"sources[{index}]."
     if not isinstance(raw, dict):
         raise ConfigError(f"sources[{index}]: expected a table ([[sources]])")
-    _check_keys(raw, _SOURCE_KEYS, where)
+    raw = _check_keys(raw, _SOURCE_KEYS, where, problems)
+    usable = True
     for required in ("name", "kind", "base_url"):
         if required not in raw:
-            raise ConfigError(f"{where}{required}: missing (required)")
-    name = raw["name"]
-    if not SOURCE_NAME.match(name):
-        raise ConfigError(
-            f"{where}name: '{name}' must match [a-z0-9-]{{1,32}} (it prefixes global ids)"
-        )
-    try:
-        kind = SourceKind(raw["kind"])
-    except ValueError:
-        kinds = ", ".join(k.value for k in SourceKind)
-        raise ConfigError(f"{where}kind: '{raw['kind']}' is not one of {kinds}") from None
-    base_url = raw["base_url"]
-    if not re.match(r"^https?://[^\s/]+", base_url):
-        raise ConfigError(f"{where}base_url: '{base_url}' must be an http(s) URL")
-    for required in _REQUIRED_SECRETS[kind]:
+            problems.add(f"{where}{required}: missing (required)")
+            usable = False
+    name = raw.get("name", "")
+    if "name" in raw and not SOURCE_NAME.match(name):
+        problems.add(f"{where}name: '{name}' must match [a-z0-9-]{{1,32}} (it prefixes global ids)")
+    kind: SourceKind | None = None
+    if "kind" in raw:
+        try:
+            kind = SourceKind(raw["kind"])
+        except ValueError:
+            kinds = ", ".join(k.value for k in SourceKind)
+            problems.add(f"{where}kind: '{raw['kind']}' is not one of {kinds}")
+    base_url = raw.get("base_url", "")
+    if "base_url" in raw and not re.match(r"^https?://[^\s/]+", base_url):
+        problems.add(f"{where}base_url: '{base_url}' must be an http(s) URL")
+    for required in _REQUIRED_SECRETS[kind] if kind is not None else ():
         if required not in raw:
-            raise ConfigError(f"{where}{required}: missing (a '{kind.value}' source needs it)")
+            problems.add(f"{where}{required}: missing (a '{raw['kind']}' source needs it)")
     tenant_id = raw.get("tenant_id")
     if "tenant_id_env" in raw:
-        tenant_id = _secret(env, raw["tenant_id_env"], f"{where}tenant_id_env")
-    if kind is SourceKind.TRUTHLOCKS and not tenant_id:
-        raise ConfigError(f"{where}tenant_id: missing (a 'truthlocks' source needs it)")
+        tenant_id = _secret(env, raw["tenant_id_env"], f"{where}tenant_id_env", problems)
+    if kind is SourceKind.TRUTHLOCKS and not tenant_id and "tenant_id_env" not in raw:
+        problems.add(f"{where}tenant_id: missing (a 'truthlocks' source needs it)")
     credentials = Credentials(
-        api_key=_secret(env, raw["api_key_env"], f"{where}api_key_env")
+        api_key=_secret(env, raw["api_key_env"], f"{where}api_key_env", problems)
         if "api_key_env" in raw
         else None,
         auth_token=(
-            _secret(env, raw["auth_token_env"], f"{where}auth_token_env")
+            _secret(env, raw["auth_token_env"], f"{where}auth_token_env", problems)
             if "auth_token_env" in raw
             else None
         ),
@@ -653,14 +708,17 @@ def _parse_source(index: int, raw: Any, env: Mapping[str, str]) -> SourceConfig:
             value = raw[key]
             positive = key in _POSITIVE_KEYS
             if (positive and value <= 0) or value < 0:
-                raise ConfigError(
-                    f"{where}{key}: must be {'positive' if positive else 'zero or more'}"
-                )
+                problems.add(f"{where}{key}: must be {'positive' if positive else 'zero or more'}")
+                continue
             engine[key] = float(value) if key.endswith("_s") else value
-    transport = _parse_transport(where, raw, base_url, env)
+    transport = TransportOptions()
+    with problems.check():
+        transport = _parse_transport(where, raw, base_url, env)
     step_kinds = raw.get("step_kinds_from_workflow", False)
-    if step_kinds and kind is not SourceKind.ROTAVISION:
-        raise ConfigError(f"{where}step_kinds_from_workflow: only 'rotavision' sources have it")
+    if step_kinds and kind is not None and kind is not SourceKind.ROTAVISION:
+        problems.add(f"{where}step_kinds_from_workflow: only 'rotavision' sources have it")
+    if not usable or kind is None:
+        raise ConfigError()  # its problems are already in ``problems``
     return SourceConfig(
         name=name,
         kind=kind,
@@ -701,45 +759,88 @@ def _parse_transport(
     return options
 
 
-def _secret(env: Mapping[str, str], variable: str, where: str) -> str:
+def _secret(env: Mapping[str, str], variable: str, where: str, problems: _Problems) -> str:
+    """The secret ``variable`` holds; empty, with a problem added, when it is not set."""
     value = env.get(variable)
     if not value:
-        raise ConfigError(
-            f"{where}: environment variable {variable} is not set (it holds the secret)"
-        )
+        problems.add(f"{where}: environment variable {variable} is not set (it holds the secret)")
+        return ""
     return value
 
 
-def _apply_env_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+_SECTION_KEYS: dict[str, Mapping[str, type]] = {
+    "server": _SERVER_KEYS,
+    "auth": _AUTH_KEYS,
+    "cache": _CACHE_KEYS,
+    "limits": _LIMITS_KEYS,
+    "rate_limit": _RATE_LIMIT_KEYS,
+    "logging": _LOGGING_KEYS,
+    "tracing": _TRACING_KEYS,
+    "audit": _AUDIT_KEYS,
+    "state": _STATE_KEYS,
+}
+"""The keys an environment override may name in each section (sources use ``_SOURCE_KEYS``)."""
+
+
+def _apply_env_overrides(
+    raw: dict[str, Any], env: Mapping[str, str], problems: _Problems
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """``raw`` with the environment's overrides applied, and which variable set which key.
+
+    A ``GATEWAY__`` variable that matches no section, source or key is a problem naming the
+    variable (a typo there would otherwise be ignored silently).
+    """
     result = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
     sources = [dict(s) if isinstance(s, dict) else s for s in result.get("sources", [])]
     if sources:
         result["sources"] = sources
+    overridden: dict[str, str] = {}
     for variable, text in env.items():
         if not variable.startswith(ENV_PREFIX):
             continue
         path = variable[len(ENV_PREFIX) :].lower().split("__")
         value = _literal(text)
         if len(path) == 2 and path[0] in _SECTIONS and path[0] != "sources":
+            known = _SECTION_KEYS.get(path[0])
+            if known is not None and path[1] not in known:
+                problems.add(_unknown_override(variable, path[1], known, f"{path[0]}."))
+                continue
             section = result.setdefault(path[0], {})
             if isinstance(section, dict):
                 section[path[1]] = value
+                overridden[f"{path[0]}.{path[1]}"] = variable
         elif len(path) == 3 and path[0] == "sources":
-            for source in sources:
+            if path[2] not in _SOURCE_KEYS:
+                problems.add(_unknown_override(variable, path[2], _SOURCE_KEYS, "sources[…]."))
+                continue
+            for index, source in enumerate(sources):
                 if (
                     isinstance(source, dict)
                     and str(source.get("name", "")).replace("-", "_") == path[1]
                 ):
                     source[path[2]] = value
+                    overridden[f"sources[{index}].{path[2]}"] = variable
                     break
             else:
-                raise ConfigError(f"{variable}: no source named '{path[1]}' to override")
+                problems.add(f"{variable}: no source named '{path[1]}' to override")
         else:
-            raise ConfigError(
+            close = difflib.get_close_matches(path[0], list(_SECTIONS), n=1)
+            hint = f"; did you mean section '{close[0]}'?" if close and path[0] != close[0] else ""
+            problems.add(
                 f"{variable}: not an override this gateway knows "
-                "(GATEWAY__<SECTION>__<KEY> or GATEWAY__SOURCES__<NAME>__<KEY>)"
+                f"(GATEWAY__<SECTION>__<KEY> or GATEWAY__SOURCES__<NAME>__<KEY>){hint}"
             )
-    return result
+    return result, overridden
+
+
+def _unknown_override(variable: str, key: str, known: Mapping[str, type], where: str) -> str:
+    close = difflib.get_close_matches(key, list(known), n=1)
+    hint = (
+        f"did you mean {variable[: -len(key)]}{close[0].upper()}?"
+        if close
+        else f"known keys: {', '.join(sorted(known))}"
+    )
+    return f"{variable}: {where}{key} is not a key ({hint})"
 
 
 def _literal(text: str) -> Any:

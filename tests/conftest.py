@@ -21,6 +21,19 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
+LONG_RUNNING_FIRST = (
+    "tests/e2e/test_fuzz.py",
+    "tests/e2e/test_bench.py",
+    "tests/ops/test_process.py",
+)
+"""Files whose tests take longest (``--durations``): started first, so that under pytest-xdist no
+worker is still on one of them after the others have finished. Order only; no test depends on it."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.nodeid.partition("::")[0] not in LONG_RUNNING_FIRST)
+
+
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test sees configuration overrides or proxies from the machine it runs on."""

@@ -1,0 +1,162 @@
+"""A new user's first hour with ``gateway``: version, help, a taken port, the sandbox banner."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import sys
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from gateway import cli
+from sandbox import SANDBOX_CREDENTIALS
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+    from pathlib import Path
+
+GATEWAY = (sys.executable, "-m", "gateway")
+BANNER_LIMIT_S = 30
+TRUTHLOCKS_ID = "maip-orch:01JDEMO0000000000000000000"
+UVICORN_STARTUP_FAILURE = 3
+
+
+def test_version_names_the_installed_package(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"gateway {version('execution-gateway')}"
+
+
+@pytest.mark.parametrize(
+    ("command", "shown"),
+    [
+        pytest.param("demo", "(default: 8000)", id="demo-port"),
+        pytest.param("sandbox", "(default: 9000)", id="sandbox-port"),
+        pytest.param("serve", "TOML config file", id="serve-config"),
+        pytest.param("check-config", "TOML config file", id="check-config"),
+    ],
+)
+def test_help_shows_defaults_and_what_config_is(
+    command: str, shown: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        cli.main([command, "--help"])
+    assert shown in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A port something else already listens on."""
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        yield other.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [
+        pytest.param(["demo", "--port"], "--port", id="demo"),
+        pytest.param(
+            ["demo", "--port", "0", "--sandbox-port"], "--sandbox-port", id="demo-sandbox"
+        ),
+        pytest.param(["sandbox", "--port"], "--port", id="sandbox"),
+    ],
+)
+def test_a_taken_port_is_named_before_any_url(
+    argv: list[str], flag: str, taken_port: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main([*argv, str(taken_port)]) == cli.EXIT_CONFIG
+    out, err = capsys.readouterr()
+    assert out == "", "no URL banner for a server that cannot start"
+    assert f"127.0.0.1:{taken_port}: already in use" in err
+    assert f"choose another port with {flag}" in err
+
+
+def test_serve_names_a_taken_port(
+    taken_port: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RV_KEY", "rv-key")
+    config = tmp_path / "gateway.toml"
+    config.write_text(
+        f'[server]\nport = {taken_port}\nmetrics = "off"\n'
+        '[[sources]]\nname = "rv"\nkind = "rotavision"\nbase_url = "http://127.0.0.1:9"\n'
+        'api_key_env = "RV_KEY"\n',
+        encoding="utf-8",
+    )
+    # A process of its own: serve configures logging process-wide.
+    done = subprocess.run(  # noqa: S603 (our own interpreter and module)
+        [*GATEWAY, "serve", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=BANNER_LIMIT_S,
+        check=False,
+    )
+    assert done.returncode == cli.EXIT_CONFIG
+    assert f"127.0.0.1:{taken_port}: already in use" in done.stderr
+    assert "--port (or server.port)" in done.stderr
+
+
+@pytest.fixture
+def sandbox_banner() -> Iterator[list[str]]:
+    """``gateway sandbox --port 0`` run as a user would; its banner's lines while it serves."""
+    with subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+        [*GATEWAY, "sandbox", "--port", "0", "--executions", "5"],
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as process:
+        assert process.stdout is not None
+        lines: list[str] = []
+        try:
+            while not lines or not lines[-1].startswith("try:"):
+                line = process.stdout.readline()
+                assert line, f"the sandbox exited before its banner was complete: {lines}"
+                lines.append(line.rstrip("\n"))
+            yield lines
+        finally:
+            process.terminate()
+            process.wait(timeout=BANNER_LIMIT_S)
+
+
+def test_the_sandbox_banner_gives_credentials_that_work(sandbox_banner: list[str]) -> None:
+    url = sandbox_banner[0].removeprefix("sandbox upstreams:").strip()
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url)
+    requests: dict[str, tuple[dict[str, str], str, str]] = {}
+    for credentials_line, endpoint_line in zip(
+        sandbox_banner[2:-2:2], sandbox_banner[3:-2:2], strict=True
+    ):
+        kind, *pairs = re.split(r"\s{2,}", credentials_line.strip())
+        headers = dict(pair.split(": ", 1) for pair in pairs)
+        method, path = endpoint_line.split()[:2]
+        requests[kind] = (headers, method, path.replace("<id>", TRUTHLOCKS_ID))
+    assert set(requests) == set(SANDBOX_CREDENTIALS)
+    with httpx.Client(base_url=url, timeout=BANNER_LIMIT_S) as client:
+        for kind, (headers, method, path) in requests.items():
+            for secret in SANDBOX_CREDENTIALS[kind].values():
+                assert any(secret in value for value in headers.values()), (kind, secret)
+            body: dict[str, object] | None = {"data": {}} if method == "POST" else None
+            accepted = client.request(method, path, headers=headers, json=body)
+            refused = client.request(method, path, json=body)
+            assert accepted.status_code == 200, (kind, accepted.text)
+            assert refused.status_code in (400, 401, 403), (kind, refused.status_code)
+
+
+def test_an_app_that_fails_to_start_exits_as_uvicorn_would() -> None:
+    @asynccontextmanager
+    async def broken(app: Starlette) -> AsyncIterator[None]:
+        raise RuntimeError("the upstream clients could not open")
+        yield
+
+    sock = cli._listen("127.0.0.1", 0)
+    options = {"lifespan": "on", "log_level": "critical"}
+    with pytest.raises(SystemExit) as exited:
+        cli._serve_on(sock, Starlette(lifespan=broken), options)
+    assert exited.value.code == UVICORN_STARTUP_FAILURE
+    assert sock.fileno() == -1, "the bound socket is closed either way"

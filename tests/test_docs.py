@@ -1,0 +1,60 @@
+"""The docs stand on their own and say what the code does: no file outside the repository, links that
+resolve, every sandbox credential named, and the README's sample answer equal to the real one."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gateway.cli import SANDBOX_HEADERS
+from gateway.demo import demo_config
+from gateway.http.app import create_app
+from sandbox import SANDBOX_CREDENTIALS, Sandbox
+from tests.serving import serving
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = [ROOT / "README.md", ROOT / "scripts" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+OUTSIDE = re.compile(r"shared/|\.\./shared|/work/|/home/|/tmp/")
+LINK = re.compile(r"\]\(([^)\s#]+)(?:#[^)]*)?\)")
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda path: str(path.relative_to(ROOT)))
+def test_a_doc_names_no_file_outside_the_repository(doc: Path) -> None:
+    text = doc.read_text(encoding="utf-8")
+    assert not [m.group(0) for m in OUTSIDE.finditer(text)], "a reader has only this repository"
+    for target in LINK.findall(text):
+        if re.match(r"[a-z]+:", target):  # http:, https:, mailto:
+            continue
+        resolved = (doc.parent / target).resolve()
+        assert resolved.is_relative_to(ROOT), f"{target} leaves the repository"
+        assert resolved.exists(), f"{target} does not exist"
+
+
+def test_the_sandbox_section_names_every_credential() -> None:
+    text = (ROOT / "docs" / "upstreams.md").read_text(encoding="utf-8")
+    section = text[text.index("## The sandbox") :]
+    for kind, credentials in SANDBOX_CREDENTIALS.items():
+        for name, value in SANDBOX_HEADERS[kind]:
+            assert f"{name}: {value.format(**credentials)}" in section, (kind, name)
+
+
+def readme_block(after: str, language: str) -> str:
+    start = README.index(f"```{language}\n", README.index(after)) + len(language) + 4
+    return README[start : README.index("```", start)]
+
+
+async def test_the_readme_sample_answer_is_what_the_demo_returns() -> None:
+    query = readme_block("### All four sources in one query", "graphql")
+    documented = json.loads(readme_block("### All four sources in one query", "json"))
+    async with (
+        serving(Sandbox().app(), lifespan="off") as sandbox_url,
+        serving(create_app(demo_config(sandbox_url, step_kinds=True))) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as client,
+    ):
+        answer = (await client.post("/graphql", json={"query": query})).json()
+    assert answer == documented
