@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-INPUTS = ("scripts/install", "pyproject.toml", "constraints.txt")
+INPUTS = ("scripts/install", "scripts/system-packages", "pyproject.toml", "constraints.txt")
 FAKE_PYTHON = """#!/bin/sh
 echo "$*" >> "$(dirname "$0")/../calls.log"
 case "$*" in *constraints.txt*) exit "${FAIL_PIP:-0}" ;; esac

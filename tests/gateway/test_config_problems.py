@@ -133,7 +133,8 @@ def test_check_config_prints_one_line_per_problem(
     assert main(["check-config", "--config", str(path)]) == 2
     assert capsys.readouterr().err.splitlines() == [
         "gateway: config error: GATEWAY__CACHE__TTL: cache.ttl is not a key "
-        "(known keys: active_ttl_s, max_entries, terminal_ttl_s)",
+        "(known keys: active_ttl_s, answers_max_bytes, answers_max_entries, max_entries, "
+        "persisted_queries, persisted_queries_max, terminal_ttl_s, trusted_documents)",
         "gateway: config error: server.port: 99999 is not a TCP port (0..65535)",
         "gateway: config error: sources[0].api_key_env: environment variable NOPE is not set "
         "(it holds the secret)",
