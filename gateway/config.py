@@ -36,6 +36,7 @@ __all__ = [
     "ConfigError",
     "GatewayConfig",
     "LimitsConfig",
+    "LiveConfig",
     "LoggingConfig",
     "RateLimitConfig",
     "ServerConfig",
@@ -170,6 +171,25 @@ class AuditConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class LiveConfig:
+    """Webhooks in, subscriptions out (docs/live.md): the bounds that keep them cheap."""
+
+    max_subscriptions: int = 10_000
+    """Open subscriptions across all clients; one more is refused (BAD_USER_INPUT)."""
+    max_subscriptions_per_client: int = 100
+    subscriber_queue: int = 64
+    """Changes buffered per subscriber; one that falls further behind is dropped (slow consumer)."""
+    keepalive_s: float = 15.0
+    """Server pings on WebSockets and heartbeats on HTTP streams, so idle proxies keep them open."""
+    webhook_max_body_bytes: int = 262_144
+    dedupe_ttl_s: float = 172_800.0
+    """How long a webhook's event id is remembered: longer than Rotavision's ~35 h of retries."""
+    dedupe_max_entries: int = 100_000
+    max_poll_backoff_s: float = 300.0
+    """The longest wait between polls of a source that keeps failing."""
+
+
+@dataclass(frozen=True, slots=True)
 class SourceConfig:
     name: str
     kind: SourceKind
@@ -187,6 +207,11 @@ class SourceConfig:
     """How long an open breaker fails fast before letting one probe call through."""
     step_kinds_from_workflow: bool = False
     """Rotavision only: read step kinds from the workflow definition (one cached call per workflow)."""
+    webhook_secrets: tuple[str, ...] = field(default=(), repr=False)
+    """The signing secrets webhooks of this source may use (current, then previous); none: no
+    webhook route, and live updates poll (docs/live.md)."""
+    poll_interval_s: float = 5.0
+    """How often a watched execution (or the pending list) is re-read where no webhook tells."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +224,7 @@ class GatewayConfig:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     tracing: TracingConfig = field(default_factory=TracingConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
+    live: LiveConfig = field(default_factory=LiveConfig)
     sources: tuple[SourceConfig, ...] = ()
 
     def source(self, name: str) -> SourceConfig | None:
@@ -233,6 +259,16 @@ _RATE_LIMIT_KEYS = {"requests_per_s": float, "burst": int}
 _LOGGING_KEYS = {"level": str, "format": str}
 _TRACING_KEYS = {"enabled": bool, "service_name": str, "otlp_endpoint": str}
 _AUDIT_KEYS = {"file": str}
+_LIVE_KEYS = {
+    "max_subscriptions": int,
+    "max_subscriptions_per_client": int,
+    "subscriber_queue": int,
+    "keepalive_s": float,
+    "webhook_max_body_bytes": int,
+    "dedupe_ttl_s": float,
+    "dedupe_max_entries": int,
+    "max_poll_backoff_s": float,
+}
 _CACHE_KEYS = {"max_entries": int, "terminal_ttl_s": float, "active_ttl_s": float}
 _AUTH_KEYS = {
     "mode": str,
@@ -257,6 +293,9 @@ _SOURCE_KEYS = {
     "breaker_failures": int,
     "breaker_cooldown_s": float,
     "step_kinds_from_workflow": bool,
+    "webhook_secret_env": str,
+    "webhook_secret_previous_env": str,
+    "poll_interval_s": float,
 }
 _SECTIONS: dict[str, type] = {
     "server": dict,
@@ -267,6 +306,7 @@ _SECTIONS: dict[str, type] = {
     "logging": dict,
     "tracing": dict,
     "audit": dict,
+    "live": dict,
     "sources": list,
 }
 # Which secrets each kind needs: config key → what it is for.
@@ -362,6 +402,16 @@ def parse_config(raw: dict[str, Any], env: Mapping[str, str]) -> GatewayConfig:
         if getattr(cache, key) < 0:
             raise ConfigError(f"cache.{key}: must not be negative")
 
+    live_raw = _section(raw, "live")
+    _check_keys(live_raw, _LIVE_KEYS, "live.")
+    for key, value in live_raw.items():
+        if value <= 0:
+            raise ConfigError(f"live.{key}: must be positive")
+    for key in ("keepalive_s", "dedupe_ttl_s", "max_poll_backoff_s"):
+        if key in live_raw:
+            live_raw[key] = float(live_raw[key])
+    live = LiveConfig(**live_raw)
+
     auth = _parse_auth(_section(raw, "auth"), env)
     sources_raw = raw.get("sources", [])
     sources = tuple(_parse_source(i, s, env) for i, s in enumerate(sources_raw))
@@ -383,6 +433,7 @@ def parse_config(raw: dict[str, Any], env: Mapping[str, str]) -> GatewayConfig:
         logging=logging_config,
         tracing=tracing,
         audit=audit,
+        live=live,
         sources=sources,
     )
 
@@ -540,7 +591,33 @@ def _parse_source(index: int, raw: Any, env: Mapping[str, str]) -> SourceConfig:
         credentials=credentials,
         step_kinds_from_workflow=step_kinds,
         **limits,
+        **_live_source(where, kind, raw, env),
     )
+
+
+def _live_source(
+    where: str, kind: SourceKind, raw: dict[str, Any], env: Mapping[str, str]
+) -> dict[str, Any]:
+    """A source's webhook secrets (current, then previous) and poll interval (docs/live.md)."""
+    found: dict[str, Any] = {}
+    secrets = tuple(
+        _secret(env, raw[key], f"{where}{key}")
+        for key in ("webhook_secret_env", "webhook_secret_previous_env")
+        if key in raw
+    )
+    if secrets:
+        if kind is SourceKind.NESTING:
+            raise ConfigError(f"{where}webhook_secret_env: 'nesting' sources send no webhooks")
+        if "webhook_secret_env" not in raw:
+            raise ConfigError(
+                f"{where}webhook_secret_previous_env: needs webhook_secret_env (the current one)"
+            )
+        found["webhook_secrets"] = secrets
+    if "poll_interval_s" in raw:
+        if raw["poll_interval_s"] <= 0:
+            raise ConfigError(f"{where}poll_interval_s: must be positive")
+        found["poll_interval_s"] = float(raw["poll_interval_s"])
+    return found
 
 
 def _secret(env: Mapping[str, str], variable: str, where: str) -> str:

@@ -6,23 +6,31 @@ runtime's lifespan — so each concern (auth, limits, metrics, logs) adds its ow
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import (
+    GRAPHQL_SSE_PROTOCOL,
+    GRAPHQL_TRANSPORT_WS_PROTOCOL,
+    MULTIPART_SUBSCRIPTION_PROTOCOL,
+)
 
 from adapters._http import loads_json
 from gateway.core.caller import Caller
 from gateway.core.loaders import Loaders
 from gateway.core.runtime import Runtime
-from gateway.http.auth import ANONYMOUS, AuthMiddleware
+from gateway.http.auth import ANONYMOUS, AWAITING_INIT, AuthMiddleware, authenticate_connection
 from gateway.http.deadline import DeadlineMiddleware
 from gateway.http.guards import (
     BodyLimitMiddleware,
@@ -30,8 +38,13 @@ from gateway.http.guards import (
     RequestGuardMiddleware,
     cors_middleware,
 )
+from gateway.http.live import KeepAliveTransportWSHandler
 from gateway.http.probes import Probes
 from gateway.http.rate_limit import RateLimitMiddleware
+from gateway.http.webhooks import WebhookEndpoint
+from gateway.live.hub import LiveHub
+from gateway.live.metrics import LiveCollector
+from gateway.live.webhooks import WebhookReceiver
 from gateway.ops.logs import RequestLog, configure_logging, log_upstream_call
 from gateway.ops.metrics import METRICS_PATH, GatewayMetrics
 from gateway.ops.observe import ObserveRequests, RequestObserver
@@ -39,7 +52,7 @@ from gateway.schema import GatewaySchema, build_schema
 from gateway.schema.context import Context
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import AsyncIterator, Awaitable, Callable
 
     import httpx
     from cross_web import AsyncHTTPRequestAdapter
@@ -50,7 +63,7 @@ if TYPE_CHECKING:
     from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 
     from adapters._http import CallObserver
-    from gateway.config import GatewayConfig, SourceConfig
+    from gateway.config import AuthConfig, GatewayConfig, SourceConfig
 
 __all__ = ["CONFIG_ENV", "GatewayGraphQL", "app_from_env", "create_app"]
 
@@ -59,7 +72,13 @@ CONFIG_ENV = "GATEWAY_CONFIG"
 
 
 class GatewayGraphQL(GraphQL[Context, None]):
-    """strawberry's ASGI view, with a typed per-request context."""
+    """strawberry's ASGI view, with a typed per-request context.
+
+    Subscriptions (docs/live.md): graphql-transport-ws on the WebSocket, with server pings;
+    GraphQL over SSE and multipart subscriptions on HTTP.
+    """
+
+    graphql_transport_ws_handler_class = KeepAliveTransportWSHandler
 
     def __init__(
         self,
@@ -68,10 +87,42 @@ class GatewayGraphQL(GraphQL[Context, None]):
         *,
         graphiql: bool,
         on_batch: Callable[[str, int], None] | None = None,
+        live: LiveHub | None = None,
+        auth: AuthConfig | None = None,
+        allowed_origins: tuple[str, ...] = (),
     ) -> None:
-        super().__init__(schema, graphql_ide="graphiql" if graphiql else None)
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if graphiql else None,
+            subscription_protocols=(
+                GRAPHQL_TRANSPORT_WS_PROTOCOL,
+                GRAPHQL_SSE_PROTOCOL,
+                MULTIPART_SUBSCRIPTION_PROTOCOL,
+            ),
+            connection_init_wait_timeout=timedelta(seconds=10),
+            max_subscriptions_per_connection=live.config.max_subscriptions_per_client
+            if live is not None
+            else 100,
+            allowed_origins=allowed_origins,
+        )
         self.runtime = runtime
         self.on_batch = on_batch
+        self.live = live
+        self.auth = auth
+        self.keepalive_s = live.config.keepalive_s if live is not None else 15.0
+
+    async def on_ws_connect(self, context: Context) -> None:
+        """The key from ``connection_init`` when the handshake carried none (browsers)."""
+        if context.caller is not AWAITING_INIT:
+            return
+        caller = (
+            authenticate_connection(self.auth, context.connection_params)
+            if self.auth is not None
+            else None
+        )
+        if caller is None:
+            raise ConnectionRejectionError
+        context.caller = caller
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -91,6 +142,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             loaders=Loaders(self.runtime.store, self.runtime.stats, on_batch=self.on_batch),
             caller=caller,
             request_id=request_id,
+            live=self.live,
         )
 
     def decode_json(self, data: str | bytes) -> object:
@@ -139,14 +191,17 @@ def create_app(
     config: GatewayConfig,
     *,
     transport_factory: Callable[[SourceConfig], httpx.AsyncBaseTransport | None] | None = None,
+    live_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Starlette:
     """The gateway for ``config``; sources open at start-up and close at shutdown.
 
     Raises ConfigError when ``tracing.enabled`` but the ``tracing`` extra is not installed.
     ``app.state.metrics`` holds the metrics (None when off); ``cli`` serves them on their own
-    port for ``server.metrics = "port"``.
+    port for ``server.metrics = "port"``. ``app.state.live`` is the live hub (docs/live.md);
+    ``live_sleep`` is its polls' wait (tests drive it by hand).
     """
     runtime = Runtime(config, transport_factory=transport_factory)
+    live = LiveHub(config.live, runtime.sources, runtime.store, runtime.adapters, sleep=live_sleep)
     metrics = (
         GatewayMetrics(runtime.stats, runtime.adapters) if config.server.metrics != "off" else None
     )
@@ -173,6 +228,7 @@ def create_app(
         try:
             yield
         finally:
+            await live.aclose()
             await runtime.aclose()
             if tracing is not None:
                 tracing.shutdown()
@@ -182,11 +238,19 @@ def create_app(
         build_schema(config.limits, introspection=config.server.introspection),
         graphiql=config.server.graphiql,
         on_batch=metrics.observe_batch if metrics is not None else None,
+        live=live,
+        auth=config.auth,
+        allowed_origins=config.server.cors_origins,
     )
+    receiver = WebhookReceiver(config.live, runtime.sources, live)
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+        Route("/webhooks/{source}", WebhookEndpoint(receiver).handle, methods=["POST"]),
         *Probes(runtime).routes(),
     ]
+    if metrics is not None:
+        metrics.registry.register(LiveCollector(live))
     if metrics is not None and config.server.metrics == "open":
         routes.append(Route(METRICS_PATH, metrics.endpoint, methods=["GET"]))
     middleware = [Middleware(ObserveRequests, observers=request_observers)]
@@ -206,6 +270,7 @@ def create_app(
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.metrics = metrics
     app.state.tracing = tracing
+    app.state.live = live
     return app
 
 

@@ -4,6 +4,11 @@
 of a configured client, else HTTP 401 with ``UNAUTHENTICATED``. ``auth.mode = "none"``: everyone
 is the anonymous caller with both roles (the demo on loopback). Roles are checked by resolvers:
 ``viewer`` may query, ``approver`` may call the decision mutations.
+
+WebSockets (subscriptions, docs/live.md) authenticate the same way when the handshake carries
+the header; browsers cannot set it, so without one the connection is accepted as
+``AWAITING_INIT`` (no roles) and the key must come in the ``connection_init`` payload
+(``authenticate_connection``), else the socket closes with 4403 before any subscription.
 """
 
 from __future__ import annotations
@@ -19,10 +24,19 @@ if TYPE_CHECKING:
 
     from gateway.config import AuthConfig
 
-__all__ = ["ANONYMOUS", "AuthMiddleware", "authenticate"]
+__all__ = [
+    "ANONYMOUS",
+    "AWAITING_INIT",
+    "AuthMiddleware",
+    "authenticate",
+    "authenticate_connection",
+]
 
 ANONYMOUS = Caller(name="anonymous", roles=frozenset({"viewer", "approver"}))
 """The caller when ``auth.mode = "none"``."""
+
+AWAITING_INIT = Caller(name="unauthenticated", roles=frozenset())
+"""A WebSocket's caller until its ``connection_init`` payload names a key."""
 
 _CHALLENGE = [(b"www-authenticate", b'Bearer realm="execution-gateway"')]
 
@@ -47,6 +61,22 @@ def authenticate(config: AuthConfig, authorization: str | None) -> Caller | None
     return found
 
 
+def authenticate_connection(config: AuthConfig, params: object) -> Caller | None:
+    """The caller a ``connection_init`` payload names: ``{"Authorization": "Bearer <key>"}``
+    (any case), or ``{"apiKey": "<key>"}``."""
+    if config.mode == "none":
+        return authenticate(config, None)
+    if not isinstance(params, dict):
+        return None
+    for name, value in params.items():
+        if isinstance(name, str) and isinstance(value, str):
+            if name.lower() == "authorization":
+                return authenticate(config, value)
+            if name in ("apiKey", "api_key"):
+                return authenticate(config, f"Bearer {value}")
+    return None
+
+
 class AuthMiddleware:
     """Puts the caller on ``scope["state"]["caller"]`` or answers 401 before any GraphQL work."""
 
@@ -58,7 +88,8 @@ class AuthMiddleware:
         self.protected = protected
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(self.protected):
+        kind = scope["type"]
+        if kind not in ("http", "websocket") or not scope["path"].startswith(self.protected):
             await self.app(scope, receive, send)
             return
         header = None
@@ -66,9 +97,16 @@ class AuthMiddleware:
             if name == b"authorization":
                 header = value.decode("latin-1")
                 break
+        if kind == "websocket" and header is None and self.config.mode != "none":
+            scope.setdefault("state", {})["caller"] = AWAITING_INIT
+            await self.app(scope, receive, send)
+            return
         caller = authenticate(self.config, header)
         if caller is None:
-            await _unauthenticated(send)
+            if kind == "websocket":  # refused before the handshake: the client sees HTTP 403
+                await send({"type": "websocket.close", "code": 4401})
+            else:
+                await _unauthenticated(send)
             return
         scope.setdefault("state", {})["caller"] = caller
         await self.app(scope, receive, send)
