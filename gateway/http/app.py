@@ -38,7 +38,7 @@ from gateway.http.guards import (
     RequestGuardMiddleware,
     cors_middleware,
 )
-from gateway.http.live import KeepAliveTransportWSHandler
+from gateway.http.live import KeepAliveTransportWSHandler, TextFrameWebSocketAdapter
 from gateway.http.probes import Probes
 from gateway.http.rate_limit import RateLimitMiddleware
 from gateway.http.webhooks import WebhookEndpoint
@@ -79,6 +79,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
     """
 
     graphql_transport_ws_handler_class = KeepAliveTransportWSHandler
+    websocket_adapter_class = TextFrameWebSocketAdapter
 
     def __init__(
         self,

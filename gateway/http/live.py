@@ -1,4 +1,8 @@
-"""WebSocket keep-alive: graphql-transport-ws with server pings.
+"""The WebSocket side of subscriptions: text frames and keep-alive pings.
+
+The view encodes JSON to bytes (orjson), which strawberry would send as binary frames; the
+protocol wants text frames (the npm graphql-ws client refuses binary ones), so
+``TextFrameWebSocketAdapter`` sends text.
 
 strawberry pings only on the legacy graphql-ws protocol; a proxy or load balancer that closes
 idle connections would cut a quiet subscription. Once the connection is acknowledged, this
@@ -9,13 +13,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from starlette.websockets import WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
 
-__all__ = ["KeepAliveTransportWSHandler"]
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ["KeepAliveTransportWSHandler", "TextFrameWebSocketAdapter"]
+
+
+class TextFrameWebSocketAdapter(ASGIWebSocketAdapter):
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        encoded = self.view.encode_json(message)
+        text = encoded.decode() if isinstance(encoded, bytes) else encoded
+        try:
+            await self.ws.send_text(text)
+        except WebSocketDisconnect as error:
+            raise WebSocketDisconnected from error
 
 
 class KeepAliveTransportWSHandler(BaseGraphQLTransportWSHandler[Any, None]):
