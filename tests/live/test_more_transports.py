@@ -1,0 +1,65 @@
+"""Multipart subscriptions (Apollo Client over HTTP), and approvals announced by Velt webhooks."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import pytest
+
+from sandbox.progress import Progress
+from sandbox.velt import DEMO_WAITING_ID
+from sandbox.webhooks import WebhookEvent
+from tests.live.support import TransportWS, eventually, running_id, send_webhook
+
+if TYPE_CHECKING:
+    from tests.live.support import Live
+
+pytestmark = pytest.mark.e2e
+
+MULTIPART = 'multipart/mixed;subscriptionSpec="1.0", application/json'
+
+
+async def test_multipart_subscriptions_stream_state_then_change(live: Live) -> None:
+    native = running_id(live.sandbox, "truthlocks")
+    query = "subscription($id: ID!) { executionChanged(id: $id) { status } }"
+    body = {"query": query, "variables": {"id": f"tl:{native}"}}
+    payloads: list[dict[str, object]] = []
+    async with live.http.stream(
+        "POST", "/graphql", json=body, headers={"accept": MULTIPART}
+    ) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("multipart/mixed")
+        async for line in response.aiter_lines():
+            if not line.startswith("{"):
+                continue
+            part = json.loads(line)
+            if "payload" not in part:  # a heartbeat: {}
+                continue
+            payloads.append(part["payload"])
+            if len(payloads) == 1:
+                assert Progress(live.sandbox).finish("truthlocks", native)
+                await send_webhook(
+                    live, WebhookEvent("truthlocks", native, "orchestration.completed")
+                )
+            if len(payloads) == 2:
+                break
+    statuses = [p["data"]["executionChanged"]["status"] for p in payloads]  # type: ignore[index]
+    assert statuses == ["RUNNING", "COMPLETED"]
+
+
+async def test_a_velt_awaiting_approval_event_announces_the_approval_once(live: Live) -> None:
+    query = 'subscription { approvalRequested(sources: ["velt"]) { status step { nativeId } } }'
+    async with TransportWS.open(live.ws_url) as client:
+        await client.subscribe("a", query)
+        await eventually(lambda: live.hub.bus.subscribers("approvals") == 1)  # type: ignore[attr-defined]
+        event = WebhookEvent("velt", DEMO_WAITING_ID, "step.awaiting-approval")
+        assert (await send_webhook(live, event)).status_code == 202
+        message = await client.receive()
+        approval = message["payload"]["data"]["approvalRequested"]
+        assert approval["status"] == "PENDING"
+        # Another event for the same run re-reads it, but the approval is not announced again.
+        assert (await send_webhook(live, event)).status_code == 202
+        await eventually(lambda: live.hub.stats.refreshes == 2 and not live.hub._refreshing)
+        assert live.hub.stats.approvals_announced == 1
+    assert live.clock.sleepers == 0  # Velt with a secret is not polled
