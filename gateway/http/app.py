@@ -203,6 +203,7 @@ def create_app(
     """
     runtime = Runtime(config, transport_factory=transport_factory)
     live = LiveHub(config.live, runtime.sources, runtime.store, runtime.adapters, sleep=live_sleep)
+    runtime.decisions.on_sent.append(live.hint)  # subscribers see a decision's outcome at once
     metrics = (
         GatewayMetrics(runtime.stats, runtime.adapters) if config.server.metrics != "off" else None
     )

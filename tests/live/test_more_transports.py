@@ -63,3 +63,34 @@ async def test_a_velt_awaiting_approval_event_announces_the_approval_once(live: 
         await eventually(lambda: live.hub.stats.refreshes == 2 and not live.hub._refreshing)
         assert live.hub.stats.approvals_announced == 1
     assert live.clock.sleepers == 0  # Velt with a secret is not polled
+
+
+async def test_a_decision_through_the_gateway_reaches_subscribers_without_webhook_or_poll(
+    live: Live,
+) -> None:
+    from tests.serving import graphql
+
+    query = (
+        'subscription { executionChanged(id: "rv:exec_wait0001") { status approvals { status } } }'
+    )
+    async with TransportWS.open(live.ws_url) as client:
+        await client.subscribe("1", query)
+        first = await client.receive()
+        assert first["payload"]["data"]["executionChanged"]["status"] == "WAITING_FOR_APPROVAL"
+        pending = await graphql(
+            live.http, '{ pendingApprovals(sources: ["rv"], first: 1) { edges { node { id } } } }'
+        )
+        approval = pending["data"]["pendingApprovals"]["edges"][0]["node"]["id"]
+        decided = await graphql(
+            live.http,
+            "mutation($a: ID!) { approve(input: {approvalId: $a}) { __typename } }",
+            {"a": approval},
+        )
+        assert decided["data"]["approve"]["__typename"] == "DecisionSuccess"
+        second = await client.receive()  # the poll clock stands still: this came from the hook
+        assert second["payload"]["data"]["executionChanged"] == {
+            "status": "COMPLETED",
+            "approvals": [{"status": "APPROVED"}],
+        }
+        assert await client.receive() == {"id": "1", "type": "complete"}
+    assert live.hub.stats.polls == 0
