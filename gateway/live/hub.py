@@ -13,6 +13,7 @@ of one poll; all of it is released when the subscriber leaves.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections import Counter
 from contextlib import contextmanager
@@ -138,8 +139,13 @@ class LiveHub:
     async def read(self, source: str, native_id: str) -> Execution:
         """The execution as the upstream says it now (shared with concurrent queries)."""
         self._store.invalidate(source, native_id)
-        executions = await asyncio.shield(self._store.load(source, native_id))
-        return executions[0]
+        return await self._load(source, native_id)
+
+    async def _load(self, source: str, native_id: str) -> Execution:
+        """Through the store, in a fresh context: a read for a long-lived subscription must not
+        inherit the request deadline of the HTTP stream that opened it."""
+        fetch = contextvars.Context().run(self._store.load, source, native_id)
+        return (await asyncio.shield(fetch))[0]
 
     async def observe(self, source: str, execution: Execution, *, announce: bool = True) -> bool:
         """Publish ``execution`` if it differs from the last version published; True if so."""
@@ -173,7 +179,7 @@ class LiveHub:
         found = self._snapshots.get((source, native_id))
         if found is not None and found[0] == version:
             return found[1]
-        return (await asyncio.shield(self._store.load(source, native_id)))[0]
+        return await self._load(source, native_id)
 
     # -- who is told ----------------------------------------------------------------------
 
@@ -187,7 +193,7 @@ class LiveHub:
             )
             poll: SharedPoll | None = None
             try:
-                current = (await asyncio.shield(self._store.load(source, native_id)))[0]
+                current = await self._load(source, native_id)
                 last = version_of(current)
                 yield current
                 if current.is_terminal:

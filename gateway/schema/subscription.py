@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import TypeVar
 
@@ -16,6 +17,7 @@ import strawberry
 from starlette.websockets import WebSocket
 from strawberry.types import Info
 
+from adapters._http import request_deadline
 from adapters.base import Capability
 from gateway.core.errors import GatewayError, bad_user_input
 from gateway.live.bus import SlowConsumer
@@ -127,11 +129,14 @@ def _sources(info: Info[Context, None], given: list[str] | None) -> frozenset[st
 
 
 async def _events(info: Info[Context, None], source: AsyncIterator[_T]) -> AsyncIterator[_T]:
-    """``source``'s items, each after the loaders are released; a slow consumer's error."""
+    """``source``'s items, each after the loaders are released and with a request deadline of
+    its own (an HTTP stream's first deadline has long passed); a slow consumer's error."""
+    seconds = info.context.runtime.config.server.request_deadline_s
     try:
         async with contextlib.aclosing(source):  # type: ignore[type-var]
             async for item in source:
                 info.context.loaders.release()
+                request_deadline.set(time.monotonic() + seconds)
                 yield item
     except SlowConsumer as error:
         request = info.context.request

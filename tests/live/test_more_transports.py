@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import TYPE_CHECKING
 
@@ -10,9 +11,10 @@ import pytest
 from sandbox.progress import Progress
 from sandbox.velt import DEMO_WAITING_ID
 from sandbox.webhooks import WebhookEvent
-from tests.live.support import TransportWS, eventually, running_id, send_webhook
+from tests.live.support import TransportWS, eventually, live_gateway, running_id, send_webhook
 
 if TYPE_CHECKING:
+    from sandbox import Sandbox
     from tests.live.support import Live
 
 pytestmark = pytest.mark.e2e
@@ -94,3 +96,37 @@ async def test_a_decision_through_the_gateway_reaches_subscribers_without_webhoo
         }
         assert await client.receive() == {"id": "1", "type": "complete"}
     assert live.hub.stats.polls == 0
+
+
+async def test_an_http_stream_outlives_its_request_deadline(
+    sandbox: Sandbox, sandbox_url: str
+) -> None:
+    """Each event of an SSE subscription gets a deadline of its own: nested fields that need an
+    upstream read still answer after the opening request's deadline has passed."""
+    no_cache = {"active_ttl_s": 0, "terminal_ttl_s": 0}  # children are read from the upstream
+    async with live_gateway(
+        sandbox, sandbox_url, server={"request_deadline_s": 0.2}, cache=no_cache
+    ) as live:
+        native = next(
+            i
+            for i, run in sandbox.nesting.executions.items()
+            if run["status"] == "running" and not run["parentId"] and sandbox.nesting.children_of(i)
+        )
+        query = "subscription($id: ID!) { executionChanged(id: $id) { status children { id } } }"
+        body = {"query": query, "variables": {"id": f"zaia:{native}"}}
+        events: list[dict[str, object]] = []
+        async with live.http.stream(
+            "POST", "/graphql", json=body, headers={"accept": "text/event-stream"}
+        ) as response:
+            async for line in response.aiter_lines():
+                if not line.startswith("data: {"):
+                    continue
+                events.append(json.loads(line[len("data: ") :]))
+                if len(events) == 2:
+                    break
+                await asyncio.sleep(0.3)  # past the opening request's deadline
+                assert Progress(sandbox).finish("nesting", native)
+                await eventually(lambda: live.clock.sleepers == 1, what="the poll waits")
+                live.clock.tick()
+        assert "errors" not in events[1], events[1]
+        assert events[1]["data"]["executionChanged"]["status"] == "COMPLETED"  # type: ignore[index]
