@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable
 
 __all__ = ["Bus", "BusSubscription", "InProcessBus", "Message", "SlowConsumer", "decode", "encode"]
 
@@ -55,18 +55,25 @@ class Bus(Protocol):
         """Deliver to every current subscriber of ``topic``; returns how many got it."""
         ...
 
-    def subscribe(self, topic: str, *, queue_size: int) -> BusSubscription:
-        """Start receiving ``topic`` now: messages published after this call arrive."""
+    def subscribe(
+        self, topic: str, *, queue_size: int, on_drop: Callable[[], None] | None = None
+    ) -> BusSubscription:
+        """Start receiving ``topic`` now: messages published after this call arrive.
+        ``on_drop`` is called once if the subscriber is dropped as a slow consumer (its reader
+        may be stuck elsewhere, e.g. writing to a stalled socket, and never see the error)."""
         ...
 
 
 class _Queue:
     """One subscriber's buffer: bounded, never blocks the publisher."""
 
-    __slots__ = ("_bus", "_items", "_size", "_wake", "closed", "dropped", "topic")
+    __slots__ = ("_bus", "_items", "_on_drop", "_size", "_wake", "closed", "dropped", "topic")
 
-    def __init__(self, bus: InProcessBus, topic: str, size: int) -> None:
+    def __init__(
+        self, bus: InProcessBus, topic: str, size: int, on_drop: Callable[[], None] | None
+    ) -> None:
         self._bus = bus
+        self._on_drop = on_drop
         self.topic = topic
         self._size = size
         self._items: deque[Message] = deque()
@@ -80,6 +87,8 @@ class _Queue:
             self._items.clear()
             self._wake.set()
             self._bus.detach(self)
+            if self._on_drop is not None:
+                self._on_drop()
             return False
         self._items.append(message)
         self._wake.set()
@@ -128,8 +137,10 @@ class InProcessBus:
                 self.dropped += 1
         return count
 
-    def subscribe(self, topic: str, *, queue_size: int) -> _Queue:
-        queue = _Queue(self, topic, queue_size)
+    def subscribe(
+        self, topic: str, *, queue_size: int, on_drop: Callable[[], None] | None = None
+    ) -> _Queue:
+        queue = _Queue(self, topic, queue_size, on_drop)
         self._topics.setdefault(topic, set()).add(queue)
         return queue
 

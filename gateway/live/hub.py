@@ -184,12 +184,18 @@ class LiveHub:
     # -- who is told ----------------------------------------------------------------------
 
     async def execution_changes(
-        self, client: str, source: str, native_id: str
+        self,
+        client: str,
+        source: str,
+        native_id: str,
+        on_drop: Callable[[], None] | None = None,
     ) -> AsyncIterator[Execution]:
         """The current state, then each change; ends after a terminal status."""
         with self._slot(client):
             subscription = self.bus.subscribe(
-                execution_topic(source, native_id), queue_size=self.config.subscriber_queue
+                execution_topic(source, native_id),
+                queue_size=self.config.subscriber_queue,
+                on_drop=on_drop,
             )
             poll: SharedPoll | None = None
             try:
@@ -220,10 +226,13 @@ class LiveHub:
         sources: frozenset[str],
         statuses: frozenset[ExecutionStatus] | None,
         workflow_id: str | None,
+        on_drop: Callable[[], None] | None = None,
     ) -> AsyncIterator[tuple[str, Execution]]:
         """Each change of an execution of ``sources`` that matches the filter, as it happens."""
         with self._slot(client):
-            subscription = self.bus.subscribe(EXECUTIONS, queue_size=self.config.subscriber_queue)
+            subscription = self.bus.subscribe(
+                EXECUTIONS, queue_size=self.config.subscriber_queue, on_drop=on_drop
+            )
             polls = [
                 self._poll("feed", name, "")
                 for name in sorted(sources)
@@ -250,11 +259,13 @@ class LiveHub:
                     poll.release()
 
     async def approvals_requested(
-        self, client: str, sources: frozenset[str]
+        self, client: str, sources: frozenset[str], on_drop: Callable[[], None] | None = None
     ) -> AsyncIterator[tuple[str, Execution, Approval]]:
         """Each approval of ``sources`` that becomes pending from now on, once."""
         with self._slot(client):
-            subscription = self.bus.subscribe(APPROVALS, queue_size=self.config.subscriber_queue)
+            subscription = self.bus.subscribe(
+                APPROVALS, queue_size=self.config.subscriber_queue, on_drop=on_drop
+            )
             polls = [
                 self._poll("approvals", name, "")
                 for name in sorted(sources)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import TypeVar
 
 import strawberry
@@ -46,7 +46,7 @@ class Subscription:
     ) -> AsyncGenerator[Execution, None]:
         hub, client = _hub(info)
         ref = execution_ref(info, id)
-        changes = hub.execution_changes(client, ref.source, ref.native_id)
+        changes = hub.execution_changes(client, ref.source, ref.native_id, _dropper(info))
         async for execution in _events(info, changes):
             yield Execution.from_model(ref.source, execution)
 
@@ -63,7 +63,7 @@ class Subscription:
         if given.statuses is not None and not given.statuses:
             raise bad_user_input("filter.statuses: give at least one status, or leave it out")
         statuses = frozenset(given.statuses) if given.statuses is not None else None
-        changes = hub.changes(client, sources, statuses, given.workflow_id)
+        changes = hub.changes(client, sources, statuses, given.workflow_id, _dropper(info))
         async for source, execution in _events(info, changes):
             yield Execution.from_model(source, execution)
 
@@ -82,7 +82,7 @@ class Subscription:
             for name in _sources(info, sources)
             if Capability.APPROVE in runtime.adapters[name].capabilities
         )
-        found = hub.approvals_requested(client, wanted)
+        found = hub.approvals_requested(client, wanted, _dropper(info))
         async for source, execution, approval in _events(info, found):
             yield Approval.from_model(Execution.from_model(source, execution), approval)
 
@@ -139,8 +139,17 @@ async def _events(info: Info[Context, None], source: AsyncIterator[_T]) -> Async
                 request_deadline.set(time.monotonic() + seconds)
                 yield item
     except SlowConsumer as error:
-        request = info.context.request
-        if isinstance(request, WebSocket):
-            closing = request.close(SLOW_CONSUMER_CLOSE_CODE, "slow consumer")
-            asyncio.get_running_loop().create_task(asyncio.wait_for(closing, _CLOSE_TIMEOUT_S))
         raise slow_consumer_error(error) from None
+
+
+def _dropper(info: Info[Context, None]) -> Callable[[], None] | None:
+    """What to do the moment a subscriber is dropped: close its WebSocket (with the reason)
+    now, since its reader may be stuck writing to it. An HTTP stream ends with the error."""
+    request = info.context.request
+    if not isinstance(request, WebSocket):
+        return None
+
+    def drop() -> None:
+        _CLOSING.add(asyncio.get_running_loop().create_task(_close(request)))
+
+    return drop

@@ -72,3 +72,13 @@ async def test_an_unchanged_read_publishes_nothing(live: Live) -> None:
     assert await live.hub.observe("rv", execution)
     assert not await live.hub.observe("rv", await live.hub.read("rv", native))
     assert live.hub.stats.published == 1
+
+
+async def test_on_drop_is_called_once_when_a_subscriber_is_dropped() -> None:
+    bus = InProcessBus()
+    drops: list[str] = []
+    subscription = bus.subscribe("t", queue_size=1, on_drop=lambda: drops.append("dropped"))
+    for n in range(5):
+        await bus.publish("t", {"n": n})
+    assert drops == ["dropped"]
+    subscription.close()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from typing import TYPE_CHECKING
 
 import pytest
+from websockets.exceptions import ConnectionClosed
 
 from sandbox.progress import Progress
 from sandbox.velt import DEMO_WAITING_ID
@@ -130,3 +132,28 @@ async def test_an_http_stream_outlives_its_request_deadline(
                 live.clock.tick()
         assert "errors" not in events[1], events[1]
         assert events[1]["data"]["executionChanged"]["status"] == "COMPLETED"  # type: ignore[index]
+
+
+async def test_a_websocket_that_falls_behind_is_closed_with_the_reason(
+    sandbox: Sandbox, sandbox_url: str
+) -> None:
+    async with live_gateway(sandbox, sandbox_url, live={"subscriber_queue": 2}) as live:
+        native = running_id(sandbox, "rotavision")
+        query = "subscription($id: ID!) { executionChanged(id: $id) { status } }"
+        async with TransportWS.open(live.ws_url) as client:
+            await client.subscribe("1", query, {"id": f"rv:{native}"})
+            await client.receive()
+            current = await live.hub.read("rv", native)
+            for n in range(5):  # faster than the subscription can take them: no await yields
+                await live.hub.observe("rv", dataclasses.replace(current, raw={"n": n}))
+            with pytest.raises(ConnectionClosed) as closed:
+                await _until_closed(client)
+        assert closed.value.rcvd is not None
+        assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1013, "slow consumer")
+        assert live.hub.bus.dropped == 1  # type: ignore[attr-defined]
+        await eventually(lambda: live.hub.open_subscriptions == 0, what="released")
+
+
+async def _until_closed(client: TransportWS) -> None:
+    while True:
+        await client.receive()
