@@ -204,7 +204,7 @@ class LiveHub:
                 yield current
                 if current.is_terminal:
                     return
-                if self._polled(source, watched=True):
+                if self._polled(source):
                     poll = self._poll("execution", source, native_id)
                     poll.acquire()
                 async for message in self._messages(subscription):
@@ -236,8 +236,7 @@ class LiveHub:
             polls = [
                 self._poll("feed", name, "")
                 for name in sorted(sources)
-                if self._polled(name, watched=False)
-                and Capability.LIST in self._adapters[name].capabilities
+                if self._polled(name) and Capability.LIST in self._adapters[name].capabilities
             ]
             for poll in polls:
                 poll.acquire()
@@ -269,8 +268,7 @@ class LiveHub:
             polls = [
                 self._poll("approvals", name, "")
                 for name in sorted(sources)
-                if self._polled(name, watched=False)
-                and Capability.LIST in self._adapters[name].capabilities
+                if self._polled(name) and Capability.LIST in self._adapters[name].capabilities
             ]
             for poll in polls:
                 poll.acquire()
@@ -324,7 +322,7 @@ class LiveHub:
 
     # -- polls ----------------------------------------------------------------------------
 
-    def _polled(self, source: str, *, watched: bool) -> bool:
+    def _polled(self, source: str) -> bool:
         """Whether changes of ``source`` must be polled for: no webhook secret, or a kind
         whose webhooks miss some changes."""
         config = self._sources[source]

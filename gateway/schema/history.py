@@ -13,7 +13,7 @@ from gateway.live.history import timeline
 from gateway.schema.connections import PageInfo, check_first, decode_cursor
 from gateway.schema.context import Context
 
-__all__ = ["ExecutionEvent", "ExecutionEventConnection", "execution_events"]
+__all__ = ["ExecutionEvent", "ExecutionEventConnection", "ExecutionEventEdge", "execution_events"]
 
 CURSOR_KIND = "executionEvents"
 
