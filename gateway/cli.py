@@ -69,6 +69,12 @@ def _parser() -> argparse.ArgumentParser:
         "--sandbox-port", type=int, default=0, help="the sandbox's port; 0 picks a free one"
     )
     demo.add_argument("--latency-ms", type=float, default=0.0, help="sandbox latency per call")
+    demo.add_argument(
+        "--progress-s",
+        type=float,
+        default=5.0,
+        help="every N s one running execution per kind finishes and webhooks tell (0: off)",
+    )
     demo.set_defaults(run=_demo)
 
     serve = commands.add_parser("serve", help="serve the gateway with a config file")
@@ -163,11 +169,13 @@ def _serve_on(sock: socket.socket, app: ASGIApp | str, options: dict[str, Any]) 
 def _demo(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from gateway.demo import DEMO_EXECUTION_ID, demo_config
+    from gateway.demo import DEMO_EXECUTION_ID, DEMO_SOURCE_NAMES, demo_config
     from gateway.http.app import create_app
     from gateway.http.threaded_server import ThreadedServer
     from gateway.ops.logs import configure_logging
     from sandbox import Faults, Sandbox, SandboxConfig
+    from sandbox.progress import Progress, with_progress
+    from sandbox.webhooks import WebhookSender
 
     try:
         sock = _listen(args.host, args.port)
@@ -180,9 +188,13 @@ def _demo(args: argparse.Namespace) -> int:
             sock.close()
             return _cannot_listen("127.0.0.1", args.sandbox_port, exc, "--sandbox-port")
     port = sock.getsockname()[1]
+    simulated = Sandbox(SandboxConfig(faults=Faults(latency_ms=args.latency_ms)))
+    sandbox_app: ASGIApp = simulated.app()
+    if args.progress_s > 0:  # the sandbox moves on and sends signed webhooks (docs/live.md)
+        sender = WebhookSender(f"http://127.0.0.1:{port}", DEMO_SOURCE_NAMES)
+        sandbox_app = with_progress(sandbox_app, Progress(simulated, sender), args.progress_s)
     sandbox = ThreadedServer(
-        Sandbox(SandboxConfig(faults=Faults(latency_ms=args.latency_ms))).app(),
-        port=args.sandbox_port,
+        sandbox_app, port=args.sandbox_port, lifespan="on" if args.progress_s > 0 else "off"
     )
     sandbox_url = sandbox.start()
     config = demo_config(sandbox_url, port=port, step_kinds=True)

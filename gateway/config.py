@@ -43,6 +43,7 @@ __all__ = [
     "ConfigError",
     "GatewayConfig",
     "LimitsConfig",
+    "LiveConfig",
     "LoggingConfig",
     "RateLimitConfig",
     "ServerConfig",
@@ -240,6 +241,25 @@ class AuditConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class LiveConfig:
+    """Webhooks in, subscriptions out (docs/live.md): the bounds that keep them cheap."""
+
+    max_subscriptions: int = 10_000
+    """Open subscriptions across all clients; one more is refused (BAD_USER_INPUT)."""
+    max_subscriptions_per_client: int = 100
+    subscriber_queue: int = 64
+    """Changes buffered per subscriber; one that falls further behind is dropped (slow consumer)."""
+    keepalive_s: float = 15.0
+    """Server pings on WebSockets and heartbeats on HTTP streams, so idle proxies keep them open."""
+    webhook_max_body_bytes: int = 262_144
+    dedupe_ttl_s: float = 172_800.0
+    """How long a webhook's event id is remembered: longer than Rotavision's ~35 h of retries."""
+    dedupe_max_entries: int = 100_000
+    max_poll_backoff_s: float = 300.0
+    """The longest wait between polls of a source that keeps failing."""
+
+
+@dataclass(frozen=True, slots=True)
 class SourceConfig:
     name: str
     kind: SourceKind
@@ -252,6 +272,11 @@ class SourceConfig:
     """Overrides the cache TTL for this source's executions, whatever their status (0 disables)."""
     step_kinds_from_workflow: bool = False
     """Rotavision only: read step kinds from the workflow definition (one cached call per workflow)."""
+    webhook_secrets: tuple[str, ...] = field(default=(), repr=False)
+    """The signing secrets webhooks of this source may use (current, then previous); none: no
+    webhook route, and live updates poll (docs/live.md)."""
+    poll_interval_s: float = 5.0
+    """How often a watched execution (or the pending list) is re-read where no webhook tells."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +290,7 @@ class GatewayConfig:
     tracing: TracingConfig = field(default_factory=TracingConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
     state: StateConfig = field(default_factory=StateConfig)
+    live: LiveConfig = field(default_factory=LiveConfig)
     sources: tuple[SourceConfig, ...] = ()
 
     def source(self, name: str) -> SourceConfig | None:
@@ -317,6 +343,16 @@ _CACHE_KEYS = {
     "persisted_queries_max": int,
     "trusted_documents": str,
 }
+_LIVE_KEYS = {
+    "max_subscriptions": int,
+    "max_subscriptions_per_client": int,
+    "subscriber_queue": int,
+    "keepalive_s": float,
+    "webhook_max_body_bytes": int,
+    "dedupe_ttl_s": float,
+    "dedupe_max_entries": int,
+    "max_poll_backoff_s": float,
+}
 _AUTH_KEYS = {
     "mode": str,
     "allow_none_on_public_host": bool,
@@ -346,6 +382,9 @@ _SOURCE_KEYS = {
     "client_cert": str,
     "client_key": str,
     "verify": bool,
+    "webhook_secret_env": str,
+    "webhook_secret_previous_env": str,
+    "poll_interval_s": float,
 }
 _ENGINE_KEYS = (
     "timeout_s",
@@ -370,6 +409,7 @@ _SECTIONS: dict[str, type] = {
     "tracing": dict,
     "audit": dict,
     "state": dict,
+    "live": dict,
     "sources": list,
 }
 # Which secrets each kind needs: config key → what it is for.
@@ -489,6 +529,16 @@ def parse_config(raw: dict[str, Any], env: Mapping[str, str]) -> GatewayConfig:
         elif not Path(cache.trusted_documents).is_file():
             problems.add(f"cache.trusted_documents: no file at {cache.trusted_documents}")
 
+    live_raw = _check_keys(_section(raw, "live"), _LIVE_KEYS, "live.", problems)
+    for key, value in list(live_raw.items()):
+        if value <= 0:
+            problems.add(f"live.{key}: must be positive")
+            del live_raw[key]
+    for key in ("keepalive_s", "dedupe_ttl_s", "max_poll_backoff_s"):
+        if key in live_raw:
+            live_raw[key] = float(live_raw[key])
+    live = LiveConfig(**live_raw)
+
     state = StateConfig()
     with problems.check():
         state = _parse_state(_section(raw, "state"), env, problems)
@@ -525,6 +575,7 @@ def parse_config(raw: dict[str, Any], env: Mapping[str, str]) -> GatewayConfig:
         tracing=tracing,
         audit=audit,
         state=state,
+        live=live,
         sources=tuple(sources),
     )
 
@@ -727,6 +778,7 @@ def _parse_source(
         http=HTTPSettings(**engine, transport=transport),
         cache_ttl_s=cache_ttl_s,
         step_kinds_from_workflow=step_kinds,
+        **_live_source(where, kind, raw, env, problems),
     )
 
 
@@ -759,6 +811,31 @@ def _parse_transport(
     return options
 
 
+def _live_source(
+    where: str, kind: SourceKind, raw: dict[str, Any], env: Mapping[str, str], problems: _Problems
+) -> dict[str, Any]:
+    """A source's webhook secrets (current, then previous) and poll interval (docs/live.md)."""
+    found: dict[str, Any] = {}
+    secrets = tuple(
+        _secret(env, raw[key], f"{where}{key}", problems)
+        for key in ("webhook_secret_env", "webhook_secret_previous_env")
+        if key in raw
+    )
+    if secrets:
+        if kind is SourceKind.NESTING:
+            raise ConfigError(f"{where}webhook_secret_env: 'nesting' sources send no webhooks")
+        if "webhook_secret_env" not in raw:
+            raise ConfigError(
+                f"{where}webhook_secret_previous_env: needs webhook_secret_env (the current one)"
+            )
+        found["webhook_secrets"] = secrets
+    if "poll_interval_s" in raw:
+        if raw["poll_interval_s"] <= 0:
+            raise ConfigError(f"{where}poll_interval_s: must be positive")
+        found["poll_interval_s"] = float(raw["poll_interval_s"])
+    return found
+
+
 def _secret(env: Mapping[str, str], variable: str, where: str, problems: _Problems) -> str:
     """The secret ``variable`` holds; empty, with a problem added, when it is not set."""
     value = env.get(variable)
@@ -778,6 +855,7 @@ _SECTION_KEYS: dict[str, Mapping[str, type]] = {
     "tracing": _TRACING_KEYS,
     "audit": _AUDIT_KEYS,
     "state": _STATE_KEYS,
+    "live": _LIVE_KEYS,
 }
 """The keys an environment override may name in each section (sources use ``_SOURCE_KEYS``)."""
 

@@ -6,8 +6,15 @@ from typing import Any
 
 from gateway.config import GatewayConfig, parse_config
 from sandbox import SANDBOX_CREDENTIALS
+from sandbox.webhooks import SANDBOX_WEBHOOK_SECRETS
 
-__all__ = ["DEMO_EXECUTION_ID", "DEMO_REVIEWER", "demo_config", "demo_raw_config"]
+__all__ = [
+    "DEMO_EXECUTION_ID",
+    "DEMO_REVIEWER",
+    "DEMO_SOURCE_NAMES",
+    "demo_config",
+    "demo_raw_config",
+]
 
 DEMO_EXECUTION_ID = "rv:exec_wait0001"
 """A Rotavision-style execution waiting for approval, always present in the sandbox."""
@@ -16,6 +23,8 @@ DEMO_REVIEWER = "ops@example.com"
 """Who the demo's operator decides as: a declared reviewer of the sandbox's waiting approvals."""
 
 _ENV_NAMES = {"api_key": "API_KEY", "auth_token": "AUTH_TOKEN"}
+DEMO_SOURCE_NAMES = {"rotavision": "rv", "velt": "velt", "nesting": "zaia", "truthlocks": "tl"}
+"""Kind → the demo's source name (the sandbox's webhook sender posts to /webhooks/<name>)."""
 
 
 def demo_raw_config(
@@ -28,7 +37,7 @@ def demo_raw_config(
     """
     env: dict[str, str] = {}
     sources: list[dict[str, Any]] = []
-    names = {"rotavision": "rv", "velt": "velt", "nesting": "zaia", "truthlocks": "tl"}
+    names = DEMO_SOURCE_NAMES
     for kind, secrets in SANDBOX_CREDENTIALS.items():
         source: dict[str, Any] = {"name": names[kind], "kind": kind, "base_url": sandbox_url}
         for secret, value in secrets.items():
@@ -38,6 +47,10 @@ def demo_raw_config(
             variable = f"SANDBOX_{names[kind].upper()}_{_ENV_NAMES[secret]}"
             env[variable] = value
             source[f"{secret}_env"] = variable
+        if kind in SANDBOX_WEBHOOK_SECRETS:  # the sandbox signs its webhooks with these
+            variable = f"SANDBOX_{names[kind].upper()}_WEBHOOK_SECRET"
+            env[variable] = SANDBOX_WEBHOOK_SECRETS[kind]
+            source["webhook_secret_env"] = variable
         if kind == "rotavision" and step_kinds:
             source["step_kinds_from_workflow"] = True
         sources.append(source)

@@ -143,6 +143,9 @@ class DecisionService:
         self._confirmed: TTLCache[tuple[str, ...], DecisionAttempt] = TTLCache(
             maxsize=CONFIRMED_ENTRIES, ttl=CONFIRMED_TTL_S, timer=timer
         )
+        self.on_sent: list[Callable[[str, str], None]] = []
+        """Called with (source, native id) after each decision was sent, whatever came back:
+        the live layer re-reads the execution so its subscribers see the outcome at once."""
 
     def supports(self, source: str) -> bool:
         adapter = self._adapters[source]
@@ -182,6 +185,8 @@ class DecisionService:
                 return DecisionAttempt(outcome=None, error=exc)
             finally:
                 self._store.invalidate(source, execution.native_id)
+                for hook in self.on_sent:
+                    hook(source, execution.native_id)
             attempt = DecisionAttempt(outcome=outcome, error=None)
             self._confirmed[key] = attempt
             return attempt

@@ -34,6 +34,8 @@ CODES = (
     # Added to the design's list on purpose: the caller is over this gateway's own rate limit
     # (HTTP 429, gateway/rate_limit.py), not an upstream; see docs/errors.md.
     "RATE_LIMITED",
+    # A subscriber that fell too far behind was dropped (gateway/live, docs/live.md).
+    "SLOW_CONSUMER",
 )
 
 

@@ -6,19 +6,27 @@ runtime's lifespan — so each concern (auth, limits, metrics, logs) adds its ow
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import uuid
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLRequestData
+from strawberry.subscriptions import (
+    GRAPHQL_SSE_PROTOCOL,
+    GRAPHQL_TRANSPORT_WS_PROTOCOL,
+    MULTIPART_SUBSCRIPTION_PROTOCOL,
+)
 from strawberry.types import ExecutionResult
 
 from adapters.jsonio import loads_json
@@ -27,7 +35,7 @@ from gateway.core.loaders import Loaders
 from gateway.core.runtime import Runtime
 from gateway.http.answer_cache import AnswerCacheMiddleware
 from gateway.http.answers import AnswerVerdicts, resolve_document
-from gateway.http.auth import ANONYMOUS, AuthMiddleware
+from gateway.http.auth import ANONYMOUS, AWAITING_INIT, AuthMiddleware, authenticate_connection
 from gateway.http.deadline import DeadlineMiddleware
 from gateway.http.guards import (
     BodyLimitMiddleware,
@@ -37,10 +45,15 @@ from gateway.http.guards import (
     cors_middleware,
     read_json,
 )
+from gateway.http.live import KeepAliveTransportWSHandler, TextFrameWebSocketAdapter
 from gateway.http.operations import refusal
 from gateway.http.probes import Probes
 from gateway.http.rate_limit import RateLimitMiddleware
 from gateway.http.server import HeaderCountMiddleware
+from gateway.http.webhooks import WebhookEndpoint
+from gateway.live.hub import LiveHub
+from gateway.live.metrics import LiveCollector
+from gateway.live.webhooks import WebhookReceiver
 from gateway.ops.logs import RequestLog, configure_logging, log_upstream_call
 from gateway.ops.metrics import METRICS_PATH, GatewayMetrics
 from gateway.ops.observe import ObserveRequests, RequestObserver
@@ -48,7 +61,7 @@ from gateway.schema import GatewaySchema, build_schema
 from gateway.schema.context import Context
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import AsyncIterator, Awaitable, Callable
 
     import httpx
     from cross_web import AsyncHTTPRequestAdapter
@@ -59,7 +72,7 @@ if TYPE_CHECKING:
     from strawberry.types import SubscriptionExecutionResult
 
     from adapters.engine import CallObserver
-    from gateway.config import GatewayConfig, SourceConfig
+    from gateway.config import AuthConfig, GatewayConfig, SourceConfig
 
 __all__ = ["CONFIG_ENV", "GatewayGraphQL", "app_from_env", "create_app"]
 
@@ -68,7 +81,14 @@ CONFIG_ENV = "GATEWAY_CONFIG"
 
 
 class GatewayGraphQL(GraphQL[Context, None]):
-    """strawberry's ASGI view, with a typed per-request context."""
+    """strawberry's ASGI view, with a typed per-request context.
+
+    Subscriptions (docs/live.md): graphql-transport-ws on the WebSocket, with server pings;
+    GraphQL over SSE and multipart subscriptions on HTTP.
+    """
+
+    graphql_transport_ws_handler_class = KeepAliveTransportWSHandler
+    websocket_adapter_class = TextFrameWebSocketAdapter
 
     def __init__(
         self,
@@ -77,11 +97,43 @@ class GatewayGraphQL(GraphQL[Context, None]):
         *,
         graphiql: bool,
         on_batch: Callable[[str, int], None] | None = None,
+        live: LiveHub | None = None,
+        auth: AuthConfig | None = None,
+        allowed_origins: tuple[str, ...] = (),
     ) -> None:
-        super().__init__(schema, graphql_ide="graphiql" if graphiql else None)
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if graphiql else None,
+            subscription_protocols=(
+                GRAPHQL_TRANSPORT_WS_PROTOCOL,
+                GRAPHQL_SSE_PROTOCOL,
+                MULTIPART_SUBSCRIPTION_PROTOCOL,
+            ),
+            connection_init_wait_timeout=timedelta(seconds=10),
+            max_subscriptions_per_connection=live.config.max_subscriptions_per_client
+            if live is not None
+            else 100,
+            allowed_origins=allowed_origins,
+        )
         self.runtime = runtime
         self.on_batch = on_batch
         self.verdicts = AnswerVerdicts(schema.as_str()) if runtime.answers.enabled else None
+        self.live = live
+        self.auth = auth
+        self.keepalive_s = live.config.keepalive_s if live is not None else 15.0
+
+    async def on_ws_connect(self, context: Context) -> None:
+        """The key from ``connection_init`` when the handshake carried none (browsers)."""
+        if context.caller is not AWAITING_INIT:
+            return
+        caller = (
+            authenticate_connection(self.auth, context.connection_params)
+            if self.auth is not None
+            else None
+        )
+        if caller is None:
+            raise ConnectionRejectionError
+        context.caller = caller
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -101,6 +153,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             loaders=Loaders(self.runtime.store, self.runtime.stats, on_batch=self.on_batch),
             caller=caller,
             request_id=request_id,
+            live=self.live,
         )
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
@@ -178,14 +231,18 @@ def create_app(
     config: GatewayConfig,
     *,
     transport_factory: Callable[[SourceConfig], httpx.AsyncBaseTransport | None] | None = None,
+    live_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Starlette:
     """The gateway for ``config``; sources open at start-up and close at shutdown.
 
     Raises ConfigError when ``tracing.enabled`` but the ``tracing`` extra is not installed.
     ``app.state.metrics`` holds the metrics (None when off); ``cli`` serves them on their own
-    port for ``server.metrics = "port"``.
+    port for ``server.metrics = "port"``. ``app.state.live`` is the live hub (docs/live.md);
+    ``live_sleep`` is its polls' wait (tests drive it by hand).
     """
     runtime = Runtime(config, transport_factory=transport_factory)
+    live = LiveHub(config.live, runtime.sources, runtime.store, runtime.adapters, sleep=live_sleep)
+    runtime.decisions.on_sent.append(live.hint)  # subscribers see a decision's outcome at once
     metrics = (
         GatewayMetrics(runtime.stats, runtime.adapters, runtime.answers.counters, runtime.state)
         if config.server.metrics != "off"
@@ -214,6 +271,7 @@ def create_app(
         try:
             yield
         finally:
+            await live.aclose()
             await runtime.aclose()
             if tracing is not None:
                 tracing.shutdown()
@@ -223,11 +281,19 @@ def create_app(
         build_schema(config.limits, introspection=config.server.introspection),
         graphiql=config.server.graphiql,
         on_batch=metrics.observe_batch if metrics is not None else None,
+        live=live,
+        auth=config.auth,
+        allowed_origins=config.server.cors_origins,
     )
+    receiver = WebhookReceiver(config.live, runtime.sources, live)
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+        Route("/webhooks/{source}", WebhookEndpoint(receiver).handle, methods=["POST"]),
         *Probes(runtime).routes(),
     ]
+    if metrics is not None:
+        metrics.registry.register(LiveCollector(live))
     if metrics is not None and config.server.metrics == "open":
         routes.append(Route(METRICS_PATH, metrics.endpoint, methods=["GET"]))
     middleware = [
@@ -257,6 +323,7 @@ def create_app(
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.metrics = metrics
     app.state.tracing = tracing
+    app.state.live = live
     return app
 
 

@@ -5,6 +5,11 @@ of a configured client, else HTTP 401 with ``UNAUTHENTICATED``. ``auth.mode = "n
 is the anonymous caller with both roles (the demo on loopback). Two ``Authorization`` headers are
 a 400 in either mode. ``viewer`` may query (checked before execution, ``operations.refusal``),
 ``approver`` may call the decision mutations (checked by their resolvers).
+
+WebSockets (subscriptions, docs/live.md) authenticate the same way when the handshake carries
+the header; browsers cannot set it, so without one the connection is accepted as
+``AWAITING_INIT`` (no roles) and the key must come in the ``connection_init`` payload
+(``authenticate_connection``), else the socket closes with 4403 before any subscription.
 """
 
 from __future__ import annotations
@@ -21,7 +26,15 @@ if TYPE_CHECKING:
 
     from gateway.config import AuthConfig
 
-__all__ = ["ANONYMOUS", "APPROVER", "VIEWER", "AuthMiddleware", "authenticate"]
+__all__ = [
+    "ANONYMOUS",
+    "APPROVER",
+    "AWAITING_INIT",
+    "VIEWER",
+    "AuthMiddleware",
+    "authenticate",
+    "authenticate_connection",
+]
 
 VIEWER = "viewer"
 """The role reading needs: every query (gateway/http/operations.py)."""
@@ -29,6 +42,9 @@ APPROVER = "approver"
 """The role the decision mutations need."""
 ANONYMOUS = Caller(name="anonymous", roles=frozenset({VIEWER, APPROVER}))
 """The caller when ``auth.mode = "none"``."""
+
+AWAITING_INIT = Caller(name="unauthenticated", roles=frozenset())
+"""A WebSocket's caller until its ``connection_init`` payload names a key."""
 
 _CHALLENGE = [(b"www-authenticate", b'Bearer realm="execution-gateway"')]
 
@@ -53,6 +69,22 @@ def authenticate(config: AuthConfig, authorization: str | None) -> Caller | None
     return found
 
 
+def authenticate_connection(config: AuthConfig, params: object) -> Caller | None:
+    """The caller a ``connection_init`` payload names: ``{"Authorization": "Bearer <key>"}``
+    (any case), or ``{"apiKey": "<key>"}``."""
+    if config.mode == "none":
+        return authenticate(config, None)
+    if not isinstance(params, dict):
+        return None
+    for name, value in params.items():
+        if isinstance(name, str) and isinstance(value, str):
+            if name.lower() == "authorization":
+                return authenticate(config, value)
+            if name in ("apiKey", "api_key"):
+                return authenticate(config, f"Bearer {value}")
+    return None
+
+
 class AuthMiddleware:
     """Puts the caller on ``scope["state"]["caller"]`` or answers 401 before any GraphQL work."""
 
@@ -64,12 +96,16 @@ class AuthMiddleware:
         self.protected = protected
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(self.protected):
+        kind = scope["type"]
+        if kind not in ("http", "websocket") or not scope["path"].startswith(self.protected):
             await self.app(scope, receive, send)
             return
         headers = [value for name, value in scope["headers"] if name == b"authorization"]
         if len(headers) > 1:
             # Proxies and frameworks disagree on which of two wins; taking either is a guess.
+            if kind == "websocket":
+                await send({"type": "websocket.close", "code": 4400})
+                return
             await send_error(
                 send,
                 400,
@@ -77,9 +113,17 @@ class AuthMiddleware:
                 "BAD_USER_INPUT",
             )
             return
-        caller = authenticate(self.config, headers[0].decode("latin-1") if headers else None)
+        header = headers[0].decode("latin-1") if headers else None
+        if kind == "websocket" and header is None and self.config.mode != "none":
+            scope.setdefault("state", {})["caller"] = AWAITING_INIT
+            await self.app(scope, receive, send)
+            return
+        caller = authenticate(self.config, header)
         if caller is None:
-            await _unauthenticated(send)
+            if kind == "websocket":  # refused before the handshake: the client sees HTTP 403
+                await send({"type": "websocket.close", "code": 4401})
+            else:
+                await _unauthenticated(send)
             return
         scope.setdefault("state", {})["caller"] = caller
         await self.app(scope, receive, send)

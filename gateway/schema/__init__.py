@@ -16,6 +16,7 @@ from gateway.schema.limits import OperationLimits
 from gateway.schema.mutation import Mutation
 from gateway.schema.operation import DocumentCaches, GatewayOperation
 from gateway.schema.query import Query
+from gateway.schema.subscription import Subscription
 from gateway.schema.types import Approval, Execution, Step
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ def build_schema(
     return GatewaySchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[Execution, Step, Approval],
         config=StrawberryConfig(auto_camel_case=True),
         extensions=[

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from gateway.core.caller import Caller
     from gateway.core.loaders import Loaders
     from gateway.core.runtime import Runtime
+    from gateway.live.hub import LiveHub
 
 __all__ = ["Context"]
 
@@ -25,6 +26,10 @@ class Context:
     loaders: Loaders
     caller: Caller
     request_id: str
+    live: LiveHub | None = None
+    """Subscriptions' hub (gateway/live); None where live updates are not served."""
+    connection_params: dict[str, object] | None = None
+    """A WebSocket's ``connection_init`` payload (where a browser puts its API key)."""
     extra_errors: list[GraphQLError] = field(default_factory=list)
     """Non-fatal errors a resolver reports next to its answer (a source missing from a merged
     list); ``gateway.schema.extra_errors.merge_extra_errors`` appends them to the result's errors."""

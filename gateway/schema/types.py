@@ -21,6 +21,7 @@ from gateway.core import ids
 from gateway.core.merge import status_needs_steps
 from gateway.core.runtime import Runtime
 from gateway.schema.context import Context
+from gateway.schema.history import ExecutionEventConnection, execution_events
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -423,6 +424,18 @@ class Execution(Node):
             return None
         parent = await info.context.loaders.execution(self.source_name, parent_id)
         return Execution.from_model(self.source_name, parent)
+
+    @strawberry.field(
+        description="What happened, in order: derived from the upstream's payload (step times, "
+        "approvals and who decided); `first` 1..100, paged with `after` (docs/live.md)."
+    )
+    async def events(
+        self, info: Info[Context, None], first: int = 50, after: str | None = None
+    ) -> ExecutionEventConnection:
+        found = self._model
+        if self._partial:
+            found = await info.context.loaders.execution(self.source_name, found.native_id)
+        return execution_events(info, found, first, after)
 
     @strawberry.field(description="Sub-executions (nesting-style sources); empty elsewhere.")
     async def children(self, info: Info[Context, None]) -> list[Execution]:

@@ -1,0 +1,431 @@
+"""The live use cases: what changed (re-read, compare, publish) and who is told (subscriptions).
+
+Every change goes through ``observe``: the execution as the upstream now says it, compared with
+the last version published; only a real change is published, on the execution's topic and on
+``executions``, and each approval it shows pending for the first time is announced once on
+``approvals``. Webhooks (``hint``) and polls only decide *when* to re-read.
+
+Subscribers get model objects (GraphQL-free); gateway/schema/subscription.py turns them into
+types. Each subscription holds one bus queue and, where no webhook covers its source, a share
+of one poll; all of it is released when the subscriber leaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+from collections import Counter
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from cachetools import LRUCache, TTLCache
+
+from adapters.base import Capability
+from adapters.errors import ExecutionNotFound, UpstreamError
+from adapters.model import ApprovalStatus, ExecutionStatus, SourceKind
+from gateway.core.errors import GatewayError
+from gateway.live.background import Background
+from gateway.live.bus import Bus, InProcessBus, SlowConsumer
+from gateway.live.polling import SharedPoll
+from gateway.live.stats import LiveStats
+from gateway.live.topics import (
+    APPROVALS,
+    EXECUTIONS,
+    approval_message,
+    changed_message,
+    execution_topic,
+    version_of,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+
+    from adapters.base import SourceAdapter
+    from adapters.model import Approval, Execution
+    from gateway.config import LiveConfig, SourceConfig
+    from gateway.core.store import ExecutionStore
+
+__all__ = ["LiveHub", "slow_consumer_error"]
+
+log = logging.getLogger("gateway.live")
+
+Key = tuple[str, str]
+SNAPSHOTS = 10_000
+"""Last published versions kept (per execution): what a burst of subscribers reads instead of
+the upstream, and what a poll compares with."""
+FEED_PAGE_SIZE = 50
+MAX_READS_PER_ROUND = 20
+"""Full re-reads one poll round of a source may make (list items without steps)."""
+_WEBHOOK_COVERED = frozenset({SourceKind.VELT, SourceKind.TRUTHLOCKS})
+"""Kinds whose webhooks announce every state change, approvals included. Rotavision sends no
+event for 'waiting for approval', so its executions are polled even with webhooks."""
+
+
+def slow_consumer_error(error: SlowConsumer) -> GatewayError:
+    return GatewayError(
+        f"Dropped as a slow consumer: {error}. Resubscribe; the first message is the current "
+        "state.",
+        "SLOW_CONSUMER",
+    )
+
+
+class LiveHub:
+    def __init__(
+        self,
+        config: LiveConfig,
+        sources: Mapping[str, SourceConfig],
+        store: ExecutionStore,
+        adapters: Mapping[str, SourceAdapter],
+        *,
+        bus: Bus | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.config = config
+        self.bus: Bus = bus if bus is not None else InProcessBus()
+        self.stats = LiveStats()
+        self.background = Background()
+        self._sources = sources
+        self._store = store
+        self._adapters = adapters
+        self._sleep = sleep
+        self._snapshots: LRUCache[Key, tuple[str, Execution]] = LRUCache(maxsize=SNAPSHOTS)
+        self._announced: TTLCache[tuple[str, str, str], bool] = TTLCache(
+            maxsize=config.dedupe_max_entries, ttl=config.dedupe_ttl_s
+        )
+        self._refreshing: dict[Key, bool] = {}
+        """Executions being re-read after a webhook; True once another webhook came meanwhile."""
+        self.polls: dict[tuple[str, str, str], SharedPoll] = {}
+        """("execution", source, id), ("feed", source, ""), ("approvals", source, "")."""
+        self._open: Counter[str] = Counter()
+
+    # -- what changed ---------------------------------------------------------------------
+
+    def hint(self, source: str, native_id: str) -> None:
+        """A webhook said ``native_id`` changed: re-read it soon, once per burst."""
+        key = (source, native_id)
+        if key in self._refreshing:
+            self._refreshing[key] = True
+            return
+        self._refreshing[key] = False
+        self.background.spawn(self._refresh(key), name=f"refresh {source}")
+
+    async def _refresh(self, key: Key) -> None:
+        source, native_id = key
+        try:
+            while True:
+                self._refreshing[key] = False
+                self.stats.refreshes += 1
+                try:
+                    execution = await self.read(source, native_id)
+                except ExecutionNotFound:
+                    self.stats.webhooks[(source, "unknown_execution")] += 1
+                    log.info(
+                        "webhook for an execution the upstream does not know",
+                        extra={"source": source, "native_id": native_id},
+                    )
+                except UpstreamError as error:
+                    log.warning(
+                        "re-read after a webhook failed",
+                        extra={"source": source, "native_id": native_id, "code": error.code},
+                    )
+                else:
+                    await self.observe(source, execution)
+                if not self._refreshing[key]:
+                    return
+        finally:
+            self._refreshing.pop(key, None)
+
+    async def read(self, source: str, native_id: str) -> Execution:
+        """The execution as the upstream says it now (shared with concurrent queries)."""
+        self._store.invalidate(source, native_id)
+        return await self._load(source, native_id)
+
+    async def _load(self, source: str, native_id: str) -> Execution:
+        """Through the store, in a fresh context: a read for a long-lived subscription must not
+        inherit the request deadline of the HTTP stream that opened it."""
+        fetch = contextvars.Context().run(self._store.load, source, native_id)
+        return (await asyncio.shield(fetch))[0]
+
+    async def observe(self, source: str, execution: Execution, *, announce: bool = True) -> bool:
+        """Publish ``execution`` if it differs from the last version published; True if so."""
+        key = (source, execution.native_id)
+        version = version_of(execution)
+        previous = self._snapshots.get(key)
+        if previous is not None and previous[0] == version:
+            return False
+        self._snapshots[key] = (version, execution)
+        message = changed_message(source, execution, version)
+        await self.bus.publish(execution_topic(source, execution.native_id), message)
+        await self.bus.publish(EXECUTIONS, message)
+        self.stats.published += 1
+        for approval in execution.approvals:
+            if approval.status is not ApprovalStatus.PENDING:
+                continue
+            marker = (source, execution.native_id, approval.key)
+            if marker in self._announced:
+                continue
+            self._announced[marker] = True
+            if announce:
+                self.stats.approvals_announced += 1
+                await self.bus.publish(
+                    APPROVALS, approval_message(source, execution, approval.key, version)
+                )
+        return True
+
+    async def snapshot(self, source: str, native_id: str, version: str) -> Execution:
+        """The execution a message announced: kept in memory, else (a message from another
+        process, or an evicted one) read through the store."""
+        found = self._snapshots.get((source, native_id))
+        if found is not None and found[0] == version:
+            return found[1]
+        return await self._load(source, native_id)
+
+    # -- who is told ----------------------------------------------------------------------
+
+    async def execution_changes(
+        self,
+        client: str,
+        source: str,
+        native_id: str,
+        on_drop: Callable[[], None] | None = None,
+    ) -> AsyncIterator[Execution]:
+        """The current state, then each change; ends after a terminal status."""
+        with self._slot(client):
+            subscription = self.bus.subscribe(
+                execution_topic(source, native_id),
+                queue_size=self.config.subscriber_queue,
+                on_drop=on_drop,
+            )
+            poll: SharedPoll | None = None
+            try:
+                current = await self._load(source, native_id)
+                last = version_of(current)
+                yield current
+                if current.is_terminal:
+                    return
+                if self._polled(source):
+                    poll = self._poll("execution", source, native_id)
+                    poll.acquire()
+                async for message in self._messages(subscription):
+                    if message["version"] == last:
+                        continue
+                    last = message["version"]
+                    execution = await self.snapshot(source, native_id, last)
+                    yield execution
+                    if execution.is_terminal:
+                        return
+            finally:
+                subscription.close()
+                if poll is not None:
+                    poll.release()
+
+    async def changes(
+        self,
+        client: str,
+        sources: frozenset[str],
+        statuses: frozenset[ExecutionStatus] | None,
+        workflow_id: str | None,
+        on_drop: Callable[[], None] | None = None,
+    ) -> AsyncIterator[tuple[str, Execution]]:
+        """Each change of an execution of ``sources`` that matches the filter, as it happens."""
+        with self._slot(client):
+            subscription = self.bus.subscribe(
+                EXECUTIONS, queue_size=self.config.subscriber_queue, on_drop=on_drop
+            )
+            polls = [
+                self._poll("feed", name, "")
+                for name in sorted(sources)
+                if self._polled(name) and Capability.LIST in self._adapters[name].capabilities
+            ]
+            for poll in polls:
+                poll.acquire()
+            try:
+                async for message in self._messages(subscription):
+                    source = message["source"]
+                    if source not in sources:
+                        continue
+                    if statuses is not None and ExecutionStatus(message["status"]) not in statuses:
+                        continue
+                    execution = await self.snapshot(source, message["id"], message["version"])
+                    workflow = execution.workflow
+                    if workflow_id is not None and (workflow is None or workflow.id != workflow_id):
+                        continue
+                    yield source, execution
+            finally:
+                subscription.close()
+                for poll in polls:
+                    poll.release()
+
+    async def approvals_requested(
+        self, client: str, sources: frozenset[str], on_drop: Callable[[], None] | None = None
+    ) -> AsyncIterator[tuple[str, Execution, Approval]]:
+        """Each approval of ``sources`` that becomes pending from now on, once."""
+        with self._slot(client):
+            subscription = self.bus.subscribe(
+                APPROVALS, queue_size=self.config.subscriber_queue, on_drop=on_drop
+            )
+            polls = [
+                self._poll("approvals", name, "")
+                for name in sorted(sources)
+                if self._polled(name) and Capability.LIST in self._adapters[name].capabilities
+            ]
+            for poll in polls:
+                poll.acquire()
+            try:
+                async for message in self._messages(subscription):
+                    source = message["source"]
+                    if source not in sources:
+                        continue
+                    execution = await self.snapshot(source, message["id"], message["version"])
+                    approval = execution.approval(message["key"])
+                    if approval is not None and approval.status is ApprovalStatus.PENDING:
+                        yield source, execution, approval
+            finally:
+                subscription.close()
+                for poll in polls:
+                    poll.release()
+
+    async def _messages(
+        self, subscription: AsyncIterator[dict[str, object]]
+    ) -> AsyncIterator[dict[str, Any]]:
+        try:
+            async for message in subscription:
+                yield message
+        except SlowConsumer:
+            self.stats.slow_consumers += 1
+            raise
+
+    @contextmanager
+    def _slot(self, client: str) -> Iterator[None]:
+        total = sum(self._open.values())
+        if total >= self.config.max_subscriptions:
+            raise _limit("max_subscriptions", self.config.max_subscriptions, "open subscriptions")
+        if self._open[client] >= self.config.max_subscriptions_per_client:
+            raise _limit(
+                "max_subscriptions_per_client",
+                self.config.max_subscriptions_per_client,
+                f"open subscriptions of client '{client}'",
+            )
+        self._open[client] += 1
+        self.stats.subscriptions_opened += 1
+        try:
+            yield
+        finally:
+            self._open[client] -= 1
+            if self._open[client] <= 0:
+                del self._open[client]
+
+    @property
+    def open_subscriptions(self) -> int:
+        return sum(self._open.values())
+
+    # -- polls ----------------------------------------------------------------------------
+
+    def _polled(self, source: str) -> bool:
+        """Whether changes of ``source`` must be polled for: no webhook secret, or a kind
+        whose webhooks miss some changes."""
+        config = self._sources[source]
+        return not config.webhook_secrets or config.kind not in _WEBHOOK_COVERED
+
+    def _poll(self, what: str, source: str, native_id: str) -> SharedPoll:
+        key = (what, source, native_id)
+        poll = self.polls.get(key)
+        if poll is None:
+            if what == "execution":
+                action = self._execution_round(source, native_id)
+            elif what == "feed":
+                action = self._feed_round(source)
+            else:
+                action = self._approvals_round(source)
+            poll = SharedPoll(
+                f"{what} {source} {native_id}".rstrip(),
+                interval=self._sources[source].poll_interval_s,
+                max_backoff=self.config.max_poll_backoff_s,
+                action=action,
+                sleep=self._sleep,
+                background=self.background,
+                on_idle=lambda: self._forget_poll(key),
+            )
+            self.polls[key] = poll
+        return poll
+
+    def _forget_poll(self, key: tuple[str, str, str]) -> None:
+        self.polls.pop(key, None)
+
+    def _execution_round(self, source: str, native_id: str) -> Callable[[], Awaitable[bool]]:
+        async def round_() -> bool:
+            self.stats.polls += 1
+            execution = await self.read(source, native_id)
+            await self.observe(source, execution)
+            return execution.is_terminal
+
+        return round_
+
+    def _feed_round(self, source: str) -> Callable[[], Awaitable[bool]]:
+        seen: dict[str, str] = {}
+        baseline = True
+
+        async def round_() -> bool:
+            nonlocal seen, baseline
+            self.stats.polls += 1
+            page = await self._adapters[source].list_executions(
+                cursor=None, page_size=FEED_PAGE_SIZE
+            )
+            listed = {item.native_id: version_of(item) for item in page.items}
+            reads = 0
+            for item in page.items:
+                if baseline or seen.get(item.native_id) == listed[item.native_id]:
+                    continue
+                if page.complete:
+                    await self.observe(source, item)
+                elif reads < MAX_READS_PER_ROUND:
+                    reads += 1
+                    await self.observe(source, await self.read(source, item.native_id))
+            seen, baseline = listed, False
+            return False
+
+        return round_
+
+    def _approvals_round(self, source: str) -> Callable[[], Awaitable[bool]]:
+        baseline = True
+        # Rotavision lists waiting runs by status; Velt's waiting runs are 'running' upstream
+        # and its list items carry no steps, so each is read in full (bounded per round).
+        status = (
+            ExecutionStatus.WAITING_FOR_APPROVAL
+            if self._sources[source].kind is SourceKind.ROTAVISION
+            else ExecutionStatus.RUNNING
+        )
+
+        async def round_() -> bool:
+            nonlocal baseline
+            self.stats.polls += 1
+            page = await self._adapters[source].list_executions(
+                cursor=None, page_size=FEED_PAGE_SIZE, status=status
+            )
+            reads = 0
+            for item in page.items:
+                execution = item
+                if not page.complete:
+                    if item.is_terminal or reads >= MAX_READS_PER_ROUND:
+                        continue
+                    reads += 1
+                    execution = await self.read(source, item.native_id)
+                await self.observe(source, execution, announce=not baseline)
+            baseline = False
+            return False
+
+        return round_
+
+    async def aclose(self) -> None:
+        await self.background.aclose()
+        self.polls.clear()
+
+
+def _limit(key: str, allowed: int, what: str) -> GatewayError:
+    return GatewayError(
+        f"Too many {what}; this gateway allows {allowed} (live.{key}).",
+        "BAD_USER_INPUT",
+        limit=f"live.{key}",
+        allowed=allowed,
+    )

@@ -1,0 +1,77 @@
+"""``Execution.events``: the execution's timeline in one type, paged (docs/live.md, History)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.types import Info
+
+from adapters import model
+from gateway.core.errors import bad_user_input
+from gateway.live.history import timeline
+from gateway.schema.connections import PageInfo, check_first, decode_cursor
+from gateway.schema.context import Context
+
+__all__ = ["ExecutionEvent", "ExecutionEventConnection", "ExecutionEventEdge", "execution_events"]
+
+CURSOR_KIND = "executionEvents"
+
+
+@strawberry.type(description="Something that happened to an execution.")
+class ExecutionEvent:
+    kind: str = strawberry.field(
+        description="EXECUTION_CREATED, EXECUTION_STARTED, STEP_STARTED, STEP_COMPLETED (or "
+        "_FAILED, _CANCELLED, _TIMED_OUT, _SKIPPED), APPROVAL_REQUESTED, APPROVAL_APPROVED, "
+        "APPROVAL_REJECTED, EXECUTION_<terminal status>."
+    )
+    at: datetime | None = strawberry.field(
+        description="When, if the upstream's payload says (Rotavision's steps carry no times)."
+    )
+    step_native_id: str | None
+    step_name: str | None
+    actor: str | None = strawberry.field(description="Who decided, for approval decisions.")
+
+
+@strawberry.type
+class ExecutionEventEdge:
+    cursor: str
+    node: ExecutionEvent
+
+
+@strawberry.type
+class ExecutionEventConnection:
+    edges: list[ExecutionEventEdge]
+    page_info: PageInfo
+
+
+def execution_events(
+    info: Info[Context, None], execution: model.Execution, first: int, after: str | None
+) -> ExecutionEventConnection:
+    check_first(first)
+    state = decode_cursor(info.context, CURSOR_KIND, after) or {"n": 0, "id": execution.native_id}
+    start = state.get("n")
+    if not isinstance(start, int) or state.get("id") != execution.native_id or start < 0:
+        raise bad_user_input("after: the cursor belongs to another execution's events")
+    events = timeline(execution)
+    cursors = info.context.runtime.cursors
+    edges = [
+        ExecutionEventEdge(
+            cursor=cursors.encode(CURSOR_KIND, {"n": index + 1, "id": execution.native_id}),
+            node=ExecutionEvent(
+                kind=event.kind,
+                at=event.at,
+                step_native_id=event.step_native_id,
+                step_name=event.step_name,
+                actor=event.actor,
+            ),
+        )
+        for index, event in enumerate(events[start : start + first], start=start)
+    ]
+    return ExecutionEventConnection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=start + first < len(events),
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+    )
