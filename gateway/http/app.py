@@ -241,7 +241,24 @@ def create_app(
     ``live_sleep`` is its polls' wait (tests drive it by hand).
     """
     runtime = Runtime(config, transport_factory=transport_factory)
-    live = LiveHub(config.live, runtime.sources, runtime.store, runtime.adapters, sleep=live_sleep)
+    shared = runtime.state if config.state.backend != "memory" else None
+    bus = None
+    if shared is not None and config.state.redis_url:
+        # Imported only when asked for: redis-py loads OpenTelemetry when it is installed.
+        from gateway.live.redis_bus import RedisBus
+
+        bus = RedisBus(
+            config.state.redis_url, prefix=config.state.key_prefix, timeout_s=config.state.timeout_s
+        )
+    live = LiveHub(
+        config.live,
+        runtime.sources,
+        runtime.store,
+        runtime.adapters,
+        sleep=live_sleep,
+        bus=bus,
+        shared=shared,
+    )
     runtime.decisions.on_sent.append(live.hint)  # subscribers see a decision's outcome at once
     metrics = (
         GatewayMetrics(runtime.stats, runtime.adapters, runtime.answers.counters, runtime.state)
@@ -264,6 +281,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await runtime.start()
+        if bus is not None:
+            await bus.start()
         for adapter in runtime.adapters.values():
             for observer in call_observers:
                 adapter.http.add_observer(observer)
@@ -272,6 +291,8 @@ def create_app(
             yield
         finally:
             await live.aclose()
+            if bus is not None:
+                await bus.aclose()
             await runtime.aclose()
             if tracing is not None:
                 tracing.shutdown()
@@ -285,7 +306,7 @@ def create_app(
         auth=config.auth,
         allowed_origins=config.server.cors_origins,
     )
-    receiver = WebhookReceiver(config.live, runtime.sources, live)
+    receiver = WebhookReceiver(config.live, runtime.sources, live, shared)
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),

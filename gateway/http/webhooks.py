@@ -34,7 +34,7 @@ class WebhookEndpoint:
             if len(body) > limit:
                 return _too_large(limit)
         headers = {k.lower(): v for k, v in request.headers.items()}
-        receipt = self.receiver.receive(name, headers, bytes(body))
+        receipt = await self.receiver.receive(name, headers, bytes(body))
         return JSONResponse({"outcome": receipt.outcome}, status_code=receipt.status)
 
 

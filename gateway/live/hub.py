@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import time
 from collections import Counter
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,8 @@ from gateway.live.topics import (
     execution_topic,
     version_of,
 )
+from gateway.state.base import StateUnavailable
+from gateway.state.codec import execution_from_plain
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
@@ -45,6 +48,7 @@ if TYPE_CHECKING:
     from adapters.model import Approval, Execution
     from gateway.config import LiveConfig, SourceConfig
     from gateway.core.store import ExecutionStore
+    from gateway.state.base import SharedState
 
 __all__ = ["LiveHub", "slow_consumer_error"]
 
@@ -80,7 +84,13 @@ class LiveHub:
         *,
         bus: Bus | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        shared: SharedState | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
+        self._shared = shared
+        """Replicas' claims on poll rounds (Redis): each round of a watched thing is polled by
+        one replica, whose change reaches the others through the bus."""
+        self._wall_clock = wall_clock
         self.config = config
         self.bus: Bus = bus if bus is not None else InProcessBus()
         self.stats = LiveStats()
@@ -173,12 +183,19 @@ class LiveHub:
                 )
         return True
 
-    async def snapshot(self, source: str, native_id: str, version: str) -> Execution:
-        """The execution a message announced: kept in memory, else (a message from another
-        process, or an evicted one) read through the store."""
+    async def snapshot(
+        self, source: str, native_id: str, version: str, carried: object = None
+    ) -> Execution:
+        """The execution a message announced: kept in memory, else the one the message carried
+        (published by another replica), else read through the store (an evicted one)."""
         found = self._snapshots.get((source, native_id))
         if found is not None and found[0] == version:
             return found[1]
+        if carried is not None:
+            execution = execution_from_plain(carried)
+            if execution is not None and version_of(execution) == version:
+                self._snapshots[(source, native_id)] = (version, execution)
+                return execution
         return await self._load(source, native_id)
 
     # -- who is told ----------------------------------------------------------------------
@@ -211,7 +228,9 @@ class LiveHub:
                     if message["version"] == last:
                         continue
                     last = message["version"]
-                    execution = await self.snapshot(source, native_id, last)
+                    execution = await self.snapshot(
+                        source, native_id, last, message.get("execution")
+                    )
                     yield execution
                     if execution.is_terminal:
                         return
@@ -247,7 +266,9 @@ class LiveHub:
                         continue
                     if statuses is not None and ExecutionStatus(message["status"]) not in statuses:
                         continue
-                    execution = await self.snapshot(source, message["id"], message["version"])
+                    execution = await self.snapshot(
+                        source, message["id"], message["version"], message.get("execution")
+                    )
                     workflow = execution.workflow
                     if workflow_id is not None and (workflow is None or workflow.id != workflow_id):
                         continue
@@ -277,7 +298,9 @@ class LiveHub:
                     source = message["source"]
                     if source not in sources:
                         continue
-                    execution = await self.snapshot(source, message["id"], message["version"])
+                    execution = await self.snapshot(
+                        source, message["id"], message["version"], message.get("execution")
+                    )
                     approval = execution.approval(message["key"])
                     if approval is not None and approval.status is ApprovalStatus.PENDING:
                         yield source, execution, approval
@@ -338,17 +361,41 @@ class LiveHub:
                 action = self._feed_round(source)
             else:
                 action = self._approvals_round(source)
+            interval = self._sources[source].poll_interval_s
             poll = SharedPoll(
                 f"{what} {source} {native_id}".rstrip(),
-                interval=self._sources[source].poll_interval_s,
+                interval=interval,
                 max_backoff=self.config.max_poll_backoff_s,
-                action=action,
+                action=self._claimed(f"poll:{what}:{source}:{native_id}", interval, action),
                 sleep=self._sleep,
                 background=self.background,
                 on_idle=lambda: self._forget_poll(key),
             )
             self.polls[key] = poll
         return poll
+
+    def _claimed(
+        self, name: str, interval: float, action: Callable[[], Awaitable[bool]]
+    ) -> Callable[[], Awaitable[bool]]:
+        """``action``, run only by the replica that claims this interval's round first; the
+        others skip it (their subscribers hear the result through the bus). Without shared
+        state, or while it is away, every round runs."""
+        if self._shared is None:
+            return action
+        shared = self._shared
+
+        async def round_() -> bool:
+            slot = int(self._wall_clock() // interval)
+            try:
+                claimed = await shared.add_once(f"{name}:{slot}", interval)
+            except StateUnavailable:
+                claimed = True
+            if not claimed:
+                self.stats.polls_elsewhere += 1
+                return False
+            return await action()
+
+        return round_
 
     def _forget_poll(self, key: tuple[str, str, str]) -> None:
         self.polls.pop(key, None)

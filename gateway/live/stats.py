@@ -17,6 +17,8 @@ class LiveStats:
     """Upstream re-reads after webhooks (coalesced: a burst costs one, plus one if more came
     while it ran)."""
     polls: int = 0
+    polls_elsewhere: int = 0
+    """Poll rounds another replica claimed (shared state): this one skipped them."""
     poll_errors: int = 0
     published: int = 0
     """Changes published (a re-read that found nothing new publishes nothing)."""

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from gateway.state.codec import execution_to_plain
+
 if TYPE_CHECKING:
     from adapters.model import Execution
     from gateway.live.bus import Message
@@ -50,8 +52,28 @@ def changed_message(source: str, execution: Execution, version: str) -> Message:
         "id": execution.native_id,
         "status": execution.status.value,
         "version": version,
+        # The state itself, so a replica that did not read it can answer its subscribers without
+        # reading the upstream again (one read per change for the whole fleet).
+        **_carried(execution),
     }
 
 
 def approval_message(source: str, execution: Execution, key: str, version: str) -> Message:
-    return {"source": source, "id": execution.native_id, "key": key, "version": version}
+    return {
+        "source": source,
+        "id": execution.native_id,
+        "key": key,
+        "version": version,
+        **_carried(execution),
+    }
+
+
+def _carried(execution: Execution) -> Message:
+    """``{"execution": …}`` when JSON can carry it (not a raw integer beyond 64 bits): a replica
+    that receives a message without it reads the execution itself."""
+    plain = execution_to_plain(execution)
+    try:
+        orjson.dumps(plain)
+    except TypeError:
+        return {}
+    return {"execution": plain}

@@ -19,12 +19,14 @@ from cachetools import TTLCache
 from gateway.core.ids import InvalidId, parse_execution_id
 from gateway.live.events import UnreadableEvent, read_event
 from gateway.live.signatures import SIGNATURE_HEADERS, verify
+from gateway.state.base import StateUnavailable
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from gateway.config import LiveConfig, SourceConfig
     from gateway.live.hub import LiveHub
+    from gateway.state.base import SharedState
 
 __all__ = ["Receipt", "WebhookReceiver"]
 
@@ -39,16 +41,24 @@ class Receipt:
 
 class WebhookReceiver:
     def __init__(
-        self, config: LiveConfig, sources: Mapping[str, SourceConfig], hub: LiveHub
+        self,
+        config: LiveConfig,
+        sources: Mapping[str, SourceConfig],
+        hub: LiveHub,
+        shared: SharedState | None = None,
     ) -> None:
         self._sources = sources
         self._hub = hub
+        self._shared = shared
+        """Replicas' one memory of event ids (Redis): a retry that reaches another replica is
+        still a duplicate. While it is away, each replica remembers its own."""
+        self._dedupe_ttl_s = config.dedupe_ttl_s
         self.max_body_bytes = config.webhook_max_body_bytes
         self._seen: TTLCache[tuple[str, str], bool] = TTLCache(
             maxsize=config.dedupe_max_entries, ttl=config.dedupe_ttl_s
         )
 
-    def receive(self, name: str, headers: Mapping[str, str], body: bytes) -> Receipt:
+    async def receive(self, name: str, headers: Mapping[str, str], body: bytes) -> Receipt:
         """``headers`` with lower-case names."""
         source = self._sources.get(name)
         if source is None or not source.webhook_secrets:
@@ -67,10 +77,8 @@ class WebhookReceiver:
         except (orjson.JSONDecodeError, UnreadableEvent) as error:
             log.warning("webhook unreadable", extra={"source": name, "error": str(error)})
             return self._count(name, Receipt(400, "unreadable"))
-        marker = (name, event.event_id)
-        if marker in self._seen:
+        if not await self._first_delivery(name, event.event_id):
             return self._count(name, Receipt(200, "duplicate"))
-        self._seen[marker] = True
         if not event.known:
             log.info(
                 "webhook of an unknown type ignored", extra={"source": name, "type": event.type}
@@ -87,6 +95,17 @@ class WebhookReceiver:
             return self._count(name, Receipt(200, "no_execution"))
         self._hub.hint(name, native_id)
         return self._count(name, Receipt(202, "accepted"))
+
+    async def _first_delivery(self, name: str, event_id: str) -> bool:
+        marker = (name, event_id)
+        seen_here = marker in self._seen
+        self._seen[marker] = True
+        if self._shared is not None:
+            try:
+                return await self._shared.add_once(f"webhook:{name}:{event_id}", self._dedupe_ttl_s)
+            except StateUnavailable:
+                pass
+        return not seen_here
 
     def _count(self, name: str, receipt: Receipt) -> Receipt:
         self._hub.stats.webhooks[(name, receipt.outcome)] += 1

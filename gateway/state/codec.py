@@ -29,6 +29,8 @@ __all__ = [
     "decode_record",
     "encode_execution",
     "encode_record",
+    "execution_from_plain",
+    "execution_to_plain",
 ]
 
 T = typing.TypeVar("T")
@@ -114,3 +116,18 @@ def decode_record(kind: type[T], payload: bytes) -> T | None:
     except (ValueError, TypeError, KeyError, AttributeError):
         return None
     return value if isinstance(value, kind) else None
+
+
+def execution_to_plain(execution: Execution) -> dict[str, Any]:
+    """The execution as a JSON object (for a message that carries it to other replicas)."""
+    plain: dict[str, Any] = _plain(execution)
+    return plain
+
+
+def execution_from_plain(plain: object) -> Execution | None:
+    """What ``execution_to_plain`` made, or None when this build cannot read it."""
+    try:
+        execution = _build(Execution, plain)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+    return execution if isinstance(execution, Execution) else None
