@@ -39,6 +39,11 @@ class LiveCollector:
                 stats.polls,
             ),
             (
+                "gateway_live_polls_elsewhere",
+                "Poll rounds another replica claimed (shared state), skipped here.",
+                stats.polls_elsewhere,
+            ),
+            (
                 "gateway_live_published",
                 "Execution changes published to subscribers.",
                 stats.published,
