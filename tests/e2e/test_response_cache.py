@@ -201,3 +201,27 @@ async def test_a_decision_never_leaves_a_stale_answer(gateway: httpx.AsyncClient
     again = await gateway.get("/graphql", params=params, headers=headers)
     assert again.content == after.content
     assert await counter(gateway, "hits") >= 1
+
+
+async def test_a_webhook_never_leaves_a_stale_answer(sandbox: Sandbox, sandbox_url: str) -> None:
+    from sandbox.webhooks import WebhookEvent
+    from tests.live.support import eventually, live_gateway, send_webhook
+
+    done = next(
+        i for i, e in sandbox.rotavision.executions.items() if e.get("status") == "completed"
+    )
+    query = "query One($id: ID!) { execution(id: $id) { id status outputs } }"
+    body = {"query": query, "variables": {"id": f"rv:{done}"}}
+    async with live_gateway(sandbox, sandbox_url) as live:
+        first = await live.http.post("/graphql", json=body)
+        assert first.headers["cache-control"].endswith("max-age=300")
+        assert (await live.http.post("/graphql", json=body)).content == first.content
+        # The upstream corrects a finished run (it happens: a late output, a fixed record) and
+        # says so by webhook; the cached answer must not outlive that.
+        sandbox.rotavision.executions[done]["outputs"] = {"corrected": True}
+        event = WebhookEvent("rotavision", done, "workflow.completed")
+        assert (await send_webhook(live, event)).json() == {"outcome": "accepted"}
+        await eventually(lambda: not live.hub._refreshing, what="the re-read")
+        fresh = await live.http.post("/graphql", json=body)
+        assert fresh.json()["data"]["execution"]["outputs"] == {"corrected": True}
+        assert fresh.headers["etag"] != first.headers["etag"]
