@@ -37,6 +37,7 @@ __all__ = [
     "InvalidInput",
     "NotFound",
     "NotWaiting",
+    "RecordedOtherwise",
     "Result",
     "Unsupported",
     "UpstreamFailed",
@@ -77,6 +78,31 @@ class AlreadyRecorded:
     source: str
     execution: Execution
     approval: Approval
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedOtherwise:
+    """The upstream already holds this reviewer's vote and it is not the decision asked for now
+    (``recorded`` names it), or the upstream does not say which it is (``recorded`` None).
+    Nothing was recorded by this request: it must not read as success."""
+
+    source: str
+    execution: Execution
+    approval: Approval
+    requested: Decision
+    recorded: Decision | None
+
+    @property
+    def message(self) -> str:
+        if self.recorded is None:
+            return (
+                "this reviewer has already voted on this approval and the upstream does not say "
+                f"which way; the {self.requested.value.lower()} was not recorded"
+            )
+        return (
+            f"this reviewer already recorded {self.recorded.value.lower()} on this approval; the "
+            f"{self.requested.value.lower()} was not recorded"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +165,7 @@ class UpstreamFailed:
 Result = (
     Decided
     | AlreadyRecorded
+    | RecordedOtherwise
     | NotWaiting
     | NotFound
     | Forbidden
@@ -261,7 +288,7 @@ async def _confirmed(
     before: Execution,
     approval: Approval,
     outcome: DecisionOutcome,
-) -> Decided | AlreadyRecorded:
+) -> Decided | AlreadyRecorded | RecordedOtherwise:
     """The decided approval (by its own key) and its execution, re-read after the decision.
 
     When the re-read fails, or no longer shows the approval, the pre-decision copies stand in,
@@ -274,6 +301,10 @@ async def _confirmed(
     if decided is None or (execution is before and outcome.approval_status is not None):
         decided = dataclasses.replace(approval, status=outcome.approval_status or approval.status)
     if outcome.already_recorded:
+        if outcome.requested is not None and outcome.matches_request is not True:
+            return RecordedOtherwise(
+                source, execution, decided, outcome.requested, outcome.recorded_decision
+            )
         return AlreadyRecorded(source, execution, decided)
     return Decided(source, execution, decided)
 
@@ -287,6 +318,12 @@ def audit_fields(result: Result) -> dict[str, object]:
             return _fields(source, outcome, approval_status=approval.status.value)
         case AlreadyRecorded(source=source, approval=approval):
             return _fields(source, Outcome.ALREADY_RECORDED, approval_status=approval.status.value)
+        case RecordedOtherwise(source=source, approval=approval, recorded=recorded):
+            fields = _fields(
+                source, Outcome.RECORDED_OTHERWISE, approval_status=approval.status.value
+            )
+            fields["recorded_decision"] = recorded.value if recorded is not None else None
+            return fields
         case NotWaiting(source=source, upstream=upstream):
             return _fields(source, Outcome.NOT_WAITING, upstream=upstream)
         case NotFound(source=source, upstream=upstream):

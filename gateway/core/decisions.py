@@ -72,6 +72,7 @@ class Outcome(enum.Enum):
     DECIDED = "decided"
     VOTE_RECORDED = "vote_recorded"
     ALREADY_RECORDED = "already_recorded"
+    RECORDED_OTHERWISE = "recorded_otherwise"
     NOT_FOUND = "not_found"
     NOT_WAITING = "not_waiting"
     UNSUPPORTED = "unsupported"

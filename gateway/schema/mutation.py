@@ -146,7 +146,10 @@ def _answer(result: deciding.Result) -> DecisionResult:
                 execution=execution,
                 already_recorded=isinstance(result, deciding.AlreadyRecorded),
             )
-        case deciding.NotWaiting(execution=current, approval=approval):
+        case (
+            deciding.NotWaiting(execution=current, approval=approval)
+            | deciding.RecordedOtherwise(execution=current, approval=approval)
+        ):
             view = None
             if current is not None and approval is not None:
                 view = Approval.from_model(Execution.from_model(result.source, current), approval)

@@ -154,10 +154,13 @@ async def test_velt_two_reviewers_first_vote_keeps_pending_second_resolves(
         voted = {r["id"]: r["decision"] for r in first["approval"]["reviewers"]}
         assert voted == {"lead@example.com": None, "ops@example.com": None}
         # Other notes, so the gateway asks Velt again: the same reviewer's second vote is
-        # "recorded: false, rejectionReason: idempotent" upstream, reported as already recorded.
+        # "recorded: false, rejectionReason: idempotent" upstream. Velt's step output does not
+        # say which way this reviewer voted, so it is not reported as a success.
         repeat = await decide(client, "approve", approval_id, "fine by me, again", **lead)
-        assert repeat["__typename"] == "DecisionSuccess"
-        assert repeat["alreadyRecorded"] is True
+        assert repeat["__typename"] == "ApprovalNotWaiting"
+        assert repeat["code"] == "CONFLICT"
+        assert "already voted" in repeat["message"]
+        assert "the approve was not recorded" in repeat["message"]
         second = await decide(client, "approve", approval_id, "ship it", **ops)
         assert second["__typename"] == "DecisionSuccess"
         assert second["approval"]["status"] == "APPROVED"

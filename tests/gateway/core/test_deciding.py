@@ -135,14 +135,15 @@ async def test_a_velt_vote_that_needs_another_reviewer_stays_pending(
     assert votes == {"lead@example.com": None, "ops@example.com": None}
     assert first.approval.approve_count == 1
     repeat = await use_case.decide(approval_id, caller=LEAD, notes="again")
-    assert isinstance(repeat, deciding.AlreadyRecorded)
+    assert isinstance(repeat, deciding.RecordedOtherwise)  # Velt does not say which way LEAD voted
+    assert repeat.recorded is None
     second = await use_case.decide(approval_id, caller=OPS)
     assert isinstance(second, deciding.Decided)
     assert second.approval.status is ApprovalStatus.APPROVED
     outcomes = [(r["outcome"], r["approval_status"]) for r in use_case.records()]
     assert outcomes == [
         ("vote_recorded", "PENDING"),
-        ("already_recorded", "PENDING"),
+        ("recorded_otherwise", "PENDING"),
         ("decided", "APPROVED"),
     ]
     assert sandbox.stats.calls[VELT_DECIDE] == 3
@@ -256,3 +257,36 @@ async def test_an_approval_key_the_execution_lacks_is_not_found(
     gone = await use_case.decide(ids.approval_id("rv", "exec_gone", ""))
     assert gone == deciding.NotFound("rv")
     assert [r["outcome"] for r in use_case.records()] == ["not_found", "not_found"]
+
+
+def test_an_idempotent_reply_for_the_other_decision_is_not_a_success() -> None:
+    from adapters.base import Decision, DecisionOutcome
+    from adapters.model import Approval, Execution, ExecutionStatus
+
+    execution = Execution(
+        native_id="e", status=ExecutionStatus.RUNNING, upstream_status=None, raw={}
+    )
+    approval = Approval(key="k", status=ApprovalStatus.PENDING)
+    other = DecisionOutcome(
+        approval_status=None,
+        already_recorded=True,
+        requested=Decision.APPROVE,
+        recorded_decision=Decision.REJECT,
+    )
+    same = DecisionOutcome(
+        approval_status=None,
+        already_recorded=True,
+        requested=Decision.APPROVE,
+        recorded_decision=Decision.APPROVE,
+    )
+    assert other.matches_request is False
+    assert same.matches_request is True
+    result = deciding.RecordedOtherwise(
+        "velt", execution, approval, Decision.APPROVE, Decision.REJECT
+    )
+    assert result.message == (
+        "this reviewer already recorded reject on this approval; the approve was not recorded"
+    )
+    fields = deciding.audit_fields(result)
+    assert fields["outcome"] == "recorded_otherwise"
+    assert fields["recorded_decision"] == Decision.REJECT.value
