@@ -11,12 +11,20 @@ import asyncio
 import json
 import os
 import shutil
+from collections.abc import AsyncGenerator  # noqa: TC003 strawberry reads the peer's annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import strawberry
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Route, WebSocketRoute
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 
 from gateway.http.app import create_app
+from gateway.http.graphiql import GraphiQLMiddleware
 from tests.serving import demo_config_with, graphql, serving
 
 if TYPE_CHECKING:
@@ -210,3 +218,58 @@ async def test_a_subscription_goes_over_graphql_ws_with_the_key_in_connection_in
     init = next(m for m in seen["wsSent"] if m.get("type") == "connection_init")
     assert init["payload"] == {"Authorization": f"Bearer {KEY}"}
     assert any(m.get("type") == "subscribe" for m in seen["wsSent"])
+
+
+@strawberry.type
+class _PeerQuery:
+    ready: bool = True
+
+
+@strawberry.type
+class _PeerSubscription:
+    @strawberry.subscription
+    async def ticks(self) -> AsyncGenerator[int, None]:
+        for tick in range(3):
+            yield tick
+
+
+class _KeyedPeer(GraphQL[Any, None]):
+    """strawberry's own graphql-transport-ws server, refusing a connection without the key."""
+
+    async def on_ws_connect(self, context: Any) -> dict[str, object] | None:
+        if context["connection_params"] != {"Authorization": f"Bearer {KEY}"}:
+            raise ConnectionRejectionError({"reason": "no key in connection_init"})
+        return None
+
+
+@pytest.fixture
+async def subscription_peer() -> AsyncIterator[str]:
+    """The IDE in front of a real graphql-transport-ws server that wants the key on connect."""
+    peer = _KeyedPeer(strawberry.Schema(query=_PeerQuery, subscription=_PeerSubscription))
+    app = Starlette(
+        routes=[Route("/graphql", peer, methods=["POST"]), WebSocketRoute("/graphql", peer)],
+        middleware=[Middleware(GraphiQLMiddleware, api_key=True)],
+    )
+    async with serving(app, lifespan="off") as url:
+        yield url
+
+
+async def test_the_ide_streams_a_subscription_with_the_key_in_connection_init(
+    subscription_peer: str,
+) -> None:
+    """The page's fetcher against a peer that speaks the protocol, until the gateway does too."""
+    seen = await drive(
+        subscription_peer + "/graphql",
+        "subscription-peer",
+        [
+            {"do": "render"},
+            {"do": "key", "key": KEY},
+            {"do": "query", "query": "subscription { ticks }", "expect": '"ticks": 2'},
+        ],
+    )
+    assert_clean(seen)
+    sent = [m["type"] for m in seen["wsSent"]]
+    assert sent[:2] == ["connection_init", "subscribe"]
+    assert seen["wsSent"][0]["payload"] == {"Authorization": f"Bearer {KEY}"}
+    received = [m["type"] for m in seen["wsReceived"]]
+    assert received == ["connection_ack", "next", "next", "next", "complete"]
