@@ -105,6 +105,13 @@ const STEPS = {
       status: await page.$eval("#gateway-key-status", (node) => node.textContent),
     };
   },
+  // Put `text` into GraphiQL's Headers tab.
+  async headers(page, step) {
+    await page.click('button[data-name="headers"]');
+    await page.waitForSelector(".graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror", { visible: true });
+    await page.$eval(".graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror", (node, text) => node.CodeMirror.setValue(text), step.text);
+    return {};
+  },
   // Whether the key bar is shown (it is only when the gateway asks for a key).
   async keyBar(page) {
     return { visible: await page.$eval("#gateway-key-bar", (node) => !node.hidden) };

@@ -156,20 +156,30 @@ async def test_with_api_keys_the_page_loads_and_the_typed_key_opens_the_api(
             {"do": "key", "key": KEY},
             {"do": "query", "query": QUERY, "expect": '"data"'},
             {"do": "docs"},
+            {"do": "headers", "text": '{"authorization": "Bearer not-the-key"}'},
+            {"do": "query", "query": QUERY, "expect": "401"},
         ],
     )
     assert_clean(seen)
     assert seen["status"] == 200
     assert step(seen, "keyBar")["visible"] is True
-    refused, answered = (s for s in seen["steps"] if s["do"] == "query")
+    refused, answered, overridden = (s for s in seen["steps"] if s["do"] == "query")
     refusal = json.loads(refused["result"])
     assert "data" not in refusal
-    assert refusal["errors"][0]["message"].startswith("401 Unauthorized")
+    assert refusal["errors"][0]["message"].startswith(
+        "401 Unauthorized: this gateway needs an API key"
+    )
     assert "UNAUTHENTICATED" in {e["extensions"]["code"] for e in refusal["errors"]}
     assert step(seen, "key")["status"] == "requests carry this key"
     assert json.loads(answered["result"])["data"]["sources"]
     # The schema was fetched again with the key: the docs explorer knows the types.
     assert "Execution" in step(seen, "docs")["text"]
+    # A header typed into the Headers tab wins over the key field.
+    wrong = json.loads(overridden["result"])
+    assert "data" not in wrong
+    assert wrong["errors"][0]["message"].startswith(
+        "401 Unauthorized: the gateway does not know this API key"
+    )
 
 
 async def subscription_document(url: str, headers: dict[str, str]) -> str | None:

@@ -37,10 +37,13 @@
           return {};
         })
         .then(function (body) {
+          var sent = headerValue(init && init.headers, "Authorization") !== undefined;
           var hint = {
-            message:
-              "401 Unauthorized: this gateway needs an API key. Type it in the API key field " +
-              "above the editor (it is sent as '" + authHeader + ": Bearer <key>') and run again.",
+            message: sent
+              ? "401 Unauthorized: the gateway does not know this API key. Check the key field " +
+                "above the editor, or the Authorization header in the Headers tab, and run again."
+              : "401 Unauthorized: this gateway needs an API key. Type it in the API key field " +
+                "above the editor (it is sent as 'Authorization: Bearer <key>') and run again.",
             extensions: { code: "UNAUTHENTICATED", status: 401 },
           };
           var errors = Array.isArray(body.errors) ? body.errors : [];
@@ -95,7 +98,12 @@
     var keyHeaders = {};
     if (authHeader && apiKey) keyHeaders[authHeader] = "Bearer " + apiKey;
     return function gatewayFetcher(params, options) {
-      var headers = Object.assign({}, keyHeaders, (options && options.headers) || {});
+      var typed = (options && options.headers) || {};
+      var headers = Object.assign(
+        {},
+        authHeader && headerValue(typed, authHeader) === undefined ? keyHeaders : {},
+        typed,
+      );
       var authorization = authHeader ? headerValue(headers, authHeader) : undefined;
       // The editor's own parse lags typing; a stale one would send a subscription over HTTP.
       var documentAST = parsed(params.query) || (options && options.documentAST);
@@ -107,8 +115,8 @@
   }
 
   var DEFAULT_QUERY = [
-    "# The execution gateway: executions, their steps and the approvals they wait on, from every",
-    "# source in one schema. Ctrl-Enter runs the query; Docs and Explorer (left) show the schema.",
+    "# Executions, steps and approvals from every source.",
+    "# Ctrl-Enter runs; Docs and Explorer (left) show the schema.",
     "{",
     "  sources { name kind health }",
     "}",
