@@ -112,6 +112,18 @@ const STEPS = {
     await page.$eval(".graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror", (node, text) => node.CodeMirror.setValue(text), step.text);
     return {};
   },
+  // Tick "keep for this tab".
+  async keep(page) {
+    await page.click("#gateway-keep-key");
+    return { status: await page.$eval("#gateway-key-status", (node) => node.textContent) };
+  },
+  // What the page keeps in localStorage and sessionStorage.
+  async storage(page) {
+    return page.evaluate(() => ({
+      local: Object.fromEntries(Object.entries(window.localStorage)),
+      session: Object.fromEntries(Object.entries(window.sessionStorage)),
+    }));
+  },
   // Whether the key bar is shown (it is only when the gateway asks for a key).
   async keyBar(page) {
     return { visible: await page.$eval("#gateway-key-bar", (node) => !node.hidden) };

@@ -158,6 +158,9 @@ async def test_with_api_keys_the_page_loads_and_the_typed_key_opens_the_api(
             {"do": "docs"},
             {"do": "headers", "text": '{"authorization": "Bearer not-the-key"}'},
             {"do": "query", "query": QUERY, "expect": "401"},
+            {"do": "storage"},
+            {"do": "keep"},
+            {"do": "storage"},
         ],
     )
     assert_clean(seen)
@@ -175,6 +178,14 @@ async def test_with_api_keys_the_page_loads_and_the_typed_key_opens_the_api(
     # The schema was fetched again with the key: the docs explorer knows the types.
     assert "Execution" in step(seen, "docs")["text"]
     # A header typed into the Headers tab wins over the key field.
+    # Nothing outlives the tab, and the key is kept only when asked.
+    unkept, kept = (s for s in seen["steps"] if s["do"] == "storage")
+    assert unkept["local"] == kept["local"] == {}
+    assert KEY not in json.dumps(unkept["session"])
+    assert "not-the-key" not in json.dumps(unkept["session"]), "the Headers tab is not stored"
+    assert unkept["session"], "GraphiQL keeps its tabs in sessionStorage"
+    assert kept["session"]["gateway-graphiql-api-key"] == KEY
+    assert step(seen, "keep")["status"] == "requests carry this key (kept for this tab)"
     wrong = json.loads(overridden["result"])
     assert "data" not in wrong
     assert wrong["errors"][0]["message"].startswith(

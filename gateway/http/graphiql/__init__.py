@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
-from gateway.http.graphiql.assets import Assets
+from gateway.http.graphiql.assets import Assets, packaged_assets
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
@@ -91,7 +91,7 @@ class GraphiQLMiddleware:
     ) -> None:
         self.app = app
         self.endpoint = endpoint
-        self.assets = assets or Assets()
+        self.assets = assets or packaged_assets()
         self.prefix = f"{ASSETS_PATH}/{self.assets.digest}/"
         self.page = _PAGE.substitute(
             assets=ASSETS_PATH + "/" + self.assets.digest,

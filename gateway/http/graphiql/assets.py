@@ -6,13 +6,14 @@ forever (``immutable``): a gateway with other files serves them under another pa
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import mimetypes
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["STATIC_DIR", "Asset", "Assets"]
+__all__ = ["STATIC_DIR", "Asset", "Assets", "packaged_assets"]
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 DIGEST_CHARS = 16
@@ -60,3 +61,9 @@ class Assets:
 
     def names(self) -> list[str]:
         return sorted(self._by_name)
+
+
+@functools.cache
+def packaged_assets() -> Assets:
+    """The installed package's files, read once per process however many apps it makes."""
+    return Assets()
