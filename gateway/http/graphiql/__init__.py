@@ -15,6 +15,7 @@ from string import Template
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
 from gateway.http.graphiql.assets import Assets, packaged_assets
@@ -110,7 +111,7 @@ class GraphiQLMiddleware:
         elif path == self.endpoint and is_page_load(scope):
             response = self._page(scope)
         elif path.startswith(ASSETS_PATH + "/"):
-            response = self._asset(scope, path)
+            response = await self._asset(scope, path)
         else:
             await self.app(scope, receive, send)
             return
@@ -125,7 +126,7 @@ class GraphiQLMiddleware:
         }
         return Response(self.page, media_type="text/html; charset=utf-8", headers=headers)
 
-    def _asset(self, scope: Scope, path: str) -> Response:
+    async def _asset(self, scope: Scope, path: str) -> Response:
         asset = self.assets.get(path[len(self.prefix) :]) if path.startswith(self.prefix) else None
         if asset is None:
             # Another digest is another gateway version's files: not these under its name.
@@ -139,7 +140,8 @@ class GraphiQLMiddleware:
         }
         body = asset.body
         if "gzip" in (_header(scope, b"accept-encoding") or ""):
-            body = asset.gzipped
+            gzipped = asset.gzipped
+            body = gzipped if gzipped is not None else await run_in_threadpool(asset.compress)
             headers["content-encoding"] = "gzip"
         return Response(body, media_type=asset.media_type, headers=headers)
 
@@ -147,5 +149,5 @@ class GraphiQLMiddleware:
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope["headers"]:
         if key == name:
-            return str(value.decode("latin-1"))
+            return str(value.decode("latin-1"))  # scope headers are typed Any
     return None

@@ -172,7 +172,9 @@ def test_the_wheel_s_package_data_takes_every_asset() -> None:
 def test_a_gzipped_asset_is_made_once() -> None:
     asset = Assets().get("gateway-graphiql.js")
     assert asset is not None
-    first = asset.gzipped
+    assert asset.gzipped is None
+    first = asset.compress()
+    assert asset.compress() is first
     assert asset.gzipped is first
     assert gzip.decompress(first) == asset.body
 
