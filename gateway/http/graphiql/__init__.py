@@ -43,14 +43,11 @@ def is_page_load(scope: Scope) -> bool:
     """A GET without ``query`` that accepts HTML: what strawberry's own IDE answers, too."""
     if scope["method"] not in ("GET", "HEAD"):
         return False
-    if any(name == "query" for name, _ in parse_qsl(scope["query_string"].decode("latin-1"))):
+    accept = _header(scope, b"accept") or ""
+    if "text/html" not in accept and "*/*" not in accept:
         return False
-    accept = ""
-    for name, value in scope["headers"]:
-        if name == b"accept":
-            accept = value.decode("latin-1")
-            break
-    return "text/html" in accept or "*/*" in accept
+    query = scope["query_string"].decode("latin-1")
+    return not any(name == "query" for name, _ in parse_qsl(query))
 
 
 def content_security_policy(host: str | None) -> str:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from gateway.http.graphiql import content_security_policy
+from gateway.http.graphiql import content_security_policy, is_page_load
 from gateway.http.graphiql.assets import STATIC_DIR, Assets
 from tests.serving import gateway_client, graphql
 
@@ -77,6 +77,26 @@ async def test_the_page_forbids_framing_sniffing_and_every_origin_but_its_own(
     assert page.headers["cache-control"] == "no-cache"
     assert "<script>" not in page.text, "no inline script: the policy would refuse it"
     assert 'data-api-key="none"' in page.text
+
+
+@pytest.mark.parametrize(
+    ("method", "query", "accept", "page"),
+    [
+        ("GET", b"", "text/html,*/*;q=0.8", True),
+        ("HEAD", b"", "*/*", True),
+        ("GET", b"x=1", "text/html", True),
+        ("GET", b"query=%7B__typename%7D", "text/html", False),
+        ("GET", b"", "application/json", False),
+        ("GET", b"", "", False),
+        ("POST", b"", "text/html", False),
+    ],
+)
+def test_a_page_load_is_a_get_for_html_without_a_query(
+    method: str, query: bytes, accept: str, page: bool
+) -> None:
+    headers = [(b"accept", accept.encode())] if accept else []
+    scope = {"type": "http", "method": method, "query_string": query, "headers": headers}
+    assert is_page_load(scope) is page
 
 
 @pytest.mark.parametrize(
