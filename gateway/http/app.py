@@ -1,4 +1,5 @@
-"""The Starlette application: ``/graphql`` (GraphiQL on GET in a browser), the probes, ``/metrics``.
+"""The Starlette application: ``/graphql`` (GraphiQL on GET in a browser, gateway/http/graphiql),
+the probes, ``/metrics``.
 
 ``create_app`` assembles it from three lists — routes, middleware (outermost first) and the
 runtime's lifespan — so each concern (auth, limits, metrics, logs) adds its own entries.
@@ -37,6 +38,7 @@ from gateway.http.answer_cache import AnswerCacheMiddleware
 from gateway.http.answers import AnswerVerdicts, resolve_document
 from gateway.http.auth import ANONYMOUS, AWAITING_INIT, AuthMiddleware, authenticate_connection
 from gateway.http.deadline import DeadlineMiddleware
+from gateway.http.graphiql import GraphiQLMiddleware
 from gateway.http.guards import (
     BodyLimitMiddleware,
     GraphQLResponseMiddleware,
@@ -95,15 +97,15 @@ class GatewayGraphQL(GraphQL[Context, None]):
         runtime: Runtime,
         schema: GatewaySchema,
         *,
-        graphiql: bool,
         on_batch: Callable[[str, int], None] | None = None,
         live: LiveHub | None = None,
         auth: AuthConfig | None = None,
         allowed_origins: tuple[str, ...] = (),
     ) -> None:
+        # The IDE is GraphiQLMiddleware's (vendored, key-aware), never strawberry's CDN page.
         super().__init__(
             schema,
-            graphql_ide="graphiql" if graphiql else None,
+            graphql_ide=None,
             subscription_protocols=(
                 GRAPHQL_TRANSPORT_WS_PROTOCOL,
                 GRAPHQL_SSE_PROTOCOL,
@@ -300,7 +302,6 @@ def create_app(
     graphql = GatewayGraphQL(
         runtime,
         build_schema(config.limits, introspection=config.server.introspection),
-        graphiql=config.server.graphiql,
         on_batch=metrics.observe_batch if metrics is not None else None,
         live=live,
         auth=config.auth,
@@ -325,6 +326,9 @@ def create_app(
         from gateway.http.tracing import TracingMiddleware
 
         middleware.append(Middleware(TracingMiddleware, tracing=tracing))
+    if config.server.graphiql:
+        api_key = config.auth.mode == "api_key"
+        middleware.append(Middleware(GraphiQLMiddleware, api_key=api_key))
     middleware += [
         *cors_middleware(config.server.cors_origins),
         Middleware(AuthMiddleware, config=config.auth),

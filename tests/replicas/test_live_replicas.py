@@ -103,5 +103,8 @@ async def test_a_watched_execution_is_polled_once_per_round_across_replicas(
                 ),
                 what="both replicas' rounds",
             )
+            # The claiming replica counts its round before its read finishes: wait for the read.
+            await eventually(lambda: a.reads("nesting") > reads, what="the one upstream read")
             assert a.hub.stats.polls + b.hub.stats.polls == 1
+            assert a.hub.stats.polls_elsewhere + b.hub.stats.polls_elsewhere == 1
             assert a.reads("nesting") == reads + 1
