@@ -277,6 +277,9 @@ class SourceConfig:
     webhook route, and live updates poll (docs/live.md)."""
     poll_interval_s: float = 5.0
     """How often a watched execution (or the pending list) is re-read where no webhook tells."""
+    list_order: str | None = None
+    """Nesting only: the order its list pages come in (``desc``, ``asc``, or ``auto``: told from
+    the first page's start times). The documents do not say; the feed is newest first either way."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,6 +336,7 @@ _TRACING_KEYS = {"enabled": bool, "service_name": str, "otlp_endpoint": str}
 _AUDIT_KEYS = {"file": str}
 _STATE_KEYS = {"backend": str, "redis_url_env": str, "key_prefix": str, "timeout_s": float}
 STATE_BACKENDS = ("memory", "redis")
+LIST_ORDERS = ("desc", "asc", "auto")
 _CACHE_KEYS = {
     "max_entries": int,
     "terminal_ttl_s": float,
@@ -385,6 +389,7 @@ _SOURCE_KEYS = {
     "webhook_secret_env": str,
     "webhook_secret_previous_env": str,
     "poll_interval_s": float,
+    "list_order": str,
 }
 _ENGINE_KEYS = (
     "timeout_s",
@@ -768,6 +773,11 @@ def _parse_source(
     step_kinds = raw.get("step_kinds_from_workflow", False)
     if step_kinds and kind is not None and kind is not SourceKind.ROTAVISION:
         problems.add(f"{where}step_kinds_from_workflow: only 'rotavision' sources have it")
+    list_order = raw.get("list_order", "auto" if kind is SourceKind.NESTING else None)
+    if "list_order" in raw and kind is not SourceKind.NESTING:
+        problems.add(f"{where}list_order: only 'nesting' sources have it")
+    elif list_order is not None and list_order not in LIST_ORDERS:
+        problems.add(f"{where}list_order: '{list_order}' is not one of {', '.join(LIST_ORDERS)}")
     if not usable or kind is None:
         raise ConfigError()  # its problems are already in ``problems``
     return SourceConfig(
@@ -778,6 +788,7 @@ def _parse_source(
         http=HTTPSettings(**engine, transport=transport),
         cache_ttl_s=cache_ttl_s,
         step_kinds_from_workflow=step_kinds,
+        list_order=list_order,
         **_live_source(where, kind, raw, env, problems),
     )
 

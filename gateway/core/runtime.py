@@ -94,7 +94,10 @@ class Runtime:
                 settings=source.http,
                 transport=transport,
                 client=self.config.server.upstream_client,
-                options={"step_kinds_from_workflow": source.step_kinds_from_workflow},
+                options={
+                    "step_kinds_from_workflow": source.step_kinds_from_workflow,
+                    **({"list_order": source.list_order} if source.list_order else {}),
+                },
                 observers=(self.stats[source.name].record_call,),
             )
 

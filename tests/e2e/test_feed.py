@@ -376,3 +376,29 @@ async def test_when_full_reads_fail_only_those_nodes_are_null(
         page = answer["data"]["executionFeed"]
         assert [f["source"] for f in page["failedSources"]] == ["velt"]
         assert len(page["edges"]) == 5
+
+
+NESTING_LIST = "GET /api/v1/executions"
+
+
+@pytest.mark.parametrize("list_order", ["asc", "auto"])
+async def test_an_upstream_that_lists_oldest_first_still_gives_an_exact_newest_first_feed(
+    list_order: str,
+) -> None:
+    """The nesting list's order is not documented: against one that lists oldest first, the feed
+    is still exactly newest first, and one feed page reads a few list pages, not the whole list."""
+    from sandbox import SandboxConfig
+    from tests.serving import serving
+
+    oldest_first = Sandbox(SandboxConfig(nesting_list_order="asc"))
+    async with serving(oldest_first.app(), lifespan="off") as url:
+        sources = {"zaia": {"list_order": list_order}}
+        async with gateway_client(url, sources=sources) as client:
+            first_page = await feed_page(client, 10, filter={"sources": ["zaia"]})
+            # Page 1, then pages probed to find the last one: O(log pages), far below all of them.
+            list_calls = oldest_first.stats.calls[NESTING_LIST]
+            assert 2 <= list_calls <= 12, list_calls
+            seen = [e["node"]["id"] for e in first_page["edges"]]
+            assert seen == expected(oldest_first, sources=["zaia"])[:10]
+            walked = await walk(client, 25, filter={"sources": ["zaia"]})
+    assert walked == expected(oldest_first, sources=["zaia"])
