@@ -31,6 +31,7 @@ import orjson
 from adapters._h1 import H1Wire
 from adapters._wire import AiohttpWire, HttpxWire, Wire, WireError, WireResponse, WireTimeout
 from adapters.errors import (
+    CallBudgetSpent,
     ExecutionNotFound,
     UpstreamAuthFailed,
     UpstreamBadResponse,
@@ -55,6 +56,7 @@ __all__ = [
     "RETRY_BUDGET_MIN_RETRIES",
     "RETRY_BUDGET_RATIO",
     "RETRY_BUDGET_WINDOW_S",
+    "CallBudget",
     "CallObserver",
     "CallRecord",
     "CircuitBreaker",
@@ -63,6 +65,7 @@ __all__ = [
     "HTTPSettings",
     "RetryBudget",
     "SourceHTTP",
+    "call_budget",
     "deadline_after",
     "encode_segment",
     "error_for_status",
@@ -123,6 +126,29 @@ def time_left(clock: Callable[[], float] = time.monotonic) -> float | None:
     """Seconds until the current request's deadline (may be negative), or None without one."""
     deadline = request_deadline.get()
     return None if deadline is None else deadline - clock()
+
+
+class CallBudget:
+    """The upstream calls one GraphQL operation may still start (the gateway's
+    ``limits.max_upstream_calls``); set for a block with ``call_budget``, like the deadline."""
+
+    __slots__ = ("allowed", "made")
+
+    def __init__(self, allowed: int) -> None:
+        self.allowed = allowed
+        self.made = 0
+
+    def spend(self, source: str) -> None:
+        """Count one call, or raise CallBudgetSpent (nothing is sent) when none is left."""
+        if self.made >= self.allowed:
+            raise CallBudgetSpent(
+                f"at most {self.allowed} per operation (limits.max_upstream_calls)", source=source
+            )
+        self.made += 1
+
+
+call_budget: ContextVar[CallBudget | None] = ContextVar("call_budget", default=None)
+"""The current operation's CallBudget, or None (no bound). Tasks started inside inherit it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -503,6 +529,9 @@ class SourceHTTP:
             headers=headers,
             native_id=native_id,
         )
+        budget = call_budget.get()
+        if budget is not None:
+            budget.spend(self.source)
         safe_to_retry = method == "GET" if idempotent is None else idempotent
         attempts = 1 + (max(0, self.settings.retries) if safe_to_retry else 0)
         self.retry_budget.record_call()
