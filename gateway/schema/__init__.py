@@ -37,6 +37,7 @@ class GatewaySchema(strawberry.Schema):
             kwargs.setdefault("execution_context_class", speed.FastExecutionContext)
         super().__init__(*args, **kwargs)
         self.fast_paths = fast_paths
+        self.introspection_answers: IntrospectionAnswers | None = None
         if fast_paths:
             speed.install(self)
 
@@ -58,7 +59,8 @@ def build_schema(
     Extensions never change the SDL, so ``schema`` (the defaults) is what export-schema prints.
     """
     limits = limits or LimitsConfig()
-    return GatewaySchema(
+    answers = IntrospectionAnswers()
+    built = GatewaySchema(
         fast_paths=fast_paths,
         query=Query,
         mutation=Mutation,
@@ -73,10 +75,12 @@ def build_schema(
                 )
                 if fast_paths
                 else None,
-                IntrospectionAnswers(),
+                answers,
             )
         ],
     )
+    built.introspection_answers = answers
+    return built
 
 
 schema = build_schema()
