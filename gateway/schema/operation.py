@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from graphql import GraphQLSyntaxError
+from graphql import GraphQLSyntaxError, parse
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
@@ -71,9 +71,13 @@ class GatewayOperation(SchemaExtension):
             recording.ended()
 
     def on_parse(self) -> Iterator[None]:
+        """Parse here, cached or not: a syntax error raised from this hook reaches
+        ``on_operation`` (strawberry's own parse would record it where the wording of the token
+        bound cannot be changed), so both modes refuse alike."""
         context = self.execution_context
-        if self._caches is not None and context.graphql_document is None and context.query:
-            context.graphql_document = self._caches.parse(context.query, **context.parse_options)
+        if context.graphql_document is None and context.query:
+            parse_text = parse if self._caches is None else self._caches.parse
+            context.graphql_document = parse_text(context.query, **context.parse_options)
         yield
 
     def on_validate(self) -> Iterator[None]:

@@ -96,6 +96,7 @@ CORPUS: list[tuple[str, dict[str, Any]]] = [
     ("{ execution(id: 1) { id } }", {}),
     ("{ nothing }", {}),
     ("{ execution(id: ", {}),
+    ("{ sources { " + "name " * 2_001 + "} }", {}),
     (
         "query ($ids: [ID!]!) { executions(ids: $ids) { id } }",
         {"ids": [f"x:{n}" for n in range(101)]},
