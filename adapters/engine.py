@@ -15,6 +15,7 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
@@ -23,6 +24,7 @@ from urllib.parse import quote
 import httpx
 
 from adapters.errors import (
+    CallBudgetSpent,
     ExecutionNotFound,
     UpstreamAuthFailed,
     UpstreamBadResponse,
@@ -61,11 +63,13 @@ __all__ = [
     "DEFAULT_RETRIES",
     "DEFAULT_TIMEOUT_S",
     "MAX_RETRY_AFTER_S",
+    "CallBudget",
     "CallObserver",
     "CallRecord",
     "ErrorReader",
     "HTTPSettings",
     "SourceHTTP",
+    "call_budget",
     "encode_segment",
     "error_for_status",
     "parse_retry_after",
@@ -87,6 +91,29 @@ MAX_RETRY_AFTER_S = 5.0
 """A longer ``Retry-After`` is not waited for even without a deadline: the caller gets it instead."""
 _DEADLINE_SLACK_S = 0.01
 """A timeout this close to the request's deadline is the deadline's doing, not the upstream's."""
+
+
+class CallBudget:
+    """The upstream calls one GraphQL operation may still start (the gateway's
+    ``limits.max_upstream_calls``); set for a block with ``call_budget``, like the deadline."""
+
+    __slots__ = ("allowed", "made")
+
+    def __init__(self, allowed: int) -> None:
+        self.allowed = allowed
+        self.made = 0
+
+    def spend(self, source: str) -> None:
+        """Count one call, or raise CallBudgetSpent (nothing is sent) when none is left."""
+        if self.made >= self.allowed:
+            raise CallBudgetSpent(
+                f"at most {self.allowed} per operation (limits.max_upstream_calls)", source=source
+            )
+        self.made += 1
+
+
+call_budget: ContextVar[CallBudget | None] = ContextVar("call_budget", default=None)
+"""The current operation's CallBudget, or None (no bound). Tasks started inside inherit it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,6 +314,9 @@ class SourceHTTP:
             headers=headers,
             native_id=native_id,
         )
+        budget = call_budget.get()
+        if budget is not None:
+            budget.spend(self.source)
         safe_to_retry = method == "GET" if idempotent is None else idempotent
         attempts = 1 + (max(0, self.settings.retries) if safe_to_retry else 0)
         self.retry_budget.record_call()

@@ -6,6 +6,7 @@ AdapterError
 └── UpstreamError
     ├── ExecutionNotFound      NOT_FOUND               (the upstream says there is no such thing)
     ├── UpstreamRejected       BAD_USER_INPUT          (400/422: the upstream refused the id or body)
+    ├── CallBudgetSpent        BAD_USER_INPUT          (not sent: the operation used its upstream calls)
     ├── UpstreamConflict       CONFLICT                (409, FAILED_PRECONDITION: e.g. already decided)
     ├── UpstreamForbidden      FORBIDDEN               (the upstream refuses this reviewer/actor)
     ├── UpstreamAuthFailed     UPSTREAM_AUTH           (401/403: the gateway's credentials)
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 __all__ = [
     "AdapterError",
+    "CallBudgetSpent",
     "ExecutionNotFound",
     "PayloadError",
     "UnsupportedOperation",
@@ -109,6 +111,13 @@ class ExecutionNotFound(UpstreamError):
 class UpstreamRejected(UpstreamError):
     code = "BAD_USER_INPUT"
     summary = "the upstream rejected the request"
+
+
+class CallBudgetSpent(UpstreamError):
+    """Not sent: the operation has made every upstream call it may (``adapters.engine.CallBudget``)."""
+
+    code = "BAD_USER_INPUT"
+    summary = "not called, this operation has made the upstream calls it may"
 
 
 class UpstreamConflict(UpstreamError):

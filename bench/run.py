@@ -152,6 +152,7 @@ def write_config(
 ) -> dict[str, str]:
     raw, env = demo_raw_config(sandbox_url, port=port)
     lines = ["[server]", 'host = "127.0.0.1"', f"port = {port}", f'upstream_client = "{client}"']
+    lines += ["", "[limits]", "max_aliases = 60"]  # the x3 aliases scenario
     lines += ["", "[auth]", 'mode = "none"', "", "[logging]", 'level = "warning"']
     # One client drives thousands of requests a second: the default rate limit would refuse them.
     lines += ["", "[rate_limit]", "requests_per_s = 0"]

@@ -134,6 +134,8 @@ class ServerConfig:
     """How long a connection may sit idle, before its first request or between two."""
     max_connections: int = 1_000
     """Connections open at once (per process); past it a new one gets 503 and is closed."""
+    fast_paths: bool = True
+    """The schema's speed work (docs/performance.md); false leaves stock strawberry execution."""
     upstream_client: str = "httptools"
     """What carries upstream calls: ``httptools`` (our keep-alive client, the default and the
     fastest), ``aiohttp``, or ``httpx``'s own transport (docs/performance.md)."""
@@ -186,12 +188,16 @@ class LimitsConfig:
     """Bounds on one GraphQL document; every refusal names the limit (docs/configuration.md)."""
 
     max_depth: int = 12
-    max_aliases: int = 100
+    max_aliases: int = 30
     max_tokens: int = 2_000
     max_document_bytes: int = 20_000
     max_ids: int = 100
     max_cost: int = 5_000
     """Upper bound on the estimated upstream work of one operation (list fields multiply)."""
+    max_upstream_calls: int = 1_000
+    """Upstream calls one operation may cause: estimated before it runs, counted while it runs."""
+    max_introspection_fields: int = 3
+    """``__schema`` and ``__type`` selections in one document."""
     parser_cache_size: int = 512
     validation_cache_size: int = 512
 
@@ -319,6 +325,7 @@ _SERVER_KEYS = {
     "max_connections": int,
     "upstream_client": str,
     "cursor_secret_env": str,
+    "fast_paths": bool,
 }
 _LIMITS_KEYS = {
     "max_depth": int,
@@ -327,6 +334,8 @@ _LIMITS_KEYS = {
     "max_document_bytes": int,
     "max_ids": int,
     "max_cost": int,
+    "max_upstream_calls": int,
+    "max_introspection_fields": int,
     "parser_cache_size": int,
     "validation_cache_size": int,
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -19,6 +19,8 @@ from tests.serving import serving
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
     from pathlib import Path
+
+    from gateway.schema import GatewaySchema
 
 
 LONG_RUNNING_FIRST = (
@@ -40,6 +42,25 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("GATEWAY__") or name.lower().endswith("_proxy"):
             monkeypatch.delenv(name)
+
+
+FAST_PATHS = os.environ.get("GATEWAY_TEST_FAST_PATHS", "true").lower() not in ("0", "false", "off")
+"""``GATEWAY_TEST_FAST_PATHS=false`` runs every gateway the tests serve with ``[server] fast_paths``
+off (docs/performance.md); the default leaves each config as it is."""
+
+
+@pytest.fixture(autouse=True)
+def fast_paths_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Off: every app built by create_app gets a schema without the speed work (a config
+    setting applied at the one place apps build their schema, not a stand-in for our code)."""
+    if FAST_PATHS:
+        return
+    from gateway.schema import build_schema
+
+    def without_speed(*args: Any, **kwargs: Any) -> GatewaySchema:
+        return build_schema(*args, **{**kwargs, "fast_paths": False})
+
+    monkeypatch.setattr("gateway.http.app.build_schema", without_speed)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -301,7 +301,11 @@ def create_app(
 
     graphql = GatewayGraphQL(
         runtime,
-        build_schema(config.limits, introspection=config.server.introspection),
+        build_schema(
+            config.limits,
+            introspection=config.server.introspection,
+            fast_paths=config.server.fast_paths,
+        ),
         on_batch=metrics.observe_batch if metrics is not None else None,
         live=live,
         auth=config.auth,

@@ -10,11 +10,11 @@ from strawberry.schema.config import StrawberryConfig
 
 from gateway.config import LimitsConfig
 from gateway.core.errors import classify
-from gateway.schema.executor import GatewayExecutionContext
-from gateway.schema.fast_paths import install_fast_paths
+from gateway.schema import speed
+from gateway.schema.introspection import IntrospectionAnswers
 from gateway.schema.limits import OperationLimits
 from gateway.schema.mutation import Mutation
-from gateway.schema.operation import DocumentCaches, GatewayOperation
+from gateway.schema.operation import GatewayOperation
 from gateway.schema.query import Query
 from gateway.schema.subscription import Subscription
 from gateway.schema.types import Approval, Execution, Step
@@ -27,12 +27,20 @@ __all__ = ["GatewaySchema", "build_schema", "schema"]
 
 
 class GatewaySchema(strawberry.Schema):
-    """A strawberry Schema whose errors all carry the design's ``extensions.code``."""
+    """A strawberry Schema whose errors all carry the design's ``extensions.code``.
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("execution_context_class", GatewayExecutionContext)
+    ``fast_paths`` (``[server] fast_paths``) installs the speed work (gateway/schema/speed/);
+    off, execution is stock strawberry's.
+    """
+
+    def __init__(self, *args: Any, fast_paths: bool = True, **kwargs: Any) -> None:
+        if fast_paths:
+            kwargs.setdefault("execution_context_class", speed.FastExecutionContext)
         super().__init__(*args, **kwargs)
-        install_fast_paths(self._schema, default_resolver=self.config.default_resolver)
+        self.fast_paths = fast_paths
+        self.introspection_answers: IntrospectionAnswers | None = None
+        if fast_paths:
+            speed.install(self)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -45,14 +53,16 @@ class GatewaySchema(strawberry.Schema):
 
 @functools.lru_cache(maxsize=8)
 def build_schema(
-    limits: LimitsConfig | None = None, *, introspection: bool = True
+    limits: LimitsConfig | None = None, *, introspection: bool = True, fast_paths: bool = True
 ) -> GatewaySchema:
     """The schema with ``limits`` enforced (gateway/limits.py); one per distinct config.
 
     Extensions never change the SDL, so ``schema`` (the defaults) is what export-schema prints.
     """
     limits = limits or LimitsConfig()
-    return GatewaySchema(
+    answers = IntrospectionAnswers()
+    built = GatewaySchema(
+        fast_paths=fast_paths,
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -62,12 +72,17 @@ def build_schema(
             functools.partial(
                 GatewayOperation,
                 OperationLimits(limits, introspection=introspection),
-                DocumentCaches(
+                speed.DocumentCaches(
                     parsed=limits.parser_cache_size, validated=limits.validation_cache_size
-                ),
+                )
+                if fast_paths
+                else None,
+                answers,
             )
         ],
     )
+    built.introspection_answers = answers
+    return built
 
 
 schema = build_schema()

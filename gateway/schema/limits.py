@@ -4,20 +4,24 @@ Each limit refuses with ``BAD_USER_INPUT``, a message naming the limit and its v
 ``extensions.limit`` (the config key); nothing reaches an upstream. graphql-core's own parser
 bounds tokens (the ``max_tokens`` parse option; we only word its error) and
 ``NoSchemaIntrospectionCustomRule`` refuses introspection where it is off; document size, depth,
-aliases and the cost estimate are ours, walking each named fragment once. ``OperationLimits``
-holds one config's limits; the schema's one extension (gateway/schema/operation.py) applies
-them, rather than one strawberry extension per limit: each extension costs about 15 µs per
-request in strawberry's hook machinery, whatever it does. ``executions(ids:)`` checks
-``limits.max_ids`` in its resolver.
+aliases, introspection fields and the cost estimate are ours, walking each named fragment once.
+``OperationLimits`` holds one config's limits; the schema's one extension
+(gateway/schema/operation.py) applies them. ``executions(ids:)`` checks ``limits.max_ids`` in
+its resolver.
 
-Cost is an upper bound on the executions one operation may load: each field that may load one
-(returning ``Execution`` or ``Node``, except ``Step.execution``) costs 1, and every list multiplies
-what is nested in it — by the number of ``ids``, by ``first``/``last`` (or their defaults), else
-by ``ASSUMED_FANOUT``. The walk runs after validation, with the request's variables.
+The estimate counts the upstream calls an operation may cause: each field that may load an
+execution (returning ``Execution`` or ``Node``, except ``Step.execution``) costs 1, and every list
+multiplies what is nested in it (by the number of ``ids``, by ``first``/``last`` or their
+defaults, else by ``ASSUMED_FANOUT``); a listing field adds its own calls (``executionFeed`` one
+list per listing source, ``pendingApprovals`` a list and a page of loads per approval source, a
+decision ``DECISION_CALLS``). ``cost`` is those calls plus ``INTROSPECTION_COST`` per
+``__schema``/``__type``. The walk runs after validation, with the request's variables. What the
+operation then really calls is bounded as it runs (``CallBudget``, queries only).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from graphql import ExecutionResult as GraphQLExecutionResult
@@ -29,9 +33,12 @@ from graphql import (
     GraphQLSyntaxError,
     InlineFragmentNode,
     IntValueNode,
+    Lexer,
     ListValueNode,
     NullValueNode,
     OperationDefinitionNode,
+    Source,
+    TokenKind,
     Undefined,
     ValidationRule,
     VariableNode,
@@ -39,11 +46,14 @@ from graphql import (
     get_nullable_type,
     is_composite_type,
     is_list_type,
+    parse,
 )
-from graphql.utilities import get_operation_ast
+from graphql.utilities import get_introspection_query, get_operation_ast
 from graphql.validation import NoSchemaIntrospectionCustomRule
 
+from adapters.base import Capability
 from gateway.core.errors import GatewayError
+from gateway.core.pending import UPSTREAM_PAGE_SIZE
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -65,8 +75,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ASSUMED_FANOUT",
+    "DECISION_CALLS",
+    "INTROSPECTION_COST",
+    "INTROSPECTION_FIELDS",
     "LOADED_TYPES",
+    "Estimate",
     "OperationLimits",
+    "Sources",
     "estimate_cost",
     "limit_error",
 ]
@@ -75,14 +90,18 @@ ASSUMED_FANOUT = 10
 """What a list without ``ids`` or ``first`` (``children``, ``steps``, ``approvals``) is assumed to hold."""
 LOADED_TYPES = frozenset({"Execution", "Node"})
 """Fields returning these may load an execution from an upstream, so they cost 1 each."""
+DECISION_CALLS = 3
+"""A decision's upstream calls: the execution read, the decision sent, the execution read again."""
+INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
+"""Fields that answer from the whole schema: bounded in number, costed, and counted in depth."""
+INTROSPECTION_COST = 100
+"""What one introspection field adds to ``cost``: no upstream call, but a large answer to build."""
 _BACK_REFERENCES = frozenset({("Step", "execution")})
 """Fields that return the execution they were loaded with: free. (An approval from a listing may
 need its execution loaded, so ``Approval.execution`` counts.)"""
 _PAGE_ARGUMENTS = ("first", "last")
 _PAGE_LISTS = frozenset({"edges", "nodes"})
 """Lists inside a paged field, whose length its ``first``/``last`` already counted."""
-_TOKEN_LIMIT_WORDING = "Document contains more than {} tokens"  # noqa: S105 (not a secret)
-"""graphql-core's wording when ``max_tokens`` stops the parser (reworded below)."""
 
 
 def limit_error(key: str, allowed: int, message: str) -> GatewayError:
@@ -95,6 +114,58 @@ def limit_error(key: str, allowed: int, message: str) -> GatewayError:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Sources:
+    """How many configured sources each listing field walks (its calls scale with them)."""
+
+    listing: int = 4
+    approving: int = 4
+
+    @classmethod
+    def of(cls, context: object) -> Sources:
+        """The request context's runtime's sources; the four kinds' worst case without one."""
+        adapters = getattr(getattr(context, "runtime", None), "adapters", None)
+        if not adapters:
+            return cls()
+        capabilities = [adapter.capabilities for adapter in adapters.values()]
+        return cls(
+            listing=sum(Capability.LIST in c for c in capabilities),
+            approving=sum(Capability.APPROVE in c for c in capabilities),
+        )
+
+    def own_calls(self, parent: str, field: str) -> int:
+        """Calls a field makes itself, however many of its items are then selected."""
+        if parent == "Query":
+            if field == "executionFeed":
+                return self.listing
+            if field == "pendingApprovals":
+                return self.approving * (1 + UPSTREAM_PAGE_SIZE)
+        elif parent == "Mutation" and field in ("approve", "reject"):
+            return DECISION_CALLS
+        return 0
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    calls: int
+    """Upstream calls the operation may cause."""
+    introspection: int
+    """``__schema`` and ``__type`` fields it selects."""
+
+    @property
+    def cost(self) -> int:
+        return self.calls + INTROSPECTION_COST * self.introspection
+
+    def __add__(self, other: Estimate) -> Estimate:
+        return Estimate(self.calls + other.calls, self.introspection + other.introspection)
+
+    def times(self, count: int) -> Estimate:
+        return Estimate(self.calls * count, self.introspection * count)
+
+
+_NOTHING = Estimate(0, 0)
+
+
 class OperationLimits:
     """One config's limits as the schema's extension applies them (gateway/schema/operation.py):
     document size before parsing, the token bound and its wording, the validation rules, and the
@@ -105,7 +176,9 @@ class OperationLimits:
 
     def __init__(self, limits: LimitsConfig, *, introspection: bool = True) -> None:
         self.limits = limits
-        rules: list[type[ASTValidationRule]] = [_shape_rule(limits.max_depth, limits.max_aliases)]
+        rules: list[type[ASTValidationRule]] = [
+            _shape_rule(limits.max_depth, limits.max_aliases, limits.max_introspection_fields)
+        ]
         if not introspection:
             rules.append(NoSchemaIntrospectionCustomRule)
         self.rules = tuple(rules)
@@ -122,38 +195,63 @@ class OperationLimits:
         context.parse_options["max_tokens"] = self.limits.max_tokens
         context.validation_rules = (*context.validation_rules, *self.rules)
 
-    def reword_syntax_error(self, error: GraphQLSyntaxError) -> GraphQLError:
-        """graphql-core's token-limit error in the gateway's wording; others as they are."""
-        return self._token_error() if self._is_token_error(error) else error
+    def reword_syntax_error(self, error: GraphQLSyntaxError, query: str | None) -> GraphQLError:
+        """A parse stopped by the token bound in the gateway's wording; others as they are."""
+        return self._token_error() if self._over_token_limit(query) else error
 
     def reword_parse_errors(self, context: ExecutionContext) -> None:
         """The same for parse errors that strawberry recorded instead of raising."""
         errors = context.pre_execution_errors or []
-        for index, parse_error in enumerate(errors):
-            if self._is_token_error(parse_error):
-                errors[index] = self._token_error()
+        if (
+            context.graphql_document is None
+            and any(isinstance(e, GraphQLSyntaxError) for e in errors)
+            and self._over_token_limit(context.query)
+        ):
+            context.pre_execution_errors = [self._token_error()]
 
-    def check_cost(self, context: ExecutionContext) -> None:
-        """Before execution: an operation over ``max_cost`` gets a result instead of running."""
+    def check_cost(
+        self, context: ExecutionContext, schema: GraphQLSchema, sources: Sources
+    ) -> None:
+        """Before execution: an operation over ``max_cost`` or ``max_upstream_calls`` gets a
+        result instead of running."""
         document = context.graphql_document
         if document is None or context.result is not None:
             return
-        cost = estimate_cost(
-            context.schema._schema, document, context.operation_name, context.variables or {}
+        estimate = estimate_cost(
+            schema, document, context.operation_name, context.variables or {}, sources
         )
-        if cost > self.limits.max_cost:
+        error = None
+        if estimate.cost > self.limits.max_cost:
             error = limit_error(
                 "max_cost",
                 self.limits.max_cost,
-                f"The operation's estimated cost is {cost} (each execution loaded counts 1; "
-                f"ids, first/last, or else {ASSUMED_FANOUT} per list, multiply what is "
-                "nested in a list)",
+                f"The operation's estimated cost is {estimate.cost} (each upstream call counts 1, "
+                f"each introspection field {INTROSPECTION_COST}; ids, first/last, or else "
+                f"{ASSUMED_FANOUT} per list, multiply what is nested in a list)",
             )
+        elif estimate.calls > self.limits.max_upstream_calls:
+            error = limit_error(
+                "max_upstream_calls",
+                self.limits.max_upstream_calls,
+                f"The operation may make {estimate.calls} upstream calls",
+            )
+        if error is not None:
             # A result set here stands in for execution: no resolver runs.
             context.result = GraphQLExecutionResult(data=None, errors=[error])
 
-    def _is_token_error(self, error: GraphQLError) -> bool:
-        return _TOKEN_LIMIT_WORDING.format(self.limits.max_tokens) in error.message
+    def _over_token_limit(self, query: str | None) -> bool:
+        """Whether the text holds more tokens than the parser accepts, counted as it counts them
+        (every token but the end; comments are skipped), by graphql-core's public lexer."""
+        if not query:
+            return False
+        lexer = Lexer(Source(query))
+        try:
+            for _ in range(self.limits.max_tokens + 1):
+                if lexer.advance().kind is TokenKind.EOF:
+                    return False
+        except GraphQLSyntaxError:
+            return False  # a lexical error before the bound: a real syntax error
+        return True
 
     def _token_error(self) -> GatewayError:
         return limit_error(
@@ -168,21 +266,23 @@ def estimate_cost(
     document: DocumentNode,
     operation_name: str | None,
     variables: Mapping[str, Any],
-) -> int:
-    """The most executions the chosen operation of a valid ``document`` could load."""
+    sources: Sources | None = None,
+) -> Estimate:
+    """The most upstream calls (and introspection fields) the chosen operation of a valid
+    ``document`` could cause."""
     operation = get_operation_ast(document, operation_name)
     if operation is None:
-        return 0
+        return _NOTHING
     root = schema.get_root_type(operation.operation)
     if root is None:
-        return 0
+        return _NOTHING
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
     defaults = {
         v.variable.name.value: v.default_value for v in operation.variable_definitions or ()
     }
-    walk = _CostWalk(schema, fragments, variables, defaults)
+    walk = _CostWalk(schema, fragments, variables, defaults, sources or Sources())
     return walk.selection_set(operation.selection_set, root, page_counted=False, seen=frozenset())
 
 
@@ -193,12 +293,14 @@ class _CostWalk:
         fragments: Mapping[str, FragmentDefinitionNode],
         variables: Mapping[str, Any],
         defaults: Mapping[str, ValueNode | None],
+        sources: Sources,
     ) -> None:
         self.schema = schema
         self.fragments = fragments
         self.variables = variables
         self.defaults = defaults
-        self._fragment_costs: dict[tuple[str, str, bool], int] = {}
+        self.sources = sources
+        self._fragment_costs: dict[tuple[str, str, bool], Estimate] = {}
 
     def selection_set(
         self,
@@ -207,8 +309,8 @@ class _CostWalk:
         *,
         page_counted: bool,
         seen: frozenset[str],
-    ) -> int:
-        total = 0
+    ) -> Estimate:
+        total = _NOTHING
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
                 total += self.field(selection, parent, page_counted=page_counted, seen=seen)
@@ -223,13 +325,13 @@ class _CostWalk:
 
     def _fragment(
         self, name: str, parent: GraphQLCompositeType, page_counted: bool, seen: frozenset[str]
-    ) -> int:
+    ) -> Estimate:
         """A named fragment's cost, worked out once per place it can appear (not per spread)."""
         key = (name, parent.name, page_counted)
         if key not in self._fragment_costs:
             fragment = self.fragments.get(name)
             if fragment is None or name in seen:  # validation reports these
-                return 0
+                return _NOTHING
             inner = self._type_condition(fragment, parent)
             self._fragment_costs[key] = self.selection_set(
                 fragment.selection_set, inner, page_counted=page_counted, seen=seen | {name}
@@ -243,15 +345,18 @@ class _CostWalk:
         *,
         page_counted: bool,
         seen: frozenset[str],
-    ) -> int:
+    ) -> Estimate:
         name = node.name.value
+        if name in INTROSPECTION_FIELDS:
+            return Estimate(0, 1)
         fields = getattr(parent, "fields", None)
         if name.startswith("__") or not fields or name not in fields:
-            return 0
+            return _NOTHING
         definition = fields[name]
+        own = Estimate(self.sources.own_calls(parent.name, name), 0)
         named = get_named_type(definition.type)
         if not is_composite_type(named) or node.selection_set is None:
-            return 0
+            return own
         base = int(named.name in LOADED_TYPES and (parent.name, name) not in _BACK_REFERENCES)
         multiplier, paged = self._multiplier(node, definition, page_counted=page_counted)
         nested = self.selection_set(
@@ -260,7 +365,7 @@ class _CostWalk:
             page_counted=paged,
             seen=seen,
         )
-        return multiplier * (base + nested)
+        return own + (Estimate(base, 0) + nested).times(multiplier)
 
     def _multiplier(
         self, node: FieldNode, definition: GraphQLField, *, page_counted: bool
@@ -323,12 +428,13 @@ class _CostWalk:
         return named if is_composite_type(named) else parent
 
 
-def _shape_rule(max_depth: int, max_aliases: int) -> type[ValidationRule]:
-    """Depth and aliases, as strawberry's QueryDepthLimiter and MaxAliasesLimiter count them.
+def _shape_rule(max_depth: int, max_aliases: int, max_introspection: int) -> type[ValidationRule]:
+    """Depth, aliases and introspection fields, each named fragment walked once.
 
-    Ours because theirs walk a named fragment again at every spread — exponential in a document
-    of fragments spreading the next one twice — and the depth walk raises KeyError (an INTERNAL
-    error) on an unknown fragment. This walks each fragment once.
+    Depth and aliases are counted as strawberry's QueryDepthLimiter and MaxAliasesLimiter count
+    them, but theirs walk a named fragment again at every spread (exponential in a document of
+    fragments spreading the next one twice) and the depth walk raises KeyError (an INTERNAL
+    error) on an unknown fragment. Introspection fields count in the depth like any other.
     """
 
     class ShapeLimit(ValidationRule):
@@ -343,6 +449,7 @@ def _shape_rule(max_depth: int, max_aliases: int) -> type[ValidationRule]:
                 }
             )
             operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+            introspection_depth = max(max_depth, STANDARD_INTROSPECTION_DEPTH)
             for operation in operations:
                 if shape.depth(operation.selection_set) > max_depth:
                     self.report_error(
@@ -353,13 +460,53 @@ def _shape_rule(max_depth: int, max_aliases: int) -> type[ValidationRule]:
                         )
                     )
                     break
+                if shape.introspection_depth(operation.selection_set) > introspection_depth:
+                    self.report_error(
+                        limit_error(
+                            "max_depth",
+                            introspection_depth,
+                            "The operation nests introspection fields more than "
+                            f"{introspection_depth} deep (the standard introspection query's "
+                            "depth, or max_depth if more)",
+                        )
+                    )
+                    break
             aliases = sum(shape.aliases(o.selection_set) for o in operations)
             if aliases > max_aliases:
                 self.report_error(
                     limit_error("max_aliases", max_aliases, f"The document uses {aliases} aliases")
                 )
+            introspection = sum(shape.introspection(o.selection_set) for o in operations)
+            if introspection > max_introspection:
+                self.report_error(
+                    limit_error(
+                        "max_introspection_fields",
+                        max_introspection,
+                        f"The document selects __schema or __type {introspection} times",
+                    )
+                )
 
     return ShapeLimit
+
+
+def _standard_introspection_depth() -> int:
+    document = parse(
+        get_introspection_query(
+            descriptions=True,
+            specified_by_url=True,
+            directive_is_repeatable=True,
+            schema_description=True,
+            input_value_deprecation=True,
+        )
+    )
+    shape = _Shape(
+        {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    )
+    return max(
+        shape.introspection_depth(d.selection_set)
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode)
+    )
 
 
 class _Shape:
@@ -369,9 +516,13 @@ class _Shape:
         self.fragments = fragments
         self._depths: dict[str, int] = {}
         self._aliases: dict[str, int] = {}
+        self._introspection: dict[str, int] = {}
+        self._introspection_depths: dict[str, int] = {}
+        self._full_depths: dict[str, int] = {}
 
     def depth(self, selection_set: SelectionSetNode) -> int:
-        """Fields nested inside one another below here; a leaf and introspection count 0."""
+        """Fields nested inside one another below here; a leaf counts 0, and an introspection
+        field too (``introspection_depth`` bounds those)."""
         deepest = 0
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
@@ -400,6 +551,54 @@ class _Shape:
                 count += self._fragment(selection.name.value, self._aliases, self.aliases)
         return count
 
+    def introspection_depth(self, selection_set: SelectionSetNode) -> int:
+        """The deepest ``__schema`` or ``__type`` field below here, counting from this level."""
+        deepest = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                if selection.name.value in INTROSPECTION_FIELDS and selection.selection_set:
+                    deepest = max(deepest, 1 + self._full_depth(selection.selection_set))
+            elif isinstance(selection, InlineFragmentNode):
+                deepest = max(deepest, self.introspection_depth(selection.selection_set))
+            elif isinstance(selection, FragmentSpreadNode):
+                deepest = max(
+                    deepest,
+                    self._fragment(
+                        selection.name.value, self._introspection_depths, self.introspection_depth
+                    ),
+                )
+        return deepest
+
+    def _full_depth(self, selection_set: SelectionSetNode) -> int:
+        """Inside introspection, where every field counts."""
+        deepest = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                if selection.selection_set is not None:
+                    deepest = max(deepest, 1 + self._full_depth(selection.selection_set))
+            elif isinstance(selection, InlineFragmentNode):
+                deepest = max(deepest, self._full_depth(selection.selection_set))
+            elif isinstance(selection, FragmentSpreadNode):
+                deepest = max(
+                    deepest,
+                    self._fragment(selection.name.value, self._full_depths, self._full_depth),
+                )
+        return deepest
+
+    def introspection(self, selection_set: SelectionSetNode) -> int:
+        """``__schema`` and ``__type`` fields below here, counting a fragment at each spread."""
+        count = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                count += selection.name.value in INTROSPECTION_FIELDS
+            elif isinstance(selection, InlineFragmentNode):
+                count += self.introspection(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                count += self._fragment(
+                    selection.name.value, self._introspection, self.introspection
+                )
+        return count
+
     def _fragment(
         self, name: str, memo: dict[str, int], measure: Callable[[SelectionSetNode], int]
     ) -> int:
@@ -409,3 +608,8 @@ class _Shape:
             if fragment is not None:
                 memo[name] = measure(fragment.selection_set)
         return memo[name]
+
+
+STANDARD_INTROSPECTION_DEPTH = _standard_introspection_depth()
+"""How deep graphql-core's full introspection query nests (14): introspection may nest this deep
+even where ``max_depth`` is lower, and no deeper where it is not."""

@@ -7,64 +7,48 @@ whatever the extension does; the five small extensions this replaces were about 
 
 - ``gateway.ops.observe.OperationRecording``: the request record's operation name, errors, execution;
 - ``gateway.schema.limits.OperationLimits``: document size, token bound, validation rules, cost;
-- the parse and validation caches (``DocumentCaches``);
+- the parse and validation caches (``speed.DocumentCaches``), when the speed work is on;
+- the introspection answers (``gateway.schema.introspection``);
+- the operation's upstream call budget (``adapters.engine.CallBudget``), queries only;
 - ``gateway.schema.extra_errors``: resolvers' non-fatal errors, after execution.
 """
 
 from __future__ import annotations
 
-import functools
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from cachetools import LRUCache
 from graphql import GraphQLSyntaxError, parse
 from strawberry.extensions import SchemaExtension
-from strawberry.schema.schema import validate_document
+from strawberry.types.graphql import OperationType
 
+from adapters.engine import CallBudget, call_budget
 from gateway.ops.observe import OperationRecording
 from gateway.schema.extra_errors import merge_extra_errors
+from gateway.schema.limits import Sources
+from gateway.schema.speed import graphql_schema
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from graphql import ASTValidationRule, DocumentNode, GraphQLError
-
+    from gateway.schema.introspection import IntrospectionAnswers
     from gateway.schema.limits import OperationLimits
+    from gateway.schema.speed import DocumentCaches
 
-__all__ = ["DocumentCaches", "GatewayOperation"]
-
-_Rules = tuple[type["ASTValidationRule"], ...]
-
-
-class DocumentCaches:
-    """Parsed documents by their text, and validation results by text and rules.
-
-    Validation is keyed by the text, not by the document as strawberry's ``ValidationCache`` is:
-    graphql-core's AST nodes are frozen dataclasses, so hashing a document walks the whole tree
-    on every request. One text parses to one document (the parse options are the schema's), so
-    the text stands for it.
-    """
-
-    def __init__(self, *, parsed: int, validated: int) -> None:
-        self.parse: Any = functools.lru_cache(maxsize=parsed)(parse)
-        """``parse(text, **options)``: raises GraphQLSyntaxError, which is not cached."""
-        self._validated: LRUCache[tuple[str, _Rules], list[GraphQLError]] = LRUCache(validated)
-
-    def validate(
-        self, query: str, document: DocumentNode, schema: Any, rules: _Rules
-    ) -> list[GraphQLError]:
-        key = (query, rules)
-        errors = self._validated.get(key)
-        if errors is None:
-            errors = self._validated[key] = validate_document(schema, document, rules)
-        return list(errors)  # a copy: a request may reword its errors in place
+__all__ = ["GatewayOperation"]
 
 
 class GatewayOperation(SchemaExtension):
-    def __init__(self, limits: OperationLimits, caches: DocumentCaches) -> None:
+    def __init__(
+        self,
+        limits: OperationLimits,
+        caches: DocumentCaches | None,
+        introspection: IntrospectionAnswers,
+    ) -> None:
+        """``caches``: None leaves parsing and validation to strawberry (the speed work off)."""
         super().__init__()
         self._limits = limits
         self._caches = caches
+        self._introspection = introspection
         self._recording: OperationRecording | None = None
 
     def on_operation(self) -> Iterator[None]:
@@ -75,7 +59,7 @@ class GatewayOperation(SchemaExtension):
             try:
                 yield
             except GraphQLSyntaxError as syntax_error:
-                reworded = self._limits.reword_syntax_error(syntax_error)
+                reworded = self._limits.reword_syntax_error(syntax_error, context.query)
                 if reworded is syntax_error:
                     raise
                 raise reworded from None
@@ -87,17 +71,26 @@ class GatewayOperation(SchemaExtension):
             recording.ended()
 
     def on_parse(self) -> Iterator[None]:
+        """Parse here, cached or not: a syntax error raised from this hook reaches
+        ``on_operation`` (strawberry's own parse would record it where the wording of the token
+        bound cannot be changed), so both modes refuse alike."""
         context = self.execution_context
-        if context.graphql_document is None and context.query is not None:
-            context.graphql_document = self._caches.parse(context.query, **context.parse_options)
+        if context.graphql_document is None and context.query:
+            parse_text = parse if self._caches is None else self._caches.parse
+            context.graphql_document = parse_text(context.query, **context.parse_options)
         yield
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         document = context.graphql_document
-        if document is not None and context.query is not None and context.validation_rules:
+        if (
+            self._caches is not None
+            and document is not None
+            and context.query is not None
+            and context.validation_rules
+        ):
             context.pre_execution_errors = self._caches.validate(
-                context.query, document, context.schema._schema, context.validation_rules
+                context.query, document, graphql_schema(context.schema), context.validation_rules
             )
         yield
 
@@ -105,6 +98,19 @@ class GatewayOperation(SchemaExtension):
         context = self.execution_context
         if self._recording is not None:
             self._recording.executing()
-        self._limits.check_cost(context)
-        yield
+        self._limits.check_cost(
+            context, graphql_schema(context.schema), Sources.of(context.context)
+        )
+        self._introspection.answer(context)
+        budget = None
+        if context.result is None and context.operation_type is OperationType.QUERY:
+            # Mutations are left unbounded here: a decision is never cut between its write and
+            # the read that confirms it. Their static estimate still counts them.
+            budget = call_budget.set(CallBudget(self._limits.limits.max_upstream_calls))
+        try:
+            yield
+        finally:
+            if budget is not None:
+                call_budget.reset(budget)
+        self._introspection.keep(context)
         merge_extra_errors(context)

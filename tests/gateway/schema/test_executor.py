@@ -1,4 +1,4 @@
-"""The executor that answers plain leaves inline gives exactly graphql-core's answers and errors."""
+"""The speed work answers exactly as stock strawberry does, and never skips what guards a field."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from typing import Any
 import pytest
 import strawberry
 from graphql import GraphQLObjectType
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import FieldExtension, SchemaExtension
+from strawberry.permission import BasePermission
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from gateway.schema import fast_paths, schema
-from gateway.schema.executor import PLAIN_LEAVES, GatewayExecutionContext
+from gateway.schema import build_schema, schema, speed
+from gateway.schema.speed import PLAIN_LEAVES, FastExecutionContext, graphql_schema
 
 
 @strawberry.enum
@@ -64,8 +65,8 @@ def build(context_class: type, extensions: tuple[type[SchemaExtension], ...] = (
     built = strawberry.Schema(
         query=Query, execution_context_class=context_class, extensions=list(extensions)
     )
-    fast_paths._enum_output_by_lookup(built._schema)
-    fast_paths._plain_attribute_resolvers(built._schema)
+    if context_class is FastExecutionContext:
+        speed.install(built)
     return built
 
 
@@ -114,7 +115,7 @@ async def test_same_answers_and_errors_as_graphql_core(query: str) -> None:
     stock = await build(StrawberryGraphQLCoreExecutionContext).execute(
         query, variable_values={"x": True}
     )
-    ours = await build(GatewayExecutionContext).execute(query, variable_values={"x": True})
+    ours = await build(FastExecutionContext).execute(query, variable_values={"x": True})
     assert ours.data == stock.data
     assert [(e.message, e.path) for e in ours.errors or []] == [
         (e.message, e.path) for e in stock.errors or []
@@ -122,7 +123,7 @@ async def test_same_answers_and_errors_as_graphql_core(query: str) -> None:
 
 
 async def test_errors_are_those_of_the_standard_path() -> None:
-    result = await build(GatewayExecutionContext).execute("{ broken { name colour count } }")
+    result = await build(FastExecutionContext).execute("{ broken { name colour count } }")
     assert result.data == {"broken": [None, None, None]}
     messages = {tuple(e.path or ()): e.message for e in result.errors or []}
     assert "Cannot return null for non-nullable field Item.name." in messages[("broken", 0, "name")]
@@ -131,8 +132,8 @@ async def test_errors_are_those_of_the_standard_path() -> None:
 
 
 async def test_plain_leaves_skip_their_resolvers() -> None:
-    built = build(GatewayExecutionContext)
-    item = built._schema.type_map["Item"]
+    built = build(FastExecutionContext)
+    item = graphql_schema(built).type_map["Item"]
     assert isinstance(item, GraphQLObjectType)
     assert set(item.extensions[PLAIN_LEAVES]) == {"name", "note", "colour", "count"}
     calls: list[str] = []
@@ -152,7 +153,7 @@ async def test_plain_leaves_skip_their_resolvers() -> None:
 async def test_resolver_middleware_sees_every_field() -> None:
     query = "{ items { name note colour count tags shout } }"
     counts = []
-    for context_class in (StrawberryGraphQLCoreExecutionContext, GatewayExecutionContext):
+    for context_class in (StrawberryGraphQLCoreExecutionContext, FastExecutionContext):
         CountResolves.calls = 0
         result = await build(context_class, (CountResolves,)).execute(query)
         assert not result.errors
@@ -161,10 +162,65 @@ async def test_resolver_middleware_sees_every_field() -> None:
 
 
 def test_the_gateway_schema_uses_it_and_marks_its_leaves() -> None:
-    assert schema.execution_context_class is GatewayExecutionContext
-    execution = schema._schema.type_map["Execution"]
+    assert schema.execution_context_class is FastExecutionContext
+    execution = graphql_schema(schema).type_map["Execution"]
     assert isinstance(execution, GraphQLObjectType)
     leaves = execution.extensions[PLAIN_LEAVES]
     assert {"id", "startedAt", "durationMs"} <= set(leaves)
     assert "status" not in leaves  # it has a resolver (the request's view of the status)
     assert "steps" not in leaves  # not a leaf
+
+
+def test_with_fast_paths_off_the_schema_is_stock_strawberry() -> None:
+    stock = build_schema(fast_paths=False)
+    assert stock.execution_context_class is not FastExecutionContext
+    for graphql_type in graphql_schema(stock).type_map.values():
+        assert PLAIN_LEAVES not in (getattr(graphql_type, "extensions", None) or {})
+
+
+class Refuse(BasePermission):
+    message = "not for you"
+
+    def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        return False
+
+
+class Upper(FieldExtension):
+    def resolve(self, next_: Any, source: Any, info: Any, **kwargs: Any) -> Any:
+        return str(next_(source, info, **kwargs)).upper()
+
+
+@strawberry.type
+class Guarded:
+    open: str
+    secret: str = strawberry.field(permission_classes=[Refuse])
+    shouted: str = strawberry.field(extensions=[Upper()])
+
+
+@strawberry.type
+class GuardedQuery:
+    @strawberry.field
+    def guarded(self) -> Guarded:
+        return Guarded(open="o", secret="s", shouted="quiet")
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["speed-on", "speed-off"])
+async def test_a_permission_class_on_a_plain_field_is_enforced(fast: bool) -> None:
+    built = strawberry.Schema(
+        query=GuardedQuery,
+        execution_context_class=FastExecutionContext if fast else None,
+    )
+    if fast:
+        speed.install(built)
+    result = await built.execute("{ guarded { open secret } }")
+    assert result.data is None  # secret is non-null, so its error nulls the parent
+    assert [e.message for e in result.errors or []] == ["not for you"]
+    assert (await built.execute("{ guarded { open shouted } }")).data == {
+        "guarded": {"open": "o", "shouted": "QUIET"}
+    }
+    guarded = graphql_schema(built).type_map["Guarded"]
+    assert isinstance(guarded, GraphQLObjectType)
+    leaves = guarded.extensions.get(PLAIN_LEAVES, {})
+    assert set(leaves) == ({"open"} if fast else set())
+    assert not speed.is_plain(guarded.fields["secret"])
+    assert not speed.is_plain(guarded.fields["shouted"])

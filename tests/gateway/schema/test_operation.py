@@ -7,7 +7,7 @@ from graphql import GraphQLSyntaxError, specified_rules
 from graphql.validation import NoSchemaIntrospectionCustomRule
 
 from gateway.schema import schema
-from gateway.schema.operation import DocumentCaches
+from gateway.schema.speed import DocumentCaches, graphql_schema
 
 RULES = tuple(specified_rules)
 QUERY = "{ sources { name } }"
@@ -31,15 +31,15 @@ def test_validation_is_kept_per_text_and_rules_and_handed_out_as_copies() -> Non
     caches = DocumentCaches(parsed=4, validated=4)
     text = "{ __schema { queryType { name } } }"
     document = caches.parse(text)
-    graphql_schema = schema._schema
-    assert caches.validate(text, document, graphql_schema, RULES) == []
+    core_schema = graphql_schema(schema)
+    assert caches.validate(text, document, core_schema, RULES) == []
 
     closed = (*RULES, NoSchemaIntrospectionCustomRule)
-    errors = caches.validate(text, document, graphql_schema, closed)
+    errors = caches.validate(text, document, core_schema, closed)
     assert errors
     messages = [e.message for e in errors]
     assert all("introspection has been disabled" in m for m in messages)
     errors.clear()  # a request rewording its copy leaves the cache alone
-    again = caches.validate(text, document, graphql_schema, closed)
+    again = caches.validate(text, document, core_schema, closed)
     assert [e.message for e in again] == messages
-    assert caches.validate(text, document, graphql_schema, RULES) == []
+    assert caches.validate(text, document, core_schema, RULES) == []

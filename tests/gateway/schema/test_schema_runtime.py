@@ -12,18 +12,19 @@ from graphql import GraphQLEnumType, GraphQLError, GraphQLObjectType
 from adapters.model import ExecutionStatus, StepKind
 from gateway.http.app import GatewayGraphQL
 from gateway.ops.heap import YOUNG_GENERATION_THRESHOLD, settle_heap
-from gateway.schema import fast_paths, schema
+from gateway.schema import schema
+from gateway.schema.speed import fields, graphql_schema
 
 
 @pytest.mark.parametrize("member", [*StepKind, *ExecutionStatus])
 def test_enum_members_serialize_to_their_graphql_names(member: StepKind | ExecutionStatus) -> None:
-    enum_type = schema._schema.type_map[type(member).__name__]
+    enum_type = graphql_schema(schema).type_map[type(member).__name__]
     assert isinstance(enum_type, GraphQLEnumType)
     assert enum_type.serialize(member) == member.name
 
 
 def test_a_value_outside_the_enum_is_still_refused() -> None:
-    enum_type = schema._schema.type_map["StepKind"]
+    enum_type = graphql_schema(schema).type_map["StepKind"]
     assert isinstance(enum_type, GraphQLEnumType)
     with pytest.raises(GraphQLError, match="cannot represent value"):
         enum_type.serialize("NOT_A_KIND")
@@ -49,10 +50,10 @@ def test_answers_encode_with_orjson_and_fall_back_for_what_it_cannot() -> None:
 
 
 def test_plain_fields_are_read_directly_and_resolver_fields_keep_theirs() -> None:
-    step, execution = (schema._schema.type_map[name] for name in ("Step", "Execution"))
+    step, execution = (graphql_schema(schema).type_map[name] for name in ("Step", "Execution"))
     assert isinstance(step, GraphQLObjectType)
     assert isinstance(execution, GraphQLObjectType)
-    direct_read = fast_paths._attribute("any").__code__
+    direct_read = fields._attribute("any").__code__
     plain = [step.fields["kind"], step.fields["startedAt"], execution.fields["id"]]
     assert all(getattr(f.resolve, "__code__", None) is direct_read for f in plain)
     # The GraphQL name maps to the Python attribute.
