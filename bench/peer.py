@@ -39,6 +39,7 @@ sys.path.insert(0, str(BENCH))
 
 from run import (  # noqa: E402
     GATEWAY,
+    KEEPALIVE_S,
     RESULTS,
     ROOT,
     Round,
@@ -257,7 +258,7 @@ async def measure(
     urls: dict[str, str],
     processes: list[subprocess.Popen[bytes]],
 ) -> list[Row]:
-    connector = aiohttp.TCPConnector(limit=args.concurrency * 2)
+    connector = aiohttp.TCPConnector(limit=args.concurrency * 2, keepalive_timeout=KEEPALIVE_S)
     async with aiohttp.ClientSession(connector=connector) as session:
         await wait_ready(session, f"{sandbox_url}/_sandbox/stats", processes[0])
         await wait_ready(session, f"{urls['ours']}/healthz", processes[1])

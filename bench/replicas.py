@@ -34,6 +34,7 @@ sys.path.insert(0, str(BENCH))
 
 from run import (  # noqa: E402
     GATEWAY,
+    KEEPALIVE_S,
     RESULTS,
     ROOT,
     Round,
@@ -156,7 +157,7 @@ async def measure(
     names = ["one execution", "20 executions, four kinds", "finished executions, cached"]
     rows: dict[tuple[str, str], list[Round]] = {}
     async with aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=args.concurrency * 2)
+        connector=aiohttp.TCPConnector(limit=args.concurrency * 2, keepalive_timeout=KEEPALIVE_S)
     ) as session:
         await wait_ready(session, f"{sandbox_url}/_sandbox/stats", PROCESSES[0])
         for urls in systems.values():

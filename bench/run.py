@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 GATEWAY = [sys.executable, "-m", "gateway"]
 RESULTS = ROOT / "bench" / "results"
 WARMUP_S = 2.0
+KEEPALIVE_S = 2.0
+"""The load generator drops idle connections before the gateway does (server.keep_alive_timeout_s,
+5 s): otherwise a connection idle between scenarios is reused just as the server closes it."""
 ROUND_WARMUP_S = 0.5
 """Before each round too: the previous round drove another scenario (and perhaps gateway)."""
 
@@ -317,7 +320,7 @@ async def measure(
     Rounds alternate between scenarios so that a slow spell of a shared machine spreads over
     all of them rather than landing on one; each scenario's rounds are pooled.
     """
-    connector = aiohttp.TCPConnector(limit=args.concurrency)
+    connector = aiohttp.TCPConnector(limit=args.concurrency, keepalive_timeout=KEEPALIVE_S)
     async with aiohttp.ClientSession(connector=connector) as session:
         await wait_ready(session, f"{sandbox_url}/_sandbox/stats", processes[0])
         for base, process in zip(gateways.values(), processes[1:], strict=True):

@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from run import (
     GATEWAY,
+    KEEPALIVE_S,
     RESULTS,
     ROOT,
     ROUND_WARMUP_S,
@@ -58,7 +59,7 @@ async def measure(
     processes: list[subprocess.Popen[bytes]],
 ) -> list[Result]:
     (scenario,) = [s for s in scenarios() if s.name == args.scenario]
-    connector = aiohttp.TCPConnector(limit=args.concurrency)
+    connector = aiohttp.TCPConnector(limit=args.concurrency, keepalive_timeout=KEEPALIVE_S)
     async with aiohttp.ClientSession(connector=connector) as session:
         await wait_ready(session, f"{sandbox_url}/_sandbox/stats", processes[0])
         for base, process in zip(gateways.values(), processes[1:], strict=True):

@@ -242,8 +242,8 @@ def uvicorn_options(config: GatewayConfig, *, workers: int = 1) -> dict[str, Any
     options: dict[str, Any] = {
         "host": config.server.host,
         "port": config.server.port,
-        # h11, bounded and timed out (gateway/http/server.py): httptools buffers any header.
-        "http": guarded_protocol(limits),
+        # uvicorn's protocol, bounded and timed out (gateway/http/server.py).
+        "http": guarded_protocol(limits, server.http_parser),
         "h11_max_incomplete_event_size": limits.max_header_bytes,
         "timeout_keep_alive": math.ceil(limits.keep_alive_timeout_s),
         "timeout_graceful_shutdown": math.ceil(config.server.shutdown_timeout_s),

@@ -134,6 +134,8 @@ class ServerConfig:
     """How long a connection may sit idle, before its first request or between two."""
     max_connections: int = 1_000
     """Connections open at once (per process); past it a new one gets 503 and is closed."""
+    http_parser: str = "httptools"
+    """``httptools`` (llhttp, the faster) or ``h11`` (pure Python): both bounded the same way."""
     fast_paths: bool = True
     """The schema's speed work (docs/performance.md); false leaves stock strawberry execution."""
     upstream_client: str = "httptools"
@@ -323,6 +325,7 @@ _SERVER_KEYS = {
     "body_timeout_s": float,
     "keep_alive_timeout_s": float,
     "max_connections": int,
+    "http_parser": str,
     "upstream_client": str,
     "cursor_secret_env": str,
     "fast_paths": bool,
@@ -473,6 +476,8 @@ def parse_config(raw: dict[str, Any], env: Mapping[str, str]) -> GatewayConfig:
             problems.add(f"server.{key}: {getattr(server, key)} is not a TCP port (0..65535)")
     if server.metrics not in METRICS_MODES:
         problems.add(f"server.metrics: '{server.metrics}' is not one of {', '.join(METRICS_MODES)}")
+    if server.http_parser not in ("httptools", "h11"):
+        problems.add(f"server.http_parser: '{server.http_parser}' is not httptools or h11")
     if server.upstream_client not in UPSTREAM_CLIENTS:
         problems.add(
             f"server.upstream_client: '{server.upstream_client}' is not one of {', '.join(UPSTREAM_CLIENTS)}"

@@ -1,11 +1,15 @@
-"""The HTTP/1.1 connection limits uvicorn lacks, as its own h11 protocol with four additions.
+"""The HTTP/1.1 connection limits uvicorn lacks, added to its own protocols.
 
 uvicorn is kept (its lifespan, graceful shutdown, workers and logging are what the gateway is
-built on), with h11 rather than httptools: h11 refuses a header block larger than
-``h11_max_incomplete_event_size`` as it arrives, while uvicorn's httptools protocol buffers any
-size of header (40 anonymous 10 MiB headers grew the process by 400 MiB; one 64 MiB header
-stalled the loop 4 s). What uvicorn does not do at all, ``GuardedH11Protocol`` adds:
+built on). Its protocols do not bound what a connection may cost before a request exists: the
+httptools one buffers any size of header (40 anonymous 10 MiB headers grew the process by
+400 MiB; one 64 MiB header stalled the loop 4 s), and neither times out a slow client.
+``GuardedHttpToolsProtocol`` (the default: llhttp, the faster parser) and ``GuardedH11Protocol``
+(``server.http_parser = "h11"``) add the same guards:
 
+- **Header size.** httptools: the bytes of a header block still open are counted, and past
+  ``max_header_bytes`` (plus at most one read) the answer is 431 and the connection is closed;
+  h11 refuses the block itself past ``h11_max_incomplete_event_size``.
 - **Idle before the first request.** uvicorn arms its keep-alive timeout only after a response,
   so a connection that never sends a byte stayed open forever; here it gets the same timeout.
 - **Slow headers.** From a request's first byte, its header block must be in within
@@ -14,8 +18,9 @@ stalled the loop 4 s). What uvicorn does not do at all, ``GuardedH11Protocol`` a
   the connection is closed (the application sees a disconnect).
 - **Connections.** Past ``max_connections`` open at once, a new connection gets 503 and is closed.
 
-How many headers a request may carry is ``HeaderCountMiddleware``'s job (431), once h11 has bounded
-their bytes. docs/deployment.md says what a reverse proxy in front adds.
+How many headers a request may carry is ``HeaderCountMiddleware``'s job (431). The same tests run
+against a real server process with each parser. docs/deployment.md says what a reverse proxy in
+front adds.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from gateway.http.guards import send_error
 
@@ -39,8 +45,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "HTTP_PARSERS",
     "ConnectionLimits",
     "GuardedH11Protocol",
+    "GuardedHttpToolsProtocol",
     "HeaderCountMiddleware",
     "guarded_protocol",
 ]
@@ -161,13 +169,107 @@ class GuardedH11Protocol(H11Protocol):
             self.transport.close()
 
 
-def guarded_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol]:
+_HEADERS_TOO_LARGE = _raw_error(
+    431,
+    "Request Header Fields Too Large",
+    "The request line and headers are larger than this gateway accepts (server.max_header_bytes).",
+)
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol (llhttp, the faster parser) with the same guards as
+    ``GuardedH11Protocol``, and the header-size bound h11 has and httptools lacks: the bytes
+    received while a request's header block is still open are counted, and past
+    ``max_header_bytes`` (plus at most one read) the connection gets 431 and is closed."""
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        limits: ConnectionLimits = DEFAULT_LIMITS,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self.limits = limits
+        self.timeout_keep_alive = limits.keep_alive_timeout_s  # type: ignore[assignment]
+        self._read_timer: asyncio.TimerHandle | None = None
+        self._in_headers = False
+        self._header_bytes = 0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if len(self.connections) > self.limits.max_connections:
+            transport.write(_TOO_MANY_CONNECTIONS)
+            transport.close()
+            return
+        self.timeout_keep_alive_task = self.loop.call_later(
+            self.timeout_keep_alive, self.timeout_keep_alive_handler
+        )
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_read_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if not self._in_headers and self._read_timer is None and self._idle():
+            self._in_headers = True
+            self._header_bytes = 0
+            self._start_read_timer(self.limits.header_timeout_s, self._headers_too_slow)
+        if self._in_headers:
+            self._header_bytes += len(data)
+        super().data_received(data)
+        if self._in_headers and self._header_bytes > self.limits.max_header_bytes:
+            self._stop_read_timer()
+            if not self.transport.is_closing():
+                self.transport.write(_HEADERS_TOO_LARGE)
+                self.transport.close()
+
+    def _idle(self) -> bool:
+        return self.cycle is None or self.cycle.response_complete
+
+    def on_headers_complete(self) -> None:
+        self._in_headers = False
+        self._start_read_timer(self.limits.body_timeout_s, self._body_too_slow)
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._stop_read_timer()
+        super().on_message_complete()
+
+    def _start_read_timer(self, seconds: float, fire: Any) -> None:
+        self._stop_read_timer()
+        self._read_timer = self.loop.call_later(seconds, fire)
+
+    def _stop_read_timer(self) -> None:
+        if self._read_timer is not None:
+            self._read_timer.cancel()
+            self._read_timer = None
+
+    def _headers_too_slow(self) -> None:
+        self._read_timer = None
+        if not self.transport.is_closing():
+            self.transport.write(_HEADERS_TOO_SLOW)
+            self.transport.close()
+
+    def _body_too_slow(self) -> None:
+        self._read_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+
+HTTP_PARSERS = ("httptools", "h11")
+
+
+def guarded_protocol(limits: ConnectionLimits, parser: str = "httptools") -> type[asyncio.Protocol]:
     """uvicorn's ``http`` option for these limits.
 
     uvicorn only calls what it is given with its three arguments, so a partial serves; being a
     partial of a module-level class, it also pickles into ``--workers`` processes.
     """
-    return cast("type[asyncio.Protocol]", functools.partial(GuardedH11Protocol, limits=limits))
+    protocol = GuardedHttpToolsProtocol if parser == "httptools" else GuardedH11Protocol
+    return cast("type[asyncio.Protocol]", functools.partial(protocol, limits=limits))
 
 
 class HeaderCountMiddleware:

@@ -82,13 +82,21 @@ def free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+@pytest.fixture(scope="module", params=["httptools", "h11"])
+def server(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Server]:
+    """A real ``gateway serve`` process, once per HTTP parser: both must hold the same bounds."""
     folder = tmp_path_factory.mktemp("limits")
     config = folder / "gateway.toml"
     config.write_text(CONFIG, encoding="utf-8")
     port = free_port()
-    env = {**os.environ, "RV_KEY": "rv-key", "UI_KEY": "ui-secret-key"}
+    env = {
+        **os.environ,
+        "RV_KEY": "rv-key",
+        "UI_KEY": "ui-secret-key",
+        "GATEWAY__SERVER__HTTP_PARSER": request.param,
+    }
     with (folder / "stderr.log").open("wb") as stderr:
         process = subprocess.Popen(  # noqa: S603 (our own command line)
             [
