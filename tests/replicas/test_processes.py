@@ -1,0 +1,128 @@
+"""Two real ``gateway serve`` processes sharing one real Redis: one cache and one decision."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager, suppress
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+
+from gateway.demo import demo_raw_config
+from sandbox import rotavision, truthlocks
+from tests.e2e.test_approvals import APPROVE_POST, decide, pending_approval_id
+from tests.serving import graphql
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from sandbox import Sandbox
+    from tests.redis_server import RedisServer
+
+pytestmark = pytest.mark.e2e
+
+STARTUP_LIMIT_S = 30.0
+FINISHED = f"tl:{truthlocks.DEMO_COMPLETED_ID}"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(value)
+
+
+@contextmanager
+def replica_process(folder: Path, name: str, sandbox_url: str, redis_url: str) -> Iterator[str]:
+    """``gateway serve`` on a free port with the demo's sources, state in Redis."""
+    port = free_port()
+    raw, env = demo_raw_config(sandbox_url, port=port)
+    lines = [
+        "[server]",
+        'host = "127.0.0.1"',
+        f"port = {port}",
+        'cursor_secret_env = "CURSOR_SECRET"',
+        "",
+        "[auth]",
+        'mode = "none"',
+        "",
+        "[cache]",
+        "answers_max_entries = 0",
+        "",
+        "[state]",
+        'backend = "redis"',
+        'redis_url_env = "REDIS_URL"',
+    ]
+    for source in raw["sources"]:
+        lines += ["", "[[sources]]"] + [f"{k} = {toml(v)}" for k, v in source.items()]
+    config = folder / f"{name}.toml"
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    process_env = {**os.environ, **env, "REDIS_URL": redis_url, "CURSOR_SECRET": "p" * 40}
+    with (folder / f"{name}.log").open("wb") as log:
+        process = subprocess.Popen(  # noqa: S603 (our own command line)
+            [sys.executable, "-m", "gateway", "serve", "--config", str(config)],
+            env=process_env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + STARTUP_LIMIT_S
+        while time.monotonic() < deadline and process.poll() is None:
+            with suppress(httpx.TransportError):
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.1)
+        else:
+            raise AssertionError((folder / f"{name}.log").read_text())
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=STARTUP_LIMIT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+async def test_two_processes_share_one_cache_and_send_a_decision_once(
+    sandbox_url: str, sandbox: Sandbox, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    with (
+        replica_process(tmp_path, "a", sandbox_url, redis_server.url) as url_a,
+        replica_process(tmp_path, "b", sandbox_url, redis_server.url) as url_b,
+    ):
+        async with (
+            httpx.AsyncClient(base_url=url_a, timeout=30) as a,
+            httpx.AsyncClient(base_url=url_b, timeout=30) as b,
+        ):
+            query = "query One($id: ID!) { execution(id: $id) { id status } }"
+            first = await graphql(a, query, {"id": FINISHED})
+            assert first["data"]["execution"]["status"] == "COMPLETED"
+            calls = sandbox.stats.total
+            assert await graphql(b, query, {"id": FINISHED}) == first
+            assert sandbox.stats.total == calls  # B read A's copy from Redis
+
+            approval_id = await pending_approval_id(a, f"rv:{rotavision.DEMO_WAITING_ID}")
+            sandbox.faults.update({"latency_ms": 50})
+            results = await asyncio.gather(
+                *(decide(a if n % 2 else b, "approve", approval_id, "ok") for n in range(20))
+            )
+            assert "DecisionSuccess" in {r["__typename"] for r in results}
+            assert sandbox.stats.calls[APPROVE_POST] == 1
