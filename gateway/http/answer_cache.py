@@ -6,7 +6,9 @@ caller who sees the same data gets the same bytes. On a miss the view runs; if i
 cacheable (``ANSWER_TAGS`` in the request state: the executions it read, all terminal, no error),
 the answer is stored here with those tags.
 
-Every buffered answer gets a strong ``ETag``; a GET whose ``If-None-Match`` names it gets ``304``.
+Every buffered answer (each GET, and each POST the cache keeps) gets a strong ``ETag``; a GET
+whose ``If-None-Match`` names it gets ``304``. A POST answer that will not be kept passes through
+unbuffered, marked ``no-store``.
 ``Cache-Control`` lets a browser or CDN keep only what the cache itself would keep: ``public`` when
 the gateway has no authentication, else ``private`` with ``Vary: Authorization``; everything else
 is ``no-store``. Streamed answers (subscriptions) pass through untouched.
@@ -145,6 +147,17 @@ class AnswerCacheMiddleware(PathMiddleware):
                     start = None
                     await send(message)
                     parts.append(b"\0streamed")
+                    return
+                if method == "POST" and ANSWER_TAGS not in state:
+                    # Nothing to keep and no If-None-Match to answer (GET only): pass it on
+                    # unbuffered, without hashing it for an ETag nobody will send back.
+                    start = None
+                    headers = [
+                        (name, value)
+                        for name, value in message.get("headers", [])
+                        if name.lower() != b"cache-control"
+                    ]
+                    await send({**message, "headers": [*headers, (b"cache-control", b"no-store")]})
                     return
                 start = message
                 return
