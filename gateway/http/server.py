@@ -99,6 +99,48 @@ _HEADERS_TOO_SLOW = _raw_error(
 )
 
 
+class _ReadTimer:
+    """A connection's one read deadline: for its headers, then for its body."""
+
+    __slots__ = ("_handle", "_loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._handle: asyncio.TimerHandle | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._handle is not None
+
+    def start(self, seconds: float, transport: asyncio.Transport, answer: bytes | None) -> None:
+        """Past ``seconds``, write ``answer`` (if any) and close the connection."""
+        self.stop()
+        self._handle = self._loop.call_later(seconds, self._expire, transport, answer)
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _expire(self, transport: asyncio.Transport, answer: bytes | None) -> None:
+        self._handle = None
+        if not transport.is_closing():
+            if answer is not None:
+                transport.write(answer)
+            transport.close()
+
+
+def _admit(protocol: H11Protocol | HttpToolsProtocol, limits: ConnectionLimits) -> None:
+    """The connection cap, and the idle timeout from the start, not only between requests."""
+    if len(protocol.connections) > limits.max_connections:
+        protocol.transport.write(_TOO_MANY_CONNECTIONS)
+        protocol.transport.close()
+        return
+    protocol.timeout_keep_alive_task = protocol.loop.call_later(
+        protocol.timeout_keep_alive, protocol.timeout_keep_alive_handler
+    )
+
+
 class GuardedH11Protocol(H11Protocol):
     """uvicorn's h11 protocol with the timeouts and the connection cap in the module docstring."""
 
@@ -114,59 +156,33 @@ class GuardedH11Protocol(H11Protocol):
         super().__init__(config, server_state, app_state, _loop)
         self.limits = limits
         self.timeout_keep_alive = limits.keep_alive_timeout_s  # type: ignore[assignment]
-        self._read_timer: asyncio.TimerHandle | None = None
+        self._timer = _ReadTimer(self.loop)
         self._reading_body = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        if len(self.connections) > self.limits.max_connections:
-            transport.write(_TOO_MANY_CONNECTIONS)
-            transport.close()
-            return
-        # The idle timeout from the start, not only between requests.
-        self.timeout_keep_alive_task = self.loop.call_later(
-            self.timeout_keep_alive, self.timeout_keep_alive_handler
-        )
+        _admit(self, self.limits)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._stop_read_timer()
+        self._timer.stop()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self._read_timer is None and self.conn.their_state is h11.IDLE:
-            self._start_read_timer(self.limits.header_timeout_s, self._headers_too_slow)
+        if not self._timer.running and self.conn.their_state is h11.IDLE:
+            self._reading_body = False
+            self._timer.start(self.limits.header_timeout_s, self.transport, _HEADERS_TOO_SLOW)
         super().data_received(data)
         state = self.conn.their_state
         if state in _FINISHED:
-            self._stop_read_timer()
+            self._timer.stop()
         elif state is h11.SEND_BODY and not self._reading_body:
-            self._start_read_timer(self.limits.body_timeout_s, self._body_too_slow)
+            self._timer.start(self.limits.body_timeout_s, self.transport, None)
             self._reading_body = True
 
     def on_response_complete(self) -> None:
-        self._stop_read_timer()
-        super().on_response_complete()
-
-    def _start_read_timer(self, seconds: float, fire: Any) -> None:
-        self._stop_read_timer()
-        self._read_timer = self.loop.call_later(seconds, fire)
-
-    def _stop_read_timer(self) -> None:
-        if self._read_timer is not None:
-            self._read_timer.cancel()
-            self._read_timer = None
+        self._timer.stop()
         self._reading_body = False
-
-    def _headers_too_slow(self) -> None:
-        self._read_timer = None
-        if not self.transport.is_closing():
-            self.transport.write(_HEADERS_TOO_SLOW)
-            self.transport.close()
-
-    def _body_too_slow(self) -> None:
-        self._read_timer = None
-        if not self.transport.is_closing():
-            self.transport.close()
+        super().on_response_complete()
 
 
 _HEADERS_TOO_LARGE = _raw_error(
@@ -194,69 +210,41 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().__init__(config, server_state, app_state, _loop)
         self.limits = limits
         self.timeout_keep_alive = limits.keep_alive_timeout_s  # type: ignore[assignment]
-        self._read_timer: asyncio.TimerHandle | None = None
+        self._timer = _ReadTimer(self.loop)
         self._in_headers = False
         self._header_bytes = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        if len(self.connections) > self.limits.max_connections:
-            transport.write(_TOO_MANY_CONNECTIONS)
-            transport.close()
-            return
-        self.timeout_keep_alive_task = self.loop.call_later(
-            self.timeout_keep_alive, self.timeout_keep_alive_handler
-        )
+        _admit(self, self.limits)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._stop_read_timer()
+        self._timer.stop()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if not self._in_headers and self._read_timer is None and self._idle():
+        idle = self.cycle is None or self.cycle.response_complete
+        if not self._in_headers and not self._timer.running and idle:
             self._in_headers = True
             self._header_bytes = 0
-            self._start_read_timer(self.limits.header_timeout_s, self._headers_too_slow)
+            self._timer.start(self.limits.header_timeout_s, self.transport, _HEADERS_TOO_SLOW)
         if self._in_headers:
             self._header_bytes += len(data)
         super().data_received(data)
         if self._in_headers and self._header_bytes > self.limits.max_header_bytes:
-            self._stop_read_timer()
+            self._timer.stop()
             if not self.transport.is_closing():
                 self.transport.write(_HEADERS_TOO_LARGE)
                 self.transport.close()
 
-    def _idle(self) -> bool:
-        return self.cycle is None or self.cycle.response_complete
-
     def on_headers_complete(self) -> None:
         self._in_headers = False
-        self._start_read_timer(self.limits.body_timeout_s, self._body_too_slow)
+        self._timer.start(self.limits.body_timeout_s, self.transport, None)
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
-        self._stop_read_timer()
+        self._timer.stop()
         super().on_message_complete()
-
-    def _start_read_timer(self, seconds: float, fire: Any) -> None:
-        self._stop_read_timer()
-        self._read_timer = self.loop.call_later(seconds, fire)
-
-    def _stop_read_timer(self) -> None:
-        if self._read_timer is not None:
-            self._read_timer.cancel()
-            self._read_timer = None
-
-    def _headers_too_slow(self) -> None:
-        self._read_timer = None
-        if not self.transport.is_closing():
-            self.transport.write(_HEADERS_TOO_SLOW)
-            self.transport.close()
-
-    def _body_too_slow(self) -> None:
-        self._read_timer = None
-        if not self.transport.is_closing():
-            self.transport.close()
 
 
 HTTP_PARSERS = ("httptools", "h11")
