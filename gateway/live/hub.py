@@ -25,8 +25,8 @@ from cachetools import LRUCache, TTLCache
 from adapters.base import Capability
 from adapters.errors import ExecutionNotFound, UpstreamError
 from adapters.model import ApprovalStatus, ExecutionStatus, SourceKind
+from gateway.core.background import Background
 from gateway.core.errors import GatewayError
-from gateway.live.background import Background
 from gateway.live.bus import Bus, InProcessBus, SlowConsumer
 from gateway.live.polling import SharedPoll
 from gateway.live.stats import LiveStats
@@ -94,7 +94,7 @@ class LiveHub:
         self.config = config
         self.bus: Bus = bus if bus is not None else InProcessBus()
         self.stats = LiveStats()
-        self.background = Background()
+        self.background = Background(level=logging.ERROR)
         self._sources = sources
         self._store = store
         self._adapters = adapters
@@ -118,7 +118,7 @@ class LiveHub:
             self._refreshing[key] = True
             return
         self._refreshing[key] = False
-        self.background.spawn(self._refresh(key), name=f"refresh {source}")
+        self.background.spawn(self._refresh(key), f"refresh {source}")
 
     async def _refresh(self, key: Key) -> None:
         source, native_id = key

@@ -17,7 +17,7 @@ from adapters.errors import AdapterError
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from gateway.live.background import Background
+    from gateway.core.background import Background
 
 __all__ = ["SharedPoll"]
 
@@ -51,7 +51,7 @@ class SharedPoll:
     def acquire(self) -> None:
         self.refs += 1
         if self._task is None:
-            self._task = self._background.spawn(self._run(), name=f"poll {self.name}")
+            self._task = self._background.spawn(self._run(), f"poll {self.name}")
 
     def release(self) -> None:
         self.refs -= 1
