@@ -11,6 +11,7 @@ from adapters.errors import PayloadError, UnsupportedOperation, UpstreamBadRespo
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+    from datetime import datetime
 
     import httpx
 
@@ -22,8 +23,10 @@ __all__ = [
     "Credentials",
     "Decision",
     "DecisionOutcome",
+    "EventPage",
     "ExecutionPage",
     "SourceAdapter",
+    "UpstreamEvent",
 ]
 
 T = TypeVar("T")
@@ -72,6 +75,24 @@ class DecisionOutcome:
         if self.recorded_decision is None or self.requested is None:
             return None
         return self.recorded_decision is self.requested
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamEvent:
+    """One entry of an upstream's own event log for an execution (Velt's ``getEvents``)."""
+
+    seq: int
+    type: str
+    step_native_id: str | None
+    at: datetime | None
+    data: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    events: tuple[UpstreamEvent, ...]
+    next_seq: int | None
+    """Where the next page starts (``sinceSeq``), None when there is no more."""
 
 
 @dataclass(frozen=True, slots=True)

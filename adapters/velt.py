@@ -43,8 +43,10 @@ from adapters.base import (
     Credentials,
     Decision,
     DecisionOutcome,
+    EventPage,
     ExecutionPage,
     SourceAdapter,
+    UpstreamEvent,
 )
 from adapters.errors import (
     ExecutionNotFound,
@@ -80,10 +82,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DECIDE_PATH",
+    "EVENTS_PATH",
     "GET_PATH",
     "LIST_PATH",
+    "MAX_EVENTS_PAGE",
     "MAX_PAGE_SIZE",
     "VeltAdapter",
+    "parse_event_page",
     "parse_execution",
     "parse_execution_page",
 ]
@@ -91,6 +96,9 @@ __all__ = [
 GET_PATH = "/v2/workflow/executions/get"
 LIST_PATH = "/v2/workflow/executions/list"
 DECIDE_PATH = "/v2/workflow/steps/recordReviewerDecision"
+EVENTS_PATH = "/v2/workflow/executions/getEvents"
+MAX_EVENTS_PAGE = 500
+"""The documented ``pageSize`` bound of ``getEvents``."""
 MAX_PAGE_SIZE = 500
 
 _EXECUTION_STATUS = {
@@ -183,6 +191,30 @@ def parse_execution(payload: Any) -> Execution:
         correlation_id=as_str(data.get("correlationId")),
         idempotency_key=as_str(data.get("idempotencyKey")),
     )
+
+
+def parse_event_page(payload: Any) -> EventPage:
+    """A ``getEvents`` reply → its events (``seq``, ``type``, ``stepId``, ``timestamp`` in ms,
+    ``data``) and where the next page starts; ``seq`` has gaps (internal events are filtered)."""
+    data = _unwrap(payload, "event list")
+    raw = data.get("events")
+    if not isinstance(raw, list):
+        raise PayloadError("missing required field 'events'")
+    events = []
+    for item in raw:
+        if not isinstance(item, dict) or not isinstance(item.get("seq"), int):
+            raise PayloadError("an event without an integer 'seq'")
+        events.append(
+            UpstreamEvent(
+                seq=item["seq"],
+                type=as_str(item.get("type")) or "unknown",
+                step_native_id=as_str(item.get("stepId")),
+                at=epoch_ms(item.get("timestamp")),
+                data=item.get("data"),
+            )
+        )
+    more = data.get("hasMore") is True and bool(events)
+    return EventPage(events=tuple(events), next_seq=events[-1].seq if more else None)
 
 
 def parse_execution_page(payload: Any) -> ExecutionPage:
@@ -481,6 +513,16 @@ class VeltAdapter(SourceAdapter):
     async def get_execution(self, native_id: str) -> Execution:
         payload = await self._call(GET_PATH, {"executionId": native_id}, native_id, idempotent=True)
         return self.parsed(parse_execution, payload, native_id)
+
+    async def events_page(self, native_id: str, *, since_seq: int, page_size: int) -> EventPage:
+        """One page of the execution's own event log (``executions/getEvents``), after ``since_seq``."""
+        data = {
+            "executionId": native_id,
+            "sinceSeq": max(since_seq, 0),
+            "pageSize": min(max(page_size, 1), MAX_EVENTS_PAGE),
+        }
+        payload = await self._call(EVENTS_PATH, data, native_id, idempotent=True)
+        return self.parsed(parse_event_page, payload, native_id)
 
     async def list_executions(
         self, *, cursor: str | None, page_size: int, status: ExecutionStatus | None = None

@@ -550,6 +550,70 @@ class VeltStore:
                 self._resuming[native_id] = left - 1
         return _public(run)
 
+    def events(self, native_id: str, since_seq: int, page_size: int) -> JSON:
+        """An ``executions/getEvents`` page: the run's external events, derived from its state.
+
+        The documented event object (``eventId``, ``seq``, ``type``, ``stepId``, ``timestamp`` in
+        ms, ``correlationId``, ``data``); ``seq`` grows with gaps, as the documents warn (internal
+        events are filtered), here by steps of 2. Events with ``seq`` above ``since_seq`` come
+        back, ``page_size`` at most, with ``hasMore`` and ``nextCursor`` (the last ``seq``)."""
+        run = _public(self.get(native_id))
+        happened: list[tuple[str, str | None, int | None, JSON | None]] = [
+            ("execution.dispatched", None, run.get("startedAt"), None)
+        ]
+        for step in run.get("steps", []):
+            status = step.get("status")
+            if step.get("nodeType") == "human" and status in ("waiting", "completed", "failed"):
+                output = step.get("output") or {}
+                reviewers = output.get("reviewerIds") if isinstance(output, dict) else None
+                happened.append(
+                    (
+                        "step.awaiting-approval",
+                        step["stepId"],
+                        step.get("startedAt"),
+                        {"waitingForReviewers": reviewers or []},
+                    )
+                )
+            ends = {
+                "completed": "step.completed",
+                "failed": "step.failed",
+                "cancelled": "step.cancelled",
+                "breached": "step.breached",
+            }
+            if status in ends:
+                happened.append((ends[status], step["stepId"], step.get("completedAt"), None))
+        final = {
+            "completed": "execution.completed",
+            "failed": "execution.failed",
+            "cancelled": "execution.cancelled",
+        }.get(run.get("status", ""))
+        if final is not None:
+            at = run.get("completedAt") or run.get("cancelledAt")
+            happened.append((final, None, at, None))
+        # Emitted as things happen: ``seq`` follows time (parallel steps interleave).
+        happened.sort(key=lambda event: (event[2] is None, event[2] or 0))
+        events: list[JSON] = [
+            {
+                "eventId": f"evt_{native_id}_{2 * n + 1}",
+                "seq": 2 * n + 1,
+                "type": kind,
+                "stepId": step_id,
+                "timestamp": at,
+                "correlationId": run.get("correlationId"),
+                **({"data": data} if data is not None else {}),
+            }
+            for n, (kind, step_id, at, data) in enumerate(happened)
+        ]
+        after = [e for e in events if e["seq"] > since_seq]
+        page = after[:page_size]
+        more = len(after) > page_size
+        return {
+            "executionId": native_id,
+            "events": page,
+            "nextCursor": str(page[-1]["seq"]) if more and page else None,
+            "hasMore": more,
+        }
+
     def resume(self, native_id: str) -> None:
         """Resume a run past its settled human steps now (what ``resumeScheduled`` promises)."""
         self._resuming.pop(native_id, None)
@@ -718,7 +782,7 @@ def _string(data: JSON, key: str, *, required: bool = True, limit: int = 200) ->
 
 
 def routes(store: VeltStore) -> list[Route]:
-    """The three Velt endpoints the gateway uses, over ``store``."""
+    """The four Velt endpoints the gateway uses, over ``store``."""
 
     def endpoint(handle: Callable[[JSON], JSON]) -> Callable[[Request], Awaitable[JSONResponse]]:
         async def serve(request: Request) -> JSONResponse:
@@ -757,6 +821,16 @@ def routes(store: VeltStore) -> list[Route]:
             cursor=int(cursor) if cursor is not None else None,
         )
 
+    def get_events(data: JSON) -> JSON:
+        since = data.get("sinceSeq", 0)
+        size = data.get("pageSize", 100)
+        for name, value, low, high in (("sinceSeq", since, 0, 2**53), ("pageSize", size, 1, 500)):
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise VeltError(
+                    "INVALID_ARGUMENT", 400, f"data.{name} must be an integer in {low}..{high}"
+                )
+        return store.events(_string(data, "executionId") or "", since, size)
+
     def record_decision(data: JSON) -> JSON:
         decision = data.get("decision")
         if decision not in ("approve", "reject"):
@@ -772,6 +846,7 @@ def routes(store: VeltStore) -> list[Route]:
     return [
         Route("/v2/workflow/executions/get", endpoint(get_execution), methods=["POST"]),
         Route("/v2/workflow/executions/list", endpoint(list_executions), methods=["POST"]),
+        Route("/v2/workflow/executions/getEvents", endpoint(get_events), methods=["POST"]),
         Route(
             "/v2/workflow/steps/recordReviewerDecision",
             endpoint(record_decision),

@@ -16,9 +16,10 @@ from adapters.model import ApprovalStatus, StepStatus
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from adapters.base import UpstreamEvent
     from adapters.model import Approval, Execution
 
-__all__ = ["TimelineEvent", "timeline"]
+__all__ = ["TimelineEvent", "from_upstream_log", "timeline"]
 
 _STEP_ENDS = {
     StepStatus.COMPLETED: "STEP_COMPLETED",
@@ -85,4 +86,53 @@ def _approval_events(
                 approval.decided_by,
             )
         )
+    return found
+
+
+_UPSTREAM_KINDS = {
+    "execution.dispatched": "EXECUTION_STARTED",
+    "execution.completed": "EXECUTION_COMPLETED",
+    "execution.failed": "EXECUTION_FAILED",
+    "execution.cancelled": "EXECUTION_CANCELLED",
+    "step.awaiting-approval": "APPROVAL_REQUESTED",
+    "step.completed": "STEP_COMPLETED",
+    "step.failed": "STEP_FAILED",
+    "step.cancelled": "STEP_CANCELLED",
+    "step.breached": "STEP_TIMED_OUT",
+}
+
+
+def from_upstream_log(execution: Execution, events: list[UpstreamEvent]) -> list[TimelineEvent]:
+    """The upstream's own event log (Velt's ``getEvents``), in its ``seq`` order, in the same
+    kinds as a derived timeline; a type this table does not know keeps its word, upper-cased
+    (``group.quorum-met`` → ``GROUP_QUORUM_MET``), rather than being dropped. The log has no
+    decision event, so each decided approval's APPROVED/REJECTED (with who decided, from the
+    payload) stands just before its step's end."""
+    names = {step.native_id: step.name for step in execution.steps}
+    decided = {
+        a.step_native_id: a
+        for a in execution.approvals
+        if a.step_native_id and a.status is not ApprovalStatus.PENDING
+    }
+    found: list[TimelineEvent] = []
+    for event in sorted(events, key=lambda e: e.seq):
+        kind = _UPSTREAM_KINDS.get(event.type)
+        if kind is None:
+            kind = event.type.upper().replace(".", "_").replace("-", "_")
+        step = event.step_native_id
+        name = names.get(step) if step is not None else None
+        approval = (
+            decided.pop(step, None) if step is not None and kind.startswith("STEP_") else None
+        )
+        if approval is not None:
+            found.append(
+                TimelineEvent(
+                    f"APPROVAL_{approval.status.value}",
+                    approval.decided_at or event.at,
+                    step,
+                    name,
+                    approval.decided_by,
+                )
+            )
+        found.append(TimelineEvent(kind, event.at, step, name))
     return found

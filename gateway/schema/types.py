@@ -21,7 +21,7 @@ from gateway.core import ids
 from gateway.core.merge import status_needs_steps
 from gateway.core.runtime import Runtime
 from gateway.schema.context import Context
-from gateway.schema.history import ExecutionEventConnection, execution_events
+from gateway.schema.history import ExecutionEventConnection, execution_events, upstream_log
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -426,8 +426,9 @@ class Execution(Node):
         return Execution.from_model(self.source_name, parent)
 
     @strawberry.field(
-        description="What happened, in order: derived from the upstream's payload (step times, "
-        "approvals and who decided); `first` 1..100, paged with `after` (docs/live.md)."
+        description="What happened, in order: the upstream's own event log where it keeps one "
+        "(Velt), else derived from its payload (step times, approvals and who decided); `first` "
+        "1..100, paged with `after` (docs/live.md)."
     )
     async def events(
         self, info: Info[Context, None], first: int = 50, after: str | None = None
@@ -435,7 +436,8 @@ class Execution(Node):
         found = self._model
         if self._partial:
             found = await info.context.loaders.execution(self.source_name, found.native_id)
-        return execution_events(info, found, first, after)
+        logged = await upstream_log(info, self.source_name, found)
+        return execution_events(info, found, first, after, logged)
 
     @strawberry.field(description="Sub-executions (nesting-style sources); empty elsewhere.")
     async def children(self, info: Info[Context, None]) -> list[Execution]:

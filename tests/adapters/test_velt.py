@@ -1020,3 +1020,65 @@ async def test_decide_without_a_reviewer_id_is_refused_before_any_call() -> None
     await adapter.aclose()
     assert "reviewer id" in str(caught.value)
     assert route.call_count == 0
+
+
+EVENTS = "/v2/workflow/executions/getEvents"
+
+
+async def test_the_event_log_is_read_a_page_at_a_time_by_seq() -> None:
+    """``getEvents`` as documented: ``{executionId, sinceSeq, pageSize}`` in, ``{executionId,
+    events[{eventId, seq, type, stepId, timestamp, correlationId, data?}], nextCursor, hasMore}``
+    out; ``seq`` has gaps."""
+    router = respx.Router(base_url=BASE, assert_all_called=False)
+    page = {
+        "executionId": DOC_ID,
+        "events": [
+            {
+                "eventId": "e1",
+                "seq": 1,
+                "type": "execution.dispatched",
+                "stepId": None,
+                "timestamp": 1777374504255,
+                "correlationId": "c",
+            },
+            {
+                "eventId": "e4",
+                "seq": 4,
+                "type": "step.awaiting-approval",
+                "stepId": "s1",
+                "timestamp": 1777374505255,
+                "correlationId": "c",
+                "data": {"waitingForReviewers": ["a@example.com"], "mandatoryCount": 1},
+            },
+        ],
+        "nextCursor": "4",
+        "hasMore": True,
+    }
+    route = router.post(EVENTS).respond(200, json={"result": page})
+    adapter = make_adapter(router)
+    found = await adapter.events_page(DOC_ID, since_seq=0, page_size=9999)
+    await adapter.aclose()
+    assert sent(route) == {"data": {"executionId": DOC_ID, "sinceSeq": 0, "pageSize": 500}}
+    assert [(e.seq, e.type, e.step_native_id) for e in found.events] == [
+        (1, "execution.dispatched", None),
+        (4, "step.awaiting-approval", "s1"),
+    ]
+    assert found.events[0].at is not None
+    assert found.events[1].data == {"waitingForReviewers": ["a@example.com"], "mandatoryCount": 1}
+    assert found.next_seq == 4
+
+
+async def test_the_last_event_page_says_there_is_no_more() -> None:
+    router = respx.Router(base_url=BASE, assert_all_called=False)
+    last: dict[str, Any] = {
+        "executionId": DOC_ID,
+        "events": [],
+        "nextCursor": None,
+        "hasMore": False,
+    }
+    router.post(EVENTS).respond(200, json={"result": last})
+    adapter = make_adapter(router)
+    found = await adapter.events_page(DOC_ID, since_seq=7, page_size=10)
+    await adapter.aclose()
+    assert found.events == ()
+    assert found.next_seq is None

@@ -68,3 +68,36 @@ async def test_a_cursor_of_another_execution_is_refused(live: Live) -> None:
     cursor = page["data"]["execution"]["events"]["pageInfo"]["endCursor"]
     other = await graphql(live.http, EVENTS, {"id": "rv:exec_xyz789", "first": 1, "after": cursor})
     assert other["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+GET_EVENTS = "POST /v2/workflow/executions/getEvents"
+
+
+async def test_a_velt_timeline_is_velts_own_event_log(live: Live) -> None:
+    native = approved_velt_run(live)
+    calls = live.sandbox.stats.calls[GET_EVENTS]
+    body = await graphql(live.http, EVENTS, {"id": f"velt:{native}", "first": 100})
+    assert "errors" not in body, body
+    assert live.sandbox.stats.calls[GET_EVENTS] == calls + 1
+    events = [e["node"] for e in body["data"]["execution"]["events"]["edges"]]
+    upstream = live.sandbox.velt.events(native, 0, 500)["events"]
+    # Velt's log, kind for kind (plus the decision, which the log does not carry), in seq order.
+    logged = [e["kind"] for e in events if not e["kind"].startswith("APPROVAL_A")]
+    assert len(logged) == len(upstream)
+    assert logged[0] == "EXECUTION_STARTED"
+    assert "APPROVAL_REQUESTED" in logged
+    assert logged[-1] == "EXECUTION_COMPLETED"
+
+
+async def test_an_event_log_that_cannot_be_read_leaves_the_derived_timeline_and_an_error(
+    live: Live,
+) -> None:
+    native = approved_velt_run(live)
+    live.sandbox.faults.update({"mode": "unavailable", "only": "getEvents"})
+    body = await graphql(live.http, EVENTS, {"id": f"velt:{native}", "first": 100})
+    events = [e["node"]["kind"] for e in body["data"]["execution"]["events"]["edges"]]
+    assert events[-1] == "EXECUTION_COMPLETED"  # derived from the payload instead
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "UPSTREAM_UNAVAILABLE"
+    assert error["extensions"]["source"] == "velt"
+    assert error["path"] == ["execution", "events"]
