@@ -23,7 +23,6 @@ import json
 import os
 import platform
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -38,7 +37,6 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 from run import (  # noqa: E402
-    GATEWAY,
     KEEPALIVE_S,
     RESULTS,
     ROOT,
@@ -47,6 +45,9 @@ from run import (  # noqa: E402
     free_port,
     percentile,
     sandbox_calls,
+    start_gateway,
+    start_sandbox,
+    stop_all,
     wait_ready,
     write_config,
 )
@@ -196,29 +197,17 @@ def start_processes(
     sandbox_port = free_port()
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     tmp = Path(tempfile.mkdtemp(prefix="gateway-peer-bench-"))
-    processes = [
-        subprocess.Popen(
-            [
-                *GATEWAY,
-                "sandbox",
-                "--port",
-                str(sandbox_port),
-                "--latency-ms",
-                str(args.latency_ms),
-            ],
-            cwd=ROOT,
-        )
-    ]
+    processes = [start_sandbox(sandbox_port, args.latency_ms)]
     urls: dict[str, str] = {}
     for cached in (False, True):
         port = free_port()
         config = tmp / f"ours-{cached}.toml"
         env = write_config(config, sandbox_url, port, cached=cached, client=args.upstream_client)
-        command = [*GATEWAY, "serve", "--config", str(config)]
+        extra = []
         if args.workers > 1:
             env["GATEWAY__SERVER__METRICS"] = "off"  # one registry per process: off with workers
-            command += ["--workers", str(args.workers)]
-        processes.append(subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}))
+            extra = ["--workers", str(args.workers)]
+        processes.append(start_gateway(config, env, extra=extra))
         urls[f"ours{'-cached' if cached else ''}"] = f"http://127.0.0.1:{port}"
     for cached in (False, True):
         port = free_port()
@@ -364,13 +353,7 @@ def main() -> None:
         names = ["sandbox", "ours", "ours-cached", "peer", "peer-cached"]
         memory = {name: rss_peak_mib(p.pid) for name, p in zip(names, processes, strict=True)}
     finally:
-        for process in processes:
-            process.send_signal(signal.SIGINT)
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_all(processes)
     report(rows, memory)
     output = args.output or RESULTS / f"{time.strftime('%Y-%m-%d')}-peer-c{args.concurrency}.json"
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,6 @@ import json
 import os
 import platform
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -33,15 +32,16 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 from run import (  # noqa: E402
-    GATEWAY,
     KEEPALIVE_S,
     RESULTS,
-    ROOT,
     Round,
     free_port,
     percentile,
     sandbox_calls,
     scenarios,
+    start_gateway,
+    start_sandbox,
+    stop_all,
     wait_ready,
     write_config,
 )
@@ -99,10 +99,7 @@ def gateway(
             "GATEWAY__STATE__BACKEND": "redis",
             "GATEWAY__STATE__REDIS_URL_ENV": "REDIS_URL",
         }
-    process = subprocess.Popen(
-        [*GATEWAY, "serve", "--config", str(config)], cwd=ROOT, env={**os.environ, **env}
-    )
-    return process, f"http://127.0.0.1:{port}"
+    return start_gateway(config, env), f"http://127.0.0.1:{port}"
 
 
 async def spread(
@@ -248,19 +245,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="gateway-replicas-bench-"))
     sandbox_port = free_port()
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
-    PROCESSES.append(
-        subprocess.Popen(
-            [
-                *GATEWAY,
-                "sandbox",
-                "--port",
-                str(sandbox_port),
-                "--latency-ms",
-                str(args.latency_ms),
-            ],
-            cwd=ROOT,
-        )
-    )
+    PROCESSES.append(start_sandbox(sandbox_port, args.latency_ms))
     redis, redis_url = start_redis(tmp)
     PROCESSES.append(redis)
     systems: dict[str, list[str]] = {}
@@ -285,13 +270,7 @@ def main() -> None:
             systems[f"two replicas, redis{suffix}"] = [u for _, u in pair]
         results = asyncio.run(measure(args, sandbox_url, systems))
     finally:
-        for process in PROCESSES:
-            process.send_signal(signal.SIGINT)
-        for process in PROCESSES:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_all(PROCESSES)
     print("| scenario | system | req/s (range) | p50 / p99 ms | upstream calls/request | errors |")
     print("|---|---|---|---|---|---|")
     for r in results:

@@ -260,6 +260,36 @@ def pinned(cpus: set[int] | None) -> Callable[[], None] | None:
     return lambda: os.sched_setaffinity(0, cpus)
 
 
+def start_sandbox(
+    port: int, latency_ms: float, cpus: set[int] | None = None
+) -> subprocess.Popen[bytes]:
+    """``gateway sandbox`` as its own process (optionally confined to ``cpus``)."""
+    command = [*GATEWAY, "sandbox", "--port", str(port), "--latency-ms", str(latency_ms)]
+    return subprocess.Popen(command, cwd=ROOT, preexec_fn=pinned(cpus))
+
+
+def start_gateway(
+    config: Path,
+    env: dict[str, str],
+    cpus: set[int] | None = None,
+    extra: list[str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """``gateway serve --config`` as its own process, with ``env`` over this one's."""
+    command = [*GATEWAY, "serve", "--config", str(config), *(extra or [])]
+    return subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, preexec_fn=pinned(cpus))
+
+
+def stop_all(processes: list[subprocess.Popen[bytes]]) -> None:
+    """SIGINT each (a graceful shutdown), then kill what has not ended within 10 s."""
+    for process in processes:
+        process.send_signal(signal.SIGINT)
+    for process in processes:
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 def run(args: argparse.Namespace) -> list[Result]:
     """Start the sandbox and two gateways (uncached, cached) as processes, measure, stop them."""
     gateway_cpus, other_cpus = cpu_sets(args.pin)
@@ -268,20 +298,7 @@ def run(args: argparse.Namespace) -> list[Result]:
     sandbox_port, plain_port, cached_port = free_port(), free_port(), free_port()
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     tmp = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
-    processes = [
-        subprocess.Popen(
-            [
-                *GATEWAY,
-                "sandbox",
-                "--port",
-                str(sandbox_port),
-                "--latency-ms",
-                str(args.latency_ms),
-            ],
-            cwd=ROOT,
-            preexec_fn=pinned(other_cpus),
-        )
-    ]
+    processes = [start_sandbox(sandbox_port, args.latency_ms, other_cpus)]
     gateways: dict[bool, str] = {}
     try:
         for cached, port in ((False, plain_port), (True, cached_port)):
@@ -289,24 +306,11 @@ def run(args: argparse.Namespace) -> list[Result]:
             env = write_config(
                 config, sandbox_url, port, cached=cached, client=args.upstream_client
             )
-            processes.append(
-                subprocess.Popen(
-                    [*GATEWAY, "serve", "--config", str(config)],
-                    cwd=ROOT,
-                    env={**os.environ, **env},
-                    preexec_fn=pinned(gateway_cpus),
-                )
-            )
+            processes.append(start_gateway(config, env, gateway_cpus))
             gateways[cached] = f"http://127.0.0.1:{port}"
         return asyncio.run(measure(args, sandbox_url, gateways, processes))
     finally:
-        for process in processes:
-            process.send_signal(signal.SIGINT)
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_all(processes)
 
 
 async def measure(

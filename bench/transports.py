@@ -16,8 +16,6 @@ import asyncio
 import json
 import os
 import platform
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,11 +26,11 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from typing import TYPE_CHECKING
+
 from run import (
-    GATEWAY,
     KEEPALIVE_S,
     RESULTS,
-    ROOT,
     ROUND_WARMUP_S,
     WARMUP_S,
     Result,
@@ -40,16 +38,21 @@ from run import (
     cpu_sets,
     drive,
     free_port,
-    pinned,
     pooled,
     print_row,
     sandbox_calls,
     scenarios,
+    start_gateway,
+    start_sandbox,
+    stop_all,
     wait_ready,
     write_config,
 )
 
 from adapters.transports import UPSTREAM_CLIENTS
+
+if TYPE_CHECKING:
+    import subprocess
 
 
 async def measure(
@@ -92,33 +95,18 @@ def run(args: argparse.Namespace) -> list[Result]:
     sandbox_port = free_port()
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     tmp = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
-    sandbox = [*GATEWAY, "sandbox", "--port", str(sandbox_port)]
-    sandbox += ["--latency-ms", str(args.latency_ms)]
-    processes = [subprocess.Popen(sandbox, cwd=ROOT, preexec_fn=pinned(other_cpus))]
+    processes = [start_sandbox(sandbox_port, args.latency_ms, other_cpus)]
     gateways: dict[str, str] = {}
     try:
         for client in UPSTREAM_CLIENTS:
             port = free_port()
             config = tmp / f"gateway-{client}.toml"
             env = write_config(config, sandbox_url, port, cached=False, client=client)
-            processes.append(
-                subprocess.Popen(
-                    [*GATEWAY, "serve", "--config", str(config)],
-                    cwd=ROOT,
-                    env={**os.environ, **env},
-                    preexec_fn=pinned(gateway_cpus),
-                )
-            )
+            processes.append(start_gateway(config, env, gateway_cpus))
             gateways[client] = f"http://127.0.0.1:{port}"
         return asyncio.run(measure(args, sandbox_url, gateways, processes))
     finally:
-        for process in processes:
-            process.send_signal(signal.SIGINT)
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_all(processes)
 
 
 def main() -> None:
