@@ -42,6 +42,7 @@ from run import (  # noqa: E402
     ROOT,
     Round,
     drive_bodies,
+    drive_wrk,
     free_port,
     percentile,
     sandbox_calls,
@@ -263,26 +264,37 @@ async def measure(
             for p in chosen
             for system in ("ours", "peer")
         }
+
+        async def load(url: str, bodies: list[bytes], duration_s: float) -> Round:
+            """One closed-loop run by the chosen load generator; upstream calls counted around it."""
+            before = await sandbox_calls(session, sandbox_url)
+            if args.load == "wrk":
+                latencies, answered, errors, elapsed = await drive_wrk(
+                    url, bodies, args.concurrency, duration_s
+                )
+            else:
+                started = time.perf_counter()
+                latencies, errors = await drive_bodies(
+                    session, url, bodies, args.concurrency, duration_s
+                )
+                answered, elapsed = len(latencies), time.perf_counter() - started
+            calls = await sandbox_calls(session, sandbox_url) - before
+            return Round(latencies, errors, elapsed, calls, answered)
+
         for url, bodies in targets.values():
-            await drive_bodies(session, url, bodies, args.concurrency, WARMUP_S)
+            await load(url, bodies, WARMUP_S)
         rounds: dict[tuple[str, str], list[Round]] = {key: [] for key in targets}
         for repeat in range(args.repeat):
             for pair in chosen:
                 order = ("ours", "peer") if repeat % 2 == 0 else ("peer", "ours")
                 for system in order:
                     url, bodies = targets[(pair.name, system)]
-                    await drive_bodies(session, url, bodies, args.concurrency, ROUND_WARMUP_S)
-                    before = await sandbox_calls(session, sandbox_url)
-                    started = time.perf_counter()
-                    latencies, errors = await drive_bodies(
-                        session, url, bodies, args.concurrency, args.duration
-                    )
-                    elapsed = time.perf_counter() - started
-                    calls = await sandbox_calls(session, sandbox_url) - before
-                    rounds[(pair.name, system)].append(Round(latencies, errors, elapsed, calls))
+                    await load(url, bodies, ROUND_WARMUP_S)
+                    measured = await load(url, bodies, args.duration)
+                    rounds[(pair.name, system)].append(measured)
                     print(
                         f"  round {repeat + 1}/{args.repeat} {pair.name} / {system}: "
-                        f"{len(latencies) / elapsed:.0f} req/s",
+                        f"{measured.requests_per_s:.0f} req/s",
                         flush=True,
                     )
         return [summarize(name, system, r) for (name, system), r in rounds.items()]
@@ -290,6 +302,7 @@ async def measure(
 
 def summarize(scenario: str, system: str, rounds: list[Round]) -> Row:
     latencies = [x for r in rounds for x in r.latencies]
+    answered = sum(r.answered for r in rounds)
     rates = sorted(r.requests_per_s for r in rounds)
     return Row(
         scenario=scenario,
@@ -300,7 +313,7 @@ def summarize(scenario: str, system: str, rounds: list[Round]) -> Row:
         p50_ms=round(percentile(latencies, 0.5), 1),
         p99_ms=round(percentile(latencies, 0.99), 1),
         upstream_calls_per_request=round(
-            sum(r.upstream_calls for r in rounds) / max(1, len(latencies)), 2
+            sum(r.upstream_calls for r in rounds) / max(1, answered), 2
         ),
         errors=sum(r.errors for r in rounds),
     )
@@ -339,12 +352,19 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--scenario", action="append")
     parser.add_argument("--output", type=Path)
+    parser.add_argument(
+        "--load",
+        choices=("wrk", "python"),
+        default="wrk" if shutil.which("wrk") else "python",
+        help="load generator: wrk (default when installed; apt-get install wrk) or the Python loop",
+    )
     args = parser.parse_args()
     if shutil.which("npm") is None:
         parser.error("the peer needs node and npm")
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs; concurrency {args.concurrency}, "
-        f"upstream latency {args.latency_ms} ms, {args.repeat} rounds of {args.duration} s, interleaved",
+        f"upstream latency {args.latency_ms} ms, {args.repeat} rounds of {args.duration} s, interleaved, "
+        f"load generator {args.load}",
         flush=True,
     )
     sandbox_url, urls, processes = start_processes(args)
