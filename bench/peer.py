@@ -1,14 +1,21 @@
 """Side by side with the peer gateway (GraphQL Mesh on Hive Gateway), in one interleaved run.
 
     .venv/bin/python bench/peer.py [--concurrency 32] [--duration 6] [--repeat 3] [--latency-ms 20]
-                                   [--scenario NAME ...] [--workers 1] [--output FILE]
+                                   [--scenario NAME ...] [--workers 1] [--load wrk|python]
+                                   [--output FILE]
 
 Starts one sandbox (all four upstreams), this gateway twice (cache off, and the default cache) and
-the peer twice (response cache off, and on), each one process, unpinned. Every scenario runs on both
+the peer twice (response cache off, and on), each one process (or ``--workers`` processes each:
+ours with ``--workers``, the peer with Hive Gateway's ``--fork``), unpinned. Every scenario runs on both
 systems in rounds taken in turn (ours, the peer, ours, ...), so a slow spell of the shared machine
 hits both alike; ids rotate per request so neither answers from a cache unless the scenario is the
 cached one. Prints requests/s (median round and range), p50/p99 latency, upstream calls per request
 (counted by the sandbox), each process's peak memory, and the ratio ours/peer.
+
+The load comes from wrk when it is installed (`apt-get install wrk`): a C program that costs the
+shared machine a few microseconds per request, where the Python loop (`--load python`) costs about
+what the sandbox does and so took CPU from whichever system was measured. Percentiles then come
+from wrk's latency quantiles.
 
 The peer is `bench/peer/` (its README says how it is composed); it needs node and npm, and installs
 its packages on first use. Like for like: both ask the same upstream routes for the same ids, with
@@ -216,6 +223,7 @@ def start_processes(
             **os.environ,
             "MESH_RESPONSE_CACHE": str(PEER_CACHE_TTL_MS if cached else 0),
             "MESH_LOG_LEVEL": "error",
+            "FORK": str(args.workers),  # like for like: Hive Gateway forks as many workers
         }
         processes.append(
             subprocess.Popen([str(PEER / "run.sh"), str(port), sandbox_url], cwd=PEER, env=env)
