@@ -188,20 +188,23 @@ class BodyLimitMiddleware(PathMiddleware):
         super().__init__(app, paths)
         self.max_bytes = max_bytes
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        too_large = _BodyRefused(
+    def _too_large(self) -> _BodyRefused:
+        return _BodyRefused(
             413,
             f"The request body is larger than this gateway accepts ({self.max_bytes} bytes, "
             "server.max_body_bytes).",
             limit="max_body_bytes",
             allowed=self.max_bytes,
         )
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         declared = Headers(scope=scope).get("content-length")
         if declared is not None:
             if not declared.isdigit():
                 await send_error(send, 400, "Content-Length is not a number.", "BAD_USER_INPUT")
                 return
             if int(declared) > self.max_bytes:
+                too_large = self._too_large()
                 await send_error(
                     send, 413, too_large.message, "BAD_USER_INPUT", **too_large.extensions
                 )
@@ -214,7 +217,7 @@ class BodyLimitMiddleware(PathMiddleware):
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise too_large
+                    raise self._too_large()
             return message
 
         await _serve_refusing(self.app, scope, limited_receive, send)

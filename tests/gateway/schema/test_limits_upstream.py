@@ -15,6 +15,7 @@ from gateway.schema.limits import (
     INTROSPECTION_COST,
     STANDARD_INTROSPECTION_DEPTH,
     Sources,
+    cost_key,
     estimate_cost,
 )
 from gateway.schema.speed import graphql_schema
@@ -126,6 +127,36 @@ async def test_an_operation_estimated_over_the_call_bound_is_refused(
     assert error["extensions"]["limit"] == "max_upstream_calls"
     assert "may make 5 upstream calls" in error["message"]
     assert sandbox.stats.total == 0
+
+
+def test_estimates_are_kept_per_variable_shape_not_per_value() -> None:
+    query = "query ($ids: [ID!]!, $n: Int) { executions(ids: $ids) { id } }"
+    sources = Sources()
+
+    def key(variables: dict[str, Any]) -> object:
+        return cost_key(query, None, variables, sources)
+
+    assert key({"ids": ["rv:a", "rv:b"], "n": 3}) == key({"ids": ["velt:x", "zaia:y"], "n": 3})
+    assert key({"ids": ["rv:a"], "n": 3}) != key({"ids": ["rv:a", "rv:b"], "n": 3})
+    assert key({"ids": ["rv:a"], "n": 3}) != key({"ids": ["rv:a"], "n": 4})
+    assert key({"ids": ["rv:a"]}) != key({"ids": ["rv:a"], "n": None})
+    assert cost_key(query, None, {}, Sources(listing=1)) != cost_key(query, None, {}, sources)
+    assert cost_key("{" + " " * 9000 + "}", None, {}, sources) is None
+
+
+async def test_a_kept_estimate_is_not_reused_for_more_ids(
+    sandbox_url: str, sandbox: Sandbox
+) -> None:
+    query = "query ($ids: [ID!]!) { executions(ids: $ids) { id } }"
+    async with gateway_client(sandbox_url, limits={"max_upstream_calls": 4}) as client:
+        three = await graphql(client, query, {"ids": [f"rv:exec_{n}" for n in range(3)]})
+        five = await graphql(client, query, {"ids": [f"rv:exec_{n}" for n in range(5)]})
+        other_three = await graphql(client, query, {"ids": [f"rv:exec_{n}" for n in range(3, 6)]})
+    assert refusal(five)["extensions"]["limit"] == "max_upstream_calls"
+    for answered in (three, other_three):  # unknown ids: each a NOT_FOUND, none refused
+        assert len(answered["data"]["executions"]) == 3
+        assert {e["extensions"]["code"] for e in answered.get("errors", [])} <= {"NOT_FOUND"}
+    assert sandbox.stats.total == 6
 
 
 async def test_calls_past_the_bound_fail_while_the_rest_answers(
