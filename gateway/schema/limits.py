@@ -76,6 +76,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ASSUMED_FANOUT",
+    "COST_CACHE_DOCUMENT_BYTES",
+    "COST_CACHE_SIZE",
     "DECISION_CALLS",
     "INTROSPECTION_COST",
     "INTROSPECTION_FIELDS",
@@ -83,6 +85,7 @@ __all__ = [
     "Estimate",
     "OperationLimits",
     "Sources",
+    "cost_key",
     "estimate_cost",
     "limit_error",
 ]
