@@ -401,8 +401,8 @@ class Execution(Node):
             return cast("list[Step]", self._full(context, Execution.step_list))
         return self.step_list()
 
-    # status and steps are answered by gateway.schema.fast_paths in a built schema (the
-    # same methods, without strawberry's wrapper); these resolvers define the fields.
+    # Resolvers, so strawberry's resolver path runs them (with any extension or permission a
+    # field gains); the speed work answers only plain leaves (gateway/schema/speed/executor.py).
     @strawberry.field
     def status(self, info: Info[Context, None]) -> ExecutionStatus:
         return self.status_in(info.context)
