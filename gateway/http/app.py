@@ -17,8 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -59,7 +62,7 @@ from gateway.live.webhooks import WebhookReceiver
 from gateway.ops.logs import RequestLog, configure_logging, log_upstream_call
 from gateway.ops.metrics import METRICS_PATH, GatewayMetrics
 from gateway.ops.observe import ObserveRequests, RequestObserver
-from gateway.schema import GatewaySchema, build_schema
+from gateway.schema import GatewaySchema, build_schema, speed
 from gateway.schema.context import Context
 
 if TYPE_CHECKING:
@@ -67,8 +70,8 @@ if TYPE_CHECKING:
 
     import httpx
     from cross_web import AsyncHTTPRequestAdapter
-    from starlette.requests import Request
     from starlette.responses import Response
+    from starlette.types import Receive, Scope, Send
     from starlette.websockets import WebSocket
     from strawberry.http.base import BaseRequestProtocol
     from strawberry.types import SubscriptionExecutionResult
@@ -87,6 +90,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
     Subscriptions (docs/live.md): graphql-transport-ws on the WebSocket, with server pings;
     GraphQL over SSE and multipart subscriptions on HTTP.
+
+    With the speed work on (``schema.fast_paths``), a plain JSON ``POST`` skips strawberry's
+    general request parsing (``speed.plain_post``); ``fast_posts`` counts the requests that did.
     """
 
     graphql_transport_ws_handler_class = KeepAliveTransportWSHandler
@@ -123,6 +129,44 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self.live = live
         self.auth = auth
         self.keepalive_s = live.config.keepalive_s if live is not None else 15.0
+        # Incremental delivery (@defer) would answer a plain POST with a stream: not ours to serve.
+        self.fast_post_on = (
+            schema.fast_paths and not schema.config.enable_experimental_incremental_execution
+        )
+        self.fast_posts = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.fast_post_on or not speed.is_plain_json_post(scope):
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            response = await self._answer_plain_post(request)
+        except HTTPException as exc:  # as strawberry's __call__ answers them
+            response = PlainTextResponse(exc.reason, status_code=exc.status_code)
+        await response(scope, receive, send)
+
+    async def _answer_plain_post(self, request: Request) -> Response:
+        """What ``run`` answers, less its general parsing: the same hooks in the same order
+        (context, ``execute_operation``, ``process_result``, ``create_response``; the root value
+        is None, as the view's type says). A body of any other shape goes to ``run`` itself, which
+        reads the body ``request`` kept."""
+        try:
+            request_data = speed.plain_request_data(self.decode_json(await request.body()))
+        except ValueError:  # not JSON: run answers it as it does
+            request_data = None
+        if request_data is None:
+            return await self.run(request)
+        self.fast_posts += 1
+        sub_response = await self.get_sub_response(request)
+        context = await self.get_context(request, response=sub_response)
+        adapter = self.request_adapter_class(request)
+        result = await self.execute_operation(
+            request, adapter, request_data, context, None, sub_response
+        )
+        # One operation over "http" is always executed whole (run streams only for a transport).
+        assert isinstance(result, ExecutionResult)
+        return self.create_response(await self.process_result(request, result), sub_response)
 
     async def on_ws_connect(self, context: Context) -> None:
         """The key from ``connection_init`` when the handshake carried none (browsers)."""
@@ -240,7 +284,8 @@ def create_app(
     Raises ConfigError when ``tracing.enabled`` but the ``tracing`` extra is not installed.
     ``app.state.metrics`` holds the metrics (None when off); ``cli`` serves them on their own
     port for ``server.metrics = "port"``. ``app.state.live`` is the live hub (docs/live.md);
-    ``live_sleep`` is its polls' wait (tests drive it by hand).
+    ``live_sleep`` is its polls' wait (tests drive it by hand). ``app.state.graphql`` is the view
+    (its ``fast_posts`` counts the requests the plain-POST path answered).
     """
     runtime = Runtime(config, transport_factory=transport_factory)
     shared = runtime.state if config.state.backend != "memory" else None
@@ -353,6 +398,7 @@ def create_app(
     app.state.metrics = metrics
     app.state.tracing = tracing
     app.state.live = live
+    app.state.graphql = graphql
     return app
 
 
