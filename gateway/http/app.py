@@ -249,7 +249,12 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 return resolved
             request_data = resolved
             if request_data.query:
-                refused = refusal(request_data.query, request_data.operation_name, context.caller)
+                refused = refusal(
+                    request_data.query,
+                    request_data.operation_name,
+                    context.caller,
+                    streamed=request_data.protocol != "http",
+                )
                 if refused is not None:
                     context.release()
                     raise refused

@@ -67,13 +67,17 @@ def _operations(query: str) -> tuple[tuple[str | None, OperationType], ...]:
     )
 
 
-def refusal(query: str, operation_name: str | None, caller: Caller) -> HTTPException | None:
+def refusal(
+    query: str, operation_name: str | None, caller: Caller, *, streamed: bool = False
+) -> HTTPException | None:
     """Why this operation must not run, as strawberry's HTTP error, if it must not.
 
     A number literal of more than 4,300 digits is a 400 (graphql-core's coercion raised on it).
     A document of several operations without ``operationName`` is a 400 (strawberry would run
     the first). Reading needs the ``viewer`` role: a caller without it (an approver-only client)
-    may send the decision mutations, whose answer is the decision, and nothing else (403).
+    may send the decision mutations, whose answer is the decision, and nothing else (403). A
+    subscription asked for one plain answer (not ``streamed``: no SSE or multipart ``Accept``)
+    is a 400 naming the ways to subscribe (strawberry answered it with an INTERNAL error).
     """
     if _HUGE_NUMBER.search(query):
         return HTTPException(
@@ -83,8 +87,15 @@ def refusal(query: str, operation_name: str | None, caller: Caller) -> HTTPExcep
         return HTTPException(
             400, "The document has several operations: send 'operationName' to choose one."
         )
-    if VIEWER not in caller.roles and chosen_operation_type(query, operation_name) in _READS:
+    operation_type = chosen_operation_type(query, operation_name)
+    if VIEWER not in caller.roles and operation_type in _READS:
         return HTTPException(
             403, f"Client '{caller.name}' lacks the {VIEWER} role, which queries need."
+        )
+    if operation_type is OperationType.SUBSCRIPTION and not streamed:
+        return HTTPException(
+            400,
+            "A subscription answers as a stream: send it with 'Accept: text/event-stream' "
+            "(GraphQL over SSE) or 'multipart/mixed', or over the WebSocket (graphql-transport-ws).",
         )
     return None

@@ -102,6 +102,28 @@ async def test_several_operations_need_an_operation_name(gateway: httpx.AsyncCli
     assert only_error(over_get)["extensions"]["code"] == "BAD_USER_INPUT"
 
 
+SUBSCRIPTION = 'subscription { executionChanged(id: "rv:exec_xyz789") { status } }'
+
+
+@pytest.mark.parametrize("accept", [None, "application/json", "application/graphql-response+json"])
+async def test_a_subscription_asked_for_one_answer_is_a_400_naming_the_streams(
+    gateway: httpx.AsyncClient, accept: str | None
+) -> None:
+    headers = {"accept": accept} if accept else {}
+    response = await gateway.post("/graphql", json={"query": SUBSCRIPTION}, headers=headers)
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "text/event-stream" in error["message"]
+
+
+async def test_a_subscription_over_get_is_refused(gateway: httpx.AsyncClient) -> None:
+    """GET may only query (the GraphQL-over-HTTP spec): 405, as for a mutation."""
+    over_get = await gateway.get("/graphql", params={"query": SUBSCRIPTION})
+    assert over_get.status_code == 405
+    assert only_error(over_get)["extensions"]["code"] == "BAD_USER_INPUT"
+
+
 async def test_an_operation_name_chooses_among_several(gateway: httpx.AsyncClient) -> None:
     response = await gateway.post("/graphql", json={"query": SEVERAL, "operationName": "B"})
     assert response.status_code == 200
