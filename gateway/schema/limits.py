@@ -21,6 +21,8 @@ operation then really calls is bounded as it runs (``CallBudget``, queries only)
 
 from __future__ import annotations
 
+import contextlib
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -127,15 +129,28 @@ class Sources:
 
     @classmethod
     def of(cls, context: object) -> Sources:
-        """The request context's runtime's sources; the four kinds' worst case without one."""
-        adapters = getattr(getattr(context, "runtime", None), "adapters", None)
-        if not adapters:
+        """The request context's runtime's sources; the four kinds' worst case without one.
+
+        Counted once per runtime (its sources are fixed once it is built).
+        """
+        runtime = getattr(context, "runtime", None)
+        if runtime is None:
+            return cls()
+        try:
+            return _SOURCES_OF_RUNTIME[runtime]
+        except (KeyError, TypeError):  # TypeError: a runtime that takes no weak reference
+            pass
+        adapters = getattr(runtime, "adapters", None)
+        if not adapters:  # not started yet: nothing to keep
             return cls()
         capabilities = [adapter.capabilities for adapter in adapters.values()]
-        return cls(
+        sources = cls(
             listing=sum(Capability.LIST in c for c in capabilities),
             approving=sum(Capability.APPROVE in c for c in capabilities),
         )
+        with contextlib.suppress(TypeError):
+            _SOURCES_OF_RUNTIME[runtime] = sources
+        return sources
 
     def own_calls(self, parent: str, field: str) -> int:
         """Calls a field makes itself, however many of its items are then selected."""
@@ -168,6 +183,7 @@ class Estimate:
 
 
 _NOTHING = Estimate(0, 0)
+_SOURCES_OF_RUNTIME: weakref.WeakKeyDictionary[object, Sources] = weakref.WeakKeyDictionary()
 
 
 class OperationLimits:
