@@ -11,6 +11,7 @@ from strawberry.schema.config import StrawberryConfig
 from gateway.config import LimitsConfig
 from gateway.core.errors import classify
 from gateway.schema import speed
+from gateway.schema.computed import resolve_attribute
 from gateway.schema.introspection import IntrospectionAnswers
 from gateway.schema.limits import OperationLimits
 from gateway.schema.mutation import Mutation
@@ -67,7 +68,8 @@ def build_schema(
         mutation=Mutation,
         subscription=Subscription,
         types=[Execution, Step, Approval],
-        config=StrawberryConfig(auto_camel_case=True),
+        # Plain fields may hold a Computed value (gateway/schema/computed.py).
+        config=StrawberryConfig(auto_camel_case=True, default_resolver=resolve_attribute),
         extensions=[
             functools.partial(
                 GatewayOperation,

@@ -153,7 +153,9 @@ def _connection(
     edges = [
         ExecutionEdge(
             cursor=cursor(e.after),
-            node=Execution.from_model(e.source, e.item.execution, partial=not e.item.complete),
+            node=Execution.from_model(
+                e.source, e.item.execution, partial=not e.item.complete, context=info.context
+            ),
         )
         for e in outcome.emitted
     ]

@@ -20,6 +20,7 @@ from adapters.base import Capability as ModelCapability
 from gateway.core import ids
 from gateway.core.merge import status_needs_steps
 from gateway.core.runtime import Runtime
+from gateway.schema.computed import Computed
 from gateway.schema.context import Context
 from gateway.schema.history import ExecutionEventConnection, execution_events, upstream_log
 
@@ -325,6 +326,10 @@ class Execution(Node):
         description="The upstream has purged this execution's detail."
     )
     raw: JSON = strawberry.field(description="The upstream payload, unchanged.")
+    status: ExecutionStatus
+    """``Computed`` (gateway/schema/computed.py) where it needs the full execution loaded."""
+    steps: list[Step]
+    """Always ``Computed``: built when asked, loading the full execution for a list item."""
     source_name: strawberry.Private[str]
     _model: strawberry.Private[model.Execution]
     _partial: strawberry.Private[bool] = False
@@ -334,11 +339,18 @@ class Execution(Node):
 
     @classmethod
     def from_model(
-        cls, source: str, execution: model.Execution, *, partial: bool = False
+        cls,
+        source: str,
+        execution: model.Execution,
+        *,
+        partial: bool = False,
+        context: Context | None = None,
     ) -> Execution:
+        """``partial``: a list item without what only a get returns; its ``context`` loads the
+        rest when a field needs it."""
         cost = execution.cost
         workflow = execution.workflow
-        return cls(
+        built = cls(
             id=strawberry.ID(ids.execution_id(source, execution.native_id)),
             native_id=execution.native_id,
             upstream_status=execution.upstream_status,
@@ -364,10 +376,18 @@ class Execution(Node):
             receipts=list(execution.receipts),
             is_purged=execution.is_purged,
             raw=JSON(execution.raw),
+            status=execution.status,
+            steps=cast("list[Step]", _STEPS),
             source_name=source,
             _model=execution,
             _partial=partial,
         )
+        if partial:
+            if context is None:
+                raise ValueError("a partial execution needs the request's context")
+            built.status = cast("ExecutionStatus", Computed(_partial_status(context)))
+            built.steps = cast("list[Step]", Computed(_partial_steps(context)))
+        return built
 
     @strawberry.field
     def source(self, info: Info[Context, None]) -> Source:
@@ -400,16 +420,6 @@ class Execution(Node):
         if self._partial:
             return cast("list[Step]", self._full(context, Execution.step_list))
         return self.step_list()
-
-    # Resolvers, so strawberry's resolver path runs them (with any extension or permission a
-    # field gains); the speed work answers only plain leaves (gateway/schema/speed/executor.py).
-    @strawberry.field
-    def status(self, info: Info[Context, None]) -> ExecutionStatus:
-        return self.status_in(info.context)
-
-    @strawberry.field
-    def steps(self, info: Info[Context, None]) -> list[Step]:
-        return self.steps_in(info.context)
 
     @strawberry.field
     def approvals(self, info: Info[Context, None]) -> list[Approval]:
@@ -447,3 +457,17 @@ class Execution(Node):
             found = await loaders.execution(self.source_name, found.native_id)
         futures = [loaders.execution(self.source_name, c) for c in found.child_native_ids]
         return [Execution.from_model(self.source_name, e) for e in [await f for f in futures]]
+
+
+_STEPS = Computed(Execution.step_list)
+"""``Execution.steps`` of a complete execution: built when asked."""
+
+
+def _partial_status(context: Context) -> Callable[[Execution], ExecutionStatus]:
+    """``Execution.status`` of a list item: its own, or the full execution's where steps refine it."""
+    return lambda execution: execution.status_in(context)
+
+
+def _partial_steps(context: Context) -> Callable[[Execution], list[Step]]:
+    """``Execution.steps`` of a list item: the full execution's, loaded when asked."""
+    return lambda execution: execution.steps_in(context)

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from graphql.pyutils import Undefined
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from gateway.schema.computed import Computed
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -61,6 +63,11 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             if leaf is not None:
                 try:
                     value = getattr(source, leaf.attribute)
+                    if value.__class__ is Computed:
+                        # Computed when asked, perhaps awaitable: the standard path does it.
+                        return super().execute_field(
+                            parent_type, source, field_details_list, path, position_context
+                        )
                     if value is None:
                         if not leaf.non_null:
                             return None

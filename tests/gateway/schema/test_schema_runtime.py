@@ -13,6 +13,7 @@ from adapters.model import ExecutionStatus, StepKind
 from gateway.http.app import GatewayGraphQL
 from gateway.ops.heap import YOUNG_GENERATION_THRESHOLD, settle_heap
 from gateway.schema import schema
+from gateway.schema.computed import Computed
 from gateway.schema.speed import fields, graphql_schema
 
 
@@ -53,11 +54,14 @@ def test_plain_fields_are_read_directly_and_resolver_fields_keep_theirs() -> Non
     step, execution = (graphql_schema(schema).type_map[name] for name in ("Step", "Execution"))
     assert isinstance(step, GraphQLObjectType)
     assert isinstance(execution, GraphQLObjectType)
-    direct_read = fields._attribute("any").__code__
+    direct_read = fields._computed_attribute("any").__code__
     plain = [step.fields["kind"], step.fields["startedAt"], execution.fields["id"]]
+    plain += [execution.fields["status"], execution.fields["steps"]]
     assert all(getattr(f.resolve, "__code__", None) is direct_read for f in plain)
-    # The GraphQL name maps to the Python attribute.
+    # The GraphQL name maps to the Python attribute, and a Computed value is computed.
     assert step.fields["startedAt"].resolve(SimpleNamespace(started_at="then"), None) == "then"
+    later = SimpleNamespace(n=2, steps=Computed(lambda source: ["step"] * source.n))
+    assert execution.fields["steps"].resolve(later, None) == ["step", "step"]
     # Step.id has a resolver of its own (it encodes the id), so strawberry's path stays.
     assert getattr(step.fields["id"].resolve, "__code__", None) is not direct_read
 
