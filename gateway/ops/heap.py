@@ -24,16 +24,21 @@ if TYPE_CHECKING:
 
 __all__ = ["PAUSES", "YOUNG_GENERATION_THRESHOLD", "CollectorPauses", "settle_heap"]
 
-YOUNG_GENERATION_THRESHOLD = 3_000
+YOUNG_GENERATION_THRESHOLD = 10_000
 """Allocations (net) between young collections: a trade between collector CPU and pauses.
 
 A young collection stops the event loop for time proportional to what it walks, and each request
 leaves a few dozen objects in small reference cycles (graphql-core's execution context, uvicorn's
-request cycle) for it. Measured at 32 clients (docs/performance.md): at 50,000 each young
-collection paused every request in flight for about 40 ms and p99 reached 3.5 times p50; at 3,000
-the pauses are about 1.5 ms (a middle-generation one about 14 ms), p99 stays under twice p50, and
-the collector's CPU per 20-execution request rises from about 0.2 to 0.5 ms. CPython's 700
-spends 1.6 ms per such request."""
+request cycle) for it. Measured at 32 clients, 20 executions per query (docs/performance.md):
+
+- 3,000: a young collection every 6 requests (1.9 ms each), a middle one every 68 (9.6 ms), and
+  0.45-0.64 ms of collector CPU per request;
+- 10,000: a young one every 41 requests (9 ms), a middle one every 440 (28 ms), and 0.28-0.47 ms
+  per request, with p99 at 1.4-1.6 times p50 (3,000: 1.5-2.2). One execution, cached answers and
+  one client were unchanged within the noise;
+- 30,000: 0.1 ms per request, but the slowest thousandth of requests waits up to 550 ms;
+- 50,000 (measured earlier): each young collection paused requests in flight for about 40 ms and
+  p99 reached 3.5 times p50. CPython's 700 spent 1.6 ms per request."""
 
 
 def settle_heap() -> None:
