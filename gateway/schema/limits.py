@@ -304,20 +304,17 @@ def cost_key(
     """
     if query is None or len(query) > COST_CACHE_DOCUMENT_BYTES:
         return None
-    shape = tuple(
-        (
-            name,
-            len(value)
-            if isinstance(value, list)
-            else value
-            if isinstance(value, int)
-            else type(value).__name__
-            if value is not None
-            else None,
-        )
-        for name, value in sorted(variables.items())
-    )
+    shape = tuple((name, _cost_shape(value)) for name, value in sorted(variables.items()))
     return (query, operation_name, shape, sources)
+
+
+def _cost_shape(value: object) -> object:
+    """What the cost walk can tell of one variable: a list's length, an integer, else its type."""
+    if isinstance(value, list):
+        return ("list", len(value))
+    if isinstance(value, int) or value is None:
+        return value
+    return type(value).__name__
 
 
 def estimate_cost(
