@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING
 import pytest
 
 from adapters import model
+from gateway.schema.context import Context
 from sandbox import rotavision
 from sandbox.nesting import DEMO_TREE_ID
+from tests.conftest import FAST_PATHS
 from tests.serving import gateway_client, graphql
 
 if TYPE_CHECKING:
@@ -245,4 +247,31 @@ async def test_a_request_frees_what_it_loaded_without_the_cycle_collector(
         finally:
             gc.enable()
     assert sandbox.stats.total == 4 * 20
+    assert after == before
+
+
+def live_contexts() -> int:
+    return sum(1 for o in gc.get_objects() if isinstance(o, Context))
+
+
+@pytest.mark.skipif(not FAST_PATHS, reason="stock graphql-core keeps its helpers in a cycle")
+async def test_a_request_context_is_freed_without_the_cycle_collector(
+    sandbox_url: str, sandbox: Sandbox
+) -> None:
+    """graphql-core's execution context holds its resolve-info helpers, bound methods of itself:
+    a cycle that kept each request's context (and all it loaded) for the collector. The speed
+    work's execution context reaches itself weakly there (gateway/schema/speed/executor.py)."""
+    ids = distinct_ids(sandbox, 5)
+    query = "query ($ids: [ID!]!) { executions(ids: $ids) { id status steps { kind } } }"
+    async with gateway_client(sandbox_url) as gw:
+        assert "errors" not in await graphql(gw, query, {"ids": ids})
+        gc.collect()
+        gc.disable()
+        try:
+            before = live_contexts()
+            for _ in range(3):
+                assert "errors" not in await graphql(gw, query, {"ids": ids})
+            after = live_contexts()
+        finally:
+            gc.enable()
     assert after == before

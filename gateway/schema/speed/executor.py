@@ -16,8 +16,10 @@ is answered here, since the middleware must see every field.
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from graphql import GraphQLResolveInfoHelpers
 from graphql.pyutils import Undefined
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
@@ -48,6 +50,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         super().__init__(*args, **kwargs)
         middleware = self.middleware_manager
         self._answer_leaves = middleware is None or not middleware.middlewares
+        self.async_helpers = _helpers_without_a_cycle(self)
 
     def execute_field(
         self,
@@ -80,3 +83,27 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )
+
+
+def _helpers_without_a_cycle(context: FastExecutionContext) -> GraphQLResolveInfoHelpers:
+    """The resolve-info helpers graphql-core builds, reaching the execution context weakly.
+
+    graphql-core keeps ``async_helpers`` made of bound methods of the execution context itself,
+    a reference cycle that holds the request's whole context value (loaders, loaded executions)
+    until the garbage collector runs. Through a weak reference the cycle is gone and a request's
+    objects are freed as soon as it is answered; while helpers can be called, execution is running
+    and holds the context (``tests/e2e/test_loading.py``).
+    """
+    reference = weakref.ref(context)
+
+    def gather(values: Any) -> Any:
+        executing = reference()
+        assert executing is not None  # helpers are only called while execution runs
+        return executing.gather_async_work(values)
+
+    def track(values: Any) -> None:
+        executing = reference()
+        assert executing is not None
+        executing.track_async_work(values)
+
+    return GraphQLResolveInfoHelpers(gather=gather, track=track)
