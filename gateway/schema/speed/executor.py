@@ -91,8 +91,10 @@ def _helpers_without_a_cycle(context: FastExecutionContext) -> GraphQLResolveInf
     graphql-core keeps ``async_helpers`` made of bound methods of the execution context itself,
     a reference cycle that holds the request's whole context value (loaders, loaded executions)
     until the garbage collector runs. Through a weak reference the cycle is gone and a request's
-    objects are freed as soon as it is answered; while helpers can be called, execution is running
-    and holds the context (``tests/e2e/test_loading.py``).
+    objects are freed as soon as it is answered (``tests/e2e/test_loading.py``). While helpers can
+    be called, execution is running and holds the context: a subscription's per-event executors
+    are made by a closure over it, and incremental delivery (``@defer``, whose sub-executors could
+    outlive it) is off in this schema.
     """
     reference = weakref.ref(context)
 
