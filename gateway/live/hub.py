@@ -27,7 +27,7 @@ from adapters.errors import ExecutionNotFound, UpstreamError
 from adapters.model import ApprovalStatus, ExecutionStatus, SourceKind
 from gateway.core.background import Background
 from gateway.core.errors import GatewayError
-from gateway.live.bus import Bus, InProcessBus, SlowConsumer
+from gateway.live.bus import Bus, BusSubscription, InProcessBus, SlowConsumer
 from gateway.live.polling import SharedPoll
 from gateway.live.stats import LiveStats
 from gateway.live.topics import (
@@ -248,62 +248,61 @@ class LiveHub:
         on_drop: Callable[[], None] | None = None,
     ) -> AsyncIterator[tuple[str, Execution]]:
         """Each change of an execution of ``sources`` that matches the filter, as it happens."""
-        with self._slot(client):
-            subscription = self.bus.subscribe(
-                EXECUTIONS, queue_size=self.config.subscriber_queue, on_drop=on_drop
-            )
-            polls = [
-                self._poll("feed", name, "")
-                for name in sorted(sources)
-                if self._polled(name) and Capability.LIST in self._adapters[name].capabilities
-            ]
-            for poll in polls:
-                poll.acquire()
-            try:
-                async for message in self._messages(subscription):
-                    source = message["source"]
-                    if source not in sources:
-                        continue
-                    if statuses is not None and ExecutionStatus(message["status"]) not in statuses:
-                        continue
-                    execution = await self.snapshot(
-                        source, message["id"], message["version"], message.get("execution")
-                    )
-                    workflow = execution.workflow
-                    if workflow_id is not None and (workflow is None or workflow.id != workflow_id):
-                        continue
-                    yield source, execution
-            finally:
-                subscription.close()
-                for poll in polls:
-                    poll.release()
+        with self._listening(client, EXECUTIONS, "feed", sources, on_drop) as subscription:
+            async for message in self._messages(subscription):
+                source = message["source"]
+                if source not in sources:
+                    continue
+                if statuses is not None and ExecutionStatus(message["status"]) not in statuses:
+                    continue
+                execution = await self.snapshot(
+                    source, message["id"], message["version"], message.get("execution")
+                )
+                workflow = execution.workflow
+                if workflow_id is not None and (workflow is None or workflow.id != workflow_id):
+                    continue
+                yield source, execution
 
     async def approvals_requested(
         self, client: str, sources: frozenset[str], on_drop: Callable[[], None] | None = None
     ) -> AsyncIterator[tuple[str, Execution, Approval]]:
         """Each approval of ``sources`` that becomes pending from now on, once."""
+        with self._listening(client, APPROVALS, "approvals", sources, on_drop) as subscription:
+            async for message in self._messages(subscription):
+                source = message["source"]
+                if source not in sources:
+                    continue
+                execution = await self.snapshot(
+                    source, message["id"], message["version"], message.get("execution")
+                )
+                approval = execution.approval(message["key"])
+                if approval is not None and approval.status is ApprovalStatus.PENDING:
+                    yield source, execution, approval
+
+    @contextmanager
+    def _listening(
+        self,
+        client: str,
+        topic: str,
+        poll_kind: str,
+        sources: frozenset[str],
+        on_drop: Callable[[], None] | None,
+    ) -> Iterator[BusSubscription]:
+        """A subscription to a topic over many sources, and a shared poll of each listable
+        source that sends no webhooks, held while it is open."""
         with self._slot(client):
             subscription = self.bus.subscribe(
-                APPROVALS, queue_size=self.config.subscriber_queue, on_drop=on_drop
+                topic, queue_size=self.config.subscriber_queue, on_drop=on_drop
             )
             polls = [
-                self._poll("approvals", name, "")
+                self._poll(poll_kind, name, "")
                 for name in sorted(sources)
                 if self._polled(name) and Capability.LIST in self._adapters[name].capabilities
             ]
             for poll in polls:
                 poll.acquire()
             try:
-                async for message in self._messages(subscription):
-                    source = message["source"]
-                    if source not in sources:
-                        continue
-                    execution = await self.snapshot(
-                        source, message["id"], message["version"], message.get("execution")
-                    )
-                    approval = execution.approval(message["key"])
-                    if approval is not None and approval.status is ApprovalStatus.PENDING:
-                        yield source, execution, approval
+                yield subscription
             finally:
                 subscription.close()
                 for poll in polls:
