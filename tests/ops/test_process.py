@@ -7,7 +7,6 @@ import dataclasses
 import math
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from gateway.config import ConfigError
 from gateway.demo import DEMO_EXECUTION_ID
 from gateway.http.app import CONFIG_ENV, app_from_env, create_app
 from tests.ops.helpers import demo_config_with
+from tests.processes import free_port
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -128,13 +128,6 @@ def test_serve_refuses_workers_it_cannot_honour(
 ) -> None:
     assert cli.main(["serve", "--config", str(config_file), *extra]) == cli.EXIT_CONFIG
     assert message in capsys.readouterr().err
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @contextmanager

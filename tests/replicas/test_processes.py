@@ -5,11 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import httpx
@@ -18,6 +14,7 @@ import pytest
 from gateway.demo import demo_raw_config
 from sandbox import rotavision, truthlocks
 from tests.e2e.test_approvals import APPROVE_POST, decide, pending_approval_id
+from tests.processes import free_port, gateway_process
 from tests.serving import graphql
 
 if TYPE_CHECKING:
@@ -31,13 +28,6 @@ pytestmark = pytest.mark.e2e
 
 STARTUP_LIMIT_S = 30.0
 FINISHED = f"tl:{truthlocks.DEMO_COMPLETED_ID}"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def toml(value: object) -> str:
@@ -74,31 +64,8 @@ def replica_process(folder: Path, name: str, sandbox_url: str, redis_url: str) -
     config = folder / f"{name}.toml"
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
     process_env = {**os.environ, **env, "REDIS_URL": redis_url, "CURSOR_SECRET": "p" * 40}
-    with (folder / f"{name}.log").open("wb") as log:
-        process = subprocess.Popen(  # noqa: S603 (our own command line)
-            [sys.executable, "-m", "gateway", "serve", "--config", str(config)],
-            env=process_env,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_LIMIT_S
-        while time.monotonic() < deadline and process.poll() is None:
-            with suppress(httpx.TransportError):
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            time.sleep(0.1)
-        else:
-            raise AssertionError((folder / f"{name}.log").read_text())
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=STARTUP_LIMIT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with gateway_process(config, port, process_env, folder / f"{name}.log"):
+        yield f"http://127.0.0.1:{port}"
 
 
 async def test_two_processes_share_one_cache_and_send_a_decision_once(

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 from contextlib import suppress
@@ -25,16 +22,17 @@ import pytest
 
 from gateway.http.app import create_app
 from gateway.http.server import HeaderCountMiddleware
+from tests.processes import STARTUP_LIMIT_S, free_port, gateway_process
 from tests.serving import demo_config_with
 
 if TYPE_CHECKING:
+    import subprocess
     from collections.abc import Awaitable, Iterator
 
 pytestmark = pytest.mark.e2e
 
 MIB = 1024 * 1024
 RSS_LIMIT_MIB = 200
-STARTUP_LIMIT_S = 30.0
 ATTACK_LIMIT_S = 30.0
 """No attack may take longer; against unbounded servers they all would."""
 CHUNK = 64 * 1024
@@ -76,13 +74,6 @@ class Server:
         return int(kib) / 1024
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module", params=["httptools", "h11"])
 def server(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
@@ -98,40 +89,8 @@ def server(
         "UI_KEY": "ui-secret-key",
         "GATEWAY__SERVER__HTTP_PARSER": request.param,
     }
-    with (folder / "stderr.log").open("wb") as stderr:
-        process = subprocess.Popen(  # noqa: S603 (our own command line)
-            [
-                sys.executable,
-                "-m",
-                "gateway",
-                "serve",
-                "--config",
-                str(config),
-                "--port",
-                str(port),
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_LIMIT_S
-        while time.monotonic() < deadline and process.poll() is None:
-            with suppress(httpx.TransportError):
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            time.sleep(0.1)
-        else:
-            raise AssertionError((folder / "stderr.log").read_text())
-        yield Server(url, "127.0.0.1", port, process)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=STARTUP_LIMIT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with gateway_process(config, port, env, folder / "stderr.log") as process:
+        yield Server(f"http://127.0.0.1:{port}", "127.0.0.1", port, process)
 
 
 @dataclass

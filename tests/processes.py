@@ -1,0 +1,69 @@
+"""``gateway serve`` as a child process on a free loopback port, for tests that need the real
+server (its protocol, its limits, several processes sharing state)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager, suppress
+from typing import TYPE_CHECKING
+
+import httpx
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+    from pathlib import Path
+
+__all__ = ["STARTUP_LIMIT_S", "free_port", "gateway_process"]
+
+STARTUP_LIMIT_S = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def gateway_process(
+    config: Path, port: int, env: Mapping[str, str], log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``gateway serve --config config --port port`` once ``/healthz`` answers (its stderr in
+    ``log``, shown if it never does); terminated, then killed if need be, on leaving."""
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(  # noqa: S603 (our own command line)
+            [
+                sys.executable,
+                "-m",
+                "gateway",
+                "serve",
+                "--config",
+                str(config),
+                "--port",
+                str(port),
+            ],
+            env=dict(env),
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    try:
+        deadline = time.monotonic() + STARTUP_LIMIT_S
+        while time.monotonic() < deadline and process.poll() is None:
+            with suppress(httpx.TransportError):
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.1)
+        else:
+            raise AssertionError(log.read_text())
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=STARTUP_LIMIT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
