@@ -374,6 +374,38 @@ async def test_the_deadline_cuts_an_attempt_short() -> None:
     assert http.circuit_state == "closed"
 
 
+async def test_the_deadline_bounds_the_wait_for_a_connection_slot() -> None:
+    """With every slot taken by a hanging call, the next call waits no longer than the deadline."""
+    release = asyncio.Event()
+    holding = asyncio.Event()
+    calls = 0
+
+    async def hang(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        holding.set()
+        await release.wait()
+        return ok()
+
+    http = SourceHTTP(  # the real clock: the deadline must end a real wait
+        source="up",
+        base_url=BASE,
+        headers={},
+        settings=HTTPSettings(timeout_s=60.0, retries=0, max_concurrency=1),
+        transport=httpx.MockTransport(hang),
+    )
+    holder = asyncio.create_task(get(http))
+    await holding.wait()
+    with deadline_after(0.05), pytest.raises(UpstreamTimeout) as caught:
+        await asyncio.wait_for(get(http, "t2"), 30)  # unbounded, it would fail here instead
+    assert "waiting for a connection" in str(caught.value)
+    assert calls == 1, "the waiting call never reached the upstream"
+    release.set()
+    assert await holder == {"id": "t1"}
+    await http.aclose()
+    assert http.circuit_state == "closed"
+
+
 async def test_the_attempt_timeout_bounds_a_slow_body() -> None:
     async def trickle() -> Any:
         yield b'{"id": '
