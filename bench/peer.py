@@ -318,8 +318,9 @@ def summarize(scenario: str, system: str, rounds: list[Round]) -> Row:
         requests_per_s=round(rates[len(rates) // 2], 1),
         requests_per_s_min=round(rates[0], 1),
         requests_per_s_max=round(rates[-1], 1),
-        p50_ms=round(percentile(latencies, 0.5), 1),
-        p99_ms=round(percentile(latencies, 0.99), 1),
+        # Two decimals: a cached answer's p50 is a fifth of a millisecond at one client.
+        p50_ms=round(percentile(latencies, 0.5), 2),
+        p99_ms=round(percentile(latencies, 0.99), 2),
         upstream_calls_per_request=round(
             sum(r.upstream_calls for r in rounds) / max(1, answered), 2
         ),
@@ -327,12 +328,17 @@ def summarize(scenario: str, system: str, rounds: list[Round]) -> Row:
     )
 
 
+def _tail(row: Row) -> float:
+    """p99 over p50: how far the slowest hundredth is from the typical request."""
+    return row.p99_ms / row.p50_ms if row.p50_ms else float("inf")
+
+
 def report(rows: list[Row], memory: dict[str, float]) -> None:
     print(
         "| scenario | ours req/s (range) | peer req/s (range) | ratio | ours p50/p99 ms | peer p50/p99 ms "
-        "| upstream/req ours/peer | errors ours/peer |"
+        "| p99/p50 ours/peer | upstream/req ours/peer | errors ours/peer |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     by_key = {(r.scenario, r.system): r for r in rows}
     for scenario in dict.fromkeys(r.scenario for r in rows):
         ours, peer = by_key[(scenario, "ours")], by_key[(scenario, "peer")]
@@ -341,6 +347,7 @@ def report(rows: list[Row], memory: dict[str, float]) -> None:
             f"| {scenario} | {ours.requests_per_s} ({ours.requests_per_s_min}-{ours.requests_per_s_max}) "
             f"| {peer.requests_per_s} ({peer.requests_per_s_min}-{peer.requests_per_s_max}) | {ratio:.2f}x "
             f"| {ours.p50_ms} / {ours.p99_ms} | {peer.p50_ms} / {peer.p99_ms} "
+            f"| {_tail(ours):.2f} / {_tail(peer):.2f} "
             f"| {ours.upstream_calls_per_request} / {peer.upstream_calls_per_request} "
             f"| {ours.errors} / {peer.errors} |",
             flush=True,
