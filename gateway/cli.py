@@ -172,6 +172,21 @@ def _serve_on(sock: socket.socket, app: ASGIApp | str, options: dict[str, Any]) 
     return 0  # an app that fails to start makes uvicorn exit 3 itself
 
 
+def _serve_workers(sock: socket.socket, app: str, options: dict[str, Any]) -> int:
+    """``options["workers"]`` processes on one bound socket, under uvicorn's own supervisor (what
+    ``uvicorn.run`` starts for workers, given our socket instead of one it binds: see
+    ``_listen`` for why the socket must be ours)."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    options = {k: v for k, v in options.items() if k not in ("host", "port")}
+    config = uvicorn.Config(app, factory=True, **options)
+    sock.set_inheritable(True)
+    with sock, contextlib.suppress(KeyboardInterrupt):
+        Multiprocess(config, sockets=[sock]).run()
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     import dataclasses
 
@@ -267,8 +282,6 @@ def _serve(args: argparse.Namespace) -> int:
     import dataclasses
     import os
 
-    import uvicorn
-
     from gateway.config import ConfigError
     from gateway.http.app import CONFIG_ENV, create_app
     from gateway.http.threaded_server import ThreadedServer
@@ -315,9 +328,12 @@ def _serve(args: argparse.Namespace) -> int:
     options = uvicorn_options(config, workers=args.workers)
     if args.workers > 1:
         configure_logging(config.logging)
+        try:
+            sock = _listen(server.host, server.port)
+        except OSError as exc:
+            return _cannot_listen(server.host, server.port, exc, "--port (or server.port)")
         # Each worker loads the file again; the command line's host and port only bind.
-        uvicorn.run(app, factory=True, **options)
-        return 0
+        return _serve_workers(sock, app, options)
     metrics_server = None
     if server.metrics == "port":
         metrics_server = ThreadedServer(

@@ -80,9 +80,11 @@ def test_a_taken_port_is_named_before_any_url(
     assert f"choose another port with {flag}" in err
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
 def test_serve_names_a_taken_port(
-    taken_port: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    workers: str, taken_port: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """With workers too: they serve on the socket ``serve`` binds itself (``cli._listen``)."""
     monkeypatch.setenv("RV_KEY", "rv-key")
     config = tmp_path / "gateway.toml"
     config.write_text(
@@ -93,7 +95,7 @@ def test_serve_names_a_taken_port(
     )
     # A process of its own: serve configures logging process-wide.
     done = subprocess.run(  # noqa: S603 (our own interpreter and module)
-        [*GATEWAY, "serve", "--config", str(config)],
+        [*GATEWAY, "serve", "--config", str(config), "--workers", workers],
         capture_output=True,
         text=True,
         timeout=BANNER_LIMIT_S,
