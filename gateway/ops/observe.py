@@ -14,9 +14,9 @@ metrics and traces agree on one outcome:
 from __future__ import annotations
 
 import contextvars
+import os
 import re
 import time
-import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -106,7 +106,8 @@ class ObserveRequests:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        # 128 random bits as 32 hex digits: uuid4's randomness without its object (0.5 µs, not 2).
+        request_id = _incoming_request_id(scope) or os.urandom(16).hex()
         record = RequestRecord(
             request_id=request_id,
             method=scope["method"],
