@@ -103,9 +103,11 @@ class AuditLog:
         if path is not None:
             handler = logging.FileHandler(path, encoding="utf-8")
             handler.setFormatter(logging.Formatter("%(message)s"))
-            self._file_logger = logging.getLogger(f"gateway.audit.file.{id(self)}")
+            # A logger of its own, outside logging's registry: no other configuration (a
+            # dictConfig, a later AuditLog given the same name) can reach it, and with no parent
+            # its records go to the file alone.
+            self._file_logger = logging.Logger("gateway.audit.file", logging.INFO)
             self._file_logger.propagate = False
-            self._file_logger.setLevel(logging.INFO)
             self._file_logger.addHandler(handler)
 
     def record(self, **fields: object) -> None:
