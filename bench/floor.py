@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import platform
@@ -62,13 +63,9 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-_ANSWER: list[bytes] = []
-
-
+@functools.cache
 def _answer() -> bytes:
-    if not _ANSWER:
-        _ANSWER.append(Path(os.environ[ANSWER_ENV]).read_bytes())
-    return _ANSWER[0]
+    return Path(os.environ[ANSWER_ENV]).read_bytes()
 
 
 def start_constant_app(port: int, answer: Path) -> subprocess.Popen[bytes]:

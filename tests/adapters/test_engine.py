@@ -121,6 +121,17 @@ def make_http(
     )
 
 
+def real_clock_http(handler: Handler, **settings: Any) -> SourceHTTP:
+    """On the real clock, for the tests where a deadline must end a real wait."""
+    return SourceHTTP(
+        source="up",
+        base_url=BASE,
+        headers={},
+        settings=HTTPSettings(**settings),
+        transport=httpx.MockTransport(handler),
+    )
+
+
 async def get(http: SourceHTTP, native_id: str = "t1", **kwargs: Any) -> Any:
     return await http.request_json("GET", PATH, native_id, native_id=native_id, **kwargs)
 
@@ -358,13 +369,7 @@ async def test_the_deadline_cuts_an_attempt_short() -> None:
         await asyncio.sleep(60)
         return ok()
 
-    http = SourceHTTP(  # the real clock: the deadline must end a real wait
-        source="up",
-        base_url=BASE,
-        headers={},
-        settings=HTTPSettings(timeout_s=60.0, retries=2, breaker_failures=1),
-        transport=httpx.MockTransport(hang),
-    )
+    http = real_clock_http(hang, timeout_s=60.0, retries=2, breaker_failures=1)
     with deadline_after(0.05), pytest.raises(UpstreamTimeout) as caught:
         await get(http)
     await http.aclose()
@@ -387,13 +392,7 @@ async def test_the_deadline_bounds_the_wait_for_a_connection_slot() -> None:
         await release.wait()
         return ok()
 
-    http = SourceHTTP(  # the real clock: the deadline must end a real wait
-        source="up",
-        base_url=BASE,
-        headers={},
-        settings=HTTPSettings(timeout_s=60.0, retries=0, max_concurrency=1),
-        transport=httpx.MockTransport(hang),
-    )
+    http = real_clock_http(hang, timeout_s=60.0, retries=0, max_concurrency=1)
     holder = asyncio.create_task(get(http))
     await holding.wait()
     with deadline_after(0.05), pytest.raises(UpstreamTimeout) as caught:
