@@ -18,7 +18,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,9 @@ from websockets.typing import Subprotocol
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from run import free_port  # noqa: E402
 
 from gateway.demo import demo_raw_config  # noqa: E402
 from gateway.http.threaded_server import ThreadedServer  # noqa: E402
@@ -44,13 +46,6 @@ PROTOCOL = Subprotocol("graphql-transport-ws")
 QUERY = "subscription($id: ID!) { executionChanged(id: $id) { id status } }"
 IDLE_SUBSCRIPTIONS = 1000
 WARMUP_ROUNDS = 3
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def toml_value(value: Any) -> str:
