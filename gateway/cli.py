@@ -243,7 +243,8 @@ def _load(path: Path):  # type: ignore[no-untyped-def]
 
 
 def uvicorn_options(config: GatewayConfig, *, workers: int = 1) -> dict[str, Any]:
-    """How uvicorn runs the gateway: ``uvicorn.run(app, **options)`` (or ``uvicorn.Config``).
+    """How uvicorn runs the gateway: ``uvicorn.Config(app, **options)``, less host and port (it
+    serves on the socket ``_listen`` bound, in one process or under its worker supervisor).
 
     In-flight requests get ``server.shutdown_timeout_s`` to finish after SIGTERM; the lifespan
     then closes the upstream clients. Connections are bounded by the ``[server]`` limits. Logging is ``configure_logging``'s, and the request line is
