@@ -209,7 +209,7 @@ async def _attempt(runtime: Runtime, loaders: Loaders, request: DecisionRequest)
         return Unsupported(source, f"source '{source}' ({kind}) has no approvals")
 
     # Decide against the upstream's current state, not a cached copy.
-    runtime.store.invalidate(source, native_id)
+    await runtime.store.invalidate(source, native_id)
     before = await _read_fresh(loaders, source, native_id)
     if isinstance(before, ExecutionNotFound):
         return NotFound(source)

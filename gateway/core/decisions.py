@@ -187,7 +187,7 @@ class DecisionService:
             except UpstreamError as exc:
                 return DecisionAttempt(outcome=None, error=exc)
             finally:
-                self._store.invalidate(source, execution.native_id)
+                await self._store.invalidate(source, execution.native_id)
                 for hook in self.on_sent:
                     hook(source, execution.native_id)
             attempt = DecisionAttempt(outcome=outcome, error=None)

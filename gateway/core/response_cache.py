@@ -7,6 +7,10 @@ operation name, variables and the caller's visibility, so callers who could see 
 never share an entry. Each entry is tagged with the executions it read: dropping one execution
 (a decision, a webhook, an invalidation of the store) drops every answer that holds it.
 
+An answer computed while one of its executions was being dropped would bring the old state back,
+so ``put`` takes the ``epoch`` read when the request began and refuses an answer holding an
+execution dropped since.
+
 Bounded by entries and by bytes, least recently used first; entries expire after their TTL.
 GraphQL-free: keys and bodies are bytes.
 """
@@ -29,6 +33,9 @@ __all__ = ["CacheCounters", "CachedAnswer", "ResponseCache", "answer_key", "enti
 
 Tag = tuple[str, str]
 """(source name, native execution id)."""
+
+REMEMBERED_DROPS = 10_000
+"""Executions whose last drop is remembered; a request older than a forgotten one stores nothing."""
 
 
 def answer_key(
@@ -70,6 +77,8 @@ class CacheCounters:
     evictions: int = 0
     invalidations: int = 0
     """Answers dropped because an execution they hold changed."""
+    refused: int = 0
+    """Answers not kept because an execution they hold changed while they were computed."""
 
 
 class ResponseCache:
@@ -87,6 +96,16 @@ class ResponseCache:
         self._by_tag: dict[Tag, set[str]] = {}
         self._bytes = 0
         self.counters = CacheCounters()
+        self._epoch = 0
+        self._dropped_at: OrderedDict[Tag, int] = OrderedDict()
+        """The epoch of each execution's last drop, the most recent last."""
+        self._forgotten_until = 0
+        """Drops up to this epoch may no longer be in ``_dropped_at``."""
+
+    @property
+    def epoch(self) -> int:
+        """Moves on at every drop: read it before computing an answer, and give it to ``put``."""
+        return self._epoch
 
     @property
     def enabled(self) -> bool:
@@ -118,9 +137,16 @@ class ResponseCache:
         tags: Iterable[Tag],
         ttl_s: float,
         content_type: bytes = b"application/json",
+        *,
+        since: int | None = None,
     ) -> CachedAnswer | None:
-        """Keep ``body`` for ``ttl_s`` seconds; None when it is not kept (too big, TTL of 0)."""
+        """Keep ``body`` for ``ttl_s`` seconds; None when it is not kept (too big, TTL of 0, or
+        one of its executions dropped after the ``since`` epoch its computation began at)."""
         if not self.enabled or ttl_s <= 0 or len(body) > self._max_bytes:
+            return None
+        tags = frozenset(tags)
+        if since is not None and self._dropped_after(since, tags):
+            self.counters.refused += 1
             return None
         if key in self._entries:
             self._drop(key)
@@ -128,7 +154,7 @@ class ResponseCache:
             body=body,
             etag=entity_tag(body),
             expires_at=self.clock() + ttl_s,
-            tags=frozenset(tags),
+            tags=tags,
             content_type=content_type,
         )
         self._entries[key] = entry
@@ -144,16 +170,34 @@ class ResponseCache:
 
     def invalidate(self, source: str, native_id: str) -> int:
         """Drop every answer that holds this execution; how many were dropped."""
-        keys = self._by_tag.pop((source, native_id), set())
+        tag = (source, native_id)
+        self._epoch += 1
+        self._dropped_at[tag] = self._epoch
+        self._dropped_at.move_to_end(tag)
+        if len(self._dropped_at) > REMEMBERED_DROPS:
+            _, epoch = self._dropped_at.popitem(last=False)
+            self._forgotten_until = epoch
+        keys = self._by_tag.pop(tag, set())
         for key in keys:
             self._drop(key)
         self.counters.invalidations += len(keys)
         return len(keys)
 
     def clear(self) -> None:
+        """Drop every answer, and refuse those being computed now."""
+        self._epoch += 1
+        self._forgotten_until = self._epoch
+        self._dropped_at.clear()
         self._entries.clear()
         self._by_tag.clear()
         self._bytes = 0
+
+    def _dropped_after(self, since: int, tags: frozenset[Tag]) -> bool:
+        if since >= self._epoch:
+            return False  # nothing dropped at all meanwhile: the common case, one comparison
+        if since < self._forgotten_until:
+            return True
+        return any(self._dropped_at.get(tag, 0) > since for tag in tags)
 
     def _drop(self, key: str) -> None:
         entry = self._entries.pop(key, None)

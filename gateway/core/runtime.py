@@ -58,7 +58,8 @@ class Runtime:
             max_entries=config.cache.answers_max_entries,
             max_bytes=config.cache.answers_max_bytes,
         )
-        self.store.on_invalidate.append(self.answers.invalidate)
+        self.store.on_forget.append(self.answers.invalidate)
+        self.store.on_forget_all.append(self.answers.clear)
         trusted = (
             load_manifest(Path(config.cache.trusted_documents))
             if config.cache.persisted_queries == "trusted" and config.cache.trusted_documents

@@ -35,5 +35,20 @@ class SingleFlight(Generic[K, V]):
         if task is None:
             task = asyncio.create_task(start())
             self._tasks[key] = task
-            task.add_done_callback(lambda _: self._tasks.pop(key, None))
+            task.add_done_callback(lambda done: self._free(key, done))
         return task, joined
+
+    def holds(self, key: K, task: asyncio.Task[Any] | None) -> bool:
+        """Whether ``task`` is still the one callers of ``key`` join (not forgotten since)."""
+        return task is not None and self._tasks.get(key) is task
+
+    def forget(self, key: K) -> None:
+        """Let the next caller of ``key`` start afresh; the running task goes on for its joiners."""
+        self._tasks.pop(key, None)
+
+    def forget_all(self) -> None:
+        self._tasks.clear()
+
+    def _free(self, key: K, done: asyncio.Task[V]) -> None:
+        if self._tasks.get(key) is done:  # not a newer task started after a forget
+            del self._tasks[key]

@@ -72,8 +72,14 @@ class ExecutionStore:
         self._shared = shared
         """Where replicas share finished executions (Redis); None in one process."""
         self._background = background or Background()
+        self.on_forget: list[Callable[[str, str], object]] = []
+        """Told of every execution this replica drops, whoever said it changed: the response
+        cache listens."""
+        self.on_forget_all: list[Callable[[], object]] = []
+        """Told when this replica drops everything (it may have missed what changed)."""
         self.on_invalidate: list[Callable[[str, str], object]] = []
-        """Told of every execution dropped (a decision, a webhook): the response cache listens."""
+        """Told of every change learnt here, once the shared state has it: whatever tells the
+        other replicas listens."""
 
     def ttl(self, source: str, execution: Execution) -> float:
         override = self._sources[source].cache_ttl_s
@@ -111,56 +117,101 @@ class ExecutionStore:
 
     async def _fetch(self, key: Key) -> list[Execution]:
         source, native_id = key
-        shared = await self._shared_read(source, native_id)
-        if shared is not None:
-            self._stats[source].shared_hits += 1
-            if self._cache.maxsize:
-                self._cache[key] = shared
-            return [shared]
+        version = b""
+        if self._shared is not None:
+            shared, version = await self._shared_read(source, native_id)
+            if shared is not None:
+                self._stats[source].shared_hits += 1
+                if self._cache.maxsize and self._current(key):
+                    self._cache[key] = shared
+                return [shared]
         executions = await self._adapters[source].get_tree(native_id)
+        if not self._current(key):
+            # Forgotten while in flight (the execution changed): what this read may predate the
+            # change, so its callers get it, and no cache does.
+            return executions
+        shared_ones = []
         for execution in executions:
             kept_for = self.ttl(source, execution)
             if self._cache.maxsize and kept_for > 0:
                 self._cache[(source, execution.native_id)] = execution
             if self._shared is not None and execution.is_terminal and kept_for > 0:
-                await self._share(source, execution, kept_for)
+                shared_ones.append((execution, kept_for))
+        for execution, kept_for in shared_ones:
+            # Descendants came without a version read: shared only if never superseded.
+            read_at = version if execution.native_id == native_id else b""
+            await self._share(source, execution, kept_for, read_at)
         return executions
 
-    async def _share(self, source: str, execution: Execution, ttl_s: float) -> None:
+    def _current(self, key: Key) -> bool:
+        """Whether the running fetch of ``key`` is still the one callers join (not forgotten)."""
+        return self._fetches.holds(key, asyncio.current_task())
+
+    async def _share(self, source: str, execution: Execution, ttl_s: float, version: bytes) -> None:
         """Written before the answer leaves, so a replica asked next finds it (one Redis write,
-        for finished executions only); Redis away only means the next replica reads upstream."""
+        for finished executions only), unless the execution was superseded since it was read;
+        Redis away only means the next replica reads upstream."""
         assert self._shared is not None
         with contextlib.suppress(StateUnavailable):
-            await self._shared.set(
-                shared_key(source, execution.native_id), encode_execution(execution), ttl_s
+            await self._shared.write_if_version(
+                shared_key(source, execution.native_id),
+                encode_execution(execution),
+                ttl_s,
+                version,
             )
 
-    async def _shared_read(self, source: str, native_id: str) -> Execution | None:
-        """A finished execution another replica already read; None when absent or Redis is away."""
-        if self._shared is None:
-            return None
+    async def _shared_read(self, source: str, native_id: str) -> tuple[Execution | None, bytes]:
+        """A finished execution another replica already read (None when absent or Redis is away),
+        and the version it was read at."""
+        assert self._shared is not None
         try:
-            payload = await self._shared.get(shared_key(source, native_id))
+            payload, version = await self._shared.read_versioned(shared_key(source, native_id))
         except StateUnavailable:
-            return None
+            return None, b"\0unread"  # matches no version: nothing read now is shared later
         if payload is None:
-            return None
+            return None, version
         execution = decode_execution(payload)
-        return execution if execution is not None and execution.is_terminal else None
+        return (execution if execution is not None and execution.is_terminal else None), version
 
     def put(self, source: str, execution: Execution) -> None:
         """Keep an execution learnt another way (a list page), under the same TTL rules."""
         if self.ttl(source, execution) > 0:
             self._cache[(source, execution.native_id)] = execution
 
-    def invalidate(self, source: str, native_id: str) -> None:
-        """Forget one execution, e.g. after a decision changed it upstream."""
-        self._cache.pop((source, native_id), None)
-        if self._shared is not None:
+    def forget_here(self, source: str, native_id: str) -> None:
+        """Drop one execution from this replica: its copy, any read of it in flight (the next
+        caller starts a new one), and what listens (``on_forget``)."""
+        key = (source, native_id)
+        self._cache.pop(key, None)
+        self._fetches.forget(key)
+        for listener in self.on_forget:
+            listener(source, native_id)
+
+    def forget_all_here(self) -> None:
+        """Drop everything this replica holds (it may have missed a change another announced)."""
+        self._cache.clear()
+        self._fetches.forget_all()
+        for listener in self.on_forget_all:
+            listener()
+
+    async def invalidate(self, source: str, native_id: str) -> None:
+        """Forget one execution everywhere, after a decision or a webhook changed it: here, in the
+        shared state (superseded, so no replica's read from before the change is shared after
+        it), then on the other replicas (``on_invalidate``)."""
+        self.forget_here(source, native_id)
+        if self._shared is None:
+            return
+        # Shielded: a caller giving up must not leave the other replicas uninformed.
+        await asyncio.shield(
             self._background.spawn(
-                self._shared.delete(shared_key(source, native_id)),
-                "dropping a shared execution",
+                self._supersede(source, native_id), "invalidating a shared execution"
             )
+        )
+
+    async def _supersede(self, source: str, native_id: str) -> None:
+        assert self._shared is not None
+        with contextlib.suppress(StateUnavailable):
+            await self._shared.supersede(shared_key(source, native_id))
         for listener in self.on_invalidate:
             listener(source, native_id)
 

@@ -103,6 +103,7 @@ class AnswerCacheMiddleware(PathMiddleware):
             body = b"".join(chunks)
         material = body if method == "POST" else scope.get("query_string", b"")
         key = self._key(scope, material, headers) if self.answers.enabled else ""
+        since = self.answers.epoch  # an execution dropped after this keeps the answer out
         if_none_match = headers.get("if-none-match") if method == "GET" else None
         hit = self.answers.get(key) if key else None
         if hit is not None:
@@ -167,7 +168,7 @@ class AnswerCacheMiddleware(PathMiddleware):
             parts.append(message.get("body", b""))
             if message.get("more_body", False):
                 return
-            await self._finish(start, b"".join(parts), state, key, if_none_match, send)
+            await self._finish(start, b"".join(parts), state, key, since, if_none_match, send)
 
         await self.app(scope, replay, capture)
 
@@ -177,6 +178,7 @@ class AnswerCacheMiddleware(PathMiddleware):
         answer: bytes,
         state: dict[str, object],
         key: str,
+        since: int,
         if_none_match: str | None,
         send: Send,
     ) -> None:
@@ -191,7 +193,9 @@ class AnswerCacheMiddleware(PathMiddleware):
         stored = None
         if status == 200 and key and isinstance(tags, frozenset) and isinstance(ttl, float | int):
             content_type = Headers(raw=raw_headers).get("content-type", "application/json")
-            stored = self.answers.put(key, answer, tags, float(ttl), content_type.encode())
+            stored = self.answers.put(
+                key, answer, tags, float(ttl), content_type.encode(), since=since
+            )
         etag = stored.etag if stored is not None else entity_tag(answer)
         max_age = stored.max_age(self.answers.clock()) if stored is not None else None
         extra = self._cache_headers(etag, max_age) if status == 200 else []

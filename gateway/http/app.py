@@ -56,6 +56,7 @@ from gateway.http.probes import Probes
 from gateway.http.rate_limit import RateLimitMiddleware
 from gateway.http.server import HeaderCountMiddleware
 from gateway.http.webhooks import WebhookEndpoint
+from gateway.live.coherence import Coherence
 from gateway.live.hub import LiveHub
 from gateway.live.metrics import LiveCollector
 from gateway.live.webhooks import WebhookReceiver
@@ -295,6 +296,7 @@ def create_app(
     runtime = Runtime(config, transport_factory=transport_factory)
     shared = runtime.state if config.state.backend != "memory" else None
     bus = None
+    coherence = None
     if shared is not None and config.state.redis_url:
         # Imported only when asked for: redis-py loads OpenTelemetry when it is installed.
         from gateway.live.redis_bus import RedisBus
@@ -302,6 +304,7 @@ def create_app(
         bus = RedisBus(
             config.state.redis_url, prefix=config.state.key_prefix, timeout_s=config.state.timeout_s
         )
+        coherence = Coherence(bus, runtime.store, runtime.background)
     live = LiveHub(
         config.live,
         runtime.sources,
@@ -335,6 +338,8 @@ def create_app(
         await runtime.start()
         if bus is not None:
             await bus.start()
+        if coherence is not None:
+            coherence.start()
         for adapter in runtime.adapters.values():
             for observer in call_observers:
                 adapter.http.add_observer(observer)
@@ -343,6 +348,8 @@ def create_app(
             yield
         finally:
             await live.aclose()
+            if coherence is not None:
+                await coherence.aclose()
             if bus is not None:
                 await bus.aclose()
             await runtime.aclose()
@@ -369,7 +376,9 @@ def create_app(
         *Probes(runtime).routes(),
     ]
     if metrics is not None:
-        metrics.registry.register(LiveCollector(live))
+        metrics.registry.register(
+            LiveCollector(live, coherence.stats if coherence is not None else None)
+        )
     if metrics is not None and config.server.metrics == "open":
         routes.append(Route(METRICS_PATH, metrics.endpoint, methods=["GET"]))
     middleware = [

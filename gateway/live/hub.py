@@ -148,7 +148,7 @@ class LiveHub:
 
     async def read(self, source: str, native_id: str) -> Execution:
         """The execution as the upstream says it now (shared with concurrent queries)."""
-        self._store.invalidate(source, native_id)
+        await self._store.invalidate(source, native_id)
         return await self._load(source, native_id)
 
     async def _load(self, source: str, native_id: str) -> Execution:

@@ -11,14 +11,16 @@ if TYPE_CHECKING:
 
     from prometheus_client.metrics_core import Metric
 
+    from gateway.live.coherence import CoherenceStats
     from gateway.live.hub import LiveHub
 
 __all__ = ["LiveCollector"]
 
 
 class LiveCollector:
-    def __init__(self, hub: LiveHub) -> None:
+    def __init__(self, hub: LiveHub, coherence: CoherenceStats | None = None) -> None:
         self._hub = hub
+        self._coherence = coherence
 
     def collect(self) -> Iterator[Metric]:
         stats = self._hub.stats
@@ -60,6 +62,25 @@ class LiveCollector:
             ),
         ):
             yield CounterMetricFamily(name, help_text, value=value)
+        if self._coherence is not None:
+            for name, help_text, value in (
+                (
+                    "gateway_cache_changes_announced",
+                    "Changes learnt here (webhook, decision) announced to the other replicas.",
+                    self._coherence.announced,
+                ),
+                (
+                    "gateway_cache_changes_heard",
+                    "Changes other replicas announced, dropped from this one's caches.",
+                    self._coherence.heard,
+                ),
+                (
+                    "gateway_cache_forgot_everything",
+                    "Times this replica dropped all it cached, having perhaps missed a change.",
+                    self._coherence.forgot_everything,
+                ),
+            ):
+                yield CounterMetricFamily(name, help_text, value=value)
         yield GaugeMetricFamily(
             "gateway_live_subscriptions",
             "Open subscriptions.",

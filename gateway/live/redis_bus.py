@@ -42,6 +42,8 @@ class RedisBus:
         self._listening = asyncio.Event()
         self.remote_failures = 0
         """Publishes that could not reach Redis (delivered to this replica only)."""
+        self.on_reconnect: list[Callable[[], object]] = []
+        """Told when the subscription is back after being lost: messages may have been missed."""
 
     @property
     def dropped(self) -> int:
@@ -79,12 +81,17 @@ class RedisBus:
 
     async def _listen(self) -> None:
         pause = 0.1
+        lost = False
         while True:
             pubsub = self._client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.psubscribe(self._channel_prefix + "*")
                 self._listening.set()
                 pause = 0.1
+                if lost:
+                    lost = False
+                    for listener in self.on_reconnect:
+                        listener()
                 while True:
                     item: dict[str, Any] | None = await pubsub.get_message(timeout=1.0)
                     if item is None or item.get("type") != "pmessage":
@@ -99,6 +106,7 @@ class RedisBus:
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as error:
+                lost = True
                 log.warning(
                     "live: Redis subscription lost; reconnecting", extra={"error": str(error)}
                 )

@@ -248,6 +248,7 @@ class AnswerCacheCounts(Protocol):
     stores: int
     evictions: int
     invalidations: int
+    refused: int
 
 
 class _AnswerCacheCollector:
@@ -263,6 +264,7 @@ class _AnswerCacheCollector:
             ("stores", "Answers kept by the response cache."),
             ("evictions", "Answers the response cache dropped for room."),
             ("invalidations", "Answers dropped because an execution they held changed."),
+            ("refused", "Answers not kept: an execution they held changed while computed."),
         ):
             family = CounterMetricFamily(f"gateway_response_cache_{name}", help_text)
             family.add_metric((), getattr(self._counts, name))

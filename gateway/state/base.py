@@ -11,7 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["SharedState", "StateUnavailable", "TokenVerdict"]
+__all__ = ["VERSION_TTL_S", "SharedState", "StateUnavailable", "TokenVerdict", "version_key"]
+
+VERSION_TTL_S = 86_400.0
+"""How long a superseded key's version is kept: far longer than any read that could race it."""
+
+
+def version_key(key: str) -> str:
+    """Where ``key``'s version lives (absent until the key is first superseded)."""
+    return f"version:{key}"
 
 
 class StateUnavailable(Exception):
@@ -43,6 +51,19 @@ class SharedState(Protocol):
         ...
 
     async def delete(self, key: str) -> None: ...
+
+    async def read_versioned(self, key: str) -> tuple[bytes | None, bytes]:
+        """The value and the version it was read at (``b""`` until ``supersede`` first runs)."""
+        ...
+
+    async def write_if_version(self, key: str, value: bytes, ttl_s: float, version: bytes) -> bool:
+        """Keep ``value`` unless ``supersede`` moved the key on since ``version`` was read: a value
+        read before a change cannot be written back after it. True when written."""
+        ...
+
+    async def supersede(self, key: str) -> None:
+        """Drop the value and move the key's version on, in one step."""
+        ...
 
     async def add_once(self, key: str, ttl_s: float) -> bool:
         """Mark ``key`` as seen for ``ttl_s``: True the first time, False while it is marked."""

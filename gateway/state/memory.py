@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from cachetools import TTLCache
 
-from gateway.state.base import TokenVerdict
+from gateway.state.base import VERSION_TTL_S, TokenVerdict, version_key
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -62,6 +62,20 @@ class MemoryState:
 
     async def delete(self, key: str) -> None:
         self._values.pop(key, None)
+
+    async def read_versioned(self, key: str) -> tuple[bytes | None, bytes]:
+        return self._live(key), self._live(version_key(key)) or b""
+
+    async def write_if_version(self, key: str, value: bytes, ttl_s: float, version: bytes) -> bool:
+        if ttl_s <= 0 or (self._live(version_key(key)) or b"") != version:
+            return False
+        self._store(key, value, ttl_s)
+        return True
+
+    async def supersede(self, key: str) -> None:
+        self._values.pop(key, None)
+        version = int(self._live(version_key(key)) or b"0") + 1
+        self._store(version_key(key), str(version).encode(), VERSION_TTL_S)
 
     async def add_once(self, key: str, ttl_s: float) -> bool:
         if self._live(key) is not None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from gateway.state.base import StateUnavailable, TokenVerdict
+from gateway.state.base import VERSION_TTL_S, StateUnavailable, TokenVerdict, version_key
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -43,6 +43,19 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0
+"""
+
+_WRITE_IF_VERSION = """
+if (redis.call('GET', KEYS[2]) or '') ~= ARGV[3] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
+
+_SUPERSEDE = """
+redis.call('DEL', KEYS[1])
+redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[1])
+return 1
 """
 
 _BUCKET = """
@@ -103,6 +116,8 @@ class RedisState:
         self._acquire = self._client.register_script(_ACQUIRE)
         self._release = self._client.register_script(_RELEASE)
         self._token = self._client.register_script(_BUCKET)
+        self._write_if_version = self._client.register_script(_WRITE_IF_VERSION)
+        self._supersede = self._client.register_script(_SUPERSEDE)
         self._available = True
         self._retry_after_s = retry_after_s
         self._clock = clock
@@ -142,6 +157,24 @@ class RedisState:
 
     async def delete(self, key: str) -> None:
         await self._run(self._client.delete(self._key(key)))
+
+    async def read_versioned(self, key: str) -> tuple[bytes | None, bytes]:
+        value, version = await self._run(
+            self._client.mget(self._key(key), self._key(version_key(key)))
+        )
+        return value, version or b""
+
+    async def write_if_version(self, key: str, value: bytes, ttl_s: float, version: bytes) -> bool:
+        if ttl_s <= 0:
+            return False
+        keys = [self._key(key), self._key(version_key(key))]
+        return bool(
+            await self._run(self._write_if_version(keys=keys, args=[value, _ms(ttl_s), version]))
+        )
+
+    async def supersede(self, key: str) -> None:
+        keys = [self._key(key), self._key(version_key(key))]
+        await self._run(self._supersede(keys=keys, args=[_ms(VERSION_TTL_S)]))
 
     async def add_once(self, key: str, ttl_s: float) -> bool:
         return bool(await self._run(self._client.set(self._key(key), b"1", px=_ms(ttl_s), nx=True)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from typing import TYPE_CHECKING, Any
@@ -225,3 +226,30 @@ async def test_a_webhook_never_leaves_a_stale_answer(sandbox: Sandbox, sandbox_u
         fresh = await live.http.post("/graphql", json=body)
         assert fresh.json()["data"]["execution"]["outputs"] == {"corrected": True}
         assert fresh.headers["etag"] != first.headers["etag"]
+
+
+async def test_an_answer_computed_across_a_webhook_for_its_execution_is_not_kept(
+    sandbox: Sandbox, sandbox_url: str
+) -> None:
+    from sandbox.webhooks import WebhookEvent
+    from tests.live.support import eventually, live_gateway, send_webhook
+
+    done = next(
+        i for i, e in sandbox.rotavision.executions.items() if e.get("status") == "completed"
+    )
+    body = {"query": QUERY, "variables": {"id": f"rv:{done}"}}
+    sandbox.faults.update({"latency_ms": 300, "only": "GET /v1/orchestrate/executions/"})
+    async with live_gateway(sandbox, sandbox_url) as live:
+        asked = asyncio.ensure_future(live.http.post("/graphql", json=body))
+        await eventually(lambda: sandbox.stats.in_flight == 1, what="the read in flight")
+        # The execution changes while the answer is being computed from the earlier read.
+        event = WebhookEvent("rotavision", done, "workflow.completed")
+        assert (await send_webhook(live, event)).json() == {"outcome": "accepted"}
+        first = await asked
+        assert first.status_code == 200
+        assert await counter(live.http, "refused") == 1
+        assert await counter(live.http, "stores") == 0
+        await eventually(lambda: not live.hub._refreshing, what="the re-read")
+        again = await live.http.post("/graphql", json=body)
+        assert again.json() == first.json()
+        assert await counter(live.http, "stores") == 1

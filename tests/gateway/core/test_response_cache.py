@@ -87,3 +87,28 @@ def test_storing_a_key_again_replaces_it_and_its_tags() -> None:
     assert answers.size_bytes == 3
     assert answers.invalidate("rv", "2") == 1
     assert answers.size_bytes == 0
+
+
+def test_an_answer_computed_while_one_of_its_executions_was_dropped_is_not_kept() -> None:
+    answers = cache()
+    since = answers.epoch  # the request begins
+    answers.invalidate("rv", "1")  # a webhook: rv/1 changed while the answer was computed
+    assert answers.put("old", b"1", [("rv", "1"), ("tl", "9")], ttl_s=60, since=since) is None
+    assert answers.counters.refused == 1
+    # An answer that does not hold it is kept; one begun after the drop is kept.
+    assert answers.put("other", b"2", [("tl", "9")], ttl_s=60, since=since) is not None
+    assert answers.put("new", b"3", [("rv", "1")], ttl_s=60, since=answers.epoch) is not None
+
+
+def test_a_forgotten_drop_or_a_clear_refuses_every_answer_begun_before_it() -> None:
+    from gateway.core import response_cache
+
+    answers = cache()
+    since = answers.epoch
+    for n in range(response_cache.REMEMBERED_DROPS + 1):
+        answers.invalidate("rv", str(n))  # rv/0's drop is forgotten: no longer told apart
+    assert answers.put("a", b"1", [("tl", "unrelated")], ttl_s=60, since=since) is None
+    since = answers.epoch
+    answers.clear()
+    assert answers.put("b", b"1", [("tl", "unrelated")], ttl_s=60, since=since) is None
+    assert answers.put("c", b"1", [("tl", "unrelated")], ttl_s=60, since=answers.epoch) is not None

@@ -88,3 +88,23 @@ async def test_a_caller_giving_up_behind_a_shield_does_not_cancel_the_shared_wor
     assert joined is True  # still in flight for the others
     work.release.set()
     assert await task == 1
+
+
+async def test_a_forgotten_key_starts_afresh_and_the_old_task_still_ends_for_its_joiners() -> None:
+    flight: SingleFlight[str, int] = SingleFlight()
+    old_work, new_work = Work(), Work()
+    old, _ = flight.join("k", old_work.run)
+    await asyncio.sleep(0)  # the old task is running
+    assert flight.holds("k", old)
+    flight.forget("k")
+    assert not flight.holds("k", old)
+    new, joined = flight.join("k", new_work.run)
+    assert (new is old, joined) == (False, False)
+    old_work.release.set()
+    assert await old == 1
+    # The old task's end does not free the key its successor holds.
+    assert flight.holds("k", new)
+    assert flight.join("k", new_work.run) == (new, True)
+    new_work.release.set()
+    await new
+    assert not flight.holds("k", new)

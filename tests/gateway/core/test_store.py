@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 import pytest
@@ -76,7 +77,23 @@ async def test_an_execution_is_read_again_only_once_its_ttl_has_passed(
 async def test_invalidate_forgets_at_once(runtime: Runtime, sandbox: Sandbox) -> None:
     store = store_on(runtime, Clock())
     await store.load("rv", rotavision.DEMO_WAITING_ID)
-    store.invalidate("rv", rotavision.DEMO_WAITING_ID)
+    await store.invalidate("rv", rotavision.DEMO_WAITING_ID)
     assert store.cached("rv", rotavision.DEMO_WAITING_ID) is None
     await store.load("rv", rotavision.DEMO_WAITING_ID)
     assert sandbox.stats.calls[RV_GET] == 2
+
+
+async def test_a_read_in_flight_when_the_execution_changes_is_neither_joined_nor_kept(
+    runtime: Runtime, sandbox: Sandbox
+) -> None:
+    store = store_on(runtime, Clock())
+    before = store.load("rv", rotavision.DOC_EXAMPLE_ID)  # sent before the change
+    await store.invalidate("rv", rotavision.DOC_EXAMPLE_ID)  # e.g. a webhook said it changed
+    await before  # its callers get what it read ...
+    assert store.cached("rv", rotavision.DOC_EXAMPLE_ID) is None  # ... and the cache does not
+    before = store.load("rv", rotavision.DOC_EXAMPLE_ID)
+    await store.invalidate("rv", rotavision.DOC_EXAMPLE_ID)
+    after = store.load("rv", rotavision.DOC_EXAMPLE_ID)
+    assert after is not before  # a caller after the change does not join the older read
+    await asyncio.gather(before, after)
+    assert sandbox.stats.calls[RV_GET] == 3

@@ -53,6 +53,28 @@ async def test_a_non_positive_ttl_stores_nothing(state: SharedState) -> None:
     assert await state.get("k") is None
 
 
+async def test_a_value_read_before_a_supersede_is_not_written_back_after_it(
+    state: SharedState,
+) -> None:
+    assert await state.read_versioned("k") == (None, b"")
+    assert await state.write_if_version("k", b"first", 60, b"")
+    value, before = await state.read_versioned("k")
+    assert value == b"first"
+    await state.supersede("k")  # a change: the value goes, the version moves on
+    assert await state.get("k") is None
+    # A reader that began before the change brings its (old) value back: refused.
+    assert not await state.write_if_version("k", b"old", 60, before)
+    assert await state.get("k") is None
+    # A reader that began after it writes.
+    value, after = await state.read_versioned("k")
+    assert (value, after != before) == (None, True)
+    assert await state.write_if_version("k", b"new", 60, after)
+    assert await state.read_versioned("k") == (b"new", after)
+    await state.supersede("k")
+    assert not await state.write_if_version("k", b"older", 60, after)
+    assert await state.write_if_version("k", b"x", 0, (await state.read_versioned("k"))[1]) is False
+
+
 async def test_add_once_is_true_only_the_first_time(state: SharedState) -> None:
     results = await asyncio.gather(*(state.add_once("event:1", ttl_s=60) for _ in range(20)))
     assert results.count(True) == 1

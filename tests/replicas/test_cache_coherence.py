@@ -1,0 +1,131 @@
+"""What one replica learns changed is forgotten by every replica: a webhook or a decision taken on
+one leaves no stale execution or whole answer on the other, well before any TTL runs out."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from sandbox import rotavision
+from sandbox.webhooks import WebhookEvent
+from tests.live.support import eventually, live_gateway, send_webhook
+from tests.replicas.test_live_replicas import shared, two_replicas
+
+if TYPE_CHECKING:
+    import httpx
+
+    from sandbox import Sandbox
+    from tests.live.support import Live
+    from tests.redis_server import RedisServer
+
+pytestmark = pytest.mark.e2e
+
+QUERY = "query One($id: ID!) { execution(id: $id) { id status outputs } }"
+
+
+def finished_rotavision(sandbox: Sandbox) -> str:
+    return next(
+        i for i, e in sandbox.rotavision.executions.items() if e.get("status") == "completed"
+    )
+
+
+async def answered(client: httpx.AsyncClient, native: str) -> httpx.Response:
+    response = await client.post(
+        "/graphql", json={"query": QUERY, "variables": {"id": f"rv:{native}"}}
+    )
+    assert response.status_code == 200
+    return response
+
+
+async def until_fresh(replica: Live, native: str) -> dict[str, Any]:
+    """The replica's answer once it shows the correction (bounded: a few seconds, not a TTL)."""
+    for _ in range(200):
+        execution: dict[str, Any] = (await answered(replica.http, native)).json()["data"][
+            "execution"
+        ]
+        if execution["outputs"] == {"corrected": True}:
+            return execution
+        await asyncio.sleep(0.01)
+    raise AssertionError("the other replica kept serving the execution as it was before")
+
+
+async def test_a_webhook_to_one_replica_leaves_no_stale_answer_on_the_other(
+    sandbox: Sandbox, sandbox_url: str, redis_server: RedisServer
+) -> None:
+    native = finished_rotavision(sandbox)
+    async with two_replicas(sandbox, sandbox_url, redis_server.url) as (a, b):
+        # Both replicas hold the finished execution and its whole answer (kept for 300 s).
+        on_b = await answered(b.http, native)
+        assert on_b.headers["cache-control"].endswith("max-age=300")
+        assert (await answered(b.http, native)).content == on_b.content
+        await answered(a.http, native)
+        reads = a.reads("rotavision")
+        # The upstream corrects the finished run and tells replica A by webhook.
+        sandbox.rotavision.executions[native]["outputs"] = {"corrected": True}
+        event = WebhookEvent("rotavision", native, "workflow.completed")
+        assert (await send_webhook(a, event)).json() == {"outcome": "accepted"}
+        await eventually(lambda: not a.hub._refreshing, what="A's re-read")
+        fresh = await until_fresh(b, native)
+        assert fresh["status"] == "COMPLETED"
+        # A read the correction once; B's fresh answer came from what A shared, not another read.
+        assert a.reads("rotavision") == reads + 1
+
+
+def metric(text: str, name: str) -> float:
+    line = next(line for line in text.splitlines() if line.startswith(name + " "))
+    return float(line.split()[1])
+
+
+async def test_a_decision_on_one_replica_leaves_no_stale_answer_on_the_other(
+    sandbox: Sandbox, sandbox_url: str, redis_server: RedisServer
+) -> None:
+    from tests.e2e.test_approvals import decide, pending_approval_id
+
+    # Executions still running are kept for 10 minutes here, so only the announcement can
+    # make B read again within the test.
+    sections = {**shared(redis_server.url), "cache": {"active_ttl_s": 600}}
+    async with (
+        live_gateway(sandbox, sandbox_url, **sections) as a,
+        live_gateway(sandbox, sandbox_url, **sections) as b,
+    ):
+        waiting = rotavision.DEMO_WAITING_ID
+        status = "query S($id: ID!) { execution(id: $id) { status } }"
+        body = {"query": status, "variables": {"id": f"rv:{waiting}"}}
+        seen = (await b.http.post("/graphql", json=body)).json()["data"]["execution"]["status"]
+        assert seen == "WAITING_FOR_APPROVAL"
+        approval_id = await pending_approval_id(a.http, f"rv:{waiting}")
+        decided = await decide(a.http, "approve", approval_id, "ok")
+        assert decided["__typename"] == "DecisionSuccess"
+        # B drops what it held as soon as A's announcement arrives, long before its TTL.
+        for _ in range(300):
+            after = (await b.http.post("/graphql", json=body)).json()["data"]["execution"]
+            if after["status"] != "WAITING_FOR_APPROVAL":
+                break
+            await asyncio.sleep(0.01)
+        assert after["status"] == "COMPLETED"
+        heard = metric((await b.http.get("/metrics")).text, "gateway_cache_changes_heard_total")
+        assert heard >= 1
+
+
+async def test_a_replica_whose_redis_subscription_came_back_forgets_what_it_cached(
+    sandbox: Sandbox, sandbox_url: str, redis_server: RedisServer
+) -> None:
+    native = finished_rotavision(sandbox)
+    async with two_replicas(sandbox, sandbox_url, redis_server.url) as (a, _):
+        await answered(a.http, native)
+        await answered(a.http, native)
+        reads = a.reads("rotavision")
+        redis_server.stop()
+        redis_server.start()
+        # Announcements may have been lost while it was away: everything it held is dropped.
+        for _ in range(500):
+            text = (await a.http.get("/metrics")).text
+            if metric(text, "gateway_cache_forgot_everything_total") >= 1:
+                break
+            await asyncio.sleep(0.02)
+        else:
+            raise AssertionError("the replica never noticed its subscription come back")
+        await answered(a.http, native)
+        assert a.reads("rotavision") == reads + 1
