@@ -1,12 +1,20 @@
 """The tail that the server stack alone has at saturation: a cached answer against a constant one.
 
-    .venv/bin/python bench/floor.py [--concurrency 32] [--duration 5] [--rounds 4]
+    .venv/bin/python bench/floor.py [--concurrency 32] [--duration 5] [--rounds 4] [--busy-us 90]
 
 At 32 clients in a closed loop, a cached answer is served at about 10,000 req/s and its p99 sits
 near twice its p50. This measures how much of that belongs to the stack the gateway runs on
-(uvicorn, uvloop, httptools, wrk, this machine's scheduler): the same answer's bytes, served by a
-constant ASGI app of a few lines on the same stack, driven by the same wrk in rounds taken in turn
-with the gateway's cached answer. Prints req/s, p50, p90, p99 and p99/p50 for both, and writes
+(uvicorn, uvloop, httptools, wrk, this machine's scheduler) and to the closed loop itself, with the
+same answer's bytes served two other ways, driven by the same wrk in rounds taken in turn with the
+gateway's cached answer:
+
+- a constant ASGI app of a few lines on the same uvicorn stack;
+- a fixed-cost server: one uvloop protocol, no framework, that spends exactly ``--busy-us`` of CPU
+  on every request (about what the gateway spends on a cached answer) and then answers. Every
+  request costs the same, so whatever spread its latencies have comes from the closed loop of 32
+  clients on one event loop, not from the work.
+
+Prints req/s, p50, p90, p99 and p99/p50 for each, and writes
 bench/results/<date>-floor-c<concurrency>.json.
 """
 
@@ -14,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import json
 import os
@@ -77,11 +86,46 @@ def start_constant_app(port: int, answer: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, env={**os.environ, ANSWER_ENV: str(answer)})
 
 
+def serve_fixed_cost(port: int, answer: Path, busy_s: float) -> None:
+    """Answer every request after exactly ``busy_s`` of CPU (a busy wait), on a bare uvloop protocol.
+
+    One request per read: wrk sends each (small) request in one write and waits for its answer.
+    """
+    import uvloop
+
+    body = answer.read_bytes()
+    reply = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+    reply += b"content-length: %d\r\n\r\n%s" % (len(body), body)
+    clock = time.perf_counter
+
+    class FixedCost(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport: Any = transport
+
+        def data_received(self, data: bytes) -> None:
+            until = clock() + busy_s
+            while clock() < until:
+                pass
+            self.transport.write(reply)
+
+    async def serve() -> None:
+        server = await asyncio.get_running_loop().create_server(FixedCost, "127.0.0.1", port)
+        await server.serve_forever()
+
+    with contextlib.suppress(KeyboardInterrupt):  # stop_all's SIGINT
+        uvloop.run(serve())
+
+
+def start_fixed_cost(port: int, answer: Path, busy_us: float) -> subprocess.Popen[bytes]:
+    command = [sys.executable, str(Path(__file__)), "--serve-fixed-cost", str(port), str(answer)]
+    return subprocess.Popen([*command, "--busy-us", str(busy_us)])
+
+
 async def measure(args: argparse.Namespace) -> dict[str, list[dict[str, float]]]:
     from peer import pairs
 
     folder = Path(tempfile.mkdtemp(prefix="gateway-floor-"))
-    sandbox_port, gateway_port, floor_port = free_port(), free_port(), free_port()
+    sandbox_port, gateway_port, floor_port, fixed_port = (free_port() for _ in range(4))
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     processes = [start_sandbox(sandbox_port, args.latency_ms)]
     config = folder / "gateway.toml"
@@ -91,6 +135,7 @@ async def measure(args: argparse.Namespace) -> dict[str, list[dict[str, float]]]
     urls = {
         "gateway, cached answer": f"http://127.0.0.1:{gateway_port}/graphql",
         "constant ASGI app": f"http://127.0.0.1:{floor_port}/graphql",
+        f"fixed cost, {args.busy_us:g} us a request": f"http://127.0.0.1:{fixed_port}/graphql",
     }
     rounds: dict[str, list[dict[str, float]]] = {name: [] for name in urls}
     try:
@@ -106,6 +151,8 @@ async def measure(args: argparse.Namespace) -> dict[str, list[dict[str, float]]]
             (folder / "answer.json").write_bytes(answer)
             processes.append(start_constant_app(floor_port, folder / "answer.json"))
             await wait_ready(session, urls["constant ASGI app"], processes[-1])
+            processes.append(start_fixed_cost(fixed_port, folder / "answer.json", args.busy_us))
+            await wait_ready(session, list(urls.values())[2], processes[-1])
         print(f"answer: {len(answer)} bytes, the same from both", flush=True)
         for number in range(args.rounds):
             order = list(urls) if number % 2 == 0 else list(urls)[::-1]
@@ -142,7 +189,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--latency-ms", type=float, default=20.0, help="the sandbox's, on a miss")
     parser.add_argument("--output", type=Path)
+    parser.add_argument(
+        "--busy-us", type=float, default=90.0, help="the fixed-cost server's CPU per request"
+    )
+    parser.add_argument("--serve-fixed-cost", nargs=2, metavar=("PORT", "ANSWER"), help="internal")
     args = parser.parse_args()
+    if args.serve_fixed_cost:
+        port, answer = args.serve_fixed_cost
+        serve_fixed_cost(int(port), Path(answer), args.busy_us / 1e6)
+        return
     if shutil.which("wrk") is None:
         sys.exit("bench/floor.py needs wrk as its load generator: apt-get install wrk")
     print(

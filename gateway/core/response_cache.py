@@ -79,6 +79,10 @@ class CacheCounters:
     """Answers dropped because an execution they hold changed."""
     refused: int = 0
     """Answers not kept because an execution they hold changed while they were computed."""
+    shared_hits: int = 0
+    """Answers another replica shared (through Redis) on a miss here."""
+    shared_stores: int = 0
+    """Answers this replica shared with the others."""
 
 
 class ResponseCache:

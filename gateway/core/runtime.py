@@ -15,6 +15,7 @@ from gateway.core.cursors import CursorCodec
 from gateway.core.decisions import AuditLog, DecisionService
 from gateway.core.persisted import PersistedQueries, load_manifest
 from gateway.core.response_cache import ResponseCache
+from gateway.core.shared_answers import SharedAnswers
 from gateway.core.store import ExecutionStore
 from gateway.ops.stats import SourceStats
 from gateway.state.secrets import SecretMismatch, check_shared_secrets
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
     from gateway.config import GatewayConfig, SourceConfig
 
 __all__ = ["Runtime"]
+
+ANNOUNCEMENT_SLACK_S = 5.0
+"""Longer than a change's announcement takes to reach every replica through Redis pub/sub."""
 
 
 class Runtime:
@@ -59,6 +63,17 @@ class Runtime:
             max_bytes=config.cache.answers_max_bytes,
         )
         self.store.on_forget.append(self.answers.invalidate)
+        # With Redis, whole answers are shared too; a change superseded less than one request
+        # deadline ago (plus time for its announcement) may be missing from an answer.
+        self.shared_answers = (
+            SharedAnswers(
+                self.state,
+                quiet_s=config.server.request_deadline_s + ANNOUNCEMENT_SLACK_S,
+                counters=self.answers.counters,
+            )
+            if config.state.backend != "memory"
+            else None
+        )
         self.store.on_forget_all.append(self.answers.clear)
         trusted = (
             load_manifest(Path(config.cache.trusted_documents))

@@ -2,9 +2,10 @@
 
 A hit is answered here, before GraphQL runs: the request's bytes (a POST body, or a GET's query
 string), the negotiated media type and the caller's roles make the key, so the same request from a
-caller who sees the same data gets the same bytes. On a miss the view runs; if it marked the answer
-cacheable (``ANSWER_TAGS`` in the request state: the executions it read, all terminal, no error),
-the answer is stored here with those tags.
+caller who sees the same data gets the same bytes. With replicas sharing Redis, a miss here asks
+the others' shared answers next (``SharedAnswers``). On a miss the view runs; if it marked the
+answer cacheable (``ANSWER_TAGS`` in the request state: the executions it read, all terminal, no
+error), the answer is stored here with those tags, and shared after it is sent.
 
 Every buffered answer (each GET, and each POST the cache keeps) gets a strong ``ETag``; a GET
 whose ``If-None-Match`` names it gets ``304``. A POST answer that will not be kept passes through
@@ -27,7 +28,9 @@ from gateway.http.guards import GRAPHQL_PATHS, PathMiddleware
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-    from gateway.core.response_cache import ResponseCache
+    from gateway.core.background import Background
+    from gateway.core.response_cache import CachedAnswer, ResponseCache
+    from gateway.core.shared_answers import SharedAnswers
 
 __all__ = ["ANSWER_TAGS", "ANSWER_TTL", "AnswerCacheMiddleware"]
 
@@ -52,10 +55,14 @@ class AnswerCacheMiddleware(PathMiddleware):
         answers: ResponseCache,
         *,
         public: bool,
+        shared: SharedAnswers | None = None,
+        background: Background | None = None,
         paths: tuple[str, ...] = GRAPHQL_PATHS,
     ) -> None:
         super().__init__(app, paths)
         self.answers = answers
+        self.shared = shared if background is not None else None
+        self.background = background
         self.scope_word = b"public" if public else b"private"
 
     def _key(self, scope: Scope, material: bytes, headers: Headers) -> str:
@@ -106,6 +113,8 @@ class AnswerCacheMiddleware(PathMiddleware):
         since = self.answers.epoch  # an execution dropped after this keeps the answer out
         if_none_match = headers.get("if-none-match") if method == "GET" else None
         hit = self.answers.get(key) if key else None
+        if hit is None and key and self.shared is not None and self.shared.worth_asking(key):
+            hit = await self._shared_hit(key, since)
         if hit is not None:
             now_max_age = hit.max_age(self.answers.clock())
             extra = self._cache_headers(hit.etag, now_max_age)
@@ -152,6 +161,8 @@ class AnswerCacheMiddleware(PathMiddleware):
                 if method == "POST" and ANSWER_TAGS not in state:
                     # Nothing to keep and no If-None-Match to answer (GET only): pass it on
                     # unbuffered, without hashing it for an ETag nobody will send back.
+                    if key and self.shared is not None:
+                        self.shared.not_cacheable(key)
                     start = None
                     headers = [
                         (name, value)
@@ -171,6 +182,17 @@ class AnswerCacheMiddleware(PathMiddleware):
             await self._finish(start, b"".join(parts), state, key, since, if_none_match, send)
 
         await self.app(scope, replay, capture)
+
+    async def _shared_hit(self, key: str, since: int) -> CachedAnswer | None:
+        """Another replica's answer, kept here too (unless something it holds changed since
+        this request began: then it is served this once, as a hit just before would have been)."""
+        assert self.shared is not None
+        found = await self.shared.get(key)
+        if found is None:
+            return None
+        ttl_s = found.expires_at - self.answers.clock()
+        kept = self.answers.put(key, found.body, found.tags, ttl_s, found.content_type, since=since)
+        return kept or found
 
     async def _finish(
         self,
@@ -196,6 +218,12 @@ class AnswerCacheMiddleware(PathMiddleware):
             stored = self.answers.put(
                 key, answer, tags, float(ttl), content_type.encode(), since=since
             )
+        if self.shared is not None and key:
+            if stored is not None:
+                assert self.background is not None
+                self.background.spawn(self.shared.put(key, stored), "sharing an answer")
+            elif not (status == 200 and isinstance(tags, frozenset)):
+                self.shared.not_cacheable(key)
         etag = stored.etag if stored is not None else entity_tag(answer)
         max_age = stored.max_age(self.answers.clock()) if stored is not None else None
         extra = self._cache_headers(etag, max_age) if status == 200 else []

@@ -403,7 +403,11 @@ def create_app(
         Middleware(BodyLimitMiddleware, max_bytes=config.server.max_body_bytes),
         Middleware(RequestGuardMiddleware),
         Middleware(
-            AnswerCacheMiddleware, answers=runtime.answers, public=config.auth.mode == "none"
+            AnswerCacheMiddleware,
+            answers=runtime.answers,
+            public=config.auth.mode == "none",
+            shared=runtime.shared_answers,
+            background=runtime.background,
         ),
         Middleware(GraphQLResponseMiddleware),
         Middleware(DeadlineMiddleware, seconds=config.server.request_deadline_s),

@@ -249,6 +249,8 @@ class AnswerCacheCounts(Protocol):
     evictions: int
     invalidations: int
     refused: int
+    shared_hits: int
+    shared_stores: int
 
 
 class _AnswerCacheCollector:
@@ -265,6 +267,8 @@ class _AnswerCacheCollector:
             ("evictions", "Answers the response cache dropped for room."),
             ("invalidations", "Answers dropped because an execution they held changed."),
             ("refused", "Answers not kept: an execution they held changed while computed."),
+            ("shared_hits", "Answers another replica shared through Redis, on a miss here."),
+            ("shared_stores", "Answers this replica shared with the others through Redis."),
         ):
             family = CounterMetricFamily(f"gateway_response_cache_{name}", help_text)
             family.add_metric((), getattr(self._counts, name))

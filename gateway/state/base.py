@@ -9,9 +9,19 @@ a decision is refused as not done, never guessed).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-__all__ = ["VERSION_TTL_S", "SharedState", "StateUnavailable", "TokenVerdict", "version_key"]
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = [
+    "VERSION_TTL_S",
+    "SharedState",
+    "StateUnavailable",
+    "TokenVerdict",
+    "tagged_key",
+    "version_key",
+]
 
 VERSION_TTL_S = 86_400.0
 """How long a superseded key's version is kept: far longer than any read that could race it."""
@@ -20,6 +30,11 @@ VERSION_TTL_S = 86_400.0
 def version_key(key: str) -> str:
     """Where ``key``'s version lives (absent until the key is first superseded)."""
     return f"version:{key}"
+
+
+def tagged_key(key: str) -> str:
+    """Where the values tagged with ``key`` are listed (``write_tagged``)."""
+    return f"tagged:{key}"
 
 
 class StateUnavailable(Exception):
@@ -62,7 +77,16 @@ class SharedState(Protocol):
         ...
 
     async def supersede(self, key: str) -> None:
-        """Drop the value and move the key's version on, in one step."""
+        """Drop the value, move the key's version on, and drop every value tagged with the key,
+        in one step."""
+        ...
+
+    async def write_tagged(
+        self, key: str, value: bytes, ttl_s: float, tags: Sequence[str], quiet_s: float
+    ) -> bool:
+        """Keep ``value``, to be dropped when any of ``tags`` (keys) is superseded; refused when
+        one was superseded less than ``quiet_s`` ago (the value may predate the change). True
+        when written."""
         ...
 
     async def add_once(self, key: str, ttl_s: float) -> bool:

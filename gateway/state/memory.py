@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 from cachetools import TTLCache
 
-from gateway.state.base import VERSION_TTL_S, TokenVerdict, version_key
+from gateway.state.base import VERSION_TTL_S, TokenVerdict, tagged_key, version_key
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
 __all__ = ["MemoryState"]
 
@@ -29,6 +29,9 @@ class MemoryState:
         self._values: dict[str, tuple[bytes, float]] = {}
         self._buckets: TTLCache[str, tuple[float, float]] = TTLCache(
             maxsize=max_entries, ttl=3600, timer=clock
+        )
+        self._tagged: TTLCache[str, set[str]] = TTLCache(
+            maxsize=max_entries, ttl=VERSION_TTL_S, timer=clock
         )
 
     @property
@@ -76,6 +79,23 @@ class MemoryState:
         self._values.pop(key, None)
         version = int(self._live(version_key(key)) or b"0") + 1
         self._store(version_key(key), str(version).encode(), VERSION_TTL_S)
+        for tagged in self._tagged.pop(tagged_key(key), set()):
+            self._values.pop(tagged, None)
+
+    async def write_tagged(
+        self, key: str, value: bytes, ttl_s: float, tags: Sequence[str], quiet_s: float
+    ) -> bool:
+        if ttl_s <= 0:
+            return False
+        now = self._clock()
+        for tag in tags:
+            version = self._values.get(version_key(tag))
+            if version is not None and version[1] - VERSION_TTL_S > now - quiet_s:
+                return False  # superseded (its version set) less than quiet_s ago
+        self._store(key, value, ttl_s)
+        for tag in tags:
+            self._tagged.setdefault(tagged_key(tag), set()).add(key)
+        return True
 
     async def add_once(self, key: str, ttl_s: float) -> bool:
         if self._live(key) is not None:
@@ -113,3 +133,4 @@ class MemoryState:
     async def aclose(self) -> None:
         self._values.clear()
         self._buckets.clear()
+        self._tagged.clear()

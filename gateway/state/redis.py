@@ -16,10 +16,16 @@ from typing import TYPE_CHECKING, Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from gateway.state.base import VERSION_TTL_S, StateUnavailable, TokenVerdict, version_key
+from gateway.state.base import (
+    VERSION_TTL_S,
+    StateUnavailable,
+    TokenVerdict,
+    tagged_key,
+    version_key,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Sequence
 
 __all__ = ["RedisState"]
 
@@ -51,10 +57,30 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 """
 
+# The tagged values are named in the tag's set, not in KEYS: fine on one Redis, not on a cluster.
 _SUPERSEDE = """
 redis.call('DEL', KEYS[1])
 redis.call('INCR', KEYS[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[1])
+for _, tagged in ipairs(redis.call('SMEMBERS', KEYS[3])) do redis.call('DEL', tagged) end
+redis.call('DEL', KEYS[3])
+return 1
+"""
+
+# KEYS: the value, then per tag its version and its set. A version whose TTL is still within
+# quiet of the full one was set (superseded) less than quiet ago.
+_WRITE_TAGGED = """
+local fresh_after = tonumber(ARGV[3]) - tonumber(ARGV[4])
+for i = 2, #KEYS, 2 do
+  if redis.call('PTTL', KEYS[i]) > fresh_after then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+for i = 3, #KEYS, 2 do
+  redis.call('SADD', KEYS[i], KEYS[1])
+  if redis.call('PTTL', KEYS[i]) < tonumber(ARGV[2]) then
+    redis.call('PEXPIRE', KEYS[i], ARGV[2])
+  end
+end
 return 1
 """
 
@@ -118,6 +144,7 @@ class RedisState:
         self._token = self._client.register_script(_BUCKET)
         self._write_if_version = self._client.register_script(_WRITE_IF_VERSION)
         self._supersede = self._client.register_script(_SUPERSEDE)
+        self._write_tagged = self._client.register_script(_WRITE_TAGGED)
         self._available = True
         self._retry_after_s = retry_after_s
         self._clock = clock
@@ -173,8 +200,19 @@ class RedisState:
         )
 
     async def supersede(self, key: str) -> None:
-        keys = [self._key(key), self._key(version_key(key))]
+        keys = [self._key(key), self._key(version_key(key)), self._key(tagged_key(key))]
         await self._run(self._supersede(keys=keys, args=[_ms(VERSION_TTL_S)]))
+
+    async def write_tagged(
+        self, key: str, value: bytes, ttl_s: float, tags: Sequence[str], quiet_s: float
+    ) -> bool:
+        if ttl_s <= 0:
+            return False
+        keys = [self._key(key)]
+        for tag in tags:
+            keys += [self._key(version_key(tag)), self._key(tagged_key(tag))]
+        args: list[bytes | int] = [value, _ms(ttl_s), _ms(VERSION_TTL_S), _ms(quiet_s)]
+        return bool(await self._run(self._write_tagged(keys=keys, args=args)))
 
     async def add_once(self, key: str, ttl_s: float) -> bool:
         return bool(await self._run(self._client.set(self._key(key), b"1", px=_ms(ttl_s), nx=True)))

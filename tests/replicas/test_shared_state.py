@@ -38,7 +38,7 @@ async def replica(
         env,
         state={"backend": "redis", "redis_url_env": "REDIS_URL", "timeout_s": 2.0},
         server={"cursor_secret_env": "CURSOR_SECRET"},
-        # The whole-answer cache is per replica; off here, so reads reach the execution store.
+        # The whole-answer cache is off here, so reads reach the execution store.
         cache={"answers_max_entries": 0},
         **sections,
     )

@@ -169,3 +169,23 @@ async def test_redis_down_raises_state_unavailable_and_recovers(redis_server: Re
         assert await state.get("k") is None  # a restarted Redis without persistence is empty
     finally:
         await state.aclose()
+
+
+async def test_a_tagged_value_goes_when_a_tag_is_superseded_and_waits_out_a_fresh_change(
+    state: SharedState,
+) -> None:
+    assert await state.write_tagged("answer:1", b"a1", 60, ["exec:x", "exec:y"], quiet_s=30)
+    assert await state.write_tagged("answer:2", b"a2", 60, ["exec:y"], quiet_s=30)
+    assert await state.write_tagged("answer:3", b"a3", 60, ["exec:z"], quiet_s=30)
+    await state.supersede("exec:y")
+    assert await state.get("answer:1") is None
+    assert await state.get("answer:2") is None
+    assert await state.get("answer:3") == b"a3"
+    # Right after a change, an answer holding it may have been computed from before: refused.
+    assert not await state.write_tagged("answer:1", b"a1", 60, ["exec:x", "exec:y"], quiet_s=30)
+    assert await state.get("answer:1") is None
+    # Without a quiet period (a change long enough ago), it is kept again, and dropped again.
+    assert await state.write_tagged("answer:1", b"a1", 60, ["exec:y"], quiet_s=0)
+    await state.supersede("exec:y")
+    assert await state.get("answer:1") is None
+    assert not await state.write_tagged("answer:4", b"a4", 0, ["exec:z"], quiet_s=0)
