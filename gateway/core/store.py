@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from cachetools import TLRUCache
@@ -21,7 +23,7 @@ from gateway.state.base import StateUnavailable
 from gateway.state.codec import decode_execution, encode_execution
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Awaitable, Callable, Mapping
 
     from adapters.base import SourceAdapter
     from adapters.model import Execution
@@ -31,7 +33,12 @@ if TYPE_CHECKING:
 
 __all__ = ["ExecutionStore", "retrieve_outcome", "shared_key"]
 
+log = logging.getLogger("gateway.store")
+
 Key = tuple[str, str]
+MAX_UNSENT = 100_000
+"""Changes kept while the shared state is away (a few MB); past it, the oldest is dropped, logged."""
+UNSENT_RETRY_S = 1.0
 
 
 def shared_key(source: str, native_id: str) -> str:
@@ -60,6 +67,7 @@ class ExecutionStore:
         timer: Callable[[], float] = time.monotonic,
         shared: SharedState | None = None,
         background: Background | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._config = cache
         self._sources = sources
@@ -72,6 +80,10 @@ class ExecutionStore:
         self._shared = shared
         """Where replicas share finished executions (Redis); None in one process."""
         self._background = background or Background()
+        self._sleep = sleep
+        self._unsent: OrderedDict[Key, None] = OrderedDict()
+        """Changes learnt while the shared state was away, oldest first, to be sent when it is back."""
+        self._sender: asyncio.Task[None] | None = None
         self.on_forget: list[Callable[[str, str], object]] = []
         """Told of every execution this replica drops, whoever said it changed: the response
         cache listens."""
@@ -209,11 +221,51 @@ class ExecutionStore:
         )
 
     async def _supersede(self, source: str, native_id: str) -> None:
+        """Supersede in the shared state, then tell the listeners; when the shared state cannot be
+        reached, keep the change and send it, in order, once it can (``_send_unsent``)."""
         assert self._shared is not None
-        with contextlib.suppress(StateUnavailable):
+        key = (source, native_id)
+        if self._unsent:  # older changes wait: this one goes after them
+            self._keep_unsent(key)
+            return
+        try:
             await self._shared.supersede(shared_key(source, native_id))
+        except StateUnavailable:
+            self._keep_unsent(key)
+            return
         for listener in self.on_invalidate:
             listener(source, native_id)
+
+    def _keep_unsent(self, key: Key) -> None:
+        self._unsent[key] = None
+        self._unsent.move_to_end(key)
+        if len(self._unsent) > MAX_UNSENT:
+            dropped = next(iter(self._unsent))
+            del self._unsent[dropped]
+            log.warning(
+                "too many changes waiting for the shared state; the oldest is dropped",
+                extra={"source": dropped[0], "native_id": dropped[1]},
+            )
+        if self._sender is None or self._sender.done():
+            self._sender = self._background.spawn(
+                self._send_unsent(), "sending changes the shared state missed"
+            )
+
+    async def _send_unsent(self) -> None:
+        """Until none is left, every ``UNSENT_RETRY_S``: supersede each change the shared state
+        missed and tell the listeners (the other replicas), oldest first."""
+        assert self._shared is not None
+        while self._unsent:
+            await self._sleep(UNSENT_RETRY_S)
+            while self._unsent:
+                source, native_id = next(iter(self._unsent))
+                try:
+                    await self._shared.supersede(shared_key(source, native_id))
+                except StateUnavailable:
+                    break
+                self._unsent.pop((source, native_id), None)
+                for listener in self.on_invalidate:
+                    listener(source, native_id)
 
     def __len__(self) -> int:
         return len(self._cache)

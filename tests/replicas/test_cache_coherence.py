@@ -39,9 +39,9 @@ async def answered(client: httpx.AsyncClient, native: str) -> httpx.Response:
     return response
 
 
-async def until_fresh(replica: Live, native: str) -> dict[str, Any]:
-    """The replica's answer once it shows the correction (bounded: a few seconds, not a TTL)."""
-    for _ in range(200):
+async def until_fresh(replica: Live, native: str, tries: int = 200) -> dict[str, Any]:
+    """The replica's answer once it shows the correction (bounded: seconds, not a TTL)."""
+    for _ in range(tries):
         execution: dict[str, Any] = (await answered(replica.http, native)).json()["data"][
             "execution"
         ]
@@ -129,3 +129,30 @@ async def test_a_replica_whose_redis_subscription_came_back_forgets_what_it_cach
             raise AssertionError("the replica never noticed its subscription come back")
         await answered(a.http, native)
         assert a.reads("rotavision") == reads + 1
+
+
+async def test_a_change_learnt_by_a_replica_cut_off_from_redis_reaches_the_others_once_it_is_back(
+    sandbox: Sandbox, sandbox_url: str, redis_server: RedisServer
+) -> None:
+    from tests.replicas.link import link_to
+
+    native = finished_rotavision(sandbox)
+    async with (
+        link_to(redis_server.url) as (link, linked_url),
+        live_gateway(sandbox, sandbox_url, **shared(linked_url)) as a,
+        live_gateway(sandbox, sandbox_url, **shared(redis_server.url)) as b,
+    ):
+        await answered(b.http, native)
+        await answered(a.http, native)
+        await link.cut()  # A alone loses Redis; B keeps it
+        sandbox.rotavision.executions[native]["outputs"] = {"corrected": True}
+        event = WebhookEvent("rotavision", native, "workflow.completed")
+        assert (await send_webhook(a, event)).json() == {"outcome": "accepted"}
+        await eventually(lambda: not a.hub._refreshing, what="A's re-read")
+        assert (await until_fresh(a, native))["outputs"] == {"corrected": True}
+        # B cannot know yet: A could not tell Redis or announce it.
+        stale = (await answered(b.http, native)).json()["data"]["execution"]
+        assert stale["outputs"] != {"corrected": True}
+        await link.open()
+        # A sends what it kept once Redis answers again; B drops its copy and answers fresh.
+        assert (await until_fresh(b, native, tries=1000))["outputs"] == {"corrected": True}
