@@ -91,7 +91,7 @@ def gateway(
     env = write_config(config, sandbox_url, port, cached=cached, client="httptools")
     env["CURSOR_SECRET"] = CURSOR_SECRET
     env["GATEWAY__SERVER__CURSOR_SECRET_ENV"] = "CURSOR_SECRET"  # noqa: S105 (a variable name)
-    # Whole answers are cached per replica; off, so every request reaches the execution store.
+    # Whole answers off, so every request reaches the execution store.
     env["GATEWAY__CACHE__ANSWERS_MAX_ENTRIES"] = "0"
     if redis_url is not None:
         env |= {
