@@ -17,9 +17,9 @@ is answered here, since the middleware must see every field.
 from __future__ import annotations
 
 import weakref
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
-from graphql import GraphQLResolveInfoHelpers
+from graphql import GraphQLNonNull, GraphQLObjectType, GraphQLResolveInfoHelpers
 from graphql.pyutils import Undefined
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
@@ -28,7 +28,7 @@ from gateway.schema.computed import Computed
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from graphql import GraphQLObjectType
+    from graphql import GraphQLList, GraphQLOutputType, GraphQLResolveInfo
     from graphql.execution.collect_fields import FieldDetailsList
     from graphql.pyutils import AwaitableOrValue, Path, UndefinedType
 
@@ -45,12 +45,86 @@ class PlainLeaf(NamedTuple):
     non_null: bool
 
 
+LeafPlan = tuple[tuple[str, PlainLeaf], ...]
+"""An object's selection when every field in it is a plain leaf: (response name, leaf) in order."""
+
+
 class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         middleware = self.middleware_manager
         self._answer_leaves = middleware is None or not middleware.middlewares
         self.async_helpers = _helpers_without_a_cycle(self)
+        self._leaf_plans: dict[tuple[GraphQLObjectType, int], tuple[Any, LeafPlan | None]] = {}
+
+    def complete_object_value(
+        self,
+        return_type: GraphQLObjectType,
+        field_details_list: FieldDetailsList,
+        info: GraphQLResolveInfo[Any],
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> AwaitableOrValue[dict[str, Any]]:
+        """An object whose selection is all plain leaves (a step's ``kind status``) is answered
+        as a dict of its coerced attributes, without graphql-core's per-field machinery. Any
+        value out of the ordinary sends the whole object through the standard path."""
+        if self._answer_leaves:
+            plan = self._leaf_plan(return_type, field_details_list)
+            if plan is not None:
+                is_type_of = return_type.is_type_of
+                if is_type_of is None or is_type_of(result, info) is True:
+                    answered = _answer(plan, result)
+                    if answered is not None:
+                        return answered
+        return super().complete_object_value(
+            return_type, field_details_list, info, path, result, position_context
+        )
+
+    def complete_list_value(
+        self,
+        return_type: GraphQLList[GraphQLOutputType],
+        field_details_list: FieldDetailsList,
+        info: GraphQLResolveInfo[Any],
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> AwaitableOrValue[list[Any]]:
+        """A list (or tuple) of such objects (a run's steps) is answered the same way, item by
+        item; one item out of the ordinary sends the whole list through the standard path."""
+        if self._answer_leaves and result.__class__ in (list, tuple):
+            item_type = return_type.of_type
+            non_null = isinstance(item_type, GraphQLNonNull)
+            object_type = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
+            if isinstance(object_type, GraphQLObjectType):
+                plan = self._leaf_plan(object_type, field_details_list)
+                if plan is not None:
+                    answered = _answer_all(plan, object_type, info, result, non_null)
+                    if answered is not None:
+                        return answered
+        return super().complete_list_value(
+            return_type, field_details_list, info, path, result, position_context
+        )
+
+    def _leaf_plan(
+        self, return_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> LeafPlan | None:
+        key = (return_type, id(field_details_list))
+        known = self._leaf_plans.get(key)
+        if known is not None:
+            return known[1]
+        plan: LeafPlan | None = None
+        leaves: dict[str, PlainLeaf] | None = return_type.extensions.get(PLAIN_LEAVES)
+        if leaves:
+            grouped, new_defer_usages, *_ = self.collect_subfields(return_type, field_details_list)
+            named = [
+                (name, leaves.get(details[0].node.name.value)) for name, details in grouped.items()
+            ]
+            if not new_defer_usages and named and all(leaf for _, leaf in named):
+                plan = cast("LeafPlan", tuple(named))
+        # The list is kept with its plan, so its id cannot be reused while this context lives.
+        self._leaf_plans[key] = (field_details_list, plan)
+        return plan
 
     def execute_field(
         self,
@@ -83,6 +157,53 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )
+
+
+def _answer(plan: LeafPlan, source: Any) -> dict[str, Any] | None:
+    """The object's answer, or None when a value needs the standard path (computed when asked,
+    null where the type forbids it, a read or a coercion that fails or gives null)."""
+    answered: dict[str, Any] = {}
+    try:
+        for name, leaf in plan:
+            value = getattr(source, leaf.attribute)
+            if value is None:
+                if leaf.non_null:
+                    return None
+                answered[name] = None
+                continue
+            if value.__class__ is Computed:
+                return None
+            coerced = leaf.coerce(value)
+            if coerced is None or coerced is Undefined:
+                return None
+            answered[name] = coerced
+    except Exception:  # the standard path reports it
+        return None
+    return answered
+
+
+def _answer_all(
+    plan: LeafPlan,
+    object_type: GraphQLObjectType,
+    info: GraphQLResolveInfo[Any],
+    items: list[Any] | tuple[Any, ...],
+    non_null: bool,
+) -> list[Any] | None:
+    is_type_of = object_type.is_type_of
+    answered: list[Any] = []
+    for item in items:
+        if item is None:
+            if non_null:
+                return None
+            answered.append(None)
+            continue
+        if is_type_of is not None and is_type_of(item, info) is not True:
+            return None
+        one = _answer(plan, item)
+        if one is None:
+            return None
+        answered.append(one)
+    return answered
 
 
 def _helpers_without_a_cycle(context: FastExecutionContext) -> GraphQLResolveInfoHelpers:

@@ -52,6 +52,18 @@ class Query:
     def broken(self) -> list[Item | None]:
         return [Item(**fields) for fields in BROKEN.values()]
 
+    @strawberry.field
+    def first(self) -> Item:
+        return Item(name="a", note=None, colour=Colour.RED, count=1, tags=["x"])
+
+    @strawberry.field
+    def one_broken(self) -> Item | None:
+        return Item(**next(iter(BROKEN.values())))
+
+    @strawberry.field
+    def with_nulls(self) -> list[Item | None]:
+        return [None, Item(name="e", note=None, colour=Colour.RED, count=3, tags=[]), None]
+
 
 class CountResolves(SchemaExtension):
     calls = 0
@@ -65,7 +77,7 @@ def build(context_class: type, extensions: tuple[type[SchemaExtension], ...] = (
     built = strawberry.Schema(
         query=Query, execution_context_class=context_class, extensions=list(extensions)
     )
-    if context_class is FastExecutionContext:
+    if issubclass(context_class, FastExecutionContext):
         speed.install(built)
     return built
 
@@ -75,6 +87,12 @@ QUERIES = [
     "{ items { n: name n2: name __typename ...F } } fragment F on Item { colour count }",
     "query($x: Boolean!) { items { name @include(if: $x) note @skip(if: $x) count } }",
     "{ broken { name colour count } }",
+    # Objects whose selection is all plain leaves: answered whole, or sent the standard way.
+    "{ items { name note colour count } first { count name } }",
+    "query($x: Boolean!) { items { a: name b: count @include(if: $x) c: colour @skip(if: $x) } }",
+    "{ items { ... on Item { name } ...F } } fragment F on Item { count }",
+    "{ oneBroken { name count } withNulls { name count } }",
+    "{ items { name __typename } }",
 ]
 
 
@@ -148,6 +166,27 @@ async def test_plain_leaves_skip_their_resolvers() -> None:
     result = await built.execute("{ items { name } }")
     assert result.data == {"items": [{"name": "a"}, {"name": "b"}]}
     assert calls == []  # read inline, not through the resolver
+
+
+async def test_an_object_of_plain_leaves_is_answered_whole() -> None:
+    fields: list[str] = []
+
+    class Counting(FastExecutionContext):
+        def execute_field(self, parent_type: Any, source: Any, details: Any, *args: Any) -> Any:
+            fields.append(details[0].node.name.value)
+            return super().execute_field(parent_type, source, details, *args)
+
+    built = build(Counting)
+    result = await built.execute("{ items { name count } first { colour } }")
+    assert result.data == {
+        "items": [{"name": "a", "count": 1}, {"name": "b", "count": 2}],
+        "first": {"colour": "RED"},
+    }
+    assert fields == ["items", "first"]  # no per-field work below them
+    fields.clear()
+    result = await built.execute("{ items { name tags } }")  # a list of strings is no plain leaf
+    assert not result.errors
+    assert fields == ["items", "name", "tags", "name", "tags"]
 
 
 async def test_resolver_middleware_sees_every_field() -> None:
