@@ -402,17 +402,22 @@ class SourceHTTP:
         error: UpstreamError | None = None
         try:
             try:
-                # httpx's timeouts are per read; this one bounds the whole attempt, slow bodies too.
-                async with asyncio.timeout(budget):
-                    response = await self._transport.send(
-                        call.method,
-                        call.path,
-                        params=call.params,
-                        json=call.json,
-                        headers=call.headers,
-                        timeout_s=budget,
-                        connect_timeout_s=min(self.settings.connect_timeout_s, budget),
-                    )
+                sending = self._transport.send(
+                    call.method,
+                    call.path,
+                    params=call.params,
+                    json=call.json,
+                    headers=call.headers,
+                    timeout_s=budget,
+                    connect_timeout_s=min(self.settings.connect_timeout_s, budget),
+                )
+                if self._transport.bounds_whole_exchange:
+                    response = await sending
+                else:
+                    # httpx's and aiohttp's timeouts are per read; this bounds the whole
+                    # attempt, slow bodies too.
+                    async with asyncio.timeout(budget):
+                        response = await sending
             except (TimeoutError, TransportTimeout) as exc:
                 left_now = time_left(self._clock)
                 deadline_hit = left_now is not None and left_now <= _DEADLINE_SLACK_S

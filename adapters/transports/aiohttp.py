@@ -89,6 +89,8 @@ class AiohttpTransport:
         )
         return self._session
 
+    bounds_whole_exchange = False
+
     async def send(
         self,
         method: str,

@@ -112,6 +112,11 @@ class TransportResponse:
 
 
 class Transport(Protocol):
+    bounds_whole_exchange: bool
+    """True when ``send`` itself gives up with TransportTimeout once ``timeout_s`` has passed,
+    waiting for a connection, connecting and a slow reply included: the engine then arms no timer
+    of its own. False when the client's timeouts are per read, so the engine bounds the attempt."""
+
     async def send(
         self,
         method: str,

@@ -105,6 +105,10 @@ class _Exchange(asyncio.Protocol):
         if self._transport is not None:
             self._transport.close()
 
+    def expire(self) -> None:
+        """The exchange's time is up: the reply fails, and the connection is not reused."""
+        self._fail(TransportTimeout("no complete reply in time"))
+
     # -- asyncio.Protocol --------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -202,12 +206,22 @@ class _Exchange(asyncio.Protocol):
             return
         reply.set_result(TransportResponse(self._parser.get_status_code(), headers, body))
 
-    def _fail(self, error: TransportError) -> None:
+    def _fail(self, error: TransportError | TransportTimeout) -> None:
         reply = self._reply
         self._reply = None
         self.close()
         if reply is not None and not reply.done():
             reply.set_exception(error)
+
+
+def _within(connect_timeout_s: float, deadline: float) -> float:
+    """The connect timeout, cut to what is left before the exchange's deadline."""
+    return max(0.0, min(connect_timeout_s, deadline - asyncio.get_running_loop().time()))
+
+
+def _expire_waiter(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TransportTimeout("no connection free in time"))
 
 
 class _TunnelHandshake(asyncio.Protocol):
@@ -250,7 +264,14 @@ class _TunnelHandshake(asyncio.Protocol):
 
 
 class HttptoolsTransport:
-    """A keep-alive connection pool to one origin, created lazily on the running loop."""
+    """A keep-alive connection pool to one origin, created lazily on the running loop.
+
+    Each ``send`` is bounded by its ``timeout_s`` here, with one timer for the whole exchange
+    (waiting for a free connection, connecting, the reply to its last byte), so the engine arms
+    none: ``asyncio.timeout`` around every call was 6 % of a 20-execution request's CPU.
+    """
+
+    bounds_whole_exchange = True
 
     def __init__(
         self,
@@ -310,25 +331,39 @@ class HttptoolsTransport:
         connect_timeout_s: float,
     ) -> TransportResponse:
         request = self._request_bytes(method, path, params, json, headers)
-        connection, reused = await self._acquire(connect_timeout_s)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        connection, reused = await self._acquire(connect_timeout_s, deadline)
         try:
-            response = await connection.exchange(request)
+            response = await self._exchange(connection, request, deadline)
         except TransportError:
             self._discard(connection)
             if not (reused and not connection.received and method in RETRY_STALE):
                 raise
             # The server closed a kept-alive connection as we reused it: that is no answer.
-            connection = await self._connect(connect_timeout_s)
+            connection = await self._connect(_within(connect_timeout_s, deadline))
             try:
-                response = await connection.exchange(request)
+                response = await self._exchange(connection, request, deadline)
             except BaseException:
                 self._discard(connection)
                 raise
         except BaseException:
-            self._discard(connection)  # cancelled mid-exchange: the connection's state is unknown
+            # Timed out or cancelled mid-exchange: the connection's state is unknown.
+            self._discard(connection)
             raise
         self._release(connection)
         return response
+
+    @staticmethod
+    async def _exchange(
+        connection: _Exchange, request: bytes, deadline: float
+    ) -> TransportResponse:
+        reply = connection.exchange(request)
+        timer = asyncio.get_running_loop().call_at(deadline, connection.expire)
+        try:
+            return await reply
+        finally:
+            timer.cancel()
 
     async def aclose(self) -> None:
         self._closed = True
@@ -368,8 +403,10 @@ class HttptoolsTransport:
 
     # -- the pool --------------------------------------------------------------------------------
 
-    async def _acquire(self, connect_timeout_s: float) -> tuple[_Exchange, bool]:
-        """An idle connection (newest first) or a new one, waiting while all are busy."""
+    async def _acquire(self, connect_timeout_s: float, deadline: float) -> tuple[_Exchange, bool]:
+        """An idle connection (newest first) or a new one, waiting while all are busy (until
+        ``deadline``, on the loop's clock)."""
+        loop = asyncio.get_running_loop()
         while True:
             if self._closed:
                 raise TransportError("the client is closed")
@@ -380,15 +417,18 @@ class HttptoolsTransport:
                     return connection, True
                 self._discard(connection)
             if self._open < self._max_connections:
-                return await self._connect(connect_timeout_s), False
-            waiter = asyncio.get_running_loop().create_future()
+                return await self._connect(_within(connect_timeout_s, deadline)), False
+            waiter = loop.create_future()
             self._waiters.append(waiter)
+            timer = loop.call_at(deadline, _expire_waiter, waiter)
             try:
                 await waiter
             except BaseException:
-                if waiter.done() and not waiter.cancelled():
+                if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
                     self._wake_next()  # pass on the turn we were given but will not use
                 raise
+            finally:
+                timer.cancel()
 
     async def _connect(self, connect_timeout_s: float) -> _Exchange:
         self._open += 1

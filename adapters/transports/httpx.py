@@ -69,6 +69,8 @@ class HttpxTransport:
             follow_redirects=False,
         )
 
+    bounds_whole_exchange = False
+
     async def send(
         self,
         method: str,

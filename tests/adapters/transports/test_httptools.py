@@ -411,6 +411,51 @@ async def test_giving_up_while_waiting_for_a_slot(serve: Serve) -> None:
     assert peer.connections == 1
 
 
+async def send_within(wire: HttptoolsTransport, timeout_s: float) -> TransportResponse:
+    return await wire.send(
+        "GET", "/x", params=None, json=None, headers=None, timeout_s=timeout_s, connect_timeout_s=5
+    )
+
+
+async def test_a_reply_that_never_comes_times_out_here_and_its_connection_goes(
+    serve: Serve,
+) -> None:
+    async def never(writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(10)
+
+    async def headers_then_nothing(writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n{")
+        await writer.drain()
+        await asyncio.sleep(10)
+
+    peer = await serve([never, headers_then_nothing, ok()])
+    wire = wire_for(peer, max_connections=1)
+    for _ in range(2):  # no reply at all, then a reply that stops halfway
+        with pytest.raises(TransportTimeout):
+            await send_within(wire, 0.05)
+    assert (await get(wire)).status == 200  # the one slot is free, on a new connection
+    await wire.aclose()
+    assert peer.connections == 3
+
+
+async def test_waiting_for_a_free_connection_counts_against_the_exchange(serve: Serve) -> None:
+    async def slow(writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(0.2)
+        writer.write(ok())
+        await writer.drain()
+
+    peer = await serve([slow, ok()])
+    wire = wire_for(peer, max_connections=1)
+    first = asyncio.ensure_future(get(wire))
+    await asyncio.sleep(0.01)
+    with pytest.raises(TransportTimeout):
+        await send_within(wire, 0.05)  # the one connection stays busy past its time
+    assert (await first).status == 200
+    assert (await get(wire)).status == 200  # the timed-out waiter passed no turn away
+    await wire.aclose()
+    assert peer.connections == 1
+
+
 def test_the_host_header_names_the_origin() -> None:
     default = HttptoolsTransport(
         base_url="http://api.example.com/v1", headers={}, max_connections=1
