@@ -121,6 +121,7 @@ class Runtime:
         for adapter in self.adapters.values():
             await adapter.aclose()
         self.adapters.clear()
+        self.store.stop_sending()
         await self.background.drain()
         await self.state.aclose()
         self.decisions.close()

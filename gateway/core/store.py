@@ -79,7 +79,8 @@ class ExecutionStore:
         self._fetches: SingleFlight[Key, list[Execution]] = SingleFlight()
         self._shared = shared
         """Where replicas share finished executions (Redis); None in one process."""
-        self._background = background or Background()
+        # Not `background or ...`: an idle Background has no tasks, so it is falsy.
+        self._background = background if background is not None else Background()
         self._sleep = sleep
         self._unsent: OrderedDict[Key, None] = OrderedDict()
         """Changes learnt while the shared state was away, oldest first, to be sent when it is back."""
@@ -266,6 +267,17 @@ class ExecutionStore:
                 self._unsent.pop((source, native_id), None)
                 for listener in self.on_invalidate:
                     listener(source, native_id)
+
+    def stop_sending(self) -> None:
+        """At shutdown: stop retrying the changes the shared state missed (logged, not lost
+        silently: the other replicas keep their copies until their TTL)."""
+        if self._sender is not None and not self._sender.done():
+            self._sender.cancel()
+        if self._unsent:
+            log.warning(
+                "shutting down with changes the shared state never received",
+                extra={"count": len(self._unsent)},
+            )
 
     def __len__(self) -> int:
         return len(self._cache)

@@ -97,3 +97,30 @@ async def test_a_read_in_flight_when_the_execution_changes_is_neither_joined_nor
     assert after is not before  # a caller after the change does not join the older read
     await asyncio.gather(before, after)
     assert sandbox.stats.calls[RV_GET] == 3
+
+
+async def test_changes_the_shared_state_missed_are_retried_and_do_not_hold_up_shutdown(
+    runtime: Runtime,
+) -> None:
+    from gateway.core.background import Background
+    from gateway.state.redis import RedisState
+
+    unreachable = RedisState("redis://127.0.0.1:1/0", timeout_s=0.2)
+    background = Background()
+    store = ExecutionStore(
+        cache=CacheConfig(),
+        sources=runtime.sources,
+        adapters=runtime.adapters,
+        stats=runtime.stats,
+        shared=unreachable,
+        background=background,
+    )
+    told: list[tuple[str, str]] = []
+    store.on_invalidate.append(lambda source, native_id: told.append((source, native_id)))
+    await store.invalidate("rv", rotavision.DOC_EXAMPLE_ID)
+    assert told == []  # not announced: the shared state never superseded it
+    assert len(background) == 1  # the retry, waiting for the shared state
+    store.stop_sending()
+    async with asyncio.timeout(5):
+        await background.drain()
+    await unreachable.aclose()
