@@ -44,6 +44,7 @@ from adapters.resilience import (
     RetryBudget,
     time_left,
 )
+from adapters.slots import Slots
 from adapters.transports import (
     Transport,
     TransportError,
@@ -255,7 +256,7 @@ class SourceHTTP:
         self._clock = clock
         self._sleep = sleep
         self._jitter = jitter
-        self._semaphore = asyncio.Semaphore(settings.max_concurrency)
+        self._slots = Slots(settings.max_concurrency)
         self.breaker = CircuitBreaker(
             source=source,
             failures=settings.breaker_failures,
@@ -366,12 +367,9 @@ class SourceHTTP:
                 retry_after=self.breaker.retry_in(),
             )
         try:
-            if self._semaphore.locked():
-                # Waiting for a connection slot is bounded by the deadline, not by the attempt.
-                async with asyncio.timeout(left):
-                    await self._semaphore.acquire()
-            else:
-                await self._semaphore.acquire()  # a free slot: taken at once, no timer needed
+            # Waiting for a connection slot is bounded by the deadline, not by the attempt; a
+            # free slot is taken at once, with no timer.
+            await self._slots.acquire(left)
         except BaseException as exc:
             self.breaker.settle(admission, None)
             if isinstance(exc, TimeoutError):
@@ -384,7 +382,7 @@ class SourceHTTP:
         try:
             return await self._send(call, attempt, admission)
         finally:
-            self._semaphore.release()
+            self._slots.release()
 
     async def _send(self, call: _Call, attempt: int, admission: Admission) -> Any:
         native_id = call.native_id
