@@ -26,7 +26,7 @@ from adapters.transports.httptools import HttptoolsTransport
 from tests.adapters.transports.peer import Peer, Serve, ok
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
     from pathlib import Path
 
 
@@ -50,6 +50,22 @@ async def get(
     return await wire.send(
         method, path, params=None, json=json, headers=headers, timeout_s=5, connect_timeout_s=5
     )
+
+
+def answered_after(delay_s: float) -> Callable[[asyncio.StreamWriter], Awaitable[None]]:
+    """A peer's reply that comes after ``delay_s``."""
+
+    async def reply(writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(delay_s)
+        writer.write(ok())
+        await writer.drain()
+
+    return reply
+
+
+async def never(writer: asyncio.StreamWriter) -> None:
+    """A peer's reply that never comes (within any test's time)."""
+    await asyncio.sleep(10)
 
 
 async def idle_one_closed(wire: HttptoolsTransport) -> None:
@@ -270,12 +286,7 @@ async def test_connection_refused_is_an_error() -> None:
 
 
 async def test_the_pool_is_bounded_and_shared(serve: Serve) -> None:
-    async def slow(writer: asyncio.StreamWriter) -> None:
-        await asyncio.sleep(0.02)
-        writer.write(ok())
-        await writer.drain()
-
-    peer = await serve([slow] * 8)
+    peer = await serve([answered_after(0.02)] * 8)
     wire = wire_for(peer, max_connections=2)
     responses = await asyncio.gather(*(get(wire) for _ in range(8)))
     await wire.aclose()
@@ -285,9 +296,6 @@ async def test_the_pool_is_bounded_and_shared(serve: Serve) -> None:
 
 
 async def test_a_cancelled_exchange_frees_its_slot(serve: Serve) -> None:
-    async def never(writer: asyncio.StreamWriter) -> None:
-        await asyncio.sleep(10)
-
     peer = await serve([never, ok()])
     wire = wire_for(peer, max_connections=1)
     with pytest.raises(TimeoutError):
@@ -393,12 +401,7 @@ async def test_a_protocol_switch_is_an_error(serve: Serve) -> None:
 
 
 async def test_giving_up_while_waiting_for_a_slot(serve: Serve) -> None:
-    async def slow(writer: asyncio.StreamWriter) -> None:
-        await asyncio.sleep(0.05)
-        writer.write(ok())
-        await writer.drain()
-
-    peer = await serve([slow, ok()])
+    peer = await serve([answered_after(0.05), ok()])
     wire = wire_for(peer, max_connections=1)
     first = asyncio.ensure_future(get(wire))
     await asyncio.sleep(0.01)
@@ -420,9 +423,6 @@ async def send_within(wire: HttptoolsTransport, timeout_s: float) -> TransportRe
 async def test_a_reply_that_never_comes_times_out_here_and_its_connection_goes(
     serve: Serve,
 ) -> None:
-    async def never(writer: asyncio.StreamWriter) -> None:
-        await asyncio.sleep(10)
-
     async def headers_then_nothing(writer: asyncio.StreamWriter) -> None:
         writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n{")
         await writer.drain()
@@ -439,12 +439,7 @@ async def test_a_reply_that_never_comes_times_out_here_and_its_connection_goes(
 
 
 async def test_waiting_for_a_free_connection_counts_against_the_exchange(serve: Serve) -> None:
-    async def slow(writer: asyncio.StreamWriter) -> None:
-        await asyncio.sleep(0.2)
-        writer.write(ok())
-        await writer.drain()
-
-    peer = await serve([slow, ok()])
+    peer = await serve([answered_after(0.2), ok()])
     wire = wire_for(peer, max_connections=1)
     first = asyncio.ensure_future(get(wire))
     await asyncio.sleep(0.01)
