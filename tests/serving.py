@@ -70,6 +70,15 @@ async def graphql(
     return body
 
 
+async def metric(client: httpx.AsyncClient, name: str) -> float:
+    """One sample of the gateway's ``/metrics``, by its full name (``..._total``), unlabelled."""
+    text = (await client.get("/metrics")).text
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"no {name} in /metrics")
+
+
 @asynccontextmanager
 async def gateway_client(
     sandbox_url: str, *, env: dict[str, str] | None = None, **sections: dict[str, Any]

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from sandbox import rotavision, truthlocks
-from tests.serving import gateway_client, graphql
+from tests.serving import gateway_client, graphql, metric
 
 if TYPE_CHECKING:
     import httpx
@@ -25,11 +25,7 @@ QUERY = "query One($id: ID!) { execution(id: $id) { id status steps { kind statu
 
 
 async def counter(client: httpx.AsyncClient, name: str) -> float:
-    text = (await client.get("/metrics")).text
-    for line in text.splitlines():
-        if line.startswith(f"gateway_response_cache_{name}_total "):
-            return float(line.split()[1])
-    raise AssertionError(f"no gateway_response_cache_{name}_total in /metrics")
+    return await metric(client, f"gateway_response_cache_{name}_total")
 
 
 async def test_a_finished_execution_is_answered_from_the_cache_the_second_time(

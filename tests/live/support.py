@@ -17,7 +17,7 @@ from sandbox.webhooks import SANDBOX_WEBHOOK_SECRETS, WebhookEvent, signed_deliv
 from tests.serving import demo_config_with, serving
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import AsyncIterator, Awaitable, Callable
 
     from gateway.live.hub import LiveHub
     from sandbox import Sandbox
@@ -75,6 +75,15 @@ async def eventually(check: Callable[[], bool], *, what: str = "condition") -> N
         if check():
             return
         await asyncio.sleep(0.005)
+    raise AssertionError(f"never happened: {what}")
+
+
+async def until(check: Callable[[], Awaitable[bool]], *, what: str, tries: int = 500) -> None:
+    """Wait (bounded) until the awaited ``check()`` holds: for what is read over HTTP."""
+    for _ in range(tries):
+        if await check():
+            return
+        await asyncio.sleep(0.01)
     raise AssertionError(f"never happened: {what}")
 
 

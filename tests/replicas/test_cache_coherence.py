@@ -3,15 +3,15 @@ one leaves no stale execution or whole answer on the other, well before any TTL 
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from sandbox import rotavision
 from sandbox.webhooks import WebhookEvent
-from tests.live.support import eventually, live_gateway, send_webhook
+from tests.live.support import eventually, live_gateway, send_webhook, until
 from tests.replicas.test_live_replicas import shared, two_replicas
+from tests.serving import metric
 
 if TYPE_CHECKING:
     import httpx
@@ -41,14 +41,14 @@ async def answered(client: httpx.AsyncClient, native: str) -> httpx.Response:
 
 async def until_fresh(replica: Live, native: str, tries: int = 200) -> dict[str, Any]:
     """The replica's answer once it shows the correction (bounded: seconds, not a TTL)."""
-    for _ in range(tries):
-        execution: dict[str, Any] = (await answered(replica.http, native)).json()["data"][
-            "execution"
-        ]
-        if execution["outputs"] == {"corrected": True}:
-            return execution
-        await asyncio.sleep(0.01)
-    raise AssertionError("the other replica kept serving the execution as it was before")
+    seen: dict[str, Any] = {}
+
+    async def corrected() -> bool:
+        seen.update((await answered(replica.http, native)).json()["data"]["execution"])
+        return bool(seen["outputs"] == {"corrected": True})
+
+    await until(corrected, what="the other replica serving the correction", tries=tries)
+    return seen
 
 
 async def test_a_webhook_to_one_replica_leaves_no_stale_answer_on_the_other(
@@ -73,11 +73,6 @@ async def test_a_webhook_to_one_replica_leaves_no_stale_answer_on_the_other(
         assert a.reads("rotavision") == reads + 1
 
 
-def metric(text: str, name: str) -> float:
-    line = next(line for line in text.splitlines() if line.startswith(name + " "))
-    return float(line.split()[1])
-
-
 async def test_a_decision_on_one_replica_leaves_no_stale_answer_on_the_other(
     sandbox: Sandbox, sandbox_url: str, redis_server: RedisServer
 ) -> None:
@@ -98,15 +93,14 @@ async def test_a_decision_on_one_replica_leaves_no_stale_answer_on_the_other(
         approval_id = await pending_approval_id(a.http, f"rv:{waiting}")
         decided = await decide(a.http, "approve", approval_id, "ok")
         assert decided["__typename"] == "DecisionSuccess"
+
         # B drops what it held as soon as A's announcement arrives, long before its TTL.
-        for _ in range(300):
+        async def completed() -> bool:
             after = (await b.http.post("/graphql", json=body)).json()["data"]["execution"]
-            if after["status"] != "WAITING_FOR_APPROVAL":
-                break
-            await asyncio.sleep(0.01)
-        assert after["status"] == "COMPLETED"
-        heard = metric((await b.http.get("/metrics")).text, "gateway_cache_changes_heard_total")
-        assert heard >= 1
+            return bool(after["status"] == "COMPLETED")
+
+        await until(completed, what="B answering the decided execution", tries=300)
+        assert await metric(b.http, "gateway_cache_changes_heard_total") >= 1
 
 
 async def test_a_replica_whose_redis_subscription_came_back_forgets_what_it_cached(
@@ -119,14 +113,12 @@ async def test_a_replica_whose_redis_subscription_came_back_forgets_what_it_cach
         reads = a.reads("rotavision")
         redis_server.stop()
         redis_server.start()
+
         # Announcements may have been lost while it was away: everything it held is dropped.
-        for _ in range(500):
-            text = (await a.http.get("/metrics")).text
-            if metric(text, "gateway_cache_forgot_everything_total") >= 1:
-                break
-            await asyncio.sleep(0.02)
-        else:
-            raise AssertionError("the replica never noticed its subscription come back")
+        async def forgot() -> bool:
+            return await metric(a.http, "gateway_cache_forgot_everything_total") >= 1
+
+        await until(forgot, what="the replica noticing its subscription come back", tries=1000)
         await answered(a.http, native)
         assert a.reads("rotavision") == reads + 1
 

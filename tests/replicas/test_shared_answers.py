@@ -4,16 +4,16 @@ request known not to be cacheable does not ask Redis."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 import pytest
 import redis
 
 from sandbox.webhooks import WebhookEvent
-from tests.live.support import eventually, send_webhook
-from tests.replicas.test_cache_coherence import answered, finished_rotavision, metric
+from tests.live.support import eventually, send_webhook, until
+from tests.replicas.test_cache_coherence import answered, finished_rotavision
 from tests.replicas.test_live_replicas import two_replicas
+from tests.serving import metric
 
 if TYPE_CHECKING:
     from sandbox import Sandbox
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.e2e
 
 
 async def answers_metric(replica: Live, name: str) -> float:
-    return metric((await replica.http.get("/metrics")).text, f"gateway_response_cache_{name}_total")
+    return await metric(replica.http, f"gateway_response_cache_{name}_total")
 
 
 def redis_calls(server: RedisServer, command: str) -> int:
@@ -39,11 +39,11 @@ def redis_gets(server: RedisServer) -> int:
 
 async def shared_by(replica: Live, count: int) -> None:
     """Wait until the replica has shared ``count`` answers (it shares after answering)."""
-    for _ in range(500):
-        if await answers_metric(replica, "shared_stores") >= count:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"the replica never shared {count} answer(s)")
+
+    async def shared() -> bool:
+        return await answers_metric(replica, "shared_stores") >= count
+
+    await until(shared, what=f"the replica sharing {count} answer(s)")
 
 
 async def test_an_answer_kept_on_one_replica_is_a_hit_on_the_other(
