@@ -10,8 +10,10 @@ Docs: ``shared/upstreams/nesting.txt`` and notes §3. Quirks we bend to:
   object holding the list under a key, or (``/nestings``) one object with nested ``children``; the
   tree is rebuilt from ``parentId``, and each child becomes a SUB_EXECUTION step of its parent;
 - the list is paged by number with no documented sort order and no total: the ``list_order``
-  option says how the upstream orders it, and an oldest-first list is walked back from its last
-  page (found by probing) so that callers still get newest first;
+  option says how the upstream orders it (``auto``: told from page 1's overall trend, since a
+  realistic list, roots oldest first each followed by its later-started children, is not
+  monotonic), an oldest-first list is walked back from its last page (found by probing), and
+  every page is served newest first so that callers still get newest first;
 - the key goes raw in ``authorization`` (no ``Bearer``); errors are ``{code, message, name, cta,
   feedback}`` and only obvious ``code``/``name`` words are trusted over the HTTP status.
 """
@@ -64,6 +66,7 @@ if TYPE_CHECKING:
     from adapters.engine import SourceHTTP
 
 __all__ = [
+    "DEFAULT_LIST_ORDER",
     "EXECUTIONS_PATH",
     "EXECUTION_PATH",
     "LIST_ORDERS",
@@ -82,6 +85,9 @@ EXECUTIONS_PATH = "/api/v1/executions"
 MAX_PAGE_SIZE = 100
 LIST_ORDERS = ("desc", "asc", "auto")
 """The ``list_order`` option: the documents give the list no sort order (see list_executions)."""
+DEFAULT_LIST_ORDER = "auto"
+"""With no documented order, tell it from the data: a fixed guess is wrong for some upstream."""
+_NO_TIME = datetime.min.replace(tzinfo=UTC)
 
 _LIST_KEYS = ("items", "data", "executions", "children", "results")
 _TOTAL_KEYS = ("total", "totalCount")
@@ -321,7 +327,7 @@ class NestingAdapter(SourceAdapter):
         self, name: str, http: SourceHTTP, options: Mapping[str, object] | None = None
     ) -> None:
         super().__init__(name, http, options)
-        order = self.options.get("list_order", "desc")
+        order = self.options.get("list_order", DEFAULT_LIST_ORDER)
         if order not in LIST_ORDERS:
             raise ValueError(f"list_order must be one of {', '.join(LIST_ORDERS)}, not {order!r}")
         self._detected: str | None = None
@@ -364,23 +370,26 @@ class NestingAdapter(SourceAdapter):
     ) -> ExecutionPage:
         """One page, newest first; the API cannot filter by status, callers do.
 
-        The documents give the list no sort order. With the option ``list_order = "desc"`` (the
-        default) pages are served as the upstream orders them and the cursor is the next page
-        number. With ``"asc"`` the upstream lists oldest first, so the adapter finds the last page
-        (``find_last_page``) and walks back, each page reversed; the cursor is the previous page
-        number. ``"auto"`` reads page 1, decides by ``detect_order`` and keeps the answer.
+        The documents give the list no sort order. With the option ``list_order = "desc"`` the
+        upstream lists newest first and the cursor is the next page number. With ``"asc"`` it
+        lists oldest first, so the adapter finds the last page (``find_last_page``) and walks
+        back; the cursor is the previous page number. ``"auto"`` (the default) reads page 1,
+        decides by ``detect_order`` and keeps the answer. Either way each page's items are
+        sorted newest first (``_newest_first``): an upstream's order is only a trend (children
+        listed after their root), and the merged feed takes each page as newest first.
         """
         size = min(max(page_size, 1), MAX_PAGE_SIZE)
         if cursor is not None:
             page = _page_number(cursor, self.name)
-            undetected = self.options.get("list_order") == "auto" and self._detected is None
+            auto = self.options.get("list_order", DEFAULT_LIST_ORDER) == "auto"
+            undetected = auto and self._detected is None
             probe = await self.list_page(1, size) if undetected else None
             if await self._oldest_first(probe):
                 return _backwards(await self.list_page(page, size))
-            return await self.list_page(page, size)
+            return _newest_first(await self.list_page(page, size))
         first = await self.list_page(1, size)
         if not await self._oldest_first(first):
-            return first
+            return _newest_first(first)
         return _backwards(await self.find_last_page(size, first=first))
 
     async def list_page(self, page_number: int, page_size: int) -> ExecutionPage:
@@ -439,7 +448,7 @@ class NestingAdapter(SourceAdapter):
 
     async def _oldest_first(self, first: ExecutionPage | None) -> bool:
         """Whether this upstream lists oldest first, by the ``list_order`` option."""
-        order = self.options.get("list_order", "desc")
+        order = self.options.get("list_order", DEFAULT_LIST_ORDER)
         if order == "auto":
             if self._detected is None and first is not None and len(first.items) > 1:
                 self._detected = detect_order(first.items)
@@ -448,15 +457,31 @@ class NestingAdapter(SourceAdapter):
 
 
 def detect_order(items: Sequence[Execution]) -> str | None:
-    """``"desc"`` or ``"asc"`` by start time (else creation time) across ``items``; None when
-    they cannot tell (fewer than two distinct times, or no consistent order)."""
-    times = [t for t in ((e.started_at or e.created_at) for e in items) if t is not None]
-    pairs = list(itertools.pairwise(times))
-    if any(a > b for a, b in pairs) and not any(a < b for a, b in pairs):
-        return "desc"
-    if any(a < b for a, b in pairs) and not any(a > b for a, b in pairs):
-        return "asc"
+    """``"desc"`` or ``"asc"`` by the overall trend of start times (else creation times); None
+    when there is none (fewer than two distinct times, or as many pairs each way).
+
+    The trend is Kendall's S, the pairs in rising order minus those in falling order, so a
+    realistic page (roots oldest first, each followed by children that started later than the
+    next root) still reads as the order it mostly is. The roots' own trend decides first when
+    the page has one: children follow their root whichever way the roots are ordered.
+    """
+    roots = [e for e in items if e.parent_native_id is None]
+    for group in (roots, items):
+        trend = _trend([t for t in (_start(e) for e in group) if t is not None])
+        if trend:
+            return "asc" if trend > 0 else "desc"
     return None
+
+
+def _trend(times: Sequence[datetime]) -> int:
+    return sum((a < b) - (a > b) for a, b in itertools.combinations(times, 2))
+
+
+def _start(execution: Execution) -> datetime | None:
+    moment = execution.started_at or execution.created_at
+    if moment is not None and moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment
 
 
 def _page_number(cursor: str, source: str) -> int:
@@ -466,13 +491,22 @@ def _page_number(cursor: str, source: str) -> int:
 
 
 def _backwards(page: ExecutionPage) -> ExecutionPage:
-    """An oldest-first page served newest first: items reversed, the cursor the page before."""
+    """An oldest-first page served newest first: the cursor is the page before."""
     number = page.page_number or 1
     return dataclasses.replace(
-        page,
-        items=tuple(reversed(page.items)),
-        next_cursor=str(number - 1) if number > 1 else None,
+        _newest_first(page), next_cursor=str(number - 1) if number > 1 else None
     )
+
+
+def _newest_first(page: ExecutionPage) -> ExecutionPage:
+    """The page's items newest first by start (else creation) time, untimed last, ties by id
+    descending: the merged feed's own order, so a page read again comes out the same."""
+
+    def key(execution: Execution) -> tuple[bool, datetime, str]:
+        moment = _start(execution)
+        return (moment is not None, moment or _NO_TIME, execution.native_id)
+
+    return dataclasses.replace(page, items=tuple(sorted(page.items, key=key, reverse=True)))
 
 
 def _unwrapped(payload: Any) -> Any:

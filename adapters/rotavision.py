@@ -8,7 +8,10 @@ Docs: ``shared/upstreams/rotavision.txt`` and notes §1. Quirks we bend to:
 - approvals are keyed by execution upstream, at most one pending at a time; we key an Approval by
   its human agent id, which the waiting payload (``current_step``) and the decided step (``agent``)
   share, so an approval keeps its id across the decision; an execution that asks the same human
-  agent again gets ``<agent>~<n>`` for the n-th time (``approval_key``), so each is distinct.
+  agent again gets ``<agent>~<n>`` for the n-th time (``approval_key``), so each is distinct;
+- a decided payload drops ``waiting_for``: the question's ``message``, ``context`` and
+  ``assignees`` are gone, only ``approved_by`` is left. The adapter remembers what each pending
+  approval asked (``ASKED_TTL_S``, in this process) and keeps it on the decided one.
 """
 
 from __future__ import annotations
@@ -76,6 +79,7 @@ __all__ = [
     "RotavisionAdapter",
     "apply_agent_types",
     "approval_key",
+    "keep_what_was_asked",
     "parse_agent_types",
     "parse_execution",
     "parse_execution_page",
@@ -91,6 +95,10 @@ WORKFLOW_ENTRIES = 1_000
 MAX_PAGE_SIZE = 100
 DECISION_ATTEMPTS = 3
 """One send plus two retries of the same request (same Idempotency-Key) on a timeout or 5xx."""
+ASKED_TTL_S = 7 * 24 * 3600.0
+"""How long what a pending approval asked is remembered for its decided copy (a week of
+decisions: a review UI shows the question beside the answer)."""
+ASKED_ENTRIES = 10_000
 ON_BEHALF_OF = "x-on-behalf-of"
 """Names the gateway caller's reviewer id; the documented body has no field for who decided."""
 
@@ -325,6 +333,24 @@ def _pending_approval(key: str, waiting_for: dict[str, Any] | None, updated_at: 
     )
 
 
+def keep_what_was_asked(asked: Approval, decided: Approval) -> Approval:
+    """``decided`` with what the pending ``asked`` showed and the decided payload no longer does:
+    the message, context and request time, and every assignee, in the order asked, each with
+    the decision the decided copy shows (the one who decided keeps theirs)."""
+    shown = {r.id: r for r in decided.reviewers}
+    asked_ids = {r.id for r in asked.reviewers}
+    reviewers = tuple(shown.get(r.id, r) for r in asked.reviewers) + tuple(
+        r for r in decided.reviewers if r.id not in asked_ids
+    )
+    return dataclasses.replace(
+        decided,
+        reviewers=reviewers,
+        message=decided.message if decided.message is not None else asked.message,
+        context=decided.context if decided.context is not None else asked.context,
+        requested_at=decided.requested_at or asked.requested_at,
+    )
+
+
 def _parse_cost(value: object) -> Cost | None:
     data = as_dict(value)
     if not data:
@@ -363,6 +389,22 @@ class RotavisionAdapter(SourceAdapter):
             maxsize=WORKFLOW_ENTRIES, ttl=WORKFLOW_TTL_S
         )
         self._workflow_fetches: dict[str, asyncio.Task[dict[str, str]]] = {}
+        self._asked: TTLCache[tuple[str, str], Approval] = TTLCache(
+            maxsize=ASKED_ENTRIES, ttl=ASKED_TTL_S
+        )
+        """(execution, approval key) → the approval as it was pending."""
+
+    def _with_what_was_asked(self, execution: Execution) -> Execution:
+        """Remember each pending approval; give each decided one what its pending copy asked."""
+        approvals = []
+        for approval in execution.approvals:
+            key = (execution.native_id, approval.key)
+            if approval.status is ApprovalStatus.PENDING:
+                self._asked[key] = approval
+            elif (asked := self._asked.get(key)) is not None:
+                approval = keep_what_was_asked(asked, approval)
+            approvals.append(approval)
+        return dataclasses.replace(execution, approvals=tuple(approvals))
 
     async def _with_kinds(self, execution: Execution) -> Execution:
         workflow_id = execution.workflow.id if execution.workflow else None
@@ -408,7 +450,8 @@ class RotavisionAdapter(SourceAdapter):
         payload = await self.http.request_json(
             "GET", EXECUTION_PATH, native_id, native_id=native_id
         )
-        return await self._with_kinds(self.parsed(parse_execution, payload, native_id))
+        execution = self.parsed(parse_execution, payload, native_id)
+        return await self._with_kinds(self._with_what_was_asked(execution))
 
     async def list_executions(
         self, *, cursor: str | None, page_size: int, status: ExecutionStatus | None = None
@@ -420,10 +463,10 @@ class RotavisionAdapter(SourceAdapter):
             params["status"] = _LIST_FILTER[status]
         payload = await self.http.request_json("GET", LIST_PATH, params=params)
         page = self.parsed(parse_execution_page, payload, None)
-        if not self._kinds_from_workflow:
-            return page
-        items = await asyncio.gather(*(self._with_kinds(item) for item in page.items))
-        return dataclasses.replace(page, items=tuple(items))
+        items = tuple(self._with_what_was_asked(item) for item in page.items)
+        if self._kinds_from_workflow:
+            items = tuple(await asyncio.gather(*(self._with_kinds(item) for item in items)))
+        return dataclasses.replace(page, items=items)
 
     async def decide(
         self,

@@ -6,8 +6,9 @@ Docs: ``shared/upstreams/truthlocks.txt`` and notes §4. Quirks we bend to:
   ``output``, ``total_cost_cents``, ``receipt_id``, ``started_at``, ``error``) and variant B
   (OpenAPI: ``orchestration_id`` uuid, ``agents[]``, ``parameters``, steps with ``step_id`` and
   a free-form ``status``, ``results``, ``receipts[]``, ``created_at``);
-- variant A steps have no status: it is derived from the run's status and the step's position
-  (see ``_derived_step_status``);
+- variant A steps have no status: the page lists "every step executed", each with an outcome
+  summary (``result``) and ``duration_ms``, so such a step has ended, even in a running run; how
+  the last one ended is the run's to say (see ``_derived_step_status``);
 - no approval, cancel or list endpoint is documented, so the adapter only gets;
 - ``X-Tenant-ID`` is required beside the key; error bodies are flat ``{code, message, details,
   trace_id}``, and a rate-limited body says its wait in ``details.retry_after_seconds``.
@@ -109,9 +110,8 @@ _STEP_KIND = {
     "approval": StepKind.HUMAN_APPROVAL,
 }
 
-# A status-less step that is the last of a run in one of these states shares its fate.
+# A status-less step that is the last of a run that ended in one of these states shares its fate.
 _LAST_STEP_STATUS = {
-    ExecutionStatus.RUNNING: StepStatus.RUNNING,
     ExecutionStatus.FAILED: StepStatus.FAILED,
     ExecutionStatus.TIMED_OUT: StepStatus.TIMED_OUT,
     ExecutionStatus.CANCELLED: StepStatus.CANCELLED,
@@ -181,20 +181,34 @@ def _ordered_steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [steps[i] for i in order]
 
 
-def _derived_step_status(run_status: ExecutionStatus, *, is_last: bool) -> StepStatus:
-    """A status for a step that has none (variant A), from the run's status and its position.
+def _derived_step_status(run_status: ExecutionStatus, *, is_last: bool, ended: bool) -> StepStatus:
+    """A status for a step that has none (variant A), from the run's status, the step's position
+    and whether it ``ended`` (listed with an outcome and a duration, as executed steps are).
 
-    Every step of a completed run completed; in a running, failed, timed-out or cancelled run the
-    last step is running/failed/timed out/cancelled and the ones before it completed; a pending
-    run's steps are pending; an unknown run status leaves its steps UNKNOWN.
+    Every step of a completed run completed; the last step of a failed, timed-out or cancelled
+    run shares its fate. Otherwise a step that ended completed, except the last one of a run
+    whose status is unknown (how it ended is unknown too). A step listed without outcome or
+    duration is the current one of a running run when last (RUNNING), pending in a pending run.
     """
     if run_status is ExecutionStatus.COMPLETED:
         return StepStatus.COMPLETED
+    if is_last and run_status in _LAST_STEP_STATUS:
+        return _LAST_STEP_STATUS[run_status]
+    if ended:
+        unknown = is_last and run_status is ExecutionStatus.UNKNOWN
+        return StepStatus.UNKNOWN if unknown else StepStatus.COMPLETED
+    if run_status is ExecutionStatus.RUNNING:
+        return StepStatus.RUNNING if is_last else StepStatus.COMPLETED
+    if run_status in _LAST_STEP_STATUS:
+        return StepStatus.COMPLETED
     if run_status is ExecutionStatus.PENDING:
         return StepStatus.PENDING
-    if run_status in _LAST_STEP_STATUS:
-        return _LAST_STEP_STATUS[run_status] if is_last else StepStatus.COMPLETED
     return StepStatus.UNKNOWN
+
+
+def _has_ended(data: dict[str, Any]) -> bool:
+    """Listed with an outcome summary and a duration: the step was executed, not running."""
+    return data.get("result") not in (None, "") and as_int(data.get("duration_ms")) is not None
 
 
 def _parse_step(
@@ -209,7 +223,7 @@ def _parse_step(
     kind = _STEP_KIND.get(normalize_word(action) or "", StepKind.UNKNOWN)
     upstream_status = as_str(data.get("status"))
     if upstream_status is None:
-        status = _derived_step_status(run_status, is_last=is_last)
+        status = _derived_step_status(run_status, is_last=is_last, ended=_has_ended(data))
     else:
         status = _STEP_STATUS.get(normalize_word(upstream_status) or "", StepStatus.UNKNOWN)
     step_number = as_int(data.get("step_number"))

@@ -16,7 +16,9 @@ Docs: ``shared/upstreams/velt.txt`` and notes §2. Quirks we bend to:
 - once the aggregator settles a human step its output carries ``aggregatorStatus``/``decision``,
   but the step reads ``waiting`` until the run resumes: the approval is decided from the output;
 - no per-reviewer vote list is documented, only aggregates (``rejectedBy``, ``approveCount``,
-  ``mandatoryApproveCount``): a reviewer's decision is filled only where they pin it down;
+  ``mandatoryApproveCount``): a reviewer's decision is filled only where they pin it down; a
+  reviewer Velt says has voted (``idempotent``) approved unless ``rejectedBy`` names them, since
+  any rejection settles the step;
 - times are epoch milliseconds; list items carry no steps (``steps: []``), so a page is incomplete.
 """
 
@@ -550,9 +552,9 @@ class VeltAdapter(SourceAdapter):
 
         Velt has no idempotency header here: a reviewer's second vote is answered
         ``recorded: false, rejectionReason: idempotent``, which is what makes a re-send safe. That
-        answer does not say which decision is on record, so the execution is re-read to find this
-        reviewer's vote: the outcome carries it (``recorded_decision``, None when the payload does
-        not show it) and the gateway must not call a different earlier vote a success.
+        answer does not say which decision is on record, so the execution is re-read and the
+        step's state tells it (``_vote_on_record``): the outcome carries it
+        (``recorded_decision``) and the gateway calls only the same decision a success.
         """
         native_id = execution.native_id
         if not reviewer_id:
@@ -585,7 +587,7 @@ class VeltAdapter(SourceAdapter):
                 already_recorded=True,
                 detail=reason,
                 requested=decision,
-                recorded_decision=_vote_of(reread, reviewer_id),
+                recorded_decision=_vote_on_record(reread, reviewer_id, reply.aggregator_status),
                 approval=reread,
             )
         kind = _REFUSALS.get(reason or "", UpstreamBadResponse)
@@ -604,11 +606,36 @@ class VeltAdapter(SourceAdapter):
             return None
 
 
-def _vote_of(approval: Approval | None, reviewer_id: str) -> Decision | None:
-    """The decision the approval shows for ``reviewer_id``, if it shows one."""
-    if approval is None:
-        return None
-    reviewer = next((r for r in approval.reviewers if r.id == reviewer_id), None)
-    if reviewer is None or reviewer.decision is None:
-        return None
-    return Decision.APPROVE if reviewer.decision is ApprovalStatus.APPROVED else Decision.REJECT
+def _vote_on_record(
+    approval: Approval | None, reviewer_id: str, replied: ApprovalStatus | None
+) -> Decision | None:
+    """The vote Velt holds for a reviewer it answered ``idempotent``: they have voted, and the
+    step's state says which way.
+
+    A human step resolves when all mandatory reviewers approve **or any reviewer rejects**, so
+    a step still pending after this reviewer's vote, or resolved as approved, holds their
+    approval; a rejected one holds their rejection when ``rejectedBy`` names them, and their
+    earlier approval when it names someone else (their vote did not settle it, so it was no
+    rejection). The reply's own ``aggregatorStatus`` says as much when the re-read failed. None
+    only when nothing pins it down (a rejection without ``rejectedBy``, as ``steps/resolve``
+    leaves it).
+    """
+    status = replied
+    if approval is not None:
+        reviewer = next((r for r in approval.reviewers if r.id == reviewer_id), None)
+        if reviewer is not None and reviewer.decision is not None:
+            return _as_decision(reviewer.decision)
+        status = approval.status
+    if status is ApprovalStatus.PENDING or status is ApprovalStatus.APPROVED:
+        return Decision.APPROVE
+    if status is ApprovalStatus.REJECTED and approval is not None and approval.decided_by:
+        return Decision.REJECT if approval.decided_by == reviewer_id else Decision.APPROVE
+    return None
+
+
+def _as_decision(status: ApprovalStatus) -> Decision | None:
+    if status is ApprovalStatus.APPROVED:
+        return Decision.APPROVE
+    if status is ApprovalStatus.REJECTED:
+        return Decision.REJECT
+    return None

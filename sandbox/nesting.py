@@ -4,8 +4,10 @@ Shapes follow ``shared/upstreams/nesting.txt``; where that page is silent (the s
 ``detail`` variants, the reply envelopes, 404s) the sandbox makes the choices recorded in
 ``docs/upstreams.md``: plausible status words plus one no adapter knows (``paused_by_admin``), three
 ``detail`` variants, bare-array replies, and Zaia's 401 body shape for every error. The list's
-order is not documented either: ``list_order`` plays newest first (``"desc"``, the default) or
-oldest first (``"asc"``).
+order is not documented either: ``list_order`` plays newest first (``"desc"``), oldest first
+(``"asc"``), or what a real list looks like (``"grouped"``): roots oldest first, each followed by its
+descendants, which started later (a parent's children, then theirs, each by start time), so the
+start times only trend upwards.
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ __all__ = [
     "routes",
 ]
 
-ListOrder = Literal["desc", "asc"]
-"""How the list orders executions: the documents give no order, so the sandbox plays both."""
+ListOrder = Literal["desc", "asc", "grouped"]
+"""How the list orders executions: the documents give no order, so the sandbox plays strictly
+newest first, strictly oldest first, and roots oldest first each followed by its descendants."""
 
 NestingsShape = Literal["array", "object", "single"]
 """How ``/nestings`` replies: a bare array, ``{"items": [...]}``, or the root with nested ``children``."""
@@ -249,6 +252,9 @@ class NestingStore:
     def listed(self) -> list[dict[str, Any]]:
         """Every execution in the list's order (``list_order``)."""
         newest = self.newest_first()
+        if self.list_order == "grouped":
+            roots = [e for e in newest[::-1] if e["parentId"] is None]
+            return [member for root in roots for member in self.tree(root["id"])]
         return newest if self.list_order == "desc" else newest[::-1]
 
     def children_of(self, native_id: str) -> list[dict[str, Any]]:

@@ -672,7 +672,7 @@ async def test_list_pages_by_number_until_a_short_page() -> None:
         httpx.Response(200, json=page_of(3)),
         httpx.Response(200, json=page_of(1, start=3)),
     ]
-    adapter = make_adapter(router)
+    adapter = make_adapter(router, options={"list_order": "desc"})
     first = await adapter.list_executions(cursor=None, page_size=3)
     second = await adapter.list_executions(cursor=first.next_cursor, page_size=3)
     await adapter.aclose()
@@ -787,12 +787,88 @@ async def test_find_last_page_probes_to_the_last_non_empty_page(count: int) -> N
     assert route.call_count <= 2 + 2 * max(1, count // 3).bit_length()
 
 
-def test_detect_order_reads_start_times() -> None:
-    items = [parse_execution(timed(n)) for n in (1, 2, 3)]
-    assert detect_order(items) == "asc"
-    assert detect_order(items[::-1]) == "desc"
-    assert detect_order(items[:1]) is None
-    assert detect_order([items[1], items[0], items[2]]) is None
+def test_detect_order_reads_the_trend_of_start_times() -> None:
+    one, two, three, four = (parse_execution(timed(n)) for n in (1, 2, 3, 4))
+    assert detect_order([one, two, three]) == "asc"
+    assert detect_order([three, two, one]) == "desc"
+    assert detect_order([one]) is None
+    assert detect_order([one, parse_execution(timed(1))]) is None  # one distinct time
+    # Not monotonic, but a trend: two pairs one way, one the other.
+    assert detect_order([two, one, three]) == "asc"
+    assert detect_order([two, three, one]) == "desc"
+    assert detect_order([two, four, one, three]) is None  # three pairs each way
+
+
+def grouped(*, roots_oldest_first: bool) -> list[dict[str, Any]]:
+    """A realistic list: three roots, each followed by children that started after it, some
+    after the next root had started (a long run that spawns sub-executions as it goes)."""
+    trees = [
+        [("r1", None, 0), ("r1a", "r1", 1), ("r1b", "r1", 9), ("r1c", "r1", 14)],
+        [("r2", None, 5), ("r2a", "r2", 6), ("r2b", "r2", 16)],
+        [("r3", None, 10), ("r3a", "r3", 11), ("r3b", "r3", 12), ("r3c", "r3", 18)],
+    ]
+    if not roots_oldest_first:
+        trees.reverse()
+    return [
+        execution(
+            _uuid_of(name),
+            parent=_uuid_of(parent) if parent else None,
+            started=f"2026-11-01T12:{minute:02d}:00.000Z",
+        )
+        for tree in trees
+        for name, parent, minute in tree
+    ]
+
+
+def _uuid_of(name: str) -> str:
+    return f"00000000-0000-4000-8000-{name.encode().hex():0>12}"
+
+
+def test_detect_order_reads_a_realistic_list() -> None:
+    """Roots in order, each followed by its later-started children: the roots' trend decides."""
+    oldest_first = [parse_execution(r) for r in grouped(roots_oldest_first=True)]
+    newest_first = [parse_execution(r) for r in grouped(roots_oldest_first=False)]
+    assert detect_order(oldest_first) == "asc"
+    assert detect_order(newest_first) == "desc"
+    # Without roots on the page, the trend of all of it.
+    assert detect_order([e for e in oldest_first if e.parent_native_id]) == "asc"
+
+
+async def test_a_realistic_oldest_first_list_is_served_newest_first_by_default() -> None:
+    """No ``list_order`` given: the order is told from page 1, the walk starts at the last page,
+    and each page comes newest first. Only a page boundary splitting a tree leaves an item
+    before a newer one."""
+    records = grouped(roots_oldest_first=True)
+    router = respx.Router(base_url=BASE)
+    router.get("/api/v1/executions").side_effect = paged(records)
+    adapter = make_adapter(router)
+    pages: list[list[str]] = []
+    cursor: str | None = None
+    while True:
+        page = await adapter.list_executions(cursor=cursor, page_size=4)
+        pages.append([e.started_at.isoformat() for e in page.items if e.started_at])
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    await adapter.aclose()
+    assert len(pages) == 3
+    assert all(times == sorted(times, reverse=True) for times in pages)
+    assert pages[0][0] == "2026-11-01T12:18:00+00:00"  # the newest, first
+    walked = [t for times in pages for t in times]
+    assert sorted(walked) == sorted(r["startedAt"].replace(".000Z", "+00:00") for r in records)
+
+
+async def test_a_realistic_newest_first_list_is_served_page_by_page_newest_first() -> None:
+    records = grouped(roots_oldest_first=False)
+    router = respx.Router(base_url=BASE)
+    route = router.get("/api/v1/executions")
+    route.side_effect = paged(records)
+    adapter = make_adapter(router, options={"list_order": "auto"})
+    page = await adapter.list_executions(cursor=None, page_size=20)
+    await adapter.aclose()
+    started = [e.started_at for e in page.items]
+    assert started == sorted(started, reverse=True)  # type: ignore[type-var]
+    assert (page.page_number, page.next_cursor, route.call_count) == (1, None, 1)
 
 
 @pytest.mark.parametrize("order", ["asc", "auto"])

@@ -40,7 +40,7 @@ def doc_example() -> dict[str, Any]:
 
 def test_fixture_is_the_vendor_example() -> None:
     if not SHARED.exists():
-        pytest.skip("shared/ is not beside this checkout")
+        pytest.skip("the vendors' documents (shared/) are not next to this checkout")
     text = SHARED.read_text()
     start = text.index('{\n  "id"')
     vendor, _ = json.JSONDecoder().raw_decode(text[start:])
@@ -129,6 +129,84 @@ def test_approval_keeps_its_key_across_the_decision() -> None:
     (after,) = parse_execution(decided).approvals
     assert before.key == after.key
     assert after.status is ApprovalStatus.REJECTED
+
+
+def decided_payload(*, approved: bool, by: str) -> dict[str, Any]:
+    """The waiting payload once decided, as documented: no ``waiting_for``, the human step's
+    output ``{approved, approved_by, notes}``."""
+    decided = copy.deepcopy(waiting_payload())
+    decided["status"] = "completed"
+    for gone in ("waiting_for", "current_step", "approve_url"):
+        del decided[gone]
+    decided["steps"] = [
+        {
+            "id": "step_1",
+            "agent": "escalation",
+            "status": "completed",
+            "output": {"approved": approved, "approved_by": by, "notes": "checked"},
+            "duration_ms": 125000,
+        },
+    ]
+    decided["completed_at"] = "2026-02-01T10:32:07Z"
+    return decided
+
+
+@pytest.mark.parametrize("approved", [True, False])
+async def test_a_decided_approval_keeps_what_was_asked(approved: bool) -> None:
+    """The decided payload drops the message and the assignees; a review UI keeps showing them."""
+    router = respx.Router(base_url=BASE)
+    route = router.get("/v1/orchestrate/executions/exec_w1")
+    route.side_effect = [
+        httpx.Response(200, json=waiting_payload()),
+        httpx.Response(200, json=decided_payload(approved=approved, by="b@example.com")),
+    ]
+    adapter = make_adapter(router)
+    (pending,) = (await adapter.get_execution("exec_w1")).approvals
+    (decided,) = (await adapter.get_execution("exec_w1")).approvals
+    await adapter.aclose()
+    status = ApprovalStatus.APPROVED if approved else ApprovalStatus.REJECTED
+    assert (decided.key, decided.status, decided.decided_by) == (
+        pending.key,
+        status,
+        "b@example.com",
+    )
+    assert (decided.message, decided.context) == ("Approve the refund?", {"amount": 10})
+    assert [(r.id, r.decision) for r in decided.reviewers] == [
+        ("a@example.com", None),
+        ("b@example.com", status),
+    ]
+    assert (decided.notes, decided.step_native_id) == ("checked", "step_1")
+
+
+async def test_a_decided_approval_never_seen_pending_shows_what_the_payload_has() -> None:
+    router = respx.Router(base_url=BASE)
+    payload = decided_payload(approved=True, by="a@example.com")
+    router.get("/v1/orchestrate/executions/exec_w1").respond(200, json=payload)
+    adapter = make_adapter(router)
+    (decided,) = (await adapter.get_execution("exec_w1")).approvals
+    await adapter.aclose()
+    assert decided.message is None
+    assert [r.id for r in decided.reviewers] == ["a@example.com"]
+
+
+async def test_the_list_remembers_what_was_asked_too() -> None:
+    router = respx.Router(base_url=BASE)
+    listed = router.get("/v1/orchestrate/executions")
+    listed.side_effect = [
+        httpx.Response(200, json={"data": [waiting_payload()], "has_more": False}),
+        httpx.Response(
+            200,
+            json={"data": [decided_payload(approved=False, by="a@example.com")], "has_more": False},
+        ),
+    ]
+    adapter = make_adapter(router)
+    await adapter.list_executions(cursor=None, page_size=10)
+    page = await adapter.list_executions(cursor=None, page_size=10)
+    await adapter.aclose()
+    (decided,) = page.items[0].approvals
+    assert decided.status is ApprovalStatus.REJECTED
+    assert decided.message == "Approve the refund?"
+    assert [r.id for r in decided.reviewers] == ["a@example.com", "b@example.com"]
 
 
 def asked_twice() -> dict[str, Any]:

@@ -282,36 +282,63 @@ def test_variant_b_step_status(word: str, status: StepStatus) -> None:
     assert step.upstream_status == word
 
 
+C, R = StepStatus.COMPLETED, StepStatus.RUNNING
+
+
 @pytest.mark.parametrize(
     ("run_status", "expected"),
     [
-        pytest.param("completed", [StepStatus.COMPLETED] * 3, id="completed"),
-        pytest.param(
-            "failed", [StepStatus.COMPLETED, StepStatus.COMPLETED, StepStatus.FAILED], id="failed"
-        ),
-        pytest.param(
-            "timeout",
-            [StepStatus.COMPLETED, StepStatus.COMPLETED, StepStatus.TIMED_OUT],
-            id="timeout",
-        ),
-        pytest.param(
-            "running",
-            [StepStatus.COMPLETED, StepStatus.COMPLETED, StepStatus.RUNNING],
-            id="running",
-        ),
-        pytest.param(
-            "cancelled",
-            [StepStatus.COMPLETED, StepStatus.COMPLETED, StepStatus.CANCELLED],
-            id="cancelled",
-        ),
-        pytest.param("pending", [StepStatus.PENDING] * 3, id="pending"),
-        pytest.param("suspended", [StepStatus.UNKNOWN] * 3, id="unknown"),
+        pytest.param("completed", [C, C, C], id="completed"),
+        pytest.param("failed", [C, C, StepStatus.FAILED], id="failed"),
+        pytest.param("timeout", [C, C, StepStatus.TIMED_OUT], id="timeout"),
+        # "every step executed", each with its outcome and duration: none of them still runs.
+        pytest.param("running", [C, C, C], id="running"),
+        pytest.param("cancelled", [C, C, StepStatus.CANCELLED], id="cancelled"),
+        pytest.param("pending", [C, C, C], id="pending"),
+        pytest.param("suspended", [C, C, StepStatus.UNKNOWN], id="unknown"),
     ],
 )
 def test_variant_a_step_status_is_derived(run_status: str, expected: list[StepStatus]) -> None:
     execution = parse_execution(variant_a(status=run_status))
     assert [s.status for s in execution.steps] == expected
     assert [s.native_id for s in execution.steps] == ["1", "2", "3"]
+
+
+def test_a_running_variant_a_run_lists_only_ended_steps() -> None:
+    """The page's prose: a running orchestration's steps each carry ``result`` and
+    ``duration_ms``; their end is known, so no step reads RUNNING (the run does)."""
+    execution = parse_execution(
+        variant_a(status="running", output=None, receipt_id=None, completed_at=None)
+    )
+    assert execution.status is ExecutionStatus.RUNNING
+    assert [(s.status, s.duration_ms) for s in execution.steps] == [
+        (C, 820),
+        (C, 340),
+        (C, 12),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("run_status", "expected"),
+    [
+        pytest.param("running", [C, C, R], id="running"),
+        pytest.param("failed", [C, C, StepStatus.FAILED], id="failed"),
+        pytest.param("pending", [StepStatus.PENDING] * 3, id="pending"),
+        pytest.param("suspended", [StepStatus.UNKNOWN] * 3, id="unknown"),
+    ],
+)
+def test_variant_a_steps_without_outcome_and_duration_follow_the_run(
+    run_status: str, expected: list[StepStatus]
+) -> None:
+    """Not what the page shows, read tolerantly: a step without an outcome or a duration may be
+    the one still running."""
+    steps = [
+        {"step_number": 1, "action": "llm_inference", "result": "Classified"},
+        {"step_number": 2, "action": "tool_call", "duration_ms": 340},
+        {"step_number": 3, "action": "decision", "result": "", "duration_ms": None},
+    ]
+    execution = parse_execution(variant_a(status=run_status, steps=steps))
+    assert [s.status for s in execution.steps] == expected
 
 
 def test_derived_last_step_follows_step_number_not_position() -> None:

@@ -101,7 +101,7 @@ def human(status: str, output: dict[str, Any], **fields: Any) -> dict[str, Any]:
 
 def test_fixture_is_the_vendor_example() -> None:
     if not SHARED.exists():
-        pytest.skip("shared/ is not beside this checkout")
+        pytest.skip("the vendors' documents (shared/) are not next to this checkout")
     text = SHARED.read_text()
     examples = []
     start = text.find('{\n  "result"')
@@ -846,41 +846,89 @@ async def test_a_recorded_reply_without_aggregator_leaves_the_state_unknown() ->
     assert (result.approval_status, result.recorded_decision) == (None, Decision.REJECT)
 
 
+RESOLVED_OUTPUT = fixture("human_step_resolved.json")["output"]
+REJECTED_OUTPUT = fixture("human_step_rejected.json")["output"]
+LEAD, OPS = "lead@example.com", "ops@example.com"
+HALFWAY = {"reviewerIds": [LEAD, OPS], "approveCount": 1, "mandatoryApproveCount": 1}
+
+
 @pytest.mark.parametrize(
-    ("reread", "decision", "recorded", "status"),
+    ("reread", "reviewer", "decision", "recorded", "status"),
     [
         pytest.param(
-            human("completed", fixture("human_step_resolved.json")["output"]),
+            human("completed", RESOLVED_OUTPUT),
+            LEAD,
             Decision.APPROVE,
             Decision.APPROVE,
             ApprovalStatus.APPROVED,
-            id="same-decision",
+            id="resolved-same-decision",
         ),
         pytest.param(
-            human("completed", fixture("human_step_resolved.json")["output"]),
+            human("completed", RESOLVED_OUTPUT),
+            LEAD,
             Decision.REJECT,
             Decision.APPROVE,
             ApprovalStatus.APPROVED,
-            id="other-decision",
+            id="resolved-other-decision",
+        ),
+        # Any rejection settles the step: one still waiting after this reviewer voted holds
+        # their approval, though the output's counts do not say whose it is.
+        pytest.param(
+            human("waiting", HALFWAY),
+            LEAD,
+            Decision.APPROVE,
+            Decision.APPROVE,
+            ApprovalStatus.PENDING,
+            id="waiting-same-decision",
+        ),
+        pytest.param(
+            human("waiting", HALFWAY),
+            LEAD,
+            Decision.REJECT,
+            Decision.APPROVE,
+            ApprovalStatus.PENDING,
+            id="waiting-other-decision",
+        ),
+        pytest.param(
+            human("completed", REJECTED_OUTPUT),
+            OPS,
+            Decision.REJECT,
+            Decision.REJECT,
+            ApprovalStatus.REJECTED,
+            id="rejected-by-this-reviewer",
+        ),
+        pytest.param(
+            human("completed", REJECTED_OUTPUT),
+            OPS,
+            Decision.APPROVE,
+            Decision.REJECT,
+            ApprovalStatus.REJECTED,
+            id="rejected-by-this-reviewer-asked-approve",
+        ),
+        pytest.param(
+            human("completed", {**REJECTED_OUTPUT, "mandatoryApproveCount": None}),
+            LEAD,
+            Decision.APPROVE,
+            Decision.APPROVE,
+            ApprovalStatus.REJECTED,
+            id="rejected-by-another-reviewer",
         ),
         pytest.param(
             human(
-                "waiting",
-                {
-                    "reviewerIds": ["lead@example.com", "ops@example.com"],
-                    "approveCount": 1,
-                    "mandatoryApproveCount": 1,
-                },
+                "completed",
+                {k: v for k, v in REJECTED_OUTPUT.items() if k not in ("rejectedBy",)},
             ),
+            OPS,
             Decision.REJECT,
             None,
-            ApprovalStatus.PENDING,
-            id="not-shown",
+            ApprovalStatus.REJECTED,
+            id="rejected-without-rejected-by",
         ),
     ],
 )
 async def test_an_idempotent_refusal_says_what_is_on_record(
     reread: dict[str, Any],
+    reviewer: str,
     decision: Decision,
     recorded: Decision | None,
     status: ApprovalStatus,
@@ -894,7 +942,7 @@ async def test_an_idempotent_refusal_says_what_is_on_record(
         execution,
         execution.approvals[0],
         decision,
-        reviewer_id="lead@example.com",
+        reviewer_id=reviewer,
         notes=None,
         idempotency_key="mut-1",
     )
@@ -908,9 +956,22 @@ async def test_an_idempotent_refusal_says_what_is_on_record(
     assert result.approval.key == "step_h"
 
 
-async def test_an_idempotent_refusal_stands_when_the_reread_fails() -> None:
+@pytest.mark.parametrize(
+    ("aggregator", "recorded"),
+    [
+        pytest.param("pending", Decision.APPROVE, id="pending"),
+        pytest.param("resolved", Decision.APPROVE, id="resolved"),
+        pytest.param("rejected", None, id="rejected"),
+    ],
+)
+async def test_an_idempotent_refusal_stands_when_the_reread_fails(
+    aggregator: str, recorded: Decision | None
+) -> None:
+    """The reply's own ``aggregatorStatus`` says which way, except for a rejection (whose?)."""
+    reply = fixture("record_decision_idempotent.json")
+    reply["result"]["aggregatorStatus"] = aggregator
     router = respx.Router(base_url=BASE, assert_all_called=False)
-    router.post(DECIDE).respond(200, json=fixture("record_decision_idempotent.json"))
+    router.post(DECIDE).respond(200, json=reply)
     router.post(GET).respond(404, json=envelope("NOT_FOUND"))
     adapter = make_adapter(router)
     execution = parse_execution(WAITING)
@@ -918,13 +979,21 @@ async def test_an_idempotent_refusal_stands_when_the_reread_fails() -> None:
         execution,
         execution.approvals[0],
         Decision.APPROVE,
-        reviewer_id="lead@example.com",
+        reviewer_id=LEAD,
         notes=None,
         idempotency_key="mut-1",
     )
     await adapter.aclose()
-    assert (result.already_recorded, result.approval_status) == (True, ApprovalStatus.PENDING)
-    assert (result.recorded_decision, result.approval) == (None, None)
+    assert result.already_recorded is True
+    assert result.approval_status is _AGGREGATOR[aggregator]
+    assert (result.recorded_decision, result.approval) == (recorded, None)
+
+
+_AGGREGATOR = {
+    "pending": ApprovalStatus.PENDING,
+    "resolved": ApprovalStatus.APPROVED,
+    "rejected": ApprovalStatus.REJECTED,
+}
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,7 @@ DECIDE = """mutation ($input: DecisionInput!) {
     __typename
     ... on DecisionSuccess {
       alreadyRecorded
-      approval { id status decidedBy notes reviewers { id decision } approveCount }
+      approval { id status decidedBy notes message reviewers { id decision } approveCount }
       execution { id status steps { kind status } }
     }
     ... on DecisionError { code message }
@@ -80,10 +80,20 @@ async def test_approve_a_rotavision_approval_and_see_the_execution_move_on(
 async def test_reject_then_deciding_again_is_not_waiting(
     gateway: httpx.AsyncClient, sandbox: Sandbox
 ) -> None:
-    approval_id = await pending_approval_id(gateway, f"rv:{rotavision.DEMO_WAITING_ID}")
+    execution_id = f"rv:{rotavision.DEMO_WAITING_ID}"
+    waiting = sandbox.rotavision.executions[rotavision.DEMO_WAITING_ID]["waiting_for"]
+    approval_id = await pending_approval_id(gateway, execution_id)
     rejected = await decide(gateway, "reject", approval_id, "no")
     assert rejected["__typename"] == "DecisionSuccess"
     assert rejected["approval"]["status"] == "REJECTED"
+    # The run moves on to COMPLETED: the outcome is the approval's status, not the run's.
+    assert rejected["execution"]["status"] == "COMPLETED"
+    # What was asked stays shown beside the answer, though the decided payload drops it.
+    assert rejected["approval"]["message"] == waiting["message"]
+    assert rejected["approval"]["reviewers"] == [
+        {"id": "lead@example.com", "decision": None},
+        {"id": "ops@example.com", "decision": "REJECTED"},
+    ]
     again = await decide(gateway, "approve", approval_id)
     assert again["__typename"] == "ApprovalNotWaiting"
     assert again["code"] == "CONFLICT"
@@ -154,18 +164,23 @@ async def test_velt_two_reviewers_first_vote_keeps_pending_second_resolves(
         voted = {r["id"]: r["decision"] for r in first["approval"]["reviewers"]}
         assert voted == {"lead@example.com": None, "ops@example.com": None}
         # Other notes, so the gateway asks Velt again: the same reviewer's second vote is
-        # "recorded: false, rejectionReason: idempotent" upstream. Velt's step output does not
-        # say which way this reviewer voted, so it is not reported as a success.
+        # "recorded: false, rejectionReason: idempotent" upstream. Any rejection would have
+        # settled the step, so one still waiting holds lead's approval: the same decision.
         repeat = await decide(client, "approve", approval_id, "fine by me, again", **lead)
-        assert repeat["__typename"] == "ApprovalNotWaiting"
-        assert repeat["code"] == "CONFLICT"
-        assert "already voted" in repeat["message"]
-        assert "the approve was not recorded" in repeat["message"]
+        assert repeat["__typename"] == "DecisionSuccess"
+        assert repeat["alreadyRecorded"] is True
+        assert repeat["approval"]["status"] == "PENDING"
+        turned = await decide(client, "reject", approval_id, "changed my mind", **lead)
+        assert turned["__typename"] == "ApprovalNotWaiting"
+        assert turned["code"] == "CONFLICT"
+        assert turned["message"] == (
+            "this reviewer already recorded approve on this approval; the reject was not recorded"
+        )
         second = await decide(client, "approve", approval_id, "ship it", **ops)
         assert second["__typename"] == "DecisionSuccess"
         assert second["approval"]["status"] == "APPROVED"
         assert second["execution"]["status"] != "WAITING_FOR_APPROVAL"
-    assert sandbox.stats.calls[VELT_DECIDE] == 3
+    assert sandbox.stats.calls[VELT_DECIDE] == 4
 
 
 async def test_a_viewer_is_forbidden_to_decide(sandbox_url: str, sandbox: Sandbox) -> None:

@@ -181,6 +181,62 @@ async def test_an_oldest_first_sandbox_is_still_paged_newest_first(order: str) -
     assert started == sorted(started, reverse=True)
 
 
+def before_a_newer_one(started: list[str]) -> int:
+    """How many items come before one that started later (0 for an exact newest-first list)."""
+    count, newest_after = 0, ""
+    for moment in reversed(started):
+        count += moment < newest_after
+        newest_after = max(newest_after, moment)
+    return count
+
+
+def test_the_grouped_list_is_roots_oldest_first_each_followed_by_its_descendants() -> None:
+    store = NestingStore(seed=7, count=200, api_keys=("k",), list_order="grouped")
+    listed = store.listed()
+    assert sorted(r["id"] for r in listed) == sorted(store.executions)
+    roots = [r for r in listed if r["parentId"] is None]
+    assert [r["startedAt"] for r in roots] == sorted(r["startedAt"] for r in roots)
+    position = {r["id"]: n for n, r in enumerate(listed)}
+    for record in listed:
+        parent = store.executions.get(record["parentId"] or "")
+        if parent is not None:
+            assert position[parent["id"]] < position[record["id"]]
+            assert parent["startedAt"] < record["startedAt"]
+    # Not monotonic: a root's children come before the grandchildren that started earlier.
+    started = [r["startedAt"] for r in listed]
+    assert started != sorted(started)
+    assert before_a_newer_one(started) > 150
+
+
+@pytest.mark.parametrize("options", [None, {"list_order": "auto"}])
+async def test_a_grouped_list_is_paged_newest_first(options: dict[str, object] | None) -> None:
+    """Roots oldest first, each followed by its later-started descendants: page 1's trend says
+    oldest first, so the adapter walks back from the last page, each page newest first."""
+    sandbox = Sandbox(SandboxConfig(executions_per_source=200, nesting_list_order="grouped"))
+    adapter = make_adapter(sandbox, options=options)
+    seen: list[str] = []
+    pages: list[list[str]] = []
+    cursor: str | None = None
+    try:
+        while True:
+            page = await adapter.list_executions(cursor=cursor, page_size=20)
+            pages.append([e.native_id for e in page.items])
+            seen += pages[-1]
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+    finally:
+        await adapter.aclose()
+    executions = sandbox.nesting.executions
+    assert len(seen) == len(set(seen)) == len(executions)
+    for ids in pages:
+        started = [executions[i]["startedAt"] for i in ids]
+        assert started == sorted(started, reverse=True)
+    # Only where a page boundary splits a tree can an item come before a newer one.
+    started = [executions[i]["startedAt"] for i in seen]
+    assert before_a_newer_one(started) <= len(pages)
+
+
 async def test_unknown_id_is_not_found(adapter: NestingAdapter) -> None:
     unknown = "00000000-0000-4000-8000-000000000000"
     with pytest.raises(ExecutionNotFound) as single:

@@ -93,6 +93,27 @@ async def test_every_seeded_orchestration_parses(
     assert default_sandbox.stats.calls["GET /v1/orchestrations/{orchestration_id}"] == 240
 
 
+async def test_running_prose_orchestrations_list_only_executed_steps(
+    default_sandbox: Sandbox, make_adapter: AdapterFactory
+) -> None:
+    """The page lists "every step executed", each with ``result`` and ``duration_ms``: in a
+    running variant-A run they have all ended, and the gateway says so."""
+    adapter = make_adapter()
+    running = [
+        native_id
+        for native_id, run in default_sandbox.truthlocks.orchestrations.items()
+        if "id" in run and run["status"] == "running"
+    ]
+    assert running
+    for native_id in running:
+        raw_steps = default_sandbox.truthlocks.orchestrations[native_id]["steps"]
+        assert all(set(s) == {"step_number", "action", "result", "duration_ms"} for s in raw_steps)
+        execution = await adapter.get_execution(native_id)
+        assert execution.status is ExecutionStatus.RUNNING
+        assert all(s.status is StepStatus.COMPLETED for s in execution.steps)
+        assert all(s.duration_ms is not None for s in execution.steps)
+
+
 def test_seeded_ids_have_the_documented_formats(default_sandbox: Sandbox) -> None:
     ids = [
         i

@@ -354,9 +354,12 @@ async def test_two_reviewers_must_both_approve(make_adapter: AdapterFactory) -> 
     assert [r.decision for r in pending.reviewers] == [None, None]
     assert (pending.approve_count, pending.required_count) == (1, 2)
 
+    # Velt answers "idempotent"; the step still waits after lead's vote, so it was no rejection.
     again = await decide(adapter, halfway, pending, Decision.APPROVE, lead)
     assert (again.approval_status, again.already_recorded) == (ApprovalStatus.PENDING, True)
-    assert (again.recorded_decision, again.matches_request) == (None, None)
+    assert (again.recorded_decision, again.matches_request) == (Decision.APPROVE, True)
+    other_way = await decide(adapter, halfway, pending, Decision.REJECT, lead)
+    assert (other_way.recorded_decision, other_way.matches_request) == (Decision.APPROVE, False)
 
     second = await decide(adapter, halfway, pending, Decision.APPROVE, ops, "Ship it")
     assert (second.approval_status, second.already_recorded) == (ApprovalStatus.APPROVED, False)

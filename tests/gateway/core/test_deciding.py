@@ -134,19 +134,57 @@ async def test_a_velt_vote_that_needs_another_reviewer_stays_pending(
     votes = {r.id: r.decision for r in first.approval.reviewers}
     assert votes == {"lead@example.com": None, "ops@example.com": None}
     assert first.approval.approve_count == 1
+    # Other notes: sent again, Velt answers "idempotent". The step still waits after LEAD's vote
+    # and any rejection would have settled it, so LEAD approved: the same decision.
     repeat = await use_case.decide(approval_id, caller=LEAD, notes="again")
-    assert isinstance(repeat, deciding.RecordedOtherwise)  # Velt does not say which way LEAD voted
-    assert repeat.recorded is None
+    assert isinstance(repeat, deciding.AlreadyRecorded)
+    assert repeat.approval.status is ApprovalStatus.PENDING
+    turned = await use_case.decide(approval_id, Decision.REJECT, caller=LEAD)
+    assert isinstance(turned, deciding.RecordedOtherwise)
+    assert (turned.recorded, turned.requested) == (Decision.APPROVE, Decision.REJECT)
+    assert turned.message == (
+        "this reviewer already recorded approve on this approval; the reject was not recorded"
+    )
     second = await use_case.decide(approval_id, caller=OPS)
     assert isinstance(second, deciding.Decided)
     assert second.approval.status is ApprovalStatus.APPROVED
     outcomes = [(r["outcome"], r["approval_status"]) for r in use_case.records()]
     assert outcomes == [
         ("vote_recorded", "PENDING"),
+        ("already_recorded", "PENDING"),
         ("recorded_otherwise", "PENDING"),
         ("decided", "APPROVED"),
     ]
+    assert sandbox.stats.calls[VELT_DECIDE] == 4
+
+
+async def test_identical_late_velt_decisions_through_two_replicas_are_already_recorded(
+    use_case: Deciding, sandbox: Sandbox, sandbox_url: str, tmp_path: Path
+) -> None:
+    """A second replica without shared state (or one restarted) has no memory of the vote: its
+    identical decisions reach Velt, which answers "idempotent", and still read as success."""
+    other_audit = tmp_path / "other-audit.jsonl"
+    config = demo_config_with(sandbox_url, audit={"file": str(other_audit)})
+    other = Runtime(config)
+    await other.start()
+    try:
+        replicas = [use_case, Deciding(other, other_audit)]
+        approval_id = await use_case.pending_id("velt", velt.DEMO_WAITING_ID)
+        first = await use_case.decide(approval_id, caller=LEAD, notes="fine")
+        assert isinstance(first, deciding.Decided)
+        late = [
+            await replicas[n % 2].decide(approval_id, caller=LEAD, notes="fine") for n in range(40)
+        ]
+        assert {type(r) for r in late} == {deciding.AlreadyRecorded}
+        turned = await replicas[1].decide(approval_id, Decision.REJECT, caller=LEAD)
+        assert isinstance(turned, deciding.RecordedOtherwise)
+        assert turned.recorded is Decision.APPROVE
+    finally:
+        await other.aclose()
+    # The vote, the second replica's one ask (its answer is kept), and the other decision's ask.
     assert sandbox.stats.calls[VELT_DECIDE] == 3
+    outcomes = [r["outcome"] for r in use_case.records() + replicas[1].records()]
+    assert outcomes.count("already_recorded") == 40
 
 
 async def test_a_reviewer_the_upstream_does_not_know_is_forbidden_by_the_upstream(
