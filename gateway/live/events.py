@@ -1,26 +1,28 @@
-"""What a webhook says, read per kind: an event id, its type, and the execution it is about.
+"""What a webhook says, read per kind from the signed body: event id, type, execution, time.
 
-Only these three facts are taken: a webhook is a hint, and the execution is re-read from the
-upstream before anything is published (gateway/live/refresh.py). Shapes, from the vendors' docs:
+Only these facts are taken: a webhook is a hint, and the execution is re-read from the upstream
+before anything is published. Every one comes from the body, which the signature covers; never
+from a header, which anyone replaying a captured delivery can change. Shapes, from the docs:
 
 - Rotavision: ``{"id": "evt_…", "type": "workflow.completed", "created_at", "data": {…}}``; the
   execution id is read from ``data.execution_id`` (or ``data.id``).
-- Velt: ``{"eventId", "seq", "type", "stepId", "timestamp", "executionId", "data"}``; the event id
-  is the ``x-velt-event-id`` header, else ``eventId``, else ``<executionId>#<seq>``.
+- Velt: ``{"eventId", "seq", "type", "stepId", "timestamp" (ms), "executionId", "data"}``; the
+  event id is ``eventId``, else ``<executionId>#<seq>`` (Velt: "dedupe on eventId or
+  (executionId, seq)"); the unsigned ``x-velt-event-id`` header is not read.
 - Truthlocks: ``{"event_id", "event_type", "payload": {"orchestration_id"…}, "timestamp"}``.
+
+The time (``created_at``, ``timestamp``) bounds replays: see ``REPLAY_WINDOW_S``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime
+from typing import Any
 
 from adapters.model import SourceKind
 
-if TYPE_CHECKING:
-    from collections.abc import Mapping
-
-__all__ = ["KNOWN_TYPES", "UnreadableEvent", "WebhookEvent", "read_event"]
+__all__ = ["KNOWN_TYPES", "REPLAY_WINDOW_S", "UnreadableEvent", "WebhookEvent", "read_event"]
 
 KNOWN_TYPES: dict[SourceKind, frozenset[str]] = {
     SourceKind.ROTAVISION: frozenset({"workflow.completed", "workflow.failed"}),
@@ -49,6 +51,17 @@ KNOWN_TYPES: dict[SourceKind, frozenset[str]] = {
         }
     ),
 }
+REPLAY_WINDOW_S: dict[SourceKind, float] = {SourceKind.VELT: 3600.0}
+"""The oldest event a kind's sender still delivers, where its retry schedule says so. Velt
+retries 2 s, 8 s, 32 s, 2 min and 8 min after the first attempt (10 s timeout each): its last
+attempt leaves ~12 min after the event, so an hour leaves room for queueing and clock skew.
+Rotavision retries for ~35 h and Truthlocks does not say: ``live.dedupe_ttl_s`` bounds them
+(and caps this)."""
+_TIME_FIELD = {
+    SourceKind.ROTAVISION: "created_at",
+    SourceKind.VELT: "timestamp",
+    SourceKind.TRUTHLOCKS: "timestamp",
+}
 _MAX_FIELD = 200
 
 
@@ -63,9 +76,12 @@ class WebhookEvent:
     native_id: str | None
     """None for an event type that names no execution (or one this gateway does not know)."""
     known: bool
+    sent_at: float | None
+    """When the event happened (Unix seconds), if the body says; None when it does not."""
 
 
-def read_event(kind: SourceKind, body: Any, headers: Mapping[str, str]) -> WebhookEvent:
+def read_event(kind: SourceKind, body: Any) -> WebhookEvent:
+    """The event in ``body`` (parsed JSON); UnreadableEvent if it is not one of ``kind``."""
     if not isinstance(body, dict):
         raise UnreadableEvent("the body is not a JSON object")
     if kind is SourceKind.ROTAVISION:
@@ -78,11 +94,8 @@ def read_event(kind: SourceKind, body: Any, headers: Mapping[str, str]) -> Webho
         type_ = _text(body.get("type"))
         native = _text(body.get("executionId")) or _text(data.get("executionId"))
         seq = body.get("seq")
-        event_id = (
-            _text(headers.get("x-velt-event-id"))
-            or _text(body.get("eventId"))
-            or (f"{native}#{seq}" if native and isinstance(seq, int) else None)
-        )
+        has_seq = isinstance(seq, int) and not isinstance(seq, bool)
+        event_id = _text(body.get("eventId")) or (f"{native}#{seq}" if native and has_seq else None)
     elif kind is SourceKind.TRUTHLOCKS:
         data = _object(body.get("payload")) or _object(body.get("data"))
         event_id = _text(body.get("event_id")) or _text(body.get("id"))
@@ -97,7 +110,25 @@ def read_event(kind: SourceKind, body: Any, headers: Mapping[str, str]) -> Webho
     if event_id is None or type_ is None:
         raise UnreadableEvent("the event has no id or no type")
     known = type_ in KNOWN_TYPES[kind]
-    return WebhookEvent(event_id=event_id, type=type_, native_id=native, known=known)
+    sent_at = _time(kind, body.get(_TIME_FIELD[kind]))
+    return WebhookEvent(event_id, type_, native, known, sent_at)
+
+
+def _time(kind: SourceKind, value: Any) -> float | None:
+    """Velt's milliseconds, the others' ISO-8601 (UTC when no offset is given)."""
+    if value is None:
+        return None
+    if kind is SourceKind.VELT:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return value / 1000
+        raise UnreadableEvent("the event's timestamp is not a number of milliseconds")
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise UnreadableEvent("the event's time is not an ISO-8601 date-time")
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def _object(value: Any) -> dict[str, Any]:

@@ -1,7 +1,9 @@
-"""Webhook signatures: HMAC-SHA256 of the raw body, compared in constant time.
+"""Webhook signatures: HMAC-SHA256 of the raw body, in each vendor's framing, in constant time.
 
-Each kind names its header (docs/live.md); the value is ``sha256=<hex>`` (Rotavision, Velt) or
-the bare hex digest (Truthlocks documents the algorithm, not the framing, so both are read).
+Each kind names its header and framing (docs/live.md): exactly ``sha256=<64 lower-case hex>``
+for Rotavision and Velt, as they document it; Truthlocks documents the algorithm but not the
+framing, so it may also send the bare digest. Anything else is malformed and refused before any
+HMAC is computed, and so is a header sent twice (which one would count is a proxy's choice).
 Every configured secret is tried, so a rotation can keep the previous one valid for a while.
 """
 
@@ -9,6 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from adapters.model import SourceKind
@@ -16,39 +21,53 @@ from adapters.model import SourceKind
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["SIGNATURE_HEADERS", "sign", "verify"]
+__all__ = ["SIGNATURE_SCHEMES", "Signature", "SignatureScheme", "verify"]
 
-SIGNATURE_HEADERS: dict[SourceKind, str] = {
-    SourceKind.ROTAVISION: "x-rotavision-signature",
-    SourceKind.VELT: "x-velt-signature",
-    SourceKind.TRUTHLOCKS: "x-truthlocks-signature",
+
+class Signature(StrEnum):
+    """What a delivery's signature header(s) came to; only VALID lets the body be read."""
+
+    VALID = "valid"
+    MISSING = "missing"
+    REPEATED = "repeated"
+    MALFORMED = "malformed"
+    MISMATCH = "mismatch"
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureScheme:
+    header: str
+    """Lower-case header name."""
+    framing: re.Pattern[str]
+    """The whole header value; its one group is the hex digest."""
+
+
+_PREFIXED = re.compile(r"sha256=([0-9a-f]{64})")
+_PREFIX_OPTIONAL = re.compile(r"(?:sha256=)?([0-9a-f]{64})")
+
+SIGNATURE_SCHEMES: dict[SourceKind, SignatureScheme] = {
+    SourceKind.ROTAVISION: SignatureScheme("x-rotavision-signature", _PREFIXED),
+    SourceKind.VELT: SignatureScheme("x-velt-signature", _PREFIXED),
+    SourceKind.TRUTHLOCKS: SignatureScheme("x-truthlocks-signature", _PREFIX_OPTIONAL),
 }
-"""Lower-case header names; nesting-style sources send no webhooks."""
-
-_PREFIX = "sha256="
-_HEX_DIGEST_LENGTH = 64
+"""Nesting-style sources send no webhooks."""
 
 
-def sign(secret: str, body: bytes) -> str:
-    """The header value a sender puts on ``body`` (the sandbox and the tests use it)."""
-    return _PREFIX + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def verify(body: bytes, header: str | None, secrets: Sequence[str]) -> bool:
-    """Whether ``header`` is the HMAC of ``body`` under one of ``secrets``."""
-    if not header or not secrets:
-        return False
-    presented = header.strip()
-    if presented[: len(_PREFIX)].lower() == _PREFIX:
-        presented = presented[len(_PREFIX) :]
-    if len(presented) != _HEX_DIGEST_LENGTH:
-        return False
-    try:
-        given = bytes.fromhex(presented)
-    except ValueError:
-        return False
+def verify(
+    kind: SourceKind, body: bytes, values: Sequence[str], secrets: Sequence[str]
+) -> Signature:
+    """Whether ``values`` (every value of the kind's header) is one HMAC of ``body`` under
+    one of ``secrets``."""
+    if not values:
+        return Signature.MISSING
+    if len(values) > 1:
+        return Signature.REPEATED
+    framed = SIGNATURE_SCHEMES[kind].framing.fullmatch(values[0])
+    if framed is None:
+        return Signature.MALFORMED
+    given = bytes.fromhex(framed.group(1))
     matched = False
     for secret in secrets:  # every one, so the time taken does not say which matched
         expected = hmac.new(secret.encode(), body, hashlib.sha256).digest()
         matched |= hmac.compare_digest(given, expected)
-    return matched
+    return Signature.VALID if matched else Signature.MISMATCH

@@ -1,36 +1,48 @@
 """``POST /webhooks/{source}``: a signed hint that an execution changed, answered at once.
 
-The signature is checked over the raw bytes before anything is read; a bad or missing one is
-401 and changes nothing. Deliveries are at least once (Velt retries ~10 minutes, Rotavision
-~35 hours), so event ids are remembered (bounded: ``live.dedupe_ttl_s``, ``dedupe_max_entries``)
-and a repeat is 200 without effect. An event type this gateway does not know, or one that names
-no execution, is 200 and counted. The re-read itself runs after the answer (LiveHub.hint).
+The signature is checked over the raw bytes before anything is read; a bad, missing, malformed
+or repeated one is 401 and changes nothing. Deliveries are at least once (Velt retries ~10
+minutes, Rotavision ~35 hours), so each event is remembered by the id in its signed body and a
+repeat is 200 without effect; nothing a sender does not sign (such as ``x-velt-event-id``) goes
+into that key, or one captured delivery could be replayed as new events. The signed time bounds
+replays: an event older than its kind's window (``events.REPLAY_WINDOW_S``, at most
+``live.dedupe_ttl_s``), or more than ``FUTURE_SKEW_S`` ahead, is 401 ``stale``, and an id is
+remembered only while its event is young enough to be accepted, so a replay is accepted once.
+An event type this gateway does not know, or one that names no execution, is 200 and counted.
+The re-read itself runs after the answer (LiveHub.hint). Refusals are logged sampled.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import orjson
-from cachetools import TTLCache
+from cachetools import TLRUCache
 
 from gateway.core.ids import InvalidId, parse_execution_id
-from gateway.live.events import UnreadableEvent, read_event
-from gateway.live.signatures import SIGNATURE_HEADERS, verify
+from gateway.live.events import REPLAY_WINDOW_S, UnreadableEvent, WebhookEvent, read_event
+from gateway.live.log_sampling import SampledLog
+from gateway.live.signatures import SIGNATURE_SCHEMES, Signature, verify
 from gateway.state.base import StateUnavailable
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping, Sequence
 
+    from adapters.model import SourceKind
     from gateway.config import LiveConfig, SourceConfig
     from gateway.live.hub import LiveHub
     from gateway.state.base import SharedState
 
-__all__ = ["Receipt", "WebhookReceiver"]
+__all__ = ["FUTURE_SKEW_S", "Receipt", "WebhookReceiver"]
 
 log = logging.getLogger("gateway.live.webhooks")
+
+FUTURE_SKEW_S = 300.0
+"""How far ahead of this clock a signed time may be (the sender's clock may run fast); the same
+margin is added to how long an id is remembered, for replicas whose clocks differ."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,44 +58,52 @@ class WebhookReceiver:
         sources: Mapping[str, SourceConfig],
         hub: LiveHub,
         shared: SharedState | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._sources = sources
         self._hub = hub
         self._shared = shared
         """Replicas' one memory of event ids (Redis): a retry that reaches another replica is
         still a duplicate. While it is away, each replica remembers its own."""
+        self._clock = clock
         self._dedupe_ttl_s = config.dedupe_ttl_s
         self.max_body_bytes = config.webhook_max_body_bytes
-        self._seen: TTLCache[tuple[str, str], bool] = TTLCache(
-            maxsize=config.dedupe_max_entries, ttl=config.dedupe_ttl_s
+        self._seen: TLRUCache[tuple[str, str], float] = TLRUCache(
+            maxsize=config.dedupe_max_entries, ttu=lambda _key, keep_s, now: now + keep_s
         )
+        """(source, event id) → seconds to keep it, for the replica's own memory."""
+        self._refusals = SampledLog(log)
 
-    async def receive(self, name: str, headers: Mapping[str, str], body: bytes) -> Receipt:
-        """``headers`` with lower-case names."""
+    async def receive(
+        self, name: str, headers: Mapping[str, Sequence[str]], body: bytes
+    ) -> Receipt:
+        """``headers``: every value of each header, by lower-case name. The answer is counted
+        by ``record``, once the endpoint has settled it."""
         source = self._sources.get(name)
         if source is None or not source.webhook_secrets:
             return Receipt(404, "unknown_source")
-        header = SIGNATURE_HEADERS[source.kind]
-        if not verify(body, headers.get(header), source.webhook_secrets):
-            reason = "missing" if header not in headers else "invalid"
-            log.warning(
-                "webhook refused: signature %s",
-                reason,
-                extra={"source": name, "header": header, "bytes": len(body)},
-            )
-            return self._count(name, Receipt(401, "bad_signature"))
+        header = SIGNATURE_SCHEMES[source.kind].header
+        signature = verify(source.kind, body, headers.get(header, ()), source.webhook_secrets)
+        if signature is not Signature.VALID:
+            self._refuse(name, "bad_signature", f"signature {signature}", header=header)
+            return Receipt(401, "bad_signature")
         try:
-            event = read_event(source.kind, orjson.loads(body), headers)
+            event = read_event(source.kind, orjson.loads(body))
         except (orjson.JSONDecodeError, UnreadableEvent) as error:
-            log.warning("webhook unreadable", extra={"source": name, "error": str(error)})
-            return self._count(name, Receipt(400, "unreadable"))
-        if not await self._first_delivery(name, event.event_id):
-            return self._count(name, Receipt(200, "duplicate"))
+            self._refuse(name, "unreadable", str(error))
+            return Receipt(400, "unreadable")
+        keep_s = self._keep_s(source.kind, event)
+        if keep_s is None:
+            self._refuse(name, "stale", "the event's signed time is outside the replay window")
+            return Receipt(401, "stale")
+        if not await self._first_delivery(name, event.event_id, keep_s):
+            return Receipt(200, "duplicate")
         if not event.known:
             log.info(
                 "webhook of an unknown type ignored", extra={"source": name, "type": event.type}
             )
-            return self._count(name, Receipt(200, "ignored_type"))
+            return Receipt(200, "ignored_type")
         native_id = event.native_id
         if native_id is not None:
             try:
@@ -92,21 +112,42 @@ class WebhookReceiver:
                 native_id = None
         if native_id is None:
             log.info("webhook names no execution", extra={"source": name, "type": event.type})
-            return self._count(name, Receipt(200, "no_execution"))
+            return Receipt(200, "no_execution")
         self._hub.hint(name, native_id)
-        return self._count(name, Receipt(202, "accepted"))
+        return Receipt(202, "accepted")
 
-    async def _first_delivery(self, name: str, event_id: str) -> bool:
+    def record(self, name: str, receipt: Receipt) -> None:
+        """Count an answer on ``/metrics``, for configured sources only (a path is not a label)."""
+        if name in self._sources:
+            self._hub.stats.webhooks[(name, receipt.outcome)] += 1
+
+    def _keep_s(self, kind: SourceKind, event: WebhookEvent) -> float | None:
+        """How long to remember the event's id: while it could still be accepted. None: stale."""
+        window = min(REPLAY_WINDOW_S.get(kind, self._dedupe_ttl_s), self._dedupe_ttl_s)
+        if event.sent_at is None:
+            return self._dedupe_ttl_s
+        age = self._clock() - event.sent_at
+        if not -FUTURE_SKEW_S <= age <= window:
+            return None
+        return window - age + FUTURE_SKEW_S
+
+    async def _first_delivery(self, name: str, event_id: str, keep_s: float) -> bool:
         marker = (name, event_id)
-        seen_here = marker in self._seen
-        self._seen[marker] = True
+        if marker in self._seen:
+            return False  # already marked in the shared memory too, or it was away then
+        self._seen[marker] = keep_s
         if self._shared is not None:
             try:
-                return await self._shared.add_once(f"webhook:{name}:{event_id}", self._dedupe_ttl_s)
+                return await self._shared.add_once(f"webhook:{name}:{event_id}", keep_s)
             except StateUnavailable:
                 pass
-        return not seen_here
+        return True
 
-    def _count(self, name: str, receipt: Receipt) -> Receipt:
-        self._hub.stats.webhooks[(name, receipt.outcome)] += 1
-        return receipt
+    def _refuse(self, name: str, outcome: str, reason: str, **extra: object) -> None:
+        self._refusals.warning(
+            (name, outcome),
+            "webhook refused (%s): %s",
+            outcome,
+            reason,
+            extra={"source": name, **extra},
+        )
