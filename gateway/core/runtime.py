@@ -15,7 +15,7 @@ from gateway.core.cursors import CursorCodec
 from gateway.core.decisions import AuditLog, DecisionService
 from gateway.core.persisted import PersistedQueries, load_manifest
 from gateway.core.response_cache import ResponseCache
-from gateway.core.shared_answers import SharedAnswers
+from gateway.core.shared_answers import SharedAnswers, longest_answer_ttl_s
 from gateway.core.store import ExecutionStore
 from gateway.ops.stats import SourceStats
 from gateway.state.secrets import SecretMismatch, check_shared_secrets
@@ -48,7 +48,7 @@ class Runtime:
         self._transport_factory = transport_factory
         secret = config.server.cursor_secret
         self.cursors = CursorCodec(secret.encode() if secret else None)
-        self.state = shared_state(config.state)
+        self.state = shared_state(config.state, secret)
         self.background = Background()
         self.store = ExecutionStore(
             cache=config.cache,
@@ -69,6 +69,7 @@ class Runtime:
             SharedAnswers(
                 self.state,
                 quiet_s=config.server.request_deadline_s + ANNOUNCEMENT_SLACK_S,
+                max_ttl_s=longest_answer_ttl_s(config.cache, config.sources),
                 counters=self.answers.counters,
             )
             if config.state.backend != "memory"

@@ -7,6 +7,11 @@ a decision: ``ExecutionStore.invalidate``) drops every shared answer holding it 
 step. An answer holding an execution superseded less than ``quiet_s`` ago is not shared: it may
 have been computed from the state before that change, by a request that began before it.
 
+What comes back from Redis is checked before it is served: the state backend refuses anything a
+gateway did not seal, and this module refuses a sealed answer it could not have written (a
+content type outside ``ANSWER_CONTENT_TYPES``, a lifetime beyond ``max_ttl_s``, a body that is not
+a JSON object, tags that are not pairs of strings), counting it as a bad ``answer`` entry.
+
 A request asked before and found not cacheable (a running execution, an error, a live field) does
 not ask Redis again while it is remembered as such: the Redis read is paid by requests that may
 hit, not by every uncached one.
@@ -15,6 +20,7 @@ hit, not by every uncached one.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from typing import TYPE_CHECKING
 
@@ -26,13 +32,34 @@ from gateway.core.store import shared_key
 from gateway.state.base import StateUnavailable
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
+    from gateway.config import CacheConfig, SourceConfig
     from gateway.state.base import SharedState
 
-__all__ = ["SharedAnswers", "answer_key"]
+__all__ = ["ANSWER_CONTENT_TYPES", "SharedAnswers", "answer_key", "longest_answer_ttl_s"]
 
 UNCACHEABLE_REMEMBERED = 10_000
+ANSWER_CONTENT_TYPES = frozenset(
+    {
+        b"application/json",
+        b"application/json; charset=utf-8",
+        b"application/graphql-response+json",
+        b"application/graphql-response+json; charset=utf-8",
+    }
+)
+"""The media types a GraphQL answer is sent with: a shared answer claiming another is not ours."""
+DEFAULT_MAX_TTL_S = 86_400.0
+CLOCK_SLACK_S = 5.0
+"""How far replicas' wall clocks may disagree (expiry times cross between them)."""
+MAX_TAGS = 10_000
+"""More executions than one answer could hold (the query limits bound it far lower)."""
+
+
+def longest_answer_ttl_s(cache: CacheConfig, sources: Iterable[SourceConfig]) -> float:
+    """The longest an answer can be kept: its TTL is its executions' shortest, each at most this."""
+    overrides = [s.cache_ttl_s for s in sources if s.cache_ttl_s is not None]
+    return max([cache.terminal_ttl_s, cache.active_ttl_s, *overrides])
 
 
 def answer_key(key: str) -> str:
@@ -45,12 +72,14 @@ class SharedAnswers:
         state: SharedState,
         *,
         quiet_s: float,
+        max_ttl_s: float = DEFAULT_MAX_TTL_S,
         counters: CacheCounters | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._state = state
         self._quiet_s = quiet_s
+        self._max_ttl_s = max_ttl_s
         self._clock = clock
         self._wall_clock = wall_clock
         self._uncacheable: LRUCache[str, bool] = LRUCache(maxsize=UNCACHEABLE_REMEMBERED)
@@ -70,7 +99,13 @@ class SharedAnswers:
             payload = await self._state.get(answer_key(key))
         except StateUnavailable:
             return None
-        answer = self._decode(payload) if payload is not None else None
+        if payload is None:
+            return None
+        try:
+            answer = self._decode(payload)
+        except _NotOurs:
+            self._state.bad_entries["answer"] += 1
+            return None
         if answer is not None:
             self.counters.shared_hits += 1
         return answer
@@ -91,22 +126,46 @@ class SharedAnswers:
                 self.counters.shared_stores += 1
 
     def _decode(self, payload: bytes) -> CachedAnswer | None:
+        """The answer ``put`` wrote (None once expired on this replica's clock); ``_NotOurs`` for
+        anything ``put`` could not have written."""
         head, separator, body = payload.partition(b"\n")
-        if not separator:
-            return None
+        if not separator or not body.startswith(b"{"):
+            raise _NotOurs
         try:
             header = orjson.loads(head)
-            ttl_s = float(header["expires"]) - self._wall_clock()
-            tags = frozenset((str(s), str(n)) for s, n in header["tags"])
-            content_type = str(header["type"]).encode("latin-1")
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-            return None
+            expires = header["expires"]
+            tags = header["tags"]
+            content_type = header["type"].encode("latin-1")
+        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError, UnicodeError):
+            raise _NotOurs from None
+        if content_type not in ANSWER_CONTENT_TYPES or not _pairs_of_strings(tags):
+            raise _NotOurs
+        if not isinstance(expires, float | int) or isinstance(expires, bool):
+            raise _NotOurs
+        ttl_s = float(expires) - self._wall_clock()
+        if not math.isfinite(ttl_s) or ttl_s > self._max_ttl_s + CLOCK_SLACK_S:
+            raise _NotOurs  # longer than this gateway keeps any answer
         if ttl_s <= 0:
             return None
         return CachedAnswer(
             body=body,
             etag=entity_tag(body),
             expires_at=self._clock() + ttl_s,
-            tags=tags,
+            tags=frozenset((source, native_id) for source, native_id in tags),
             content_type=content_type,
         )
+
+
+class _NotOurs(Exception):
+    """A shared answer ``put`` could not have written."""
+
+
+def _pairs_of_strings(tags: object) -> bool:
+    return (
+        isinstance(tags, list)
+        and len(tags) <= MAX_TAGS
+        and all(
+            isinstance(tag, list) and len(tag) == 2 and all(isinstance(p, str) for p in tag)
+            for tag in tags
+        )
+    )

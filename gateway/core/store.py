@@ -184,7 +184,12 @@ class ExecutionStore:
         if payload is None:
             return None, version
         execution = decode_execution(payload)
-        return (execution if execution is not None and execution.is_terminal else None), version
+        if execution is None or not execution.is_terminal:
+            # Sealed by a gateway, yet not a finished execution this build reads: another
+            # version's, or a bug's. Never served; the next read upstream replaces it.
+            self._shared.bad_entries["execution"] += 1
+            return None, version
+        return execution, version
 
     def put(self, source: str, execution: Execution) -> None:
         """Keep an execution learnt another way (a list page), under the same TTL rules."""

@@ -1,8 +1,11 @@
 """Liveness and readiness, for a load balancer or an orchestrator.
 
 ``/healthz``: the process answers (restart it if not). ``/readyz``: send it traffic: the runtime
-has started (and not yet closed) and no source's circuit breaker is open. Neither touches an
-upstream: a probe must stay cheap, and the breaker already summarises the source's recent calls.
+has started (and not yet closed), the shared state answers a ping (Redis: one round trip, so an
+idle replica reports an outage, and its end, without waiting for a request to fail), and no
+source's circuit breaker is open. Neither touches an upstream: a probe must stay cheap, and the
+breaker already summarises the source's recent calls. A 503 is logged as a warning: a dependency
+being away is what the probe is there to report, not a fault of the gateway.
 """
 
 from __future__ import annotations
@@ -49,10 +52,7 @@ class Probes:
         return JSONResponse({"status": "ok"})
 
     async def readyz(self, request: Request) -> JSONResponse:
-        if not self.runtime.state.available:
-            await (
-                self.runtime.state.ping()
-            )  # the probe is also how an idle replica notices Redis is back
+        await self.runtime.state.ping()
         reasons = not_ready(self.runtime)
         if not reasons:
             return JSONResponse({"status": "ready"})

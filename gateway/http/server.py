@@ -17,6 +17,12 @@ httptools one buffers any size of header (40 anonymous 10 MiB headers grew the p
 - **Slow bodies.** Once the headers are in, the body must be in within ``body_timeout_s``, else
   the connection is closed (the application sees a disconnect).
 - **Connections.** Past ``max_connections`` open at once, a new connection gets 503 and is closed.
+- **Shutdown with open streams.** uvicorn asks each connection to shut down, then waits up to its
+  grace for them to close, and only then runs the lifespan's shutdown: an SSE or multipart
+  subscription would hold the process for the whole grace and be cut. So the first connection
+  asked tells the app's live hub (``announce_shutdown``), which ends every subscription with a
+  final ``SHUTTING_DOWN`` message; the streams finish and their connections close at once.
+  (WebSockets get uvicorn's own close, code 1012, service restart.)
 
 How many headers a request may carry is ``HeaderCountMiddleware``'s job (431). The same tests run
 against a real server process with each parser. docs/deployment.md says what a reverse proxy in
@@ -46,10 +52,12 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_LIMITS",
     "HTTP_PARSERS",
+    "MAX_APP_WRAPPERS",
     "ConnectionLimits",
     "GuardedH11Protocol",
     "GuardedHttpToolsProtocol",
     "HeaderCountMiddleware",
+    "announce_shutdown",
     "guarded_protocol",
 ]
 
@@ -130,6 +138,24 @@ class _ReadTimer:
             transport.close()
 
 
+MAX_APP_WRAPPERS = 8
+"""How deep ``announce_shutdown`` looks under uvicorn's wrappers (proxy headers, logging)."""
+
+
+def announce_shutdown(app: object) -> None:
+    """Tell the served app's live hub (``app.state.live``, under uvicorn's wrappers, each of
+    which holds the next as ``app``) that the server is shutting down; a repeat is harmless."""
+    for _ in range(MAX_APP_WRAPPERS):
+        listener = getattr(getattr(app, "state", None), "live", None)
+        shutting_down = getattr(listener, "shutting_down", None)
+        if callable(shutting_down):
+            shutting_down()
+            return
+        app = getattr(app, "app", None)
+        if app is None:
+            return
+
+
 def _admit(protocol: H11Protocol | HttpToolsProtocol, limits: ConnectionLimits) -> None:
     """The connection cap, and the idle timeout from the start, not only between requests."""
     if len(protocol.connections) > limits.max_connections:
@@ -166,6 +192,10 @@ class GuardedH11Protocol(H11Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._timer.stop()
         super().connection_lost(exc)
+
+    def shutdown(self) -> None:
+        announce_shutdown(self.app)
+        super().shutdown()
 
     def data_received(self, data: bytes) -> None:
         if not self._timer.running and self.conn.their_state is h11.IDLE:
@@ -221,6 +251,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._timer.stop()
         super().connection_lost(exc)
+
+    def shutdown(self) -> None:
+        announce_shutdown(self.app)
+        super().shutdown()
 
     def data_received(self, data: bytes) -> None:
         idle = self.cycle is None or self.cycle.response_complete

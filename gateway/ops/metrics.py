@@ -31,6 +31,7 @@ from gateway.ops.heap import PAUSE_BUCKETS_S, PAUSES, CollectorPauses
 from gateway.ops.observe import GRAPHQL_PATH
 
 if TYPE_CHECKING:
+    import collections
     from collections.abc import Iterator, Mapping
 
     from prometheus_client.metrics_core import Metric
@@ -305,6 +306,7 @@ class StateHealth(Protocol):
     """What the shared state says of itself (``gateway.state.base.SharedState``)."""
 
     name: str
+    bad_entries: collections.Counter[str]
 
     @property
     def available(self) -> bool: ...
@@ -322,3 +324,12 @@ class _StateCollector:
         )
         family.add_metric((self._state.name,), 1 if self._state.available else 0)
         yield family
+        bad = CounterMetricFamily(
+            "gateway_state_bad_entries",
+            "Entries read back from the shared state that the gateway did not write (planted, "
+            "wrong kind of value, impossible bounds), by kind: dropped, never used.",
+            labels=("kind",),
+        )
+        for kind, count in sorted(self._state.bad_entries.items()):
+            bad.add_metric((kind,), count)
+        yield bad

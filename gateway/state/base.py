@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    import collections
     from collections.abc import Sequence
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "SharedState",
     "StateUnavailable",
     "TokenVerdict",
+    "entry_kind",
     "tagged_key",
     "version_key",
 ]
@@ -37,6 +39,18 @@ def tagged_key(key: str) -> str:
     return f"tagged:{key}"
 
 
+ENTRY_KINDS = frozenset(
+    {"answer", "execution", "version", "tagged", "decision", "fingerprint", "webhook"}
+)
+"""The first part of the keys the gateway builds: a bad entry is counted under it (else ``other``)."""
+
+
+def entry_kind(key: str) -> str:
+    """The metric label for a bad entry at ``key``: bounded, whatever a planted key is called."""
+    kind = key.partition(":")[0]
+    return kind if kind in ENTRY_KINDS else "other"
+
+
 class StateUnavailable(Exception):
     """The shared state could not be read or written (Redis down, timed out, refused)."""
 
@@ -53,6 +67,10 @@ class TokenVerdict:
 class SharedState(Protocol):
     name: str
     """``memory`` or ``redis``: what /readyz and the metrics show."""
+    bad_entries: collections.Counter[str]
+    """Entries read back that the gateway did not write (or not there, or not so), by kind
+    (``entry_kind``, ``bucket``): dropped, never used. A caller that finds a value it cannot use
+    after the backend opened it counts it here too."""
 
     @property
     def available(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import math
 import time
 from typing import TYPE_CHECKING
@@ -25,6 +26,7 @@ class MemoryState:
         self, max_entries: int = DEFAULT_MAX_ENTRIES, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._clock = clock
+        self.bad_entries: collections.Counter[str] = collections.Counter()
         self._max_entries = max_entries
         self._values: dict[str, tuple[bytes, float]] = {}
         self._buckets: TTLCache[str, tuple[float, float]] = TTLCache(
@@ -100,7 +102,7 @@ class MemoryState:
     async def add_once(self, key: str, ttl_s: float) -> bool:
         if self._live(key) is not None:
             return False
-        self._store(key, b"1", ttl_s)
+        self._store(key, b"", ttl_s)
         return True
 
     async def acquire(self, key: str, owner: str, ttl_s: float) -> bool:

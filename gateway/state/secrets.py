@@ -49,7 +49,7 @@ async def check_shared_secrets(state: SharedState, secrets: Mapping[str, str]) -
                 "could not check that %s matches the other replicas': state unavailable", name
             )
             return
-        if theirs is not None and theirs != mine:
+        if theirs and theirs != mine:  # empty: another replica is publishing its own now
             raise SecretMismatch(
                 f"{name} differs from the one other replicas sharing this state use: "
                 "set the same secret on every replica"

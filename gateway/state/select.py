@@ -13,10 +13,13 @@ if TYPE_CHECKING:
 __all__ = ["shared_state"]
 
 
-def shared_state(config: StateConfig) -> SharedState:
+def shared_state(config: StateConfig, secret: str | None = None) -> SharedState:
+    """``secret`` seals what Redis keeps (every replica must share it: the cursor secret)."""
     if config.backend == "redis" and config.redis_url:
         # Imported only when asked for: redis-py loads OpenTelemetry when it is installed.
         from gateway.state.redis import RedisState
 
-        return RedisState(config.redis_url, prefix=config.key_prefix, timeout_s=config.timeout_s)
+        return RedisState(
+            config.redis_url, secret=secret, prefix=config.key_prefix, timeout_s=config.timeout_s
+        )
     return MemoryState()

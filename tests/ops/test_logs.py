@@ -15,11 +15,13 @@ from gateway.demo import DEMO_EXECUTION_ID
 from gateway.http.app import create_app
 from gateway.ops.logs import ACCESS_LOGGER, TextFormatter, configure_logging
 from sandbox import SANDBOX_CREDENTIALS
-from tests.ops.helpers import build, client_for, demo_config_with
-from tests.serving import graphql
+from tests.ops.helpers import build, client_for
+from tests.serving import demo_config_with, graphql
 
 if TYPE_CHECKING:
     import httpx
+
+    from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.e2e
 
@@ -183,3 +185,33 @@ async def test_probes_are_logged_only_at_debug(sandbox_url: str, restore_logging
         await client.get("/healthz")
         await client.get("/readyz")
     assert not [line for line in parsed(stream) if line.get("event") == "request"]
+
+
+async def test_not_ready_while_redis_is_away_is_a_warning_not_an_error(
+    sandbox_url: str, restore_logging: None, redis_server: RedisServer
+) -> None:
+    """An outage is reported by /readyz (503) and logged; it is not a bug in the gateway."""
+    stream = io.StringIO()
+    configure_logging(LoggingConfig(level="info", format="json"), stream=stream)
+    env = {"REDIS_URL": redis_server.url, "CURSOR_SECRET": "c" * 40}
+    app = create_app(
+        demo_config_with(
+            sandbox_url,
+            env,
+            state={"backend": "redis", "redis_url_env": "REDIS_URL", "timeout_s": 0.5},
+            server={"cursor_secret_env": "CURSOR_SECRET"},
+        )
+    )
+    async with client_for(app) as client:
+        redis_server.stop()
+        try:
+            assert (await client.get("/readyz")).status_code == 503
+        finally:
+            redis_server.start()
+    probes = [
+        line
+        for line in parsed(stream)
+        if line.get("event") == "request" and line.get("path") == "/readyz"
+    ]
+    assert [line["level"] for line in probes] == ["warning"]
+    assert not [line for line in parsed(stream) if line["level"] == "error"]
