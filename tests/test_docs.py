@@ -1,5 +1,6 @@
 """The docs stand on their own and say what the code does: no file outside the repository, links that
-resolve, every sandbox credential named, and the README's sample answer equal to the real one."""
+resolve, every sandbox credential named, every config key documented, and the README's sample answer
+equal to the real one."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gateway import config
 from gateway.cli import SANDBOX_HEADERS
 from gateway.demo import demo_config
 from gateway.http.app import create_app
@@ -58,3 +60,36 @@ async def test_the_readme_sample_answer_is_what_the_demo_returns() -> None:
     ):
         answer = (await client.post("/graphql", json={"query": query})).json()
     assert answer == documented
+
+
+def documented_config_keys() -> dict[str, set[str]]:
+    """Section → the keys docs/configuration.md's sample file shows in it (commented out or not)."""
+    text = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    sample = text[text.index("```toml\n", text.index("## The file")) :]
+    sample = sample[: sample.index("\n```\n")]
+    sections: dict[str, set[str]] = {}
+    keys = sections.setdefault("", set())
+    for line in sample.splitlines():
+        header = re.fullmatch(r"\[\[?([a-z_.]+)\]\]?.*", line)
+        if header:
+            keys = sections.setdefault(header.group(1), set())
+            continue
+        key = re.match(r"#? ?([a-z_]+) *= ", line)
+        if key:
+            keys.add(key.group(1))
+    return sections
+
+
+def test_every_key_the_config_accepts_is_documented() -> None:
+    """Read from the tables ``load_config`` checks keys against, so a new key needs its line."""
+    documented = documented_config_keys()
+    accepted = {
+        **{section: set(keys) for section, keys in config._SECTION_KEYS.items()},
+        "auth.clients": set(config._CLIENT_KEYS),
+        "sources": set(config._SOURCE_KEYS),
+    }
+    accepted["auth"].discard("clients")  # the [[auth.clients]] tables
+    for section, keys in accepted.items():
+        assert keys <= documented.get(section, set()), (section, keys - documented[section])
+    for section, keys in documented.items():
+        assert keys <= accepted.get(section, set()), f"[{section}] documents unknown {keys}"

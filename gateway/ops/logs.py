@@ -12,19 +12,24 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 from gateway.ops.observe import current_request_id
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from adapters.engine import CallRecord
     from gateway.config import LoggingConfig
     from gateway.ops.observe import RequestRecord
 
 __all__ = [
     "ACCESS_LOGGER",
+    "SUMMARY_LOGGER",
     "UPSTREAM_LOGGER",
+    "BackgroundTrafficSummary",
     "JSONFormatter",
     "RequestLog",
     "TextFormatter",
@@ -34,6 +39,8 @@ __all__ = [
 
 ACCESS_LOGGER = "gateway.access"
 UPSTREAM_LOGGER = "gateway.upstream"
+SUMMARY_LOGGER = "gateway.demo"
+WEBHOOK_PATH_PREFIX = "/webhooks/"
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 """Probed every few seconds: logged at DEBUG unless they fail."""
 CHATTY_LIBRARIES = ("httpx", "httpcore")
@@ -130,6 +137,72 @@ def configure_logging(config: LoggingConfig, stream: TextIO | None = None) -> lo
     return handler
 
 
+class BackgroundTrafficSummary(logging.Filter):
+    """Holds back the lines of traffic nobody asked for at the terminal (``gateway demo``'s own
+    webhooks, and the upstream reads they and the polls cause), and sums them up in one line every
+    ``interval_s`` (never when 0): otherwise they scroll the demo's banner away every few seconds.
+
+    Failures still show (an access line of 400 and up, an upstream line above INFO), and so does
+    everything a person's own requests cause. The summary goes out with the next held-back line
+    after the interval, so a quiet demo prints nothing at all.
+    """
+
+    def __init__(self, interval_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.interval_s = interval_s
+        self.clock = clock
+        self.webhooks = 0
+        self.upstream_reads = 0
+        self._since = clock()
+        self._summary = logging.getLogger(SUMMARY_LOGGER)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        fields = getattr(record, "fields", None)
+        if not isinstance(fields, dict) or record.levelno > logging.INFO:
+            return True
+        if record.name == ACCESS_LOGGER and _is_webhook(fields):
+            self.webhooks += 1
+        elif record.name == UPSTREAM_LOGGER and fields.get("request_id") is None:
+            self.upstream_reads += 1
+        else:
+            return True
+        self._maybe_summarize()
+        return False
+
+    def _maybe_summarize(self) -> None:
+        now = self.clock()
+        elapsed = now - self._since
+        if self.interval_s <= 0 or elapsed < self.interval_s:
+            return
+        webhooks, reads = self.webhooks, self.upstream_reads
+        self.webhooks = self.upstream_reads = 0
+        self._since = now
+        self._summary.info(
+            "background traffic in the last %.0f s: %d webhooks received, %d upstream reads "
+            "(logged as this one line)",
+            elapsed,
+            webhooks,
+            reads,
+            extra={
+                "fields": {
+                    "event": "background_summary",
+                    "webhooks": webhooks,
+                    "upstream_reads": reads,
+                }
+            },
+        )
+
+
+def _is_webhook(fields: dict[str, Any]) -> bool:
+    path, status = fields.get("path"), fields.get("status")
+    return (
+        isinstance(path, str)
+        and path.startswith(WEBHOOK_PATH_PREFIX)
+        and isinstance(status, int)
+        and status < 400
+    )
+
+
 def _is_terminal(stream: TextIO) -> bool:
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())
@@ -142,7 +215,9 @@ class RequestLog:
         pass
 
     def request_finished(self, record: RequestRecord) -> None:
-        if record.status >= 500:
+        if record.path == "/readyz" and record.status == 503:
+            level = logging.WARNING  # not ready while a dependency is away: expected, reported
+        elif record.status >= 500:
             level = logging.ERROR
         elif record.path in QUIET_PATHS and record.status < 400:
             level = logging.DEBUG

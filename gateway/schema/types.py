@@ -183,7 +183,10 @@ def _error(value: model.ErrorInfo | None) -> Error | None:
     return Error(code=value.code, message=value.message) if value else None
 
 
-@strawberry.type
+@strawberry.type(
+    description="A human decision an execution waits for (or recorded): who may decide, what "
+    "they decided, and the step it belongs to. Decide with approve / reject."
+)
 class Approval(Node):
     status: ApprovalStatus
     reviewers: list[Reviewer]
@@ -240,13 +243,16 @@ class Approval(Node):
         return next((s for s in self._execution.step_list() if s.native_id == native), None)
 
 
-@strawberry.type
+@strawberry.type(
+    description="One step of an execution (an agent, a tool, a human approval…), in the "
+    "upstream's order, with its unified kind and status."
+)
 class Step(Node):
-    native_id: str
-    index: int
     name: str | None
     kind: StepKind
     status: StepStatus
+    index: int
+    native_id: str
     upstream_status: str | None
     upstream_kind: str | None
     output: JSON | None
@@ -302,14 +308,21 @@ class Step(Node):
         )
 
 
-@strawberry.type
+@strawberry.type(
+    description="One run of a workflow on one source, in the unified model: its status, steps "
+    "and approvals; `raw` keeps the upstream's own payload, unchanged."
+)
 class Execution(Node):
     id: strawberry.ID
     """A plain field filled by ``from_model``: the id is a cheap join, and strawberry answers a
     plain field without its resolver machinery (an Info object, argument handling, wrappers)."""
+    status: ExecutionStatus
+    """``Computed`` (gateway/schema/computed.py) where it needs the full execution loaded."""
+    steps: list[Step]
+    """Always ``Computed``: built when asked, loading the full execution for a list item."""
+    workflow: Workflow | None
     native_id: str
     upstream_status: str | None = strawberry.field(description="The upstream's own status word.")
-    workflow: Workflow | None
     inputs: JSON | None
     outputs: JSON | None
     cost: Cost | None
@@ -325,11 +338,6 @@ class Execution(Node):
     is_purged: bool = strawberry.field(
         description="The upstream has purged this execution's detail."
     )
-    raw: JSON = strawberry.field(description="The upstream payload, unchanged.")
-    status: ExecutionStatus
-    """``Computed`` (gateway/schema/computed.py) where it needs the full execution loaded."""
-    steps: list[Step]
-    """Always ``Computed``: built when asked, loading the full execution for a list item."""
     source_name: strawberry.Private[str]
     _model: strawberry.Private[model.Execution]
     _partial: strawberry.Private[bool] = False
@@ -375,7 +383,6 @@ class Execution(Node):
             idempotency_key=execution.idempotency_key,
             receipts=list(execution.receipts),
             is_purged=execution.is_purged,
-            raw=JSON(execution.raw),
             status=execution.status,
             steps=cast("list[Step]", _STEPS),
             source_name=source,
@@ -457,6 +464,11 @@ class Execution(Node):
             found = await loaders.execution(self.source_name, found.native_id)
         futures = [loaders.execution(self.source_name, c) for c in found.child_native_ids]
         return [Execution.from_model(self.source_name, e) for e in [await f for f in futures]]
+
+    @strawberry.field(description="The upstream payload, unchanged.")
+    def raw(self) -> JSON:
+        """Last in the type: what the unified fields above do not carry, rarely selected."""
+        return JSON(self._model.raw)
 
 
 _STEPS = Computed(Execution.step_list)

@@ -12,6 +12,7 @@ const observed = {
   blocked: [],
   cspViolations: [],
   pageErrors: [],
+  consoleErrors: [],
   wsSent: [],
   wsReceived: [],
   error: null,
@@ -99,8 +100,14 @@ const STEPS = {
   // Type the API key into the bar above the IDE and press Enter.
   async key(page, step) {
     await page.waitForSelector("#gateway-api-key", { visible: true, timeout: STEP_TIMEOUT_MS });
+    await page.$eval("#gateway-api-key", (node) => { node.value = ""; });
     await page.type("#gateway-api-key", step.key);
     await page.keyboard.press("Enter");
+    // The schema is fetched again with the key: wait for the gateway's verdict on it.
+    await page.waitForFunction(
+      () => !document.querySelector("#gateway-key-status").textContent.startsWith("sending"),
+      { timeout: STEP_TIMEOUT_MS },
+    );
     return {
       status: await page.$eval("#gateway-key-status", (node) => node.textContent),
     };
@@ -182,6 +189,7 @@ try {
   page.on("pageerror", (error) => observed.pageErrors.push(String(error)));
   page.on("console", (message) => {
     if (message.text().includes("Content Security Policy")) observed.cspViolations.push(message.text());
+    if (message.type() === "error") observed.consoleErrors.push(message.text());
   });
   const cdp = await page.createCDPSession();
   await cdp.send("Network.enable");

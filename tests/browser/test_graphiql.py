@@ -15,6 +15,7 @@ from collections.abc import AsyncGenerator  # noqa: TC003 strawberry reads the p
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import pytest
 import strawberry
 from starlette.applications import Starlette
@@ -141,6 +142,13 @@ async def test_the_page_renders_runs_a_typed_query_and_documents_the_schema(
     assert {s["name"] for s in sources} == {"rv", "velt", "zaia", "tl"}
     assert "execution(id: ID!): Execution" in step(seen, "docs")["text"]
     assert "executionFeed" in step(seen, "click")["text"]
+    # Not even the browser's own /favicon.ico request fails (it was the one console error).
+    assert seen["consoleErrors"] == []
+    async with httpx.AsyncClient(base_url=open_gateway, timeout=30) as client:
+        icon = await client.get("/favicon.ico")
+    assert icon.status_code == 200
+    assert icon.headers["content-type"] == "image/vnd.microsoft.icon"
+    assert icon.content.startswith(b"\x00\x00\x01\x00")  # an ICO file's header
 
 
 async def test_with_api_keys_the_page_loads_and_the_typed_key_opens_the_api(
@@ -161,6 +169,8 @@ async def test_with_api_keys_the_page_loads_and_the_typed_key_opens_the_api(
             {"do": "storage"},
             {"do": "keep"},
             {"do": "storage"},
+            {"do": "headers", "text": "{}"},
+            {"do": "key", "key": "not-the-key"},
         ],
     )
     assert_clean(seen)
@@ -173,7 +183,8 @@ async def test_with_api_keys_the_page_loads_and_the_typed_key_opens_the_api(
         "401 Unauthorized: this gateway needs an API key"
     )
     assert "UNAUTHENTICATED" in {e["extensions"]["code"] for e in refusal["errors"]}
-    assert step(seen, "key")["status"] == "requests carry this key"
+    accepted, refused_key = (s for s in seen["steps"] if s["do"] == "key")
+    assert accepted["status"] == "the gateway accepted this key"
     assert json.loads(answered["result"])["data"]["sources"]
     # The schema was fetched again with the key: the docs explorer knows the types.
     assert "Execution" in step(seen, "docs")["text"]
@@ -185,17 +196,18 @@ async def test_with_api_keys_the_page_loads_and_the_typed_key_opens_the_api(
     assert "not-the-key" not in json.dumps(unkept["session"]), "the Headers tab is not stored"
     assert unkept["session"], "GraphiQL keeps its tabs in sessionStorage"
     assert kept["session"]["gateway-graphiql-api-key"] == KEY
-    assert step(seen, "keep")["status"] == "requests carry this key (kept for this tab)"
+    assert step(seen, "keep")["status"] == "the gateway accepted this key (kept for this tab)"
     wrong = json.loads(overridden["result"])
     assert "data" not in wrong
     assert wrong["errors"][0]["message"].startswith(
         "401 Unauthorized: the gateway does not know this API key"
     )
+    # A wrong key in the key field is said to be refused, not that requests carry it.
+    assert refused_key["status"].startswith("the gateway refused this key (401)")
 
 
 async def subscription_document(url: str, headers: dict[str, str]) -> str | None:
     """A subscription on the schema's first argument-free Subscription field, or None if none."""
-    import httpx
 
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         body = await graphql(
@@ -222,8 +234,8 @@ async def test_a_subscription_goes_over_graphql_ws_with_the_key_in_connection_in
     document = await subscription_document(keyed_gateway, {"Authorization": f"Bearer {KEY}"})
     if document is None:
         pytest.skip(
-            "the schema has no Subscription field without required arguments yet: "
-            "this test runs once GraphQL subscriptions are merged"
+            "the schema has no subscription that takes no required arguments, "
+            "so there is nothing for GraphiQL to subscribe to"
         )
     seen = await drive(
         keyed_gateway + "/graphql",
@@ -301,7 +313,6 @@ async def test_a_subscription_in_the_page_shows_the_execution_move_after_an_appr
 ) -> None:
     """The demo's promise: a subscription opened in GraphiQL shows an execution go from
     WAITING_FOR_APPROVAL to COMPLETED after it is approved elsewhere (a second tab)."""
-    import httpx
 
     from sandbox import rotavision
 

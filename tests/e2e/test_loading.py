@@ -254,7 +254,10 @@ def live_contexts() -> int:
     return sum(1 for o in gc.get_objects() if isinstance(o, Context))
 
 
-@pytest.mark.skipif(not FAST_PATHS, reason="stock graphql-core keeps its helpers in a cycle")
+@pytest.mark.skipif(
+    not FAST_PATHS,
+    reason="without the speed work (fast paths off), graphql-core's own code keeps a request alive until the cycle collector runs",
+)
 async def test_a_request_context_is_freed_without_the_cycle_collector(
     sandbox_url: str, sandbox: Sandbox
 ) -> None:

@@ -1,11 +1,14 @@
-"""A new user's first hour with ``gateway``: version, help, a taken port, the sandbox banner."""
+"""A new user's first hour with ``gateway``: version, help, a taken port, what serve and the
+sandbox print."""
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import subprocess
 import sys
+import time
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 from typing import TYPE_CHECKING
@@ -15,10 +18,12 @@ import pytest
 from starlette.applications import Starlette
 
 from gateway import cli
+from gateway.config import ServerConfig
 from sandbox import SANDBOX_CREDENTIALS
+from tests.processes import free_port
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import AsyncIterator, Callable, Iterator
     from pathlib import Path
 
 GATEWAY = (sys.executable, "-m", "gateway")
@@ -173,3 +178,132 @@ def test_an_app_that_fails_to_start_exits_as_uvicorn_would() -> None:
         cli._serve_on(sock, Starlette(lifespan=broken), options)
     assert exited.value.code == UVICORN_STARTUP_FAILURE
     assert sock.fileno() == -1, "the bound socket is closed either way"
+
+
+def test_serve_says_where_it_listens_and_each_address_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one line ``serve`` prints names the API, GraphiQL and /metrics; each of them answers."""
+    metrics_port = free_port()
+    config = tmp_path / "gateway.toml"
+    config.write_text(
+        f'[server]\nport = 0\nmetrics = "port"\nmetrics_port = {metrics_port}\n'
+        '[[sources]]\nname = "rv"\nkind = "rotavision"\nbase_url = "http://127.0.0.1:9"\n'
+        'api_key_env = "RV_KEY"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("RV_KEY", "rv-key")
+    with subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+        [*GATEWAY, "serve", "--config", str(config)], stdout=subprocess.PIPE, text=True
+    ) as process:
+        assert process.stdout is not None
+        try:
+            line = process.stdout.readline().rstrip("\n")
+            found = re.fullmatch(
+                r"gateway: serving (http://127\.0\.0\.1:\d+)/graphql; "
+                r"GraphiQL on \(\1/ in a browser\); metrics (http://\S+)",
+                line,
+            )
+            assert found, line
+            base, metrics = found.groups()
+            assert metrics == f"http://127.0.0.1:{metrics_port}/metrics"
+            with httpx.Client(timeout=BANNER_LIMIT_S, follow_redirects=True) as client:
+                page = client.get(f"{base}/", headers={"accept": "text/html"})
+                assert page.status_code == 200
+                assert "text/html" in page.headers["content-type"]
+                assert client.get(metrics).status_code == 200
+        finally:
+            process.terminate()
+            process.wait(timeout=BANNER_LIMIT_S)
+
+
+@pytest.mark.parametrize(
+    ("server", "said"),
+    [
+        pytest.param(
+            ServerConfig(graphiql=False, metrics="off"),
+            "gateway: serving http://127.0.0.1:8000/graphql; GraphiQL off; metrics off",
+            id="both-off",
+        ),
+        pytest.param(
+            ServerConfig(host="::1", metrics="open"),
+            "gateway: serving http://[::1]:8000/graphql; GraphiQL on (http://[::1]:8000/ in a "
+            "browser); metrics http://[::1]:8000/metrics",
+            id="ipv6-metrics-open",
+        ),
+    ],
+)
+def test_the_serve_line_says_off_and_brackets_ipv6(server: ServerConfig, said: str) -> None:
+    assert cli.serve_banner(server, 8000) == said
+
+
+def first_lines(process: subprocess.Popen[str], last_prefix: str) -> list[str]:
+    """The process's stdout up to and including the line starting with ``last_prefix``."""
+    assert process.stdout is not None
+    lines: list[str] = []
+    while not lines or not lines[-1].startswith(last_prefix):
+        line = process.stdout.readline()
+        assert line, f"the process exited before printing {last_prefix!r}: {lines}"
+        lines.append(line.rstrip("\n"))
+    return lines
+
+
+def wait_for(check: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + BANNER_LIMIT_S
+    while not check():
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        time.sleep(0.1)
+
+
+def test_the_demo_sums_up_its_own_webhooks_and_logs_a_users_requests(tmp_path: Path) -> None:
+    """Its webhooks every 0.2 s would scroll the banner away: one summary line instead."""
+    log = tmp_path / "stderr.log"
+    with (
+        log.open("w") as stderr,
+        subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+            [*GATEWAY, "demo", "--port", "0", "--progress-s", "0.2", "--summary-s", "1"],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        ) as process,
+    ):
+        try:
+            banner = first_lines(process, "try:")
+            url = banner[1].removeprefix("GraphiQL:").strip()
+            answer = httpx.post(url, json={"query": "{ __typename }"}, timeout=BANNER_LIMIT_S)
+            assert answer.status_code == 200
+            wait_for(lambda: '"background_summary"' in log.read_text(), "a summary line")
+        finally:
+            process.terminate()
+            process.wait(timeout=BANNER_LIMIT_S)
+    lines = log.read_text().splitlines()
+    summaries = [json.loads(line) for line in lines if '"background_summary"' in line]
+    assert summaries[0]["webhooks"] > 0, summaries
+    assert not [line for line in lines if "/webhooks/" in line], "no line per webhook"
+    assert any("POST /graphql 200" in line for line in lines), "a person's request is logged"
+
+
+def test_the_sandbox_alone_finishes_runs_with_progress(tmp_path: Path) -> None:
+    """``gateway sandbox --progress-s``: what moves subscriptions against it (through polls)."""
+    with subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+        [*GATEWAY, "sandbox", "--port", "0", "--executions", "40", "--progress-s", "0.5"],
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as process:
+        try:
+            url = first_lines(process, "try:")[0].removeprefix("sandbox upstreams:").strip()
+            key = SANDBOX_CREDENTIALS["rotavision"]["api_key"]
+            with httpx.Client(
+                base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=BANNER_LIMIT_S
+            ) as client:
+
+                def running() -> set[str]:
+                    page = client.get("/v1/orchestrate/executions").json()["data"]
+                    return {run["id"] for run in page if run["status"] == "running"}
+
+                before = running()
+                assert before, "the seeded data has running executions"
+                wait_for(lambda: bool(before - running()), "a running execution finishing")
+        finally:
+            process.terminate()
+            process.wait(timeout=BANNER_LIMIT_S)

@@ -129,31 +129,34 @@ def minimal(**source: Any) -> dict[str, Any]:
     [
         pytest.param({"sources": []}, ENV, "sources: at least one", id="no-sources"),
         pytest.param(
-            minimal(kind="temporal"), ENV, "sources[0].kind: 'temporal' is not one of", id="kind"
+            minimal(kind="temporal"),
+            ENV,
+            "source \"rv\": kind: 'temporal' is not one of",
+            id="kind",
         ),
         pytest.param(
             minimal(timeout=3),
             ENV,
-            "sources[0].timeout: unknown key (did you mean 'timeout_s'?)",
+            "source \"rv\": timeout: unknown key (did you mean 'timeout_s'?)",
             id="typo",
         ),
-        pytest.param(minimal(name="RV!"), ENV, "sources[0].name: 'RV!' must match", id="name"),
+        pytest.param(minimal(name="RV!"), ENV, "source \"RV!\": name: 'RV!' must match", id="name"),
         pytest.param(
             minimal(),
             {},
-            "sources[0].api_key_env: environment variable RV_API_KEY is not set",
+            'source "rv": api_key_env: environment variable RV_API_KEY is not set',
             id="missing-secret",
         ),
         pytest.param(
-            minimal(timeout_s="fast"), ENV, "sources[0].timeout_s: expected a number", id="type"
+            minimal(timeout_s="fast"), ENV, 'source "rv": timeout_s: expected a number', id="type"
         ),
         pytest.param(
             minimal(max_concurrency=0),
             ENV,
-            "sources[0].max_concurrency: must be positive",
+            'source "rv": max_concurrency: must be positive',
             id="zero",
         ),
-        pytest.param(minimal(base_url="ftp://x"), ENV, "sources[0].base_url", id="url"),
+        pytest.param(minimal(base_url="ftp://x"), ENV, 'source "rv": base_url', id="url"),
         pytest.param(
             {**minimal(), "server": {"prot": 1}},
             ENV,
@@ -169,7 +172,7 @@ def minimal(**source: Any) -> dict[str, Any]:
         pytest.param(
             {"sources": [minimal()["sources"][0], minimal()["sources"][0]]},
             ENV,
-            "sources[1].name: 'rv' is used twice",
+            "source #2: name: 'rv' is used twice",
             id="duplicate",
         ),
         pytest.param(
@@ -184,7 +187,7 @@ def minimal(**source: Any) -> dict[str, Any]:
                 ]
             },
             ENV,
-            "sources[0].tenant_id: missing",
+            'source "tl": tenant_id: missing',
             id="tenant",
         ),
         pytest.param(
@@ -199,7 +202,7 @@ def minimal(**source: Any) -> dict[str, Any]:
                 ]
             },
             ENV,
-            "sources[0].auth_token_env: missing",
+            'source "v": auth_token_env: missing',
             id="velt-token",
         ),
     ],
@@ -221,7 +224,7 @@ def test_check_config_exits_non_zero_with_one_line(
     assert main(["check-config", "--config", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0
-    assert "sources[0].api_key_env: environment variable NOPE is not set" in err
+    assert 'source "rv": api_key_env: environment variable NOPE is not set' in err
 
 
 def test_check_config_accepts_a_good_file(
@@ -280,26 +283,26 @@ def test_proxy_and_tls_keys(tmp_path: Path) -> None:
         (
             {"ca_bundle": "/nonexistent/ca.pem"},
             {},
-            "sources[0].ca_bundle: '/nonexistent/ca.pem' is not a file",
+            "source \"rv\": ca_bundle: '/nonexistent/ca.pem' is not a file",
         ),
         (
             {"client_cert": "/nonexistent/c.pem"},
             {},
-            "sources[0].client_cert: '/nonexistent/c.pem' is not a file",
+            "source \"rv\": client_cert: '/nonexistent/c.pem' is not a file",
         ),
-        ({"client_key": __file__}, {}, "sources[0].client_key: needs client_cert"),
+        ({"client_key": __file__}, {}, 'source "rv": client_key: needs client_cert'),
         ({"client_cert": __file__}, {}, "not a usable PEM certificate or key"),
         (
             {"proxy_url": "socks5://p:1080"},
             {},
-            "sources[0].proxy_url: proxy socks5://p:1080 is not an http:// proxy",
+            'source "rv": proxy_url: proxy socks5://p:1080 is not an http:// proxy',
         ),
         (
             {},
             {"HTTPS_PROXY": "https://p:443"},
-            "sources[0].trust_env: the environment's proxy for this source: proxy https://p:443",
+            'source "rv": trust_env: the environment\'s proxy for this source: proxy https://p:443',
         ),
-        ({"trust_env": "no"}, {}, "sources[0].trust_env: expected true or false"),
+        ({"trust_env": "no"}, {}, 'source "rv": trust_env: expected true or false'),
     ],
 )
 def test_bad_proxy_and_tls_keys(source: dict[str, Any], env: dict[str, str], message: str) -> None:

@@ -53,20 +53,20 @@ def test_every_problem_is_reported_not_only_the_first() -> None:
         "server.max_body_bytes: must be positive",
         "limits.max_depth: must be at least 1",
         "auth.mode: 'magic' is not one of none, api_key",
-        "sources[0].timeout: unknown key (did you mean 'timeout_s'?)",
-        "sources[0].api_key_env: environment variable NOPE is not set (it holds the secret)",
-        "sources[1].base_url: 'ftp://x' must be an http(s) URL",
-        "sources[1].tenant_id: missing (a 'truthlocks' source needs it)",
-        "sources[2].name: 'rv' is used twice; names must be unique",
+        "source \"rv\": timeout: unknown key (did you mean 'timeout_s'?)",
+        'source "rv": api_key_env: environment variable NOPE is not set (it holds the secret)',
+        "source \"tl\": base_url: 'ftp://x' must be an http(s) URL",
+        "source \"tl\": tenant_id: missing (a 'truthlocks' source needs it)",
+        "source #3: name: 'rv' is used twice; names must be unique",
     )
 
 
 def test_a_source_missing_what_it_needs_reports_each_missing_key() -> None:
     assert problems({"sources": [{"kind": "velt"}]}, ENV) == (
-        "sources[0].name: missing (required)",
-        "sources[0].base_url: missing (required)",
-        "sources[0].api_key_env: missing (a 'velt' source needs it)",
-        "sources[0].auth_token_env: missing (a 'velt' source needs it)",
+        "source #1: name: missing (required)",
+        "source #1: base_url: missing (required)",
+        "source #1: api_key_env: missing (a 'velt' source needs it)",
+        "source #1: auth_token_env: missing (a 'velt' source needs it)",
     )
 
 
@@ -82,7 +82,7 @@ def test_a_source_missing_what_it_needs_reports_each_missing_key() -> None:
         pytest.param(
             "GATEWAY__SOURCES__RV__TIMEOUT",
             "3",
-            "GATEWAY__SOURCES__RV__TIMEOUT: sources[…].timeout is not a key "
+            "GATEWAY__SOURCES__RV__TIMEOUT: a source's timeout is not a key "
             "(did you mean GATEWAY__SOURCES__RV__TIMEOUT_S?)",
             id="source-key",
         ),
@@ -108,7 +108,7 @@ def test_a_source_missing_what_it_needs_reports_each_missing_key() -> None:
         pytest.param(
             "GATEWAY__SOURCES__RV__RETRIES",
             "-1",
-            "sources[0].retries: must be zero or more (set by GATEWAY__SOURCES__RV__RETRIES)",
+            'source "rv": retries: must be zero or more (set by GATEWAY__SOURCES__RV__RETRIES)',
             id="source-value",
         ),
     ],
@@ -136,6 +136,6 @@ def test_check_config_prints_one_line_per_problem(
         "(known keys: active_ttl_s, answers_max_bytes, answers_max_entries, max_entries, "
         "persisted_queries, persisted_queries_max, terminal_ttl_s, trusted_documents)",
         "gateway: config error: server.port: 99999 is not a TCP port (0..65535)",
-        "gateway: config error: sources[0].api_key_env: environment variable NOPE is not set "
+        'gateway: config error: source "rv": api_key_env: environment variable NOPE is not set '
         "(it holds the secret)",
     ]

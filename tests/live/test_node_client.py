@@ -40,7 +40,7 @@ async def test_the_graphql_ws_client_sees_state_change_and_completion(
 ) -> None:
     node = shutil.which("node")
     if node is None:
-        pytest.skip("node is not installed")
+        pytest.skip("node is not installed; the graphql-ws client test needs it")
     if not (HERE / "node_modules" / "graphql-ws").is_dir():
         pytest.skip("tests/live/node/node_modules is missing; scripts/install runs npm ci there")
     env = {"WEB_KEY": "key-web-0123456789"}

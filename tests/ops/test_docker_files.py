@@ -371,6 +371,9 @@ def test_the_load_balancer_spreads_over_the_replicas_and_passes_websockets(
     assert "proxy_http_version 1.1;" in directives
     assert "proxy_set_header Upgrade $http_upgrade;" in directives
     assert "proxy_set_header Connection $connection_upgrade;" in directives
+    # The port stays in Host: the same-origin check compares it with a browser's Origin
+    # (tests/ops/test_nginx.py runs the conf).
+    assert "proxy_set_header Host $http_host;" in directives
     assert "proxy_buffering off;" in directives
     # Bounds before a replica: headers, slow clients, bodies. The proxy's body bound is at least
     # the gateway's, so an oversized body gets the gateway's typed 413, not nginx's page.

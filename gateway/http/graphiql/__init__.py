@@ -28,6 +28,9 @@ __all__ = ["ASSETS_PATH", "GraphiQLMiddleware", "content_security_policy", "is_p
 ASSETS_PATH = "/graphiql"
 """Assets are under ``/graphiql/<digest>/``, outside ``/graphql`` and so outside authentication."""
 ASSET_MAX_AGE_S = 365 * 24 * 3600
+FAVICON_PATH = "/favicon.ico"
+"""Browsers ask for it on every page: a 404 there was the one error in GraphiQL's console."""
+FAVICON_MAX_AGE_S = 24 * 3600
 _PAGE = Template((Path(__file__).resolve().parent / "page.html").read_text(encoding="utf-8"))
 _HOST = re.compile(r"^[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]{2,45}\](:[0-9]{1,5})?$")
 _SECURITY_HEADERS = {
@@ -78,7 +81,8 @@ def content_security_policy(host: str | None) -> str:
 
 
 class GraphiQLMiddleware:
-    """Answers ``GET /`` (to the IDE), a browser's page load of ``endpoint`` and the assets."""
+    """Answers ``GET /`` (to the IDE), a browser's page load of ``endpoint``, the assets and
+    ``/favicon.ico``."""
 
     def __init__(
         self,
@@ -110,6 +114,9 @@ class GraphiQLMiddleware:
             response = self._page(scope)
         elif path.startswith(ASSETS_PATH + "/"):
             response = await self._asset(scope, path)
+        elif path == FAVICON_PATH and (icon := self.assets.get("favicon.ico")) is not None:
+            headers = {**_SECURITY_HEADERS, "cache-control": f"public, max-age={FAVICON_MAX_AGE_S}"}
+            response = Response(icon.body, media_type=icon.media_type, headers=headers)
         else:
             await self.app(scope, receive, send)
             return

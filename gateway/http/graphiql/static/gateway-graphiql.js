@@ -27,9 +27,24 @@
     apiKey = ""; // storage blocked: the key is asked for again
   }
 
+  // What the gateway said to the key field's key: "" (not sent yet), "accepted" or "refused".
+  var keyVerdict = "";
+  var onKeyVerdict = function () {};
+
+  function judgeKey(init, status) {
+    var sent = headerValue(init && init.headers, "Authorization");
+    if (!apiKey || sent !== "Bearer " + apiKey) return; // the Headers tab's value, not the field's
+    var verdict = status === 401 ? "refused" : "accepted";
+    if (verdict !== keyVerdict) {
+      keyVerdict = verdict;
+      onKeyVerdict();
+    }
+  }
+
   // A 401 carries the gateway's own error; GraphiQL shows the body, so say there what to do.
   function fetchExplaining401(input, init) {
     return window.fetch(input, init).then(function (response) {
+      judgeKey(init, response.status);
       if (response.status !== 401) return response;
       return response
         .json()
@@ -149,11 +164,15 @@
     keep.checked = Boolean(apiKey);
 
     function showStatus() {
-      status.textContent = apiKey
-        ? "requests carry this key" + (keep.checked ? " (kept for this tab)" : "")
-        : "no key: the gateway answers 401";
-      status.classList.toggle("gateway-key-missing", !apiKey);
+      var kept = keep.checked ? " (kept for this tab)" : "";
+      if (!apiKey) status.textContent = "no key: the gateway answers 401";
+      else if (keyVerdict === "refused")
+        status.textContent = "the gateway refused this key (401): check it and press Use key" + kept;
+      else if (keyVerdict === "accepted") status.textContent = "the gateway accepted this key" + kept;
+      else status.textContent = "sending this key with every request" + kept;
+      status.classList.toggle("gateway-key-missing", !apiKey || keyVerdict === "refused");
     }
+    onKeyVerdict = showStatus;
 
     function remember() {
       try {
@@ -169,6 +188,7 @@
       var typed = input.value.trim();
       if (typed === apiKey) return;
       apiKey = typed;
+      keyVerdict = "";
       remember();
       showStatus();
       render();
