@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
 
-    from gateway.config import ConfigError, GatewayConfig
+    from gateway.config import ConfigError, GatewayConfig, ServerConfig
 
-__all__ = ["main", "sandbox_banner", "uvicorn_options"]
+__all__ = ["main", "sandbox_banner", "serve_banner", "uvicorn_options"]
 
 EXIT_CONFIG = 2
 DEMO_PORT = 8000
+DEMO_SUMMARY_S = 60.0
 BACKLOG = 2048
 """uvicorn's default ``backlog``."""
 SANDBOX_PORT = 9000
@@ -75,6 +76,13 @@ def _parser() -> argparse.ArgumentParser:
         default=5.0,
         help="every N s one running execution per kind finishes and webhooks tell (0: off)",
     )
+    demo.add_argument(
+        "--summary-s",
+        type=float,
+        default=DEMO_SUMMARY_S,
+        help="the demo's own webhook traffic is not logged line by line: one line sums it up "
+        "every N s (0: never)",
+    )
     demo.set_defaults(run=_demo)
 
     serve = commands.add_parser("serve", help="serve the gateway with a config file")
@@ -98,6 +106,13 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--fail-rate", type=float, default=0.0, help="share of calls answered 503")
     sandbox.add_argument("--seed", type=int, default=7, help="seeds the simulated data")
     sandbox.add_argument("--executions", type=int, default=240, help="seeded executions per source")
+    sandbox.add_argument(
+        "--progress-s",
+        type=float,
+        default=0.0,
+        help="every N s one running execution per kind finishes, as in demo (0: off); "
+        "subscriptions see it through their polls",
+    )
     sandbox.set_defaults(run=_sandbox)
 
     export = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
@@ -193,7 +208,7 @@ def _demo(args: argparse.Namespace) -> int:
     from gateway.demo import DEMO_EXECUTION_ID, DEMO_SOURCE_NAMES, demo_config
     from gateway.http.app import create_app
     from gateway.http.threaded_server import ThreadedServer
-    from gateway.ops.logs import configure_logging
+    from gateway.ops.logs import BackgroundTrafficSummary, configure_logging
     from sandbox import Faults, Sandbox, SandboxConfig
     from sandbox.progress import Progress, with_progress
     from sandbox.webhooks import WebhookSender
@@ -220,7 +235,9 @@ def _demo(args: argparse.Namespace) -> int:
     sandbox_url = sandbox.start()
     config = demo_config(sandbox_url, port=port, step_kinds=True)
     config = dataclasses.replace(config, server=dataclasses.replace(config.server, host=args.host))
-    configure_logging(config.logging)
+    handler = configure_logging(config.logging)
+    if args.progress_s > 0:
+        handler.addFilter(BackgroundTrafficSummary(args.summary_s))
     app = create_app(config)
     url = f"http://{args.host}:{port}/graphql"
     print(
@@ -267,6 +284,8 @@ def uvicorn_options(config: GatewayConfig, *, workers: int = 1) -> dict[str, Any
         # uvicorn's protocol, bounded and timed out (gateway/http/server.py).
         "http": guarded_protocol(limits, server.http_parser),
         "h11_max_incomplete_event_size": limits.max_header_bytes,
+        # A WebSocket frame past this closes the socket (1009) before its payload is read.
+        "ws_max_size": server.max_websocket_message_bytes,
         "timeout_keep_alive": math.ceil(limits.keep_alive_timeout_s),
         "timeout_graceful_shutdown": math.ceil(config.server.shutdown_timeout_s),
         "log_config": None,
@@ -334,6 +353,7 @@ def _serve(args: argparse.Namespace) -> int:
         except OSError as exc:
             return _cannot_listen(server.host, server.port, exc, "--port (or server.port)")
         # Each worker loads the file again; the command line's host and port only bind.
+        print(serve_banner(server, sock.getsockname()[1]), flush=True)
         return _serve_workers(sock, app, options)
     metrics_server = None
     if server.metrics == "port":
@@ -355,6 +375,7 @@ def _serve(args: argparse.Namespace) -> int:
             metrics_server.stop()
         return _cannot_listen(server.host, server.port, exc, "--port (or server.port)")
     settle_heap()
+    print(serve_banner(server, sock.getsockname()[1]), flush=True)
     try:
         return _serve_on(sock, app, options)
     finally:
@@ -362,8 +383,25 @@ def _serve(args: argparse.Namespace) -> int:
             metrics_server.stop()
 
 
+def serve_banner(server: ServerConfig, port: int) -> str:
+    """The one line ``serve`` prints once it listens: where, whether GraphiQL is there, and
+    where /metrics is (a new user otherwise has to read the config to find any of them)."""
+    from gateway.ops.metrics import METRICS_PATH
+
+    host = f"[{server.host}]" if ":" in server.host else server.host
+    base = f"http://{host}:{port}"
+    graphiql = f"on ({base}/ in a browser)" if server.graphiql else "off"
+    metrics = {
+        "off": "off",
+        "open": f"{base}{METRICS_PATH}",
+        "port": f"http://{host}:{server.metrics_port}{METRICS_PATH}",
+    }.get(server.metrics, server.metrics)
+    return f"gateway: serving {base}/graphql; GraphiQL {graphiql}; metrics {metrics}"
+
+
 def _sandbox(args: argparse.Namespace) -> int:
     from sandbox import Faults, Sandbox, SandboxConfig
+    from sandbox.progress import Progress, with_progress
 
     try:
         sock = _listen(args.host, args.port)
@@ -375,8 +413,12 @@ def _sandbox(args: argparse.Namespace) -> int:
         faults=Faults(latency_ms=args.latency_ms, fail_rate=args.fail_rate),
     )
     url = f"http://{args.host}:{sock.getsockname()[1]}"
+    simulated = Sandbox(config)
+    app: ASGIApp = simulated.app()
+    if args.progress_s > 0:  # runs finish over time; no gateway to send webhooks to
+        app = with_progress(app, Progress(simulated), args.progress_s)
     print(sandbox_banner(url), flush=True)
-    return _serve_on(sock, Sandbox(config).app(), {"log_level": "warning"})
+    return _serve_on(sock, app, {"log_level": "warning"})
 
 
 def sandbox_banner(url: str) -> str:

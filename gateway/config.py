@@ -1,6 +1,6 @@
 """The gateway's TOML configuration: parsed, validated, secrets read from the environment.
 
-A bad file gets one message per problem, each naming the key (``sources[1].kind: …``), all of them
+A bad file gets one message per problem, each naming the key (``source "rv": kind: …``), all of them
 in one run, and ``gateway`` exits non-zero.
 Any scalar can be overridden by the environment: ``GATEWAY__SERVER__PORT=9000``, or for a source
 ``GATEWAY__SOURCES__<NAME>__BASE_URL=…`` (name upper-cased, ``-`` as ``_``). Values are read as TOML
@@ -114,6 +114,8 @@ class ServerConfig:
     request_deadline_s: float = DEFAULT_REQUEST_DEADLINE_S
     """No GraphQL request runs longer: upstream calls get what is left of it, then time out."""
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_websocket_message_bytes: int = 262_144
+    """A larger WebSocket message closes the socket (1009) before it is read whole."""
     cors_origins: tuple[str, ...] = ()
     metrics: str = "open"
     """``off``: no /metrics; ``open``: /metrics on the main port; ``port``: on ``metrics_port`` only."""
@@ -315,6 +317,7 @@ _SERVER_KEYS = {
     "introspection": bool,
     "request_deadline_s": float,
     "max_body_bytes": int,
+    "max_websocket_message_bytes": int,
     "cors_origins": list,
     "metrics": str,
     "metrics_port": int,
@@ -485,6 +488,7 @@ def parse_config(raw: dict[str, Any], env: Mapping[str, str]) -> GatewayConfig:
     for key in (
         "request_deadline_s",
         "max_body_bytes",
+        "max_websocket_message_bytes",
         "shutdown_timeout_s",
         "max_header_bytes",
         "max_headers",
@@ -577,7 +581,8 @@ def parse_config(raw: dict[str, Any], env: Mapping[str, str]) -> GatewayConfig:
     for index, source in enumerate(sources):
         if source.name in seen:
             problems.add(
-                f"sources[{index}].name: '{source.name}' is used twice; names must be unique"
+                f"{_source_where(index, None)}name: '{source.name}' is used twice; "
+                "names must be unique"
             )
         seen.add(source.name)
     if not raw.get("sources"):
@@ -625,9 +630,15 @@ def _parse_state(raw: dict[str, Any], env: Mapping[str, str], problems: _Problem
 
 def _name_the_variable(problem: str, overridden: Mapping[str, str]) -> str:
     """``server.port: …`` gains ``(set by GATEWAY__SERVER__PORT)`` when the environment set it."""
-    key = problem.split(":", 1)[0]
-    variable = overridden.get(key)
+    variable = next((v for key, v in overridden.items() if problem.startswith(f"{key}:")), None)
     return f"{problem} (set by {variable})" if variable else problem
+
+
+def _source_where(index: int, raw: Any) -> str:
+    """How a problem names a source: ``source "rv": `` by its name, else by its place in the file
+    (``source #2: ``, counting [[sources]] tables from 1)."""
+    name = raw.get("name") if isinstance(raw, dict) else None
+    return f'source "{name}": ' if isinstance(name, str) and name else f"source #{index + 1}: "
 
 
 def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
@@ -726,9 +737,9 @@ def _parse_source(
 ) -> SourceConfig:
     """One source; raises ``ConfigError`` only when it cannot be built at all (its other
     problems are added to ``problems`` first)."""
-    where = f"sources[{index}]."
+    where = _source_where(index, raw)
     if not isinstance(raw, dict):
-        raise ConfigError(f"sources[{index}]: expected a table ([[sources]])")
+        raise ConfigError(f"{where}expected a table ([[sources]])")
     raw = _check_keys(raw, _SOURCE_KEYS, where, problems)
     usable = True
     for required in ("name", "kind", "base_url"):
@@ -914,7 +925,7 @@ def _apply_env_overrides(
                 overridden[f"{path[0]}.{path[1]}"] = variable
         elif len(path) == 3 and path[0] == "sources":
             if path[2] not in _SOURCE_KEYS:
-                problems.add(_unknown_override(variable, path[2], _SOURCE_KEYS, "sources[…]."))
+                problems.add(_unknown_override(variable, path[2], _SOURCE_KEYS, "a source's "))
                 continue
             for index, source in enumerate(sources):
                 if (
@@ -922,7 +933,7 @@ def _apply_env_overrides(
                     and str(source.get("name", "")).replace("-", "_") == path[1]
                 ):
                     source[path[2]] = value
-                    overridden[f"sources[{index}].{path[2]}"] = variable
+                    overridden[f"{_source_where(index, source)}{path[2]}"] = variable
                     break
             else:
                 problems.add(f"{variable}: no source named '{path[1]}' to override")

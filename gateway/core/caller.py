@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Caller"]
+__all__ = ["ANONYMOUS", "APPROVER", "AWAITING_INIT", "VIEWER", "Caller"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,3 +14,14 @@ class Caller:
     name: str
     roles: frozenset[str]
     reviewer_id: str | None = None
+
+
+VIEWER = "viewer"
+"""The role reading needs: every query and subscription (checked at the gate)."""
+APPROVER = "approver"
+"""The role the decision mutations need (checked by their use case, gateway/core/deciding.py)."""
+
+ANONYMOUS = Caller(name="anonymous", roles=frozenset({VIEWER, APPROVER}))
+"""The caller when ``auth.mode = "none"``."""
+AWAITING_INIT = Caller(name="unauthenticated", roles=frozenset())
+"""A WebSocket's caller until its ``connection_init`` payload names a key."""

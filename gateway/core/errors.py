@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
 
 from adapters.errors import UpstreamError
 
@@ -36,6 +36,12 @@ CODES = (
     "RATE_LIMITED",
     # A subscriber that fell too far behind was dropped (gateway/live, docs/live.md).
     "SLOW_CONSUMER",
+    # The gateway is stopping: a subscription ends, to be resubscribed elsewhere (docs/live.md).
+    "SHUTTING_DOWN",
+    # The document does not parse, or does not validate against the schema: the codes Apollo
+    # clients know (the gate, gateway/gate, refuses both before anything runs).
+    "GRAPHQL_PARSE_FAILED",
+    "GRAPHQL_VALIDATION_FAILED",
 )
 
 
@@ -85,5 +91,10 @@ def classify(errors: list[GraphQLError], request_id: str | None) -> None:
             error.message = "Internal error; quote the request id to the operator."
             error.extensions = {"code": "INTERNAL", "requestId": request_id}
         if not error.extensions or "code" not in error.extensions:
-            # Syntax and validation errors: the document itself is at fault.
-            error.extensions = {**(error.extensions or {}), "code": "BAD_USER_INPUT"}
+            # The document itself is at fault: a syntax error, or variables that do not fit.
+            code = (
+                "GRAPHQL_PARSE_FAILED"
+                if isinstance(error, GraphQLSyntaxError)
+                else "BAD_USER_INPUT"
+            )
+            error.extensions = {**(error.extensions or {}), "code": code}

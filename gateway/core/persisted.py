@@ -135,6 +135,11 @@ class PersistedQueries:
     def __len__(self) -> int:
         return len(self._seen)
 
+    def is_trusted(self, query: str) -> bool:
+        """Whether ``query`` is a document of the allow-list (``trusted`` mode); the gate asks
+        this of every operation, whichever transport carried it."""
+        return query in self._trusted_texts
+
     def resolve(self, query: str | None, extensions: Mapping[str, Any] | None) -> str | None:
         """The document to run (None: the request had neither text nor hash), or raise."""
         requested = _requested_hash(extensions) if self.mode != "off" else None
@@ -148,9 +153,7 @@ class PersistedQueries:
                 if text is None or (query is not None and query != text):
                     raise PersistedQueryError(Problem.NOT_TRUSTED)
                 return text
-            if query is None or query in self._trusted_texts:
-                return query
-            raise PersistedQueryError(Problem.NOT_TRUSTED)
+            return query  # the gate refuses a text that is not in the list, on every transport
         if requested is None:
             return query
         if query is None:

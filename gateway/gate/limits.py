@@ -5,9 +5,9 @@ Each limit refuses with ``BAD_USER_INPUT``, a message naming the limit and its v
 bounds tokens (the ``max_tokens`` parse option; we only word its error) and
 ``NoSchemaIntrospectionCustomRule`` refuses introspection where it is off; document size, depth,
 aliases, introspection fields and the cost estimate are ours, walking each named fragment once.
-``OperationLimits`` holds one config's limits; the schema's one extension
-(gateway/schema/operation.py) applies them. ``executions(ids:)`` checks ``limits.max_ids`` in
-its resolver.
+``DocumentLimits`` holds one config's limits; the gate (gateway/gate/gate.py) applies them to
+every operation, whichever transport carried it. ``executions(ids:)`` checks ``limits.max_ids``
+in its resolver.
 
 The estimate counts the upstream calls an operation may cause: each field that may load an
 execution (returning ``Execution`` or ``Node``, except ``Step.execution``) costs 1, and every list
@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cachetools import LRUCache
-from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import (
     FieldNode,
     FragmentDefinitionNode,
@@ -52,11 +51,12 @@ from graphql import (
     parse,
 )
 from graphql.utilities import get_introspection_query, get_operation_ast
-from graphql.validation import NoSchemaIntrospectionCustomRule
+from graphql.validation import NoSchemaIntrospectionCustomRule, specified_rules
 
 from adapters.base import Capability
 from gateway.core.errors import GatewayError
 from gateway.core.pending import UPSTREAM_PAGE_SIZE
+from gateway.gate.documents import DocumentCaches
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Hashable, Mapping
@@ -72,7 +72,6 @@ if TYPE_CHECKING:
         ValidationContext,
         ValueNode,
     )
-    from strawberry.types import ExecutionContext
 
     from gateway.config import LimitsConfig
 
@@ -84,8 +83,8 @@ __all__ = [
     "INTROSPECTION_COST",
     "INTROSPECTION_FIELDS",
     "LOADED_TYPES",
+    "DocumentLimits",
     "Estimate",
-    "OperationLimits",
     "Sources",
     "cost_key",
     "estimate_cost",
@@ -186,91 +185,108 @@ _NOTHING = Estimate(0, 0)
 _SOURCES_OF_RUNTIME: weakref.WeakKeyDictionary[object, Sources] = weakref.WeakKeyDictionary()
 
 
-class OperationLimits:
-    """One config's limits as the schema's extension applies them (gateway/schema/operation.py):
-    document size before parsing, the token bound and its wording, the validation rules, and the
-    cost bound before execution.
+class DocumentLimits:
+    """One config's bounds on a document, as the gate applies them (gateway/gate/gate.py):
+    its size before parsing, its tokens while parsing, its shape (depth, aliases, introspection)
+    with the rest of validation, and its estimated cost before execution.
 
-    The validation rules are made once here, so the validation cache keeps hitting. Estimates
-    are kept per document text, operation and variable shape (``cost_key``): frontends send the
+    Parsing and validation are kept per text (``DocumentCaches``), and the schema's extension
+    reads the same caches, so an admitted document is parsed and validated once. Estimates are
+    kept per document text, operation and variable shape (``cost_key``): frontends send the
     same few documents, and the walk was 3 % of a one-execution request's CPU.
     """
 
     def __init__(self, limits: LimitsConfig, *, introspection: bool = True) -> None:
         self.limits = limits
+        self.caches = DocumentCaches(
+            parsed=limits.parser_cache_size, validated=limits.validation_cache_size
+        )
         self._estimates: LRUCache[Hashable, Estimate] = LRUCache(maxsize=COST_CACHE_SIZE)
         rules: list[type[ASTValidationRule]] = [
             _shape_rule(limits.max_depth, limits.max_aliases, limits.max_introspection_fields)
         ]
         if not introspection:
             rules.append(NoSchemaIntrospectionCustomRule)
-        self.rules = tuple(rules)
+        self.rules: tuple[type[ASTValidationRule], ...] = (*specified_rules, *rules)
+        """Every rule a document must pass: the specification's and the gateway's bounds."""
 
-    def admit(self, context: ExecutionContext) -> None:
-        """Before parsing: refuse an oversized document, bound its tokens, add the rules."""
-        size = len((context.query or "").encode("utf-8", "surrogatepass"))
-        if size > self.limits.max_document_bytes:
-            raise limit_error(
-                "max_document_bytes",
-                self.limits.max_document_bytes,
-                f"The document is {size} bytes",
-            )
-        context.parse_options["max_tokens"] = self.limits.max_tokens
-        context.validation_rules = (*context.validation_rules, *self.rules)
+    def size_error(self, query: str) -> GatewayError | None:
+        """A document over ``max_document_bytes``, refused before it is read."""
+        size = len(query.encode("utf-8", "surrogatepass"))
+        if size <= self.limits.max_document_bytes:
+            return None
+        return limit_error(
+            "max_document_bytes", self.limits.max_document_bytes, f"The document is {size} bytes"
+        )
 
-    def reword_syntax_error(self, error: GraphQLSyntaxError, query: str | None) -> GraphQLError:
-        """A parse stopped by the token bound in the gateway's wording; others as they are."""
-        return self._token_error() if self._over_token_limit(query) else error
+    def parse(self, query: str) -> DocumentNode:
+        """The document, parsed at most ``max_tokens`` deep into it (kept per text).
 
-    def reword_parse_errors(self, context: ExecutionContext) -> None:
-        """The same for parse errors that strawberry recorded instead of raising."""
-        errors = context.pre_execution_errors or []
-        if (
-            context.graphql_document is None
-            and any(isinstance(e, GraphQLSyntaxError) for e in errors)
-            and self._over_token_limit(context.query)
-        ):
-            context.pre_execution_errors = [self._token_error()]
+        Raises GatewayError: ``max_tokens`` past the bound, ``GRAPHQL_PARSE_FAILED`` for a
+        syntax error (the code Apollo clients know).
+        """
+        try:
+            document: DocumentNode = self.caches.parse(query, max_tokens=self.limits.max_tokens)
+        except GraphQLSyntaxError as error:
+            if self._over_token_limit(query):
+                raise self._token_error() from None
+            raise GatewayError(
+                error.message, "GRAPHQL_PARSE_FAILED", locations=_locations(error)
+            ) from None
+        return document
 
-    def check_cost(
-        self, context: ExecutionContext, schema: GraphQLSchema, sources: Sources
-    ) -> None:
-        """Before execution: an operation over ``max_cost`` or ``max_upstream_calls`` gets a
-        result instead of running."""
-        document = context.graphql_document
-        if document is None or context.result is not None:
-            return
-        variables = context.variables or {}
-        key = cost_key(context.query, context.operation_name, variables, sources)
+    def parse_again(self, query: str) -> DocumentNode:
+        """``parse`` for the schema's own parsing step: the gate admitted this text, so this is
+        a cache hit (or a parse with the same options, when the cache dropped it)."""
+        parsed: DocumentNode = self.caches.parse(query, max_tokens=self.limits.max_tokens)
+        return parsed
+
+    def validation_errors(
+        self, schema: GraphQLSchema, query: str, document: DocumentNode
+    ) -> list[GraphQLError]:
+        """The specification's rules and the gateway's bounds, kept per text: a bound keeps its
+        ``BAD_USER_INPUT`` and ``limit``; any other failure is ``GRAPHQL_VALIDATION_FAILED``."""
+        errors = self.caches.validate(query, document, schema, self.rules)
+        for error in errors:
+            if not error.extensions or "code" not in error.extensions:
+                error.extensions = {**(error.extensions or {}), "code": "GRAPHQL_VALIDATION_FAILED"}
+        return errors
+
+    def cost_error(
+        self,
+        schema: GraphQLSchema,
+        query: str,
+        document: DocumentNode,
+        operation_name: str | None,
+        variables: Mapping[str, Any],
+        sources: Sources,
+    ) -> GatewayError | None:
+        """An operation over ``max_cost`` or ``max_upstream_calls``, refused before it runs."""
+        key = cost_key(query, operation_name, variables, sources)
         estimate = self._estimates.get(key) if key is not None else None
         if estimate is None:
-            estimate = estimate_cost(schema, document, context.operation_name, variables, sources)
+            estimate = estimate_cost(schema, document, operation_name, variables, sources)
             if key is not None:
                 self._estimates[key] = estimate
-        error = None
         if estimate.cost > self.limits.max_cost:
-            error = limit_error(
+            return limit_error(
                 "max_cost",
                 self.limits.max_cost,
                 f"The operation's estimated cost is {estimate.cost} (each upstream call counts 1, "
                 f"each introspection field {INTROSPECTION_COST}; ids, first/last, or else "
                 f"{ASSUMED_FANOUT} per list, multiply what is nested in a list)",
             )
-        elif estimate.calls > self.limits.max_upstream_calls:
-            error = limit_error(
+        if estimate.calls > self.limits.max_upstream_calls:
+            return limit_error(
                 "max_upstream_calls",
                 self.limits.max_upstream_calls,
                 f"The operation may make {estimate.calls} upstream calls",
             )
-        if error is not None:
-            # A result set here stands in for execution: no resolver runs.
-            context.result = GraphQLExecutionResult(data=None, errors=[error])
+        return None
 
-    def _over_token_limit(self, query: str | None) -> bool:
+    def _over_token_limit(self, query: str) -> bool:
         """Whether the text holds more tokens than the parser accepts, counted as it counts them
         (every token but the end; comments are skipped), by graphql-core's public lexer."""
-        if not query:
-            return False
         lexer = Lexer(Source(query))
         try:
             for _ in range(self.limits.max_tokens + 1):
@@ -286,6 +302,10 @@ class OperationLimits:
             self.limits.max_tokens,
             f"The document has more than {self.limits.max_tokens} tokens",
         )
+
+
+def _locations(error: GraphQLError) -> list[dict[str, int]]:
+    return [{"line": loc.line, "column": loc.column} for loc in error.locations or ()]
 
 
 COST_CACHE_SIZE = 512

@@ -1,9 +1,12 @@
-"""Requests per client on ``/graphql``: an in-memory token bucket each (``[rate_limit]``).
+"""Operations per client: a token bucket each (``[rate_limit]``), taken at the gate.
 
-A client is the authenticated caller's name, or the remote address for the anonymous caller
-(behind a proxy, run uvicorn with ``--proxy-headers`` so that is the real client). Over the
-limit: HTTP 429, ``Retry-After`` in whole seconds, and ``extensions.code = "RATE_LIMITED"`` —
-the caller is limited here, unlike ``UPSTREAM_RATE_LIMITED``, where an upstream limits us.
+Every operation takes one token, whichever transport carried it: a POST, a GET, an SSE or
+multipart subscription, a WebSocket ``subscribe``, and a cached answer served again. A client is
+the authenticated caller's name, or the remote address for the anonymous caller (behind a proxy,
+run uvicorn with ``--proxy-headers`` so that is the real client). Over the limit:
+``RATE_LIMITED`` with ``retryAfter`` in whole seconds (HTTP adds 429 and ``Retry-After``) — the
+caller is limited here, unlike ``UPSTREAM_RATE_LIMITED``, where an upstream limits us.
+
 The buckets live in a bounded TTL cache: an idle bucket refills completely in ``burst / rate``
 seconds, so dropping it then loses nothing, and the map never holds more than
 ``MAX_TRACKED_CLIENTS``. With ``[state] backend = "redis"`` the bucket is one for all replicas (an
@@ -13,27 +16,22 @@ away.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cachetools import TTLCache
 
-from gateway.core.caller import Caller
-from gateway.http.auth import ANONYMOUS
-from gateway.http.guards import GRAPHQL_PATHS, PathMiddleware, send_error
+from gateway.core.caller import ANONYMOUS, Caller
 from gateway.state.base import StateUnavailable
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from starlette.types import ASGIApp, Receive, Scope, Send
-
     from gateway.config import RateLimitConfig
     from gateway.state.base import SharedState
 
-__all__ = ["MAX_TRACKED_CLIENTS", "RateLimitMiddleware", "RateLimiter", "client_key"]
+__all__ = ["MAX_TRACKED_CLIENTS", "RateLimit", "RateLimiter", "client_key"]
 
 MAX_TRACKED_CLIENTS = 10_000
 """Buckets kept at once; past it the least recently seen client starts afresh."""
@@ -83,27 +81,23 @@ class RateLimiter:
         return len(self._buckets)
 
 
-def client_key(scope: Scope) -> str:
-    """Who a request counts against: ``caller:<name>``, or ``addr:<host>`` when anonymous."""
-    caller = scope.get("state", {}).get("caller")
+def client_key(caller: Caller | None, address: tuple[str, int] | list[object] | None) -> str:
+    """Who an operation counts against: ``caller:<name>``, or ``addr:<host>`` when anonymous."""
     if isinstance(caller, Caller) and caller != ANONYMOUS:
         return f"caller:{caller.name}"
-    client = scope.get("client")
-    return f"addr:{client[0] if client else 'unknown'}"
+    return f"addr:{address[0] if address else 'unknown'}"
 
 
-class RateLimitMiddleware(PathMiddleware):
-    """429 with ``Retry-After`` once a client has spent its bucket; place it after auth."""
+class RateLimit:
+    """The ``[rate_limit]`` buckets: per process, or one per client across replicas."""
 
     def __init__(
         self,
-        app: ASGIApp,
         config: RateLimitConfig,
-        paths: tuple[str, ...] = GRAPHQL_PATHS,
-        clock: Callable[[], float] = time.monotonic,
+        *,
         shared: SharedState | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(app, paths)
         self.config = config
         self.shared = shared
         """Replicas' one bucket per client (Redis); None: this process's buckets only."""
@@ -113,30 +107,14 @@ class RateLimitMiddleware(PathMiddleware):
             else None
         )
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.limiter is None:
-            await self.app(scope, receive, send)
-            return
-        key = client_key(scope)
-        wait = await self._wait(key, self.limiter)
-        if wait <= 0:
-            await self.app(scope, receive, send)
-            return
-        retry_after = max(1, math.ceil(wait))
-        await send_error(
-            send,
-            429,
-            f"Too many requests from {key.partition(':')[2]}: this gateway allows "
-            f"{self.config.requests_per_s:g} a second with bursts of {self.config.burst} "
-            f"(rate_limit); retry after {retry_after} s.",
-            "RATE_LIMITED",
-            headers=[(b"retry-after", str(retry_after).encode())],
-            retryAfter=retry_after,
-        )
+    async def wait(self, key: str) -> float:
+        """Take a token for ``key``: 0 when granted, else the seconds until one is free.
 
-    async def _wait(self, key: str, limiter: RateLimiter) -> float:
-        """Seconds until ``key`` may send again (0: now), from the shared bucket when there is
-        one; while the shared state is away, each replica limits with its own bucket."""
+        From the shared bucket when there is one; while the shared state is away, each replica
+        limits with its own bucket.
+        """
+        if self.limiter is None:
+            return 0.0
         if self.shared is not None:
             try:
                 verdict = await self.shared.take_token(
@@ -146,4 +124,4 @@ class RateLimitMiddleware(PathMiddleware):
                 pass
             else:
                 return 0.0 if verdict.allowed else verdict.retry_after_s
-        return limiter.acquire(key)
+        return self.limiter.acquire(key)

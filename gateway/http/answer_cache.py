@@ -1,6 +1,8 @@
 """Whole answers from the response cache, and HTTP caching headers, in front of the GraphQL view.
 
-A hit is answered here, before GraphQL runs: the request's bytes (a POST body, or a GET's query
+A hit is answered here, before GraphQL runs, once the gate has taken the caller's rate-limit
+token (``Gate.admit_again``: every other check the gate makes reads only what the key holds, so
+the answer it admitted once it would admit again). The request's bytes (a POST body, or a GET's query
 string), the negotiated media type and the caller's roles make the key, so the same request from a
 caller who sees the same data gets the same bytes. With replicas sharing Redis, a miss here asks
 the others' shared answers next (``SharedAnswers``). On a miss the view runs; if it marked the
@@ -23,7 +25,8 @@ from typing import TYPE_CHECKING
 from starlette.datastructures import Headers
 
 from gateway.core.response_cache import entity_tag
-from gateway.http.guards import GRAPHQL_PATHS, PathMiddleware
+from gateway.gate import Refused, client_key
+from gateway.http.guards import GRAPHQL_PATHS, PathMiddleware, send_error
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -31,6 +34,7 @@ if TYPE_CHECKING:
     from gateway.core.background import Background
     from gateway.core.response_cache import CachedAnswer, ResponseCache
     from gateway.core.shared_answers import SharedAnswers
+    from gateway.gate import Gate
 
 __all__ = ["ANSWER_TAGS", "ANSWER_TTL", "AnswerCacheMiddleware"]
 
@@ -54,6 +58,7 @@ class AnswerCacheMiddleware(PathMiddleware):
         app: ASGIApp,
         answers: ResponseCache,
         *,
+        gate: Gate,
         public: bool,
         shared: SharedAnswers | None = None,
         background: Background | None = None,
@@ -61,6 +66,7 @@ class AnswerCacheMiddleware(PathMiddleware):
     ) -> None:
         super().__init__(app, paths)
         self.answers = answers
+        self.gate = gate
         self.shared = shared if background is not None else None
         self.background = background
         self.scope_word = b"public" if public else b"private"
@@ -116,6 +122,20 @@ class AnswerCacheMiddleware(PathMiddleware):
         if hit is None and key and self.shared is not None and self.shared.worth_asking(key):
             hit = await self._shared_hit(key, since)
         if hit is not None:
+            caller = scope.get("state", {}).get("caller")
+            try:
+                await self.gate.admit_again(client_key(caller, scope.get("client")))
+            except Refused as refused:
+                error = refused.errors[0]
+                await send_error(
+                    send,
+                    refused.status or 400,
+                    error.message,
+                    refused.code,
+                    headers=[(n.encode(), v.encode()) for n, v in refused.headers],
+                    **{k: v for k, v in (error.extensions or {}).items() if k != "code"},
+                )
+                return
             now_max_age = hit.max_age(self.answers.clock())
             extra = self._cache_headers(hit.etag, now_max_age)
             if _etag_matches(if_none_match, hit.etag):

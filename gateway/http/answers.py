@@ -14,17 +14,20 @@ import math
 from typing import TYPE_CHECKING
 
 from cachetools import LRUCache
-from graphql import GraphQLError, GraphQLSyntaxError, build_schema, parse
-from strawberry.types import ExecutionResult
+from graphql import GraphQLSyntaxError, build_schema, parse
 
+from gateway.core.errors import GatewayError
 from gateway.core.persisted import PersistedQueryError
+from gateway.gate import Refused
 from gateway.http.answer_cache import ANSWER_TAGS, ANSWER_TTL
 from gateway.schema.cacheability import is_cacheable
+from gateway.schema.gating import RefusedResult
 
 if TYPE_CHECKING:
     from collections.abc import MutableMapping
 
     from strawberry.http import GraphQLRequestData
+    from strawberry.types import ExecutionResult
 
     from gateway.core.persisted import PersistedQueries
     from gateway.core.store import ExecutionStore
@@ -37,13 +40,14 @@ VERDICTS_KEPT = 512
 
 def resolve_document(
     persisted: PersistedQueries, request_data: GraphQLRequestData
-) -> GraphQLRequestData | ExecutionResult:
-    """The request with its document in place, or the error answer a persisted-query client expects."""
+) -> GraphQLRequestData | RefusedResult:
+    """The request with its document in place (a hash read as its text: framing), or the error
+    answer a persisted-query client expects. Whether the text may run is the gate's."""
     try:
         text = persisted.resolve(request_data.query, request_data.extensions)
     except PersistedQueryError as exc:
-        error = GraphQLError(exc.problem.message, extensions={"code": exc.problem.code})
-        return ExecutionResult(data=None, errors=[error])
+        error = GatewayError(exc.problem.message, exc.problem.code)
+        return RefusedResult.of(Refused("document", error))
     if text is request_data.query:
         return request_data
     return dataclasses.replace(request_data, query=text)

@@ -37,6 +37,7 @@ from adapters.jsonio import loads_json
 from gateway.core.caller import Caller
 from gateway.core.loaders import Loaders
 from gateway.core.runtime import Runtime
+from gateway.gate import Gate, RateLimit, Refused
 from gateway.http.answer_cache import AnswerCacheMiddleware
 from gateway.http.answers import AnswerVerdicts, resolve_document
 from gateway.http.auth import ANONYMOUS, AWAITING_INIT, AuthMiddleware, authenticate_connection
@@ -51,9 +52,8 @@ from gateway.http.guards import (
     read_json,
 )
 from gateway.http.live import KeepAliveTransportWSHandler, TextFrameWebSocketAdapter
-from gateway.http.operations import refusal
+from gateway.http.operations import unstreamed_subscription
 from gateway.http.probes import Probes
-from gateway.http.rate_limit import RateLimitMiddleware
 from gateway.http.server import HeaderCountMiddleware
 from gateway.http.webhooks import WebhookEndpoint
 from gateway.live.coherence import Coherence
@@ -65,6 +65,7 @@ from gateway.ops.metrics import METRICS_PATH, GatewayMetrics
 from gateway.ops.observe import ObserveRequests, RequestObserver
 from gateway.schema import GatewaySchema, build_schema, speed
 from gateway.schema.context import Context
+from gateway.schema.gating import RefusedResult, RefusedStream
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
@@ -103,11 +104,13 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self,
         runtime: Runtime,
         schema: GatewaySchema,
+        gate: Gate,
         *,
         on_batch: Callable[[str, int], None] | None = None,
         live: LiveHub | None = None,
         auth: AuthConfig | None = None,
         allowed_origins: tuple[str, ...] = (),
+        max_websocket_message_bytes: int = 262_144,
     ) -> None:
         # The IDE is GraphiQLMiddleware's (vendored, key-aware), never strawberry's CDN page.
         super().__init__(
@@ -125,11 +128,13 @@ class GatewayGraphQL(GraphQL[Context, None]):
             allowed_origins=allowed_origins,
         )
         self.runtime = runtime
+        self.gate = gate
         self.on_batch = on_batch
         self.verdicts = AnswerVerdicts(schema.as_str()) if runtime.answers.enabled else None
         self.live = live
         self.auth = auth
         self.keepalive_s = live.config.keepalive_s if live is not None else 15.0
+        self.max_websocket_message_bytes = max_websocket_message_bytes
         # Incremental delivery (@defer) would answer a plain POST with a stream: not ours to serve.
         self.fast_post_on = (
             schema.fast_paths and not schema.config.enable_experimental_incremental_execution
@@ -200,6 +205,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             loaders=Loaders(self.runtime.store, self.runtime.stats, on_batch=self.on_batch),
             caller=caller,
             request_id=request_id,
+            gate=self.gate,
             live=self.live,
         )
 
@@ -240,31 +246,36 @@ class GatewayGraphQL(GraphQL[Context, None]):
     ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
         """strawberry's, then the context's loaded data is released (``Context.release``).
 
-        A streamed result still needs its context while it streams, so it keeps it. ``refusal``
-        answers first what must not run at all.
+        A streamed result still needs its context while it streams, so it keeps it. The gate
+        (asked by the schema) refuses what must not run; its refusal is answered here with its
+        HTTP status, and an SSE or multipart request gets that answer instead of a stream.
         """
         if isinstance(request_data, GraphQLRequestData):
             resolved = resolve_document(self.runtime.persisted, request_data)
-            if isinstance(resolved, ExecutionResult):
+            if isinstance(resolved, RefusedResult):
                 context.release()
+                assert resolved.refused is not None
+                _answer_refusal(resolved.refused, sub_response, request_data=request_data)
                 return resolved
             request_data = resolved
-            if request_data.query:
-                refused = refusal(
-                    request_data.query,
-                    request_data.operation_name,
-                    context.caller,
-                    streamed=request_data.protocol != "http",
+            if request_data.protocol == "http" and isinstance(request_data.query, str):
+                unstreamed = unstreamed_subscription(
+                    request_data.query, request_data.operation_name
                 )
-                if refused is not None:
+                if unstreamed is not None:
                     context.release()
-                    raise refused
+                    raise unstreamed
         result: Any = None
         try:
             result = await super().execute_operation(
                 request, request_adapter, request_data, context, root_value, sub_response
             )
-            if (
+            if isinstance(result, RefusedStream):
+                result = RefusedResult.of(result.refused)
+            if isinstance(result, RefusedResult):
+                assert result.refused is not None
+                _answer_refusal(result.refused, sub_response, request_data=request_data)
+            elif (
                 self.verdicts is not None
                 and isinstance(request_data, GraphQLRequestData)
                 and isinstance(result, ExecutionResult)
@@ -277,6 +288,23 @@ class GatewayGraphQL(GraphQL[Context, None]):
             if not (hasattr(result, "__aiter__") and hasattr(result, "__anext__")):
                 context.release()
         return result  # type: ignore[no-any-return]
+
+
+def _answer_refusal(
+    refused: Refused,
+    sub_response: Response,
+    *,
+    request_data: GraphQLRequestData | list[GraphQLRequestData],
+) -> None:
+    """The gate's HTTP status and headers for its refusal; a request error (None) is 200 with
+    ``application/json`` (GraphQLResponseMiddleware makes it 400 where the client asked for
+    ``application/graphql-response+json``), and 400 on a stream, which has no such answer."""
+    is_stream = isinstance(request_data, GraphQLRequestData) and request_data.protocol != "http"
+    status = refused.status or (400 if is_stream else None)
+    if status is not None:
+        sub_response.status_code = status
+    for name, value in refused.headers:
+        sub_response.headers[name] = value
 
 
 def create_app(
@@ -356,17 +384,21 @@ def create_app(
             if tracing is not None:
                 tracing.shutdown()
 
+    gate = Gate(
+        config.limits,
+        rate_limit=RateLimit(config.rate_limit, shared=shared),
+        persisted=runtime.persisted,
+        introspection=config.server.introspection,
+    )
     graphql = GatewayGraphQL(
         runtime,
-        build_schema(
-            config.limits,
-            introspection=config.server.introspection,
-            fast_paths=config.server.fast_paths,
-        ),
+        build_schema(config.limits, fast_paths=config.server.fast_paths),
+        gate,
         on_batch=metrics.observe_batch if metrics is not None else None,
         live=live,
         auth=config.auth,
         allowed_origins=config.server.cors_origins,
+        max_websocket_message_bytes=config.server.max_websocket_message_bytes,
     )
     receiver = WebhookReceiver(config.live, runtime.sources, live, shared)
     routes = [
@@ -395,16 +427,12 @@ def create_app(
     middleware += [
         *cors_middleware(config.server.cors_origins),
         Middleware(AuthMiddleware, config=config.auth),
-        Middleware(
-            RateLimitMiddleware,
-            config=config.rate_limit,
-            shared=runtime.state if config.state.backend != "memory" else None,
-        ),
         Middleware(BodyLimitMiddleware, max_bytes=config.server.max_body_bytes),
         Middleware(RequestGuardMiddleware),
         Middleware(
             AnswerCacheMiddleware,
             answers=runtime.answers,
+            gate=gate,
             public=config.auth.mode == "none",
             shared=runtime.shared_answers,
             background=runtime.background,
@@ -417,6 +445,7 @@ def create_app(
     app.state.tracing = tracing
     app.state.live = live
     app.state.graphql = graphql
+    app.state.gate = gate
     return app
 
 

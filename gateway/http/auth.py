@@ -3,8 +3,8 @@
 ``auth.mode = "api_key"``: every request to ``/graphql`` must send ``Authorization: Bearer <key>``
 of a configured client, else HTTP 401 with ``UNAUTHENTICATED``. ``auth.mode = "none"``: everyone
 is the anonymous caller with both roles (the demo on loopback). Two ``Authorization`` headers are
-a 400 in either mode. ``viewer`` may query (checked before execution, ``operations.refusal``),
-``approver`` may call the decision mutations (checked by their resolvers).
+a 400 in either mode. ``viewer`` may query and subscribe, ``approver`` may call the decision mutations: the gate
+(gateway/gate) checks the roles, whichever transport carried the operation.
 
 WebSockets (subscriptions, docs/live.md) authenticate the same way when the handshake carries
 the header; browsers cannot set it, so without one the connection is accepted as
@@ -18,7 +18,7 @@ import hmac
 import json
 from typing import TYPE_CHECKING
 
-from gateway.core.caller import Caller
+from gateway.core.caller import ANONYMOUS, APPROVER, AWAITING_INIT, VIEWER, Caller
 from gateway.http.guards import send_error
 
 if TYPE_CHECKING:
@@ -36,15 +36,6 @@ __all__ = [
     "authenticate_connection",
 ]
 
-VIEWER = "viewer"
-"""The role reading needs: every query (gateway/http/operations.py)."""
-APPROVER = "approver"
-"""The role the decision mutations need."""
-ANONYMOUS = Caller(name="anonymous", roles=frozenset({VIEWER, APPROVER}))
-"""The caller when ``auth.mode = "none"``."""
-
-AWAITING_INIT = Caller(name="unauthenticated", roles=frozenset())
-"""A WebSocket's caller until its ``connection_init`` payload names a key."""
 
 _CHALLENGE = [(b"www-authenticate", b'Bearer realm="execution-gateway"')]
 

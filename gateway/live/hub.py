@@ -8,6 +8,11 @@ the last version published; only a real change is published, on the execution's 
 Subscribers get model objects (GraphQL-free); gateway/schema/subscription.py turns them into
 types. Each subscription holds one bus queue and, where no webhook covers its source, a share
 of one poll; all of it is released when the subscriber leaves.
+
+At shutdown the server calls ``shutting_down`` before it waits for connections to close: every
+subscription on an HTTP stream then ends at once with a ``SHUTTING_DOWN`` error (the stream's
+final message, so the stream and its connection close), and new ones are refused the same way.
+WebSockets are closed by the server itself (code 1012, service restart).
 """
 
 from __future__ import annotations
@@ -50,7 +55,7 @@ if TYPE_CHECKING:
     from gateway.core.store import ExecutionStore
     from gateway.state.base import SharedState
 
-__all__ = ["LiveHub", "slow_consumer_error"]
+__all__ = ["LiveHub", "shutting_down_error", "slow_consumer_error"]
 
 log = logging.getLogger("gateway.live")
 
@@ -64,6 +69,14 @@ MAX_READS_PER_ROUND = 20
 _WEBHOOK_COVERED = frozenset({SourceKind.VELT, SourceKind.TRUTHLOCKS})
 """Kinds whose webhooks announce every state change, approvals included. Rotavision sends no
 event for 'waiting for approval', so its executions are polled even with webhooks."""
+
+
+def shutting_down_error() -> GatewayError:
+    return GatewayError(
+        "This gateway is shutting down. Subscribe again (through the load balancer, another "
+        "replica answers); the first message is the current state.",
+        "SHUTTING_DOWN",
+    )
 
 
 def slow_consumer_error(error: SlowConsumer) -> GatewayError:
@@ -108,6 +121,9 @@ class LiveHub:
         self.polls: dict[tuple[str, str, str], SharedPoll] = {}
         """("execution", source, id), ("feed", source, ""), ("approvals", source, "")."""
         self._open: Counter[str] = Counter()
+        self._reading: set[BusSubscription] = set()
+        """Subscriptions a subscriber is reading now: closed by ``shutting_down``."""
+        self._shutting_down = False
 
     # -- what changed ---------------------------------------------------------------------
 
@@ -208,11 +224,11 @@ class LiveHub:
         on_drop: Callable[[], None] | None = None,
     ) -> AsyncIterator[Execution]:
         """The current state, then each change; ends after a terminal status."""
-        with self._slot(client):
+        with self._slot(client) as release:
             subscription = self.bus.subscribe(
                 execution_topic(source, native_id),
                 queue_size=self.config.subscriber_queue,
-                on_drop=on_drop,
+                on_drop=self._dropped(release, on_drop),
             )
             poll: SharedPoll | None = None
             try:
@@ -224,7 +240,7 @@ class LiveHub:
                 if self._polled(source):
                     poll = self._poll("execution", source, native_id)
                     poll.acquire()
-                async for message in self._messages(subscription):
+                async for message in self._messages(subscription, on_drop):
                     if message["version"] == last:
                         continue
                     last = message["version"]
@@ -249,7 +265,7 @@ class LiveHub:
     ) -> AsyncIterator[tuple[str, Execution]]:
         """Each change of an execution of ``sources`` that matches the filter, as it happens."""
         with self._listening(client, EXECUTIONS, "feed", sources, on_drop) as subscription:
-            async for message in self._messages(subscription):
+            async for message in self._messages(subscription, on_drop):
                 source = message["source"]
                 if source not in sources:
                     continue
@@ -268,7 +284,7 @@ class LiveHub:
     ) -> AsyncIterator[tuple[str, Execution, Approval]]:
         """Each approval of ``sources`` that becomes pending from now on, once."""
         with self._listening(client, APPROVALS, "approvals", sources, on_drop) as subscription:
-            async for message in self._messages(subscription):
+            async for message in self._messages(subscription, on_drop):
                 source = message["source"]
                 if source not in sources:
                     continue
@@ -290,9 +306,11 @@ class LiveHub:
     ) -> Iterator[BusSubscription]:
         """A subscription to a topic over many sources, and a shared poll of each listable
         source that sends no webhooks, held while it is open."""
-        with self._slot(client):
+        with self._slot(client) as release:
             subscription = self.bus.subscribe(
-                topic, queue_size=self.config.subscriber_queue, on_drop=on_drop
+                topic,
+                queue_size=self.config.subscriber_queue,
+                on_drop=self._dropped(release, on_drop),
             )
             polls = [
                 self._poll(poll_kind, name, "")
@@ -309,17 +327,40 @@ class LiveHub:
                     poll.release()
 
     async def _messages(
-        self, subscription: AsyncIterator[dict[str, object]]
+        self, subscription: BusSubscription, on_drop: Callable[[], None] | None
     ) -> AsyncIterator[dict[str, Any]]:
+        """The subscription's messages, until it is closed; then ``SHUTTING_DOWN`` if that is
+        why. One with ``on_drop`` has a connection of its own to close (a WebSocket): the server
+        closes it at shutdown (code 1012), so ``shutting_down`` leaves it to that close."""
+        if self._shutting_down:
+            raise shutting_down_error()
+        if on_drop is None:
+            self._reading.add(subscription)
         try:
             async for message in subscription:
                 yield message
-        except SlowConsumer:
-            self.stats.slow_consumers += 1
-            raise
+        finally:
+            self._reading.discard(subscription)
+        if self._shutting_down:
+            raise shutting_down_error()
+
+    def shutting_down(self) -> None:
+        """The server stops: end every HTTP stream's subscription now (each ends with
+        ``SHUTTING_DOWN``) and refuse new subscriptions, so no stream holds the shutdown up until
+        its grace runs out."""
+        if self._shutting_down:
+            return
+        self._shutting_down = True
+        log.info("ending open subscriptions: shutting down", extra={"count": len(self._reading)})
+        for subscription in list(self._reading):
+            subscription.close()
 
     @contextmanager
-    def _slot(self, client: str) -> Iterator[None]:
+    def _slot(self, client: str) -> Iterator[Callable[[], None]]:
+        """One of ``client``'s subscriptions, counted while open; yields its ``release``, which a
+        drop calls at once (the reader of a dropped subscriber may never come back to end it)."""
+        if self._shutting_down:
+            raise shutting_down_error()
         total = sum(self._open.values())
         if total >= self.config.max_subscriptions:
             raise _limit("max_subscriptions", self.config.max_subscriptions, "open subscriptions")
@@ -331,12 +372,35 @@ class LiveHub:
             )
         self._open[client] += 1
         self.stats.subscriptions_opened += 1
-        try:
-            yield
-        finally:
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if released:
+                return
+            released = True
             self._open[client] -= 1
             if self._open[client] <= 0:
                 del self._open[client]
+
+        try:
+            yield release
+        finally:
+            release()
+
+    def _dropped(
+        self, release: Callable[[], None], on_drop: Callable[[], None] | None
+    ) -> Callable[[], None]:
+        """What the bus calls the moment it drops a slow consumer: counted and uncounted now,
+        then the transport's own ``on_drop`` (a WebSocket is closed)."""
+
+        def dropped() -> None:
+            self.stats.slow_consumers += 1
+            release()
+            if on_drop is not None:
+                on_drop()
+
+        return dropped
 
     @property
     def open_subscriptions(self) -> int:

@@ -37,6 +37,7 @@ __all__ = [
     "RequestRecord",
     "current_request_id",
     "record_of",
+    "record_refusal",
 ]
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -178,6 +179,14 @@ class OperationRecording:
     def executing(self) -> None:
         if self._record is not None:
             self._record.executed = True
+
+
+def record_refusal(scope: object, errors: int) -> None:
+    """An operation the gate refused (gateway/gate): the schema saw it, and it never ran."""
+    record = record_of(scope) if isinstance(scope, dict) else None
+    if record is not None:
+        record.graphql = True
+        record.errors += errors
 
 
 def _operation_name(context: ExecutionContext) -> str | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import strawberry
 from strawberry.schema.config import StrawberryConfig
@@ -12,8 +12,8 @@ from gateway.config import LimitsConfig
 from gateway.core.errors import classify
 from gateway.schema import speed
 from gateway.schema.computed import resolve_attribute
+from gateway.schema.gating import RefusedResult, RefusedStream, admission
 from gateway.schema.introspection import IntrospectionAnswers
-from gateway.schema.limits import OperationLimits
 from gateway.schema.mutation import Mutation
 from gateway.schema.operation import GatewayOperation
 from gateway.schema.query import Query
@@ -21,8 +21,12 @@ from gateway.schema.subscription import Subscription
 from gateway.schema.types import Approval, Execution, Step
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from graphql import GraphQLError
-    from strawberry.types import ExecutionContext
+    from strawberry.schema.schema import StreamResult
+    from strawberry.types import ExecutionContext, ExecutionResult
+    from strawberry.types.graphql import OperationType
 
 __all__ = ["GatewaySchema", "build_schema", "schema"]
 
@@ -43,6 +47,57 @@ class GatewaySchema(strawberry.Schema):
         if fast_paths:
             speed.install(self)
 
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        """strawberry's, once the gate (``context_value.gate``) has admitted the operation; a
+        refusal is the answer, its error a ``Refused``'s (HTTP reads its status from there)."""
+        refused = await admission(self, query, variable_values, context_value, operation_name)
+        if refused is not None:
+            return RefusedResult.of(refused)
+        return await super().execute(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed_operation_types,
+            operation_extensions,
+        )
+
+    async def stream(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+    ) -> StreamResult:
+        """strawberry's, once the gate has admitted the operation; a refusal is a stream of one
+        ``PreExecutionError`` (graphql-transport-ws answers it with an ``error`` message), which
+        HTTP transports recognise as a ``RefusedStream`` and answer with a status instead."""
+        refused = await admission(self, query, variable_values, context_value, operation_name)
+        if refused is not None:
+            return cast("StreamResult", RefusedStream(refused))
+        return await super().stream(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            operation_extensions,
+            allowed_operation_types,
+        )
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -53,10 +108,9 @@ class GatewaySchema(strawberry.Schema):
 
 
 @functools.lru_cache(maxsize=8)
-def build_schema(
-    limits: LimitsConfig | None = None, *, introspection: bool = True, fast_paths: bool = True
-) -> GatewaySchema:
-    """The schema with ``limits`` enforced (gateway/limits.py); one per distinct config.
+def build_schema(limits: LimitsConfig | None = None, *, fast_paths: bool = True) -> GatewaySchema:
+    """The schema for ``limits`` (its ``max_upstream_calls`` bounds a query as it runs; the
+    gate, gateway/gate, applies the others); one per distinct config.
 
     Extensions never change the SDL, so ``schema`` (the defaults) is what export-schema prints.
     """
@@ -72,14 +126,7 @@ def build_schema(
         config=StrawberryConfig(auto_camel_case=True, default_resolver=resolve_attribute),
         extensions=[
             functools.partial(
-                GatewayOperation,
-                OperationLimits(limits, introspection=introspection),
-                speed.DocumentCaches(
-                    parsed=limits.parser_cache_size, validated=limits.validation_cache_size
-                )
-                if fast_paths
-                else None,
-                answers,
+                GatewayOperation, limits.max_upstream_calls, answers, cached=fast_paths
             )
         ],
     )

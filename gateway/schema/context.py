@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from gateway.core.caller import Caller
     from gateway.core.loaders import Loaders
     from gateway.core.runtime import Runtime
+    from gateway.gate import Gate
     from gateway.live.hub import LiveHub
 
 __all__ = ["Context"]
@@ -26,6 +27,9 @@ class Context:
     loaders: Loaders
     caller: Caller
     request_id: str
+    gate: Gate
+    """The checks every operation passes before it runs (gateway/gate): ``GatewaySchema``
+    asks them, whichever transport built this context."""
     live: LiveHub | None = None
     """Subscriptions' hub (gateway/live); None where live updates are not served."""
     connection_params: dict[str, object] | None = None

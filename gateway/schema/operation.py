@@ -1,13 +1,12 @@
-"""The schema's one extension: everything the gateway does around an operation, in one set of hooks.
+"""The schema's one extension: everything the gateway does around an admitted operation.
 
-strawberry runs every extension's hooks through its own machinery (a hook lookup, a context
-manager and an exit stack per extension and phase), about 15 µs per extension per request
-whatever the extension does; the five small extensions this replaces were about 70 µs of a
-0.7 ms cached request. It calls the parts in the order those five ran:
+The gate (gateway/gate) has already checked the operation, parsed and validated its document;
+this extension runs the parts that belong to its execution, in one set of hooks (strawberry runs
+every extension's hooks through its own machinery, about 15 µs per extension per request):
 
 - ``gateway.ops.observe.OperationRecording``: the request record's operation name, errors, execution;
-- ``gateway.schema.limits.OperationLimits``: document size, token bound, validation rules, cost;
-- the parse and validation caches (``speed.DocumentCaches``), when the speed work is on;
+- the gate's parse and validation caches, so an admitted document is not parsed or validated
+  again (when the speed work is on; off, strawberry parses and validates as it does);
 - the introspection answers (``gateway.schema.introspection``);
 - the operation's upstream call budget (``adapters.engine.CallBudget``), queries only;
 - ``gateway.schema.extra_errors``: resolvers' non-fatal errors, after execution.
@@ -17,53 +16,42 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from graphql import GraphQLSyntaxError, parse
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
 from adapters.engine import CallBudget, call_budget
+from gateway.gate import Gate
 from gateway.ops.observe import OperationRecording
 from gateway.schema.extra_errors import merge_extra_errors
-from gateway.schema.limits import Sources
 from gateway.schema.speed import graphql_schema
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from gateway.schema.introspection import IntrospectionAnswers
-    from gateway.schema.limits import OperationLimits
-    from gateway.schema.speed import DocumentCaches
 
 __all__ = ["GatewayOperation"]
 
 
 class GatewayOperation(SchemaExtension):
     def __init__(
-        self,
-        limits: OperationLimits,
-        caches: DocumentCaches | None,
-        introspection: IntrospectionAnswers,
+        self, max_upstream_calls: int, introspection: IntrospectionAnswers, *, cached: bool
     ) -> None:
-        """``caches``: None leaves parsing and validation to strawberry (the speed work off)."""
+        """``cached``: parse and validate through the gate's caches (the speed work on)."""
         super().__init__()
-        self._limits = limits
-        self._caches = caches
+        self._max_upstream_calls = max_upstream_calls
         self._introspection = introspection
+        self._cached = cached
         self._recording: OperationRecording | None = None
 
+    def _gate(self) -> Gate | None:
+        gate = getattr(self.execution_context.context, "gate", None)
+        return gate if self._cached and isinstance(gate, Gate) else None
+
     def on_operation(self) -> Iterator[None]:
-        context = self.execution_context
-        recording = self._recording = OperationRecording(context)
+        recording = self._recording = OperationRecording(self.execution_context)
         try:
-            self._limits.admit(context)
-            try:
-                yield
-            except GraphQLSyntaxError as syntax_error:
-                reworded = self._limits.reword_syntax_error(syntax_error, context.query)
-                if reworded is syntax_error:
-                    raise
-                raise reworded from None
-            self._limits.reword_parse_errors(context)
+            yield
         except BaseException:
             recording.failed()
             raise
@@ -71,26 +59,21 @@ class GatewayOperation(SchemaExtension):
             recording.ended()
 
     def on_parse(self) -> Iterator[None]:
-        """Parse here, cached or not: a syntax error raised from this hook reaches
-        ``on_operation`` (strawberry's own parse would record it where the wording of the token
-        bound cannot be changed), so both modes refuse alike."""
+        """The document the gate parsed (the same cache, the same options)."""
         context = self.execution_context
-        if context.graphql_document is None and context.query:
-            parse_text = parse if self._caches is None else self._caches.parse
-            context.graphql_document = parse_text(context.query, **context.parse_options)
+        gate = self._gate()
+        if gate is not None and context.graphql_document is None and context.query:
+            context.graphql_document = gate.documents.parse_again(context.query)
         yield
 
     def on_validate(self) -> Iterator[None]:
+        """The gate's validation of the same text: a cache hit, so strawberry validates nothing."""
         context = self.execution_context
+        gate = self._gate()
         document = context.graphql_document
-        if (
-            self._caches is not None
-            and document is not None
-            and context.query is not None
-            and context.validation_rules
-        ):
-            context.pre_execution_errors = self._caches.validate(
-                context.query, document, graphql_schema(context.schema), context.validation_rules
+        if gate is not None and document is not None and context.query is not None:
+            context.pre_execution_errors = gate.documents.validation_errors(
+                graphql_schema(context.schema), context.query, document
             )
         yield
 
@@ -98,15 +81,12 @@ class GatewayOperation(SchemaExtension):
         context = self.execution_context
         if self._recording is not None:
             self._recording.executing()
-        self._limits.check_cost(
-            context, graphql_schema(context.schema), Sources.of(context.context)
-        )
         self._introspection.answer(context)
         budget = None
         if context.result is None and context.operation_type is OperationType.QUERY:
             # Mutations are left unbounded here: a decision is never cut between its write and
-            # the read that confirms it. Their static estimate still counts them.
-            budget = call_budget.set(CallBudget(self._limits.limits.max_upstream_calls))
+            # the read that confirms it. The gate's estimate still counts them.
+            budget = call_budget.set(CallBudget(self._max_upstream_calls))
         try:
             yield
         finally:

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, cast
 import strawberry
 from strawberry.types import Info
 
+from gateway.gate.limits import limit_error
 from gateway.schema.context import Context
 from gateway.schema.feed import ExecutionConnection, ExecutionFilter, execution_feed
-from gateway.schema.limits import limit_error
 from gateway.schema.pending import ApprovalConnection, pending_approvals
 from gateway.schema.resolve import execution_ref, load_execution, load_executions, load_node
 from gateway.schema.types import Execution, Node, Source

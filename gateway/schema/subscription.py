@@ -29,9 +29,9 @@ from gateway.schema.types import Approval, Execution
 
 __all__ = ["SLOW_CONSUMER_CLOSE_CODE", "Subscription"]
 
-SLOW_CONSUMER_CLOSE_CODE = 1013
-"""'Try again later': a WebSocket whose reader fell behind is closed with this code."""
-_CLOSE_TIMEOUT_S = 5.0
+SLOW_CONSUMER_CLOSE_CODE = 4503
+"""A WebSocket whose reader fell behind is closed with this code (graphql-ws clients reconnect on
+it, as on 1013 "try again later")."""
 _T = TypeVar("_T")
 
 
@@ -91,12 +91,12 @@ _CLOSING: set[asyncio.Task[None]] = set()
 
 
 async def _close(websocket: WebSocket) -> None:
-    """Close a slow consumer's socket, not waiting on it for ever (its reader is stalled)."""
+    """Close a slow consumer's socket. Not cancelled: its reader may be stalled, so the close
+    frame may never be written, and the WebSocket library then aborts the connection after its
+    own close timeout (cancelling the close left the socket open until the pings timed out)."""
     try:
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(
-                websocket.close(SLOW_CONSUMER_CLOSE_CODE, "slow consumer"), _CLOSE_TIMEOUT_S
-            )
+            await websocket.close(SLOW_CONSUMER_CLOSE_CODE, "slow consumer")
     finally:
         task = asyncio.current_task()
         if task is not None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from gateway.schema.speed.documents import DocumentCaches
 from gateway.schema.speed.executor import PLAIN_LEAVES, FastExecutionContext, PlainLeaf
 from gateway.schema.speed.fields import install, is_plain
 from gateway.schema.speed.plain_post import is_plain_json_post, plain_request_data
@@ -29,7 +28,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PLAIN_LEAVES",
-    "DocumentCaches",
     "FastExecutionContext",
     "PlainLeaf",
     "graphql_schema",

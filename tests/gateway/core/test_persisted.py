@@ -78,11 +78,15 @@ def test_off_says_persisted_queries_are_not_supported() -> None:
 
 
 def test_trusted_runs_only_listed_documents() -> None:
+    """A hash reads as its listed text; a text passes through, and the gate asks
+    ``is_trusted`` of it on every transport (tests/gateway/gate/test_matrix.py)."""
     other = "{ sources { name } }"
     store = PersistedQueries(mode="trusted", trusted={sha256_hex(DOC): DOC})
     assert store.resolve(None, ext(sha256_hex(DOC))) == DOC
     assert store.resolve(DOC, None) == DOC
-    assert problem_of(store, other, None) is Problem.NOT_TRUSTED
+    assert store.resolve(other, None) == other
+    assert store.is_trusted(DOC)
+    assert not store.is_trusted(other)
     assert problem_of(store, None, ext(sha256_hex(other))) is Problem.NOT_TRUSTED
     assert problem_of(store, other, ext(sha256_hex(other))) is Problem.NOT_TRUSTED  # no registering
 

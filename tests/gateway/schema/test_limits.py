@@ -12,9 +12,9 @@ from graphql import parse
 
 from gateway.config import LimitsConfig, parse_config
 from gateway.demo import demo_raw_config
+from gateway.gate.limits import ASSUMED_FANOUT, estimate_cost
 from gateway.http.app import create_app
 from gateway.schema import build_schema, schema
-from gateway.schema.limits import ASSUMED_FANOUT, estimate_cost
 from gateway.schema.speed import graphql_schema
 from tests.serving import graphql, serving
 
@@ -186,7 +186,7 @@ async def test_an_unknown_fragment_is_a_validation_error_not_internal(
 ) -> None:
     body = await graphql(gateway, "{ ...Nowhere }")
     error = only_error(body)
-    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
     assert "Nowhere" in error["message"]
 
 
@@ -204,7 +204,7 @@ async def test_introspection_can_be_turned_off(sandbox_url: str, sandbox: Sandbo
         body = await graphql(client, "{ __schema { queryType { name } } }")
         assert body["errors"]
         for error in body["errors"]:
-            assert error["extensions"]["code"] == "BAD_USER_INPUT"
+            assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
             assert "introspection has been disabled" in error["message"]
         body = await graphql(client, "{ __typename }")
         assert body == {"data": {"__typename": "Query"}}
@@ -231,7 +231,7 @@ async def test_a_refusal_is_a_400_for_graphql_response_json(
 
 
 def test_extensions_leave_the_sdl_unchanged() -> None:
-    limited = build_schema(LimitsConfig(max_depth=3), introspection=False)
+    limited = build_schema(LimitsConfig(max_depth=3), fast_paths=False)
     assert limited.as_str() == schema.as_str()
 
 

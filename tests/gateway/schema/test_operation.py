@@ -6,8 +6,9 @@ import pytest
 from graphql import GraphQLSyntaxError, specified_rules
 from graphql.validation import NoSchemaIntrospectionCustomRule
 
+from gateway.gate.documents import DocumentCaches
 from gateway.schema import schema
-from gateway.schema.speed import DocumentCaches, graphql_schema
+from gateway.schema.speed import graphql_schema
 
 RULES = tuple(specified_rules)
 QUERY = "{ sources { name } }"
