@@ -9,6 +9,7 @@ cost estimate, ``RateLimit`` the ``[rate_limit]`` buckets.
 
 from gateway.gate.gate import CHECKS, Gate, OperationRequest, Refused
 from gateway.gate.limits import DocumentLimits, Sources
+from gateway.gate.policy import RequiresRole
 from gateway.gate.rate import RateLimit, RateLimiter, client_key
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "RateLimit",
     "RateLimiter",
     "Refused",
+    "RequiresRole",
     "Sources",
     "client_key",
 ]

@@ -14,8 +14,9 @@ checks run in ``CHECKS`` order, and the first refusal answers:
 5. ``tokens``: ``limits.max_tokens`` while parsing; a syntax error is ``GRAPHQL_PARSE_FAILED``,
    a number literal Python cannot hold is refused here too.
 6. ``operation``: the operation to run is named when there are several, and exists.
-7. ``role``: queries and subscriptions need the ``viewer`` role: ``FORBIDDEN``. (A decision's
-   ``approver`` role is its use case's: the refusal is part of ``DecisionResult``, per item.)
+7. ``role``: each root field's role, declared on it (``@requiresRole``, gateway/gate/policy.py),
+   else ``viewer`` for queries and subscriptions: ``FORBIDDEN``. (A decision's ``approver`` role
+   is its use case's: the refusal is part of ``DecisionResult``, per item.)
 8. ``shape``: validation, with ``limits.max_depth``, ``max_aliases`` and
    ``max_introspection_fields`` (``BAD_USER_INPUT`` naming the limit); any other validation
    failure is ``GRAPHQL_VALIDATION_FAILED``.
@@ -33,12 +34,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from graphql import OperationDefinitionNode, OperationType
+from graphql import FragmentDefinitionNode, OperationDefinitionNode
 
-from gateway.core.caller import VIEWER
 from gateway.core.errors import GatewayError
 from gateway.core.persisted import Problem
 from gateway.gate.limits import DocumentLimits, Sources
+from gateway.gate.policy import missing_role
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -66,7 +67,6 @@ CHECKS = (
 )
 """The gate's checks, in the order they run (``Refused.check`` names one)."""
 
-_READS = (OperationType.QUERY, OperationType.SUBSCRIPTION)
 _MAX_LITERAL_DIGITS = 4_300
 _HUGE_NUMBER = re.compile(rf"\d{{{_MAX_LITERAL_DIGITS + 1}}}")
 """A run of digits Python's int() refuses: as a literal in a document it was an INTERNAL error."""
@@ -202,12 +202,17 @@ class Gate:
         except GatewayError as error:
             raise Refused("tokens", error) from None
         operation = _chosen_operation(document, request.operation_name)
-        if VIEWER not in caller.roles and operation.operation in _READS:
+        root = schema.get_root_type(operation.operation)
+        fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        missing = missing_role(caller.roles, operation, root, fragments) if root else None
+        if missing is not None:
+            field, role = missing
             raise Refused(
                 "role",
                 GatewayError(
-                    f"Client '{caller.name}' lacks the {VIEWER} role, which queries and "
-                    "subscriptions need.",
+                    f"Client '{caller.name}' lacks the {role} role, which {field} needs.",
                     "FORBIDDEN",
                 ),
                 status=403,
