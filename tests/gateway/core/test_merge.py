@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 import pytest
@@ -49,6 +49,8 @@ class Upstream:
     complete: bool = True
     fail: bool = False
     total: bool = False
+    reported_totals: list[int | None] | None = None
+    """When set, the total each successive page reports (instead of ``len(items)``)."""
     calls: int = 0
     sizes: list[int] = field(default_factory=list)
 
@@ -70,9 +72,14 @@ class Upstream:
         return ExecutionPage(
             items=tuple(chunk),
             next_cursor=next_cursor,
-            total=len(self.items) if self.total else None,
+            total=self._total(),
             complete=self.complete,
         )
+
+    def _total(self) -> int | None:
+        if self.reported_totals is not None:
+            return self.reported_totals.pop(0)
+        return len(self.items) if self.total else None
 
 
 def keep(source: str, item: Item) -> Verdict:
@@ -88,6 +95,8 @@ class Feed:
     max_pages: int = 10
     max_loads: int = 250
     loads: list[list[str]] = field(default_factory=list)
+    answer: Callable[[str, Sequence[str]], Sequence[Execution | BaseException]] | None = None
+    """When set, what every load answers (instead of looking up ``full``)."""
 
     async def _list(self, source: str, cursor: str | None, size: int) -> ExecutionPage:
         return await self.upstreams[source].page(cursor, size)
@@ -96,6 +105,8 @@ class Feed:
         self, source: str, native_ids: Sequence[str]
     ) -> Sequence[Execution | BaseException]:
         self.loads.append(list(native_ids))
+        if self.answer is not None:
+            return self.answer(source, native_ids)
         return [
             self.full.get((source, n)) or ExecutionNotFound(source=source, native_id=n)
             for n in native_ids
@@ -186,8 +197,18 @@ async def test_positions_survive_the_cursor_round_trip() -> None:
     for snapshot in (outcome.end, *(e.after for e in outcome.emitted)):
         for raw in snapshot.values():
             assert Position.load(raw).dump() == raw
-    for bad in ([1, 2], ["c", -1, None], ["c", True, None], [None, 0, 5], "x"):
-        with pytest.raises(ValueError, match="position"):
+    bad_positions = (
+        [1, 2],
+        "x",
+        ["c", -1, None],
+        ["c", True, None],
+        ["c", 1.5, None],
+        ["c", "1", None],
+        [None, 0, 5],
+        [7, 0, None],
+    )
+    for bad in bad_positions:
+        with pytest.raises(ValueError, match=r"^a position is \[cursor, offset, anchor\] or null$"):
             Position.load(bad)
 
 
@@ -318,3 +339,172 @@ async def test_totals_are_the_upstreams_own_and_only_when_every_page_gives_one()
     b = Upstream("b", [run(f"b{i}", i + 0.5) for i in range(4)])
     outcome = await Feed({"a": a, "b": b}).page(10)
     assert outcome.totals == {"a": 7, "b": None}
+
+
+async def test_a_total_counts_only_when_every_page_gives_one_and_the_last_one_wins() -> None:
+    items = [run(f"a{i}", i) for i in range(7)]
+    growing = Upstream("a", items, reported_totals=[7, 8, 9])
+    outcome = await Feed({"a": growing}).page(10)
+    assert growing.calls == 3
+    assert outcome.totals == {"a": 9}
+    gap = Upstream("a", items, reported_totals=[7, None, 7])
+    assert (await Feed({"a": gap}).page(10)).totals == {"a": None}
+
+
+async def test_an_unbounded_page_says_it_was_not_bounded() -> None:
+    outcome = await Feed(seeded_upstreams()).page(5)
+    assert outcome.has_next
+    assert outcome.bounded is False
+
+
+def test_naive_and_offset_times_order_by_their_instant() -> None:
+    """A naive time is taken as UTC; ``+02:00`` is two hours ahead of UTC."""
+    naive = replace(run("naive", None), started_at=datetime(2026, 11, 1, 12, 0))
+    plus_two = replace(
+        run("plus-two", None),
+        started_at=datetime(2026, 11, 1, 13, 0, tzinfo=timezone(timedelta(hours=2))),
+    )
+    utc = run("utc", 30)  # 11:30 UTC
+    order = sorted([plus_two, utc, naive], key=lambda e: sort_key("s", e), reverse=True)
+    assert [e.native_id for e in order] == ["naive", "utc", "plus-two"]
+    assert sort_key("s", naive)[1] == datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def test_a_run_at_the_earliest_time_still_sorts_before_an_untimed_one() -> None:
+    earliest = replace(run("a", None), started_at=datetime.min.replace(tzinfo=UTC))
+    untimed = run("z", None)
+    assert sort_key("s", earliest) > sort_key("s", untimed)
+
+
+async def test_same_time_ties_between_sources_break_by_source_descending() -> None:
+    upstreams = {"a": Upstream("a", [run("x", 5)]), "b": Upstream("b", [run("x", 5)])}
+    outcome = await Feed(upstreams).page(2)
+    assert [e.source for e in outcome.emitted] == ["b", "a"]
+
+
+@pytest.mark.parametrize("complete", [True, False])
+async def test_the_filter_is_told_which_source_an_item_came_from(complete: bool) -> None:
+    """Listed items and, on incomplete pages, the loaded executions alike."""
+    a1, b1 = run("a1", 1, ExecutionStatus.RUNNING), run("b1", 2, ExecutionStatus.RUNNING)
+    upstreams = {
+        "a": Upstream("a", [a1], complete=complete),
+        "b": Upstream("b", [b1], complete=complete),
+    }
+
+    def only_b(source: str, item: Item) -> Verdict:
+        if not item.complete:
+            return Verdict.LOAD
+        return Verdict.KEEP if source == "b" else Verdict.DROP
+
+    feed = Feed(upstreams, judge=only_b, full={("a", "a1"): a1, ("b", "b1"): b1})
+    outcome = await feed.page(5)
+    assert [e.item.execution.native_id for e in outcome.emitted] == ["b1"]
+    assert len(feed.loads) == (0 if complete else 2)
+
+
+async def test_resuming_with_an_earlier_source_finished_still_reads_the_others() -> None:
+    upstreams = {"a": Upstream("a", [run("a1", 1)]), "b": Upstream("b", [run("b1", 2)])}
+    outcome = await Feed(upstreams).page(5, {"a": Position(exhausted=True), "b": Position()})
+    assert [e.item.execution.native_id for e in outcome.emitted] == ["b1"]
+    assert upstreams["a"].calls == 0
+    assert outcome.has_next is False
+
+
+async def test_a_complete_page_is_never_loaded_again() -> None:
+    def load_incomplete(source: str, item: Item) -> Verdict:
+        return Verdict.KEEP if item.complete else Verdict.LOAD
+
+    upstream = Upstream("v", [run(f"v{i}", i, ExecutionStatus.RUNNING) for i in range(4)])
+    feed = Feed({"v": upstream}, judge=load_incomplete)
+    outcome = await feed.page(10)
+    assert len(outcome.emitted) == 4
+    assert feed.loads == []
+
+
+@pytest.mark.parametrize(("length", "kept"), [(256, True), (257, False)])
+async def test_a_native_id_is_kept_as_the_anchor_up_to_256_characters(
+    length: int, kept: bool
+) -> None:
+    long_id = "n" * (length - 1) + "1"
+    upstream = Upstream("n", [run(long_id, 1), run("n2", 2), run("n3", 3)])
+    outcome = await Feed({"n": upstream}, page_size=3).page(1)
+    assert outcome.end == {"n": [None, 1, long_id if kept else None]}
+
+
+async def test_resuming_mid_page_loads_nothing_before_the_position() -> None:
+    listed = [run(f"v{i:02d}", i, ExecutionStatus.RUNNING) for i in range(6)]
+    full = {("v", e.native_id): e for e in listed}
+
+    def load_incomplete(source: str, item: Item) -> Verdict:
+        return Verdict.KEEP if item.complete else Verdict.LOAD
+
+    feed = Feed(
+        {"v": Upstream("v", listed, complete=False)}, judge=load_incomplete, full=full, page_size=6
+    )
+    outcome = await feed.page(1, {"v": Position(None, 3, "v02")})
+    assert [e.item.execution.native_id for e in outcome.emitted] == ["v03"]
+    assert feed.loads == [["v03", "v04"]]
+
+
+async def test_the_last_allowed_load_is_still_made() -> None:
+    listed = [run(f"v{i:02d}", i, ExecutionStatus.RUNNING) for i in range(10)]
+    full = {("v", e.native_id): e for e in listed}
+
+    def drop_loaded(source: str, item: Item) -> Verdict:
+        return Verdict.DROP if item.complete else Verdict.LOAD
+
+    upstream = Upstream("v", listed, complete=False)
+    feed = Feed({"v": upstream}, judge=drop_loaded, full=full, page_size=20, max_loads=3)
+    outcome = await feed.page(1)
+    assert feed.loads == [["v00", "v01"], ["v02"]]
+    assert outcome.bounded
+    assert outcome.end == {"v": [None, 3, "v02"]}
+
+
+async def test_a_load_that_fails_upstream_fails_the_source_at_its_head() -> None:
+    listed = [run("v00", 0, ExecutionStatus.RUNNING), run("v01", 1, ExecutionStatus.RUNNING)]
+
+    def load_incomplete(source: str, item: Item) -> Verdict:
+        return Verdict.KEEP if item.complete else Verdict.LOAD
+
+    def unavailable(source: str, native_ids: Sequence[str]) -> list[BaseException]:
+        return [UpstreamUnavailable(source=source) for _ in native_ids]
+
+    feed = Feed(
+        {"v": Upstream("v", listed, complete=False)}, judge=load_incomplete, answer=unavailable
+    )
+    outcome = await feed.page(1)
+    assert outcome.emitted == []
+    assert set(outcome.failures) == {"v"}
+    assert outcome.has_next
+    assert outcome.end == {"v": [None, 0, None]}
+    assert len(feed.loads) == 1, "a failed source is not asked again on the same call"
+
+
+async def test_a_loader_that_answers_fewer_ids_than_asked_fails_loudly() -> None:
+    listed = [run("v00", 0, ExecutionStatus.RUNNING), run("v01", 1, ExecutionStatus.RUNNING)]
+
+    def load_incomplete(source: str, item: Item) -> Verdict:
+        return Verdict.KEEP if item.complete else Verdict.LOAD
+
+    def short(source: str, native_ids: Sequence[str]) -> list[Execution]:
+        return listed[:1]
+
+    feed = Feed({"v": Upstream("v", listed, complete=False)}, judge=load_incomplete, answer=short)
+    with pytest.raises(ValueError, match="zip"):
+        await feed.page(1)
+
+
+async def test_a_loaded_execution_the_filter_cannot_decide_is_a_bug() -> None:
+    listed = [run("v00", 0, ExecutionStatus.RUNNING)]
+
+    def always_load(source: str, item: Item) -> Verdict:
+        return Verdict.LOAD
+
+    feed = Feed(
+        {"v": Upstream("v", listed, complete=False)},
+        judge=always_load,
+        full={("v", "v00"): listed[0]},
+    )
+    with pytest.raises(RuntimeError, match=r"^a loaded execution must be decidable$"):
+        await feed.page(1)
