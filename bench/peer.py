@@ -126,6 +126,14 @@ def _ours(ids: list[str]) -> bytes:
     )
 
 
+def _ours_aliased(ids: list[str]) -> bytes:
+    """The ids as aliased ``execution(id:)`` root fields, as the peer is asked them."""
+    params = ", ".join(f"$v{n}: ID!" for n in range(len(ids)))
+    fields = " ".join(f"a{n}: execution(id: $v{n}) {{ {OUR_FIELDS} }}" for n in range(len(ids)))
+    variables = {f"v{n}": global_id for n, global_id in enumerate(ids)}
+    return _body(f"query Aliased({params}) {{ {fields} }}", variables)
+
+
 def _peer(ids: list[str]) -> bytes:
     """The same ids as aliased root fields of the peer's per-upstream schema."""
     params, fields, variables = [], [], {}
@@ -182,6 +190,17 @@ def pairs() -> list[Pair]:
     return [
         Pair("one execution", [_ours(i) for i in singles], [_peer(i) for i in singles]),
         Pair("20 executions, four kinds", [_ours(i) for i in many], [_peer(i) for i in many]),
+        Pair(
+            "20 executions, aliased fields",
+            [_ours_aliased(i) for i in many],
+            [_peer(i) for i in many],
+        ),
+        Pair(
+            # Every client asks the same id, caches off: the lock-step identical requests made.
+            "one execution, the same id for all",
+            [_ours(singles[0])],
+            [_peer(singles[0])],
+        ),
         Pair(
             "20 ids with repeats (8 distinct)",
             [_ours(i) for i in repeated],

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-__all__ = ["ANONYMOUS", "APPROVER", "AWAITING_INIT", "VIEWER", "Caller"]
+if TYPE_CHECKING:
+    from gateway.core.scope import ClientScope
+
+__all__ = ["ANONYMOUS", "APPROVER", "AWAITING_INIT", "OPERATOR", "VIEWER", "Caller"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,6 +18,8 @@ class Caller:
     name: str
     roles: frozenset[str]
     reviewer_id: str | None = None
+    scope: ClientScope | None = None
+    """What the client may see (gateway/core/scope.py); None: everything."""
 
 
 VIEWER = "viewer"
@@ -21,7 +27,11 @@ VIEWER = "viewer"
 APPROVER = "approver"
 """The role the decision mutations need (checked by their use case, gateway/core/deciding.py)."""
 
-ANONYMOUS = Caller(name="anonymous", roles=frozenset({VIEWER, APPROVER}))
+OPERATOR = "operator"
+"""The role run control needs: start, cancel, re-run (declared on the mutations, checked at the
+gate, and again by their use case, gateway/core/run_control.py)."""
+
+ANONYMOUS = Caller(name="anonymous", roles=frozenset({VIEWER, APPROVER, OPERATOR}))
 """The caller when ``auth.mode = "none"``."""
 AWAITING_INIT = Caller(name="unauthenticated", roles=frozenset())
 """A WebSocket's caller until its ``connection_init`` payload names a key."""

@@ -14,16 +14,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from adapters.base import Capability
 from adapters.model import ExecutionStatus
 from gateway.core.errors import bad_user_input
 from gateway.core.merge import Item, Position, Verdict, status_needs_steps
+from gateway.core.scope import fingerprint
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
+
+    from adapters.model import Execution
+    from gateway.core.scope import ClientScope
 
 __all__ = [
     "CURSOR_KIND",
@@ -52,6 +56,9 @@ class FeedSpec:
     statuses: frozenset[ExecutionStatus] | None
     workflow_id: str | None
     capabilities: dict[str, frozenset[Capability]]
+    scope: ClientScope | None = None
+    """The caller's scope: items of a partition out of it are dropped, like a filter's."""
+    partitions: Mapping[str, Callable[[Execution], str | None]] = field(default_factory=dict)
 
     @classmethod
     def read(
@@ -61,6 +68,8 @@ class FeedSpec:
         sources: Sequence[str] | None = None,
         statuses: Sequence[ExecutionStatus] | None = None,
         workflow_id: str | None = None,
+        scope: ClientScope | None = None,
+        partitions: Mapping[str, Callable[[Execution], str | None]] | None = None,
     ) -> FeedSpec:
         """The filter checked against the configured sources (name: capabilities, config order)."""
         names = list(configured)
@@ -80,6 +89,8 @@ class FeedSpec:
             statuses=frozenset(statuses) if statuses is not None else None,
             workflow_id=workflow_id,
             capabilities=capabilities,
+            scope=scope,
+            partitions=partitions or {},
         )
 
     @property
@@ -91,6 +102,7 @@ class FeedSpec:
                 "statuses": sorted(s.value for s in self.statuses or ()),
                 "anyStatus": self.statuses is None,
                 "workflowId": self.workflow_id,
+                "scope": fingerprint(self.scope),
             },
             sort_keys=True,
         )
@@ -103,12 +115,23 @@ class FeedSpec:
         return None
 
     def page_size(self, first: int) -> int:
-        if self.statuses is not None or self.workflow_id is not None:
+        if self.statuses is not None or self.workflow_id is not None or self._partial_scope:
             return FILTERED_PAGE_SIZE
         return min(MAX_FIRST, max(MIN_PAGE_SIZE, first + 1))
 
+    @property
+    def _partial_scope(self) -> bool:
+        """Whether the scope names partitions of a listed source (its items are then filtered)."""
+        scope = self.scope
+        return scope is not None and any(scope.partitions.get(n) is not None for n in self.listed)
+
     def judge(self, source: str, item: Item) -> Verdict:
         execution = item.execution
+        scope = self.scope
+        if scope is not None and not scope.allows(
+            source, execution, self.partitions.get(source, _no_partition)
+        ):
+            return Verdict.DROP
         if self.workflow_id is not None and (
             execution.workflow is None or execution.workflow.id != self.workflow_id
         ):
@@ -157,3 +180,7 @@ class FeedSpec:
             return None
         counts = [totals[name] for name in self.listed]
         return None if None in counts else sum(c for c in counts if c is not None)
+
+
+def _no_partition(execution: Execution) -> str | None:
+    return None

@@ -18,16 +18,29 @@ import asyncio
 import functools
 from typing import TYPE_CHECKING
 
+from adapters.errors import ExecutionNotFound
 from gateway.core.store import retrieve_outcome
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
     from adapters.model import Execution
+    from gateway.core.scope import ClientScope
     from gateway.core.store import ExecutionStore
     from gateway.ops.stats import SourceStats
 
 __all__ = ["Loaders", "SourceLoader"]
+
+
+def _not_found(source: str, native_id: str) -> asyncio.Future[Execution]:
+    future: asyncio.Future[Execution] = asyncio.get_running_loop().create_future()
+    future.add_done_callback(retrieve_outcome)
+    future.set_exception(ExecutionNotFound(source=source, native_id=native_id))
+    return future
+
+
+def _no_partition(execution: Execution) -> str | None:
+    return None
 
 
 class Loaders:
@@ -38,14 +51,56 @@ class Loaders:
         store: ExecutionStore,
         stats: Mapping[str, SourceStats],
         on_batch: Callable[[str, int], None] | None = None,
+        *,
+        scope: ClientScope | None = None,
+        partitions: Mapping[str, Callable[[Execution], str | None]] | None = None,
     ) -> None:
+        """``scope``: what the caller may read (gateway/core/scope.py); ``partitions``: each
+        source's ``partition`` reader, which a scope's partitions are checked with."""
         self._store = store
         self._stats = stats
         self._on_batch = on_batch  # (source, batch size) per batch: the metrics' histogram
         self._by_source: dict[str, SourceLoader] = {}
+        self._scope = scope
+        self._partitions = partitions or {}
 
     def execution(self, source: str, native_id: str) -> asyncio.Future[Execution]:
-        return self._loader(source).load(native_id)
+        """The execution, once; out of the caller's scope it is ``ExecutionNotFound``, as an id
+        that does not exist is (every read of an execution passes here)."""
+        scope = self._scope
+        if scope is None:
+            return self._loader(source).load(native_id)
+        if not scope.has_source(source):
+            return _not_found(source, native_id)
+        loaded = self._loader(source).load(native_id)
+        scoped: asyncio.Future[Execution] = asyncio.get_running_loop().create_future()
+        scoped.add_done_callback(retrieve_outcome)
+        loaded.add_done_callback(functools.partial(self._in_scope, scoped, source, native_id))
+        return scoped
+
+    def _in_scope(
+        self,
+        scoped: asyncio.Future[Execution],
+        source: str,
+        native_id: str,
+        loaded: asyncio.Future[Execution],
+    ) -> None:
+        if scoped.done():
+            return
+        if loaded.cancelled():
+            scoped.cancel()
+            return
+        error = loaded.exception()
+        if error is not None:
+            scoped.set_exception(error)
+            return
+        execution = loaded.result()
+        assert self._scope is not None
+        partition_of = self._partitions.get(source, _no_partition)
+        if self._scope.allows(source, execution, partition_of):
+            scoped.set_result(execution)
+        else:
+            scoped.set_exception(ExecutionNotFound(source=source, native_id=native_id))
 
     def prime(self, source: str, execution: Execution) -> None:
         self._loader(source).prime(execution)

@@ -34,8 +34,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from graphql import FragmentDefinitionNode, OperationDefinitionNode
+from graphql import FragmentDefinitionNode, OperationDefinitionNode, OperationType
 
+from gateway.core.coalesce import Coalescer
 from gateway.core.errors import GatewayError
 from gateway.core.persisted import Problem
 from gateway.gate.limits import DocumentLimits, Sources
@@ -126,18 +127,22 @@ class Gate:
         self.rate_limit = rate_limit
         self.persisted = persisted
         self.refused: Counter[str] = Counter()
+        self.coalescer: Coalescer[Any] = Coalescer()
+        """Identical admitted queries share one execution (gateway/core/coalesce.py)."""
 
     async def admit(
         self, request: OperationRequest, schema: GraphQLSchema, sources: Sources | None = None
-    ) -> None:
-        """Raise ``Refused`` unless ``request`` may run against ``schema``; ``sources`` says how
-        many sources the listing fields walk (the cost estimate scales with them)."""
+    ) -> OperationType:
+        """The admitted operation's type; raises ``Refused`` unless ``request`` may run against
+        ``schema``. ``sources`` says how many sources the listing fields walk (the cost
+        estimate scales with them)."""
         try:
-            self._admit_document(request, schema, sources or Sources())
+            operation_type = self._admit_document(request, schema, sources or Sources())
         except Refused as refused:
             self.refused[refused.check] += 1
             raise
         await self.admit_again(request.client)
+        return operation_type
 
     async def admit_again(self, client: str) -> None:
         """The checks an answer served again from the response cache still passes: everything
@@ -164,7 +169,7 @@ class Gate:
 
     def _admit_document(
         self, request: OperationRequest, schema: GraphQLSchema, sources: Sources
-    ) -> None:
+    ) -> OperationType:
         caller = request.caller
         if not caller.roles:
             raise Refused(
@@ -225,6 +230,7 @@ class Gate:
         )
         if too_costly is not None:
             raise Refused("cost", too_costly)
+        return operation.operation
 
 
 def _framing_problem(query: object, operation_name: object, variables: object) -> str | None:

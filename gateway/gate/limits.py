@@ -54,7 +54,8 @@ from graphql.utilities import get_introspection_query, get_operation_ast
 from graphql.validation import NoSchemaIntrospectionCustomRule, specified_rules
 
 from adapters.base import Capability
-from gateway.core.errors import GatewayError
+from gateway.core.errors import GatewayError, bad_user_input
+from gateway.core.feed import MAX_FIRST
 from gateway.core.pending import UPSTREAM_PAGE_SIZE
 from gateway.gate.documents import DocumentCaches
 
@@ -93,10 +94,11 @@ __all__ = [
 
 ASSUMED_FANOUT = 10
 """What a list without ``ids`` or ``first`` (``children``, ``steps``, ``approvals``) is assumed to hold."""
-LOADED_TYPES = frozenset({"Execution", "Node"})
+LOADED_TYPES = frozenset({"Execution", "Node", "_Entity"})
 """Fields returning these may load an execution from an upstream, so they cost 1 each."""
 DECISION_CALLS = 3
 """A decision's upstream calls: the execution read, the decision sent, the execution read again."""
+RUN_CONTROL_FIELDS = ("startExecution", "cancelExecution", "rerunExecution")
 INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
 """Fields that answer from the whole schema: bounded in number, costed, and counted in depth."""
 INTROSPECTION_COST = 100
@@ -105,8 +107,15 @@ _BACK_REFERENCES = frozenset({("Step", "execution")})
 """Fields that return the execution they were loaded with: free. (An approval from a listing may
 need its execution loaded, so ``Approval.execution`` counts.)"""
 _PAGE_ARGUMENTS = ("first", "last")
+_SIZED_BY = ("ids", "representations")
+"""List arguments whose length is the list's: ``executions(ids:)``, a supergraph's
+``_entities(representations:)`` (docs/federation.md)."""
 _PAGE_LISTS = frozenset({"edges", "nodes"})
 """Lists inside a paged field, whose length its ``first``/``last`` already counted."""
+
+
+class _PageOutOfBounds(Exception):
+    """A ``first`` or ``last`` outside 1..``MAX_FIRST``: the operation is refused for that."""
 
 
 def limit_error(key: str, allowed: int, message: str) -> GatewayError:
@@ -158,8 +167,8 @@ class Sources:
                 return self.listing
             if field == "pendingApprovals":
                 return self.approving * (1 + UPSTREAM_PAGE_SIZE)
-        elif parent == "Mutation" and field in ("approve", "reject"):
-            return DECISION_CALLS
+        elif parent == "Mutation" and field in ("approve", "reject", *RUN_CONTROL_FIELDS):
+            return DECISION_CALLS  # run control too: a read, the write, a read
         return 0
 
 
@@ -265,7 +274,10 @@ class DocumentLimits:
         key = cost_key(query, operation_name, variables, sources)
         estimate = self._estimates.get(key) if key is not None else None
         if estimate is None:
-            estimate = estimate_cost(schema, document, operation_name, variables, sources)
+            try:
+                estimate = estimate_cost(schema, document, operation_name, variables, sources)
+            except _PageOutOfBounds as out_of_bounds:
+                return bad_user_input(str(out_of_bounds))
             if key is not None:
                 self._estimates[key] = estimate
         if estimate.cost > self.limits.max_cost:
@@ -448,8 +460,9 @@ class _CostWalk:
     ) -> tuple[int, bool]:
         """How many times the field's selection runs, and whether that counted a page."""
         arguments = {a.name.value: a.value for a in node.arguments or ()}
-        if "ids" in arguments:
-            return self._length(arguments["ids"]), False
+        for sized in _SIZED_BY:
+            if sized in arguments:
+                return self._length(arguments[sized]), False
         for page in _PAGE_ARGUMENTS:
             if page in arguments:
                 value = self._value(arguments[page])
@@ -458,7 +471,13 @@ class _CostWalk:
             else:
                 continue
             if isinstance(value, int) and not isinstance(value, bool):
-                return max(value, 0), True
+                if not 1 <= value <= MAX_FIRST:
+                    # The argument's own bound speaks first: "1003 upstream calls" for a
+                    # first of 1000 named the effect, not the cause.
+                    raise _PageOutOfBounds(
+                        f"{page}: must be between 1 and {MAX_FIRST}, got {value}"
+                    )
+                return value, True
         if is_list_type(get_nullable_type(definition.type)):
             if page_counted and node.name.value in _PAGE_LISTS:
                 return 1, False

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
         SelectionSetNode,
     )
 
-__all__ = ["RequiresRole", "missing_role"]
+__all__ = ["RequiresRole", "declared_role", "missing_role"]
 
 
 @strawberry.schema_directive(

@@ -3,7 +3,7 @@
 A hit is answered here, before GraphQL runs, once the gate has taken the caller's rate-limit
 token (``Gate.admit_again``: every other check the gate makes reads only what the key holds, so
 the answer it admitted once it would admit again). The request's bytes (a POST body, or a GET's query
-string), the negotiated media type and the caller's roles make the key, so the same request from a
+string), the negotiated media type, the caller's roles and scope make the key, so the same request from a
 caller who sees the same data gets the same bytes. With replicas sharing Redis, a miss here asks
 the others' shared answers next (``SharedAnswers``). On a miss the view runs; if it marked the
 answer cacheable (``ANSWER_TAGS`` in the request state: the executions it read, all terminal, no
@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from starlette.datastructures import Headers
 
 from gateway.core.response_cache import entity_tag
+from gateway.core.scope import fingerprint
 from gateway.gate import Refused, client_key
 from gateway.http.guards import GRAPHQL_PATHS, PathMiddleware, send_error
 
@@ -74,8 +75,17 @@ class AnswerCacheMiddleware(PathMiddleware):
     def _key(self, scope: Scope, material: bytes, headers: Headers) -> str:
         caller = scope.get("state", {}).get("caller")
         roles = ",".join(sorted(getattr(caller, "roles", ()))).encode()
+        # A scope sees other answers than its neighbour with the same roles (docs/scope.md).
+        seen = fingerprint(getattr(caller, "scope", None)).encode()
         digest = hashlib.sha256()
-        for part in (scope["method"].encode(), material, headers.get("accept", "").encode(), roles):
+        parts = (
+            scope["method"].encode(),
+            material,
+            headers.get("accept", "").encode(),
+            roles,
+            seen,
+        )
+        for part in parts:
             digest.update(len(part).to_bytes(8, "big"))
             digest.update(part)
         return digest.hexdigest()

@@ -9,13 +9,19 @@ INTERNAL error.
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
 from cross_web import HTTPException
 from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 
 from gateway.http.guards import GET_PARSE_MAX_TOKENS
 
-__all__ = ["chosen_operation_type", "unstreamed_subscription"]
+if TYPE_CHECKING:
+    from strawberry.http import GraphQLRequestData
+
+__all__ = ["answers_as_json", "chosen_operation_type", "unstreamed_subscription"]
+
+_JSON_TYPES = ("application/json", "application/graphql-response+json")
 
 _OPERATION_CACHE = 256
 
@@ -40,6 +46,21 @@ def _operations(query: str) -> tuple[tuple[str | None, OperationType], ...]:
         (d.name.value if d.name else None, d.operation)
         for d in document.definitions
         if isinstance(d, OperationDefinitionNode)
+    )
+
+
+def answers_as_json(request_data: GraphQLRequestData, accept: str | None) -> bool:
+    """Whether a query or mutation sent with a streaming ``Accept`` is answered as one JSON
+    document: when the client accepts JSON too. urql's default ``Accept`` lists
+    ``text/event-stream`` after the JSON types, and strawberry answered its queries as an event
+    stream it could not read; a client that accepts only a stream still gets one."""
+    query = request_data.query
+    if not accept or not isinstance(query, str):
+        return False
+    if not any(media in accept for media in _JSON_TYPES):
+        return False
+    return (
+        chosen_operation_type(query, request_data.operation_name) is not OperationType.SUBSCRIPTION
     )
 
 

@@ -6,10 +6,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from graphql import GraphQLError
     from starlette.requests import Request
     from starlette.responses import Response
 
+    from adapters.model import Execution
     from gateway.core.caller import Caller
     from gateway.core.loaders import Loaders
     from gateway.core.runtime import Runtime
@@ -37,6 +40,23 @@ class Context:
     extra_errors: list[GraphQLError] = field(default_factory=list)
     """Non-fatal errors a resolver reports next to its answer (a source missing from a merged
     list); ``gateway.schema.extra_errors.merge_extra_errors`` appends them to the result's errors."""
+
+    def visible_sources(self) -> list[str]:
+        """The configured sources the caller may read, in config order (all without a scope):
+        a source out of scope is unknown to it, like one that is not configured."""
+        names = list(self.runtime.sources)
+        scope = self.caller.scope
+        return names if scope is None else scope.sources(names)
+
+    def partitions(self) -> dict[str, Callable[[Execution], str | None]]:
+        """Each source's partition reader, which a scope's partitions are checked with."""
+        return {name: adapter.partition for name, adapter in self.runtime.adapters.items()}
+
+    def cursor_kind(self, kind: str) -> str:
+        """``kind``, bound to the caller's scope: a cursor signed for one scope does not verify
+        in another (docs/scope.md)."""
+        scope = self.caller.scope
+        return kind if scope is None else f"{kind}|{scope.fingerprint}"
 
     def release(self) -> None:
         """Free what the request loaded, once its operation is answered (see Loaders.release)."""

@@ -99,7 +99,7 @@ async def execution_feed(
     context = info.context
     runtime = context.runtime
     spec = _spec(context, filter or ExecutionFilter())
-    state = decode_cursor(context, CURSOR_KIND, after)
+    state = decode_cursor(context, context.cursor_kind(CURSOR_KIND), after)
     if state is None:
         page_size = spec.page_size(first)
         positions = {name: Position() for name in spec.listed}
@@ -134,11 +134,14 @@ async def execution_feed(
 
 def _spec(context: Context, given: ExecutionFilter) -> FeedSpec:
     adapters = context.runtime.adapters
+    scope = context.caller.scope
     return FeedSpec.read(
-        {name: adapters[name].capabilities for name in context.runtime.sources},
+        {name: adapters[name].capabilities for name in context.visible_sources()},
         sources=given.sources,
         statuses=given.statuses,
         workflow_id=given.workflow_id,
+        scope=scope,
+        partitions=context.partitions() if scope is not None else None,
     )
 
 
@@ -148,7 +151,8 @@ def _connection(
     runtime = info.context.runtime
 
     def cursor(positions: dict[str, list[object] | None]) -> str:
-        return runtime.cursors.encode(CURSOR_KIND, spec.state(page_size, positions))
+        kind = info.context.cursor_kind(CURSOR_KIND)
+        return runtime.cursors.encode(kind, spec.state(page_size, positions))
 
     edges = [
         ExecutionEdge(

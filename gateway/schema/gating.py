@@ -10,16 +10,23 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
+import orjson
+from graphql import OperationType
 from strawberry.types.execution import PreExecutionError
 
+from gateway.core.scope import fingerprint
 from gateway.gate import Gate, OperationRequest, Refused, Sources, client_key
 from gateway.ops.observe import record_refusal
 from gateway.schema.speed import graphql_schema
 
 if TYPE_CHECKING:
+    from collections.abc import Hashable
+
     import strawberry
 
-__all__ = ["RefusedResult", "RefusedStream", "admission"]
+    from gateway.core.caller import Caller
+
+__all__ = ["Admission", "RefusedResult", "RefusedStream", "admission", "coalescing_key"]
 
 
 @dataclasses.dataclass
@@ -34,21 +41,31 @@ class RefusedResult(PreExecutionError):
         return cls(data=None, errors=refused.errors, refused=refused)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Admission:
+    """The gate's answer: a refusal, or the operation's type (None without a gate), and the
+    gate whose coalescer an identical query may share."""
+
+    refused: Refused | None = None
+    operation_type: OperationType | None = None
+    gate: Gate | None = None
+
+
 async def admission(
     schema: strawberry.Schema,
     query: object,
     variables: dict[str, Any] | None,
     context: object,
     operation_name: str | None,
-) -> Refused | None:
-    """The gate's refusal of this operation, or None when it may run.
+) -> Admission:
+    """Whether this operation may run, asked of the context's gate.
 
     A context without a gate is a schema used directly (tests of its execution, the schema
     export): no transport builds one, since ``Context.gate`` is required.
     """
     gate = getattr(context, "gate", None)
     if not isinstance(gate, Gate):
-        return None
+        return Admission()
     caller = context.caller  # type: ignore[attr-defined]
     scope = getattr(context.request, "scope", {})  # type: ignore[attr-defined]
     request = OperationRequest(
@@ -59,11 +76,31 @@ async def admission(
         variables={} if variables is None else variables,
     )
     try:
-        await gate.admit(request, graphql_schema(schema), Sources.of(context))
+        operation_type = await gate.admit(request, graphql_schema(schema), Sources.of(context))
     except Refused as refused:
         record_refusal(scope, len(refused.errors))
-        return refused
-    return None
+        return Admission(refused=refused)
+    return Admission(operation_type=operation_type, gate=gate)
+
+
+def coalescing_key(
+    query: str, variables: dict[str, Any] | None, operation_name: str | None, caller: Caller
+) -> Hashable | None:
+    """What makes two queries one answer: the document, its variables and operation, and the
+    caller's roles, scope and reviewer (a shared answer never crosses any of them). None when
+    the variables cannot be keyed (they are then run alone)."""
+    try:
+        shape = orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return None
+    return (
+        query,
+        shape,
+        operation_name,
+        caller.roles,
+        fingerprint(caller.scope),
+        caller.reviewer_id,
+    )
 
 
 class RefusedStream:

@@ -96,7 +96,8 @@ def execution_events(
     logged: list[TimelineEvent] | None = None,
 ) -> ExecutionEventConnection:
     check_first(first)
-    state = decode_cursor(info.context, CURSOR_KIND, after) or {"n": 0, "id": execution.native_id}
+    kind = info.context.cursor_kind(CURSOR_KIND)
+    state = decode_cursor(info.context, kind, after) or {"n": 0, "id": execution.native_id}
     start = state.get("n")
     if not isinstance(start, int) or state.get("id") != execution.native_id or start < 0:
         raise bad_user_input("after: the cursor belongs to another execution's events")
@@ -104,7 +105,7 @@ def execution_events(
     cursors = info.context.runtime.cursors
     edges = [
         ExecutionEventEdge(
-            cursor=cursors.encode(CURSOR_KIND, {"n": index + 1, "id": execution.native_id}),
+            cursor=cursors.encode(kind, {"n": index + 1, "id": execution.native_id}),
             node=ExecutionEvent(
                 kind=event.kind,
                 at=event.at,

@@ -9,6 +9,8 @@ executions), then the loaders (batched) for items a list gives without their ste
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
 from typing import TYPE_CHECKING
 
 import strawberry
@@ -65,10 +67,17 @@ async def pending_approvals(
     context = info.context
     start = _start(context, sources, after)
 
+    scope = context.caller.scope
+    partitions = context.partitions() if scope is not None else {}
+
     async def list_page(source: str, cursor: str | None, size: int) -> ExecutionPage:
         page = await context.runtime.adapters[source].list_executions(
             cursor=cursor, page_size=size, status=ExecutionStatus.WAITING_FOR_APPROVAL
         )
+        if scope is not None:  # another partition's items are not there for this caller
+            partition_of = partitions[source]
+            kept = tuple(i for i in page.items if scope.allows(source, i, partition_of))
+            page = dataclasses.replace(page, items=kept)
         if page.complete:
             for execution in page.items:
                 context.loaders.prime(source, execution)
@@ -79,17 +88,18 @@ async def pending_approvals(
         return await asyncio.gather(*futures, return_exceptions=True)
 
     page = await PendingWalk(start, list_page=list_page, load=load).run(first)
-    encode = context.runtime.cursors.encode
+    kind = context.cursor_kind(CURSOR_KIND)
+    encode = functools.partial(context.runtime.cursors.encode, kind)
     edges = [
         ApprovalEdge(
-            cursor=encode(CURSOR_KIND, item.after.dump()),
+            cursor=encode(item.after.dump()),
             node=Approval.from_model(
                 Execution.from_model(item.source, item.execution), item.approval
             ),
         )
         for item in page.items
     ]
-    end_cursor = encode(CURSOR_KIND, page.end.dump()) if edges or page.has_next else after
+    end_cursor = encode(page.end.dump()) if edges or page.has_next else after
     return ApprovalConnection(
         edges=edges,
         page_info=PageInfo(has_next_page=page.has_next, end_cursor=end_cursor),
@@ -100,13 +110,15 @@ async def pending_approvals(
 def _start(context: Context, sources: list[str] | None, after: str | None) -> PendingPosition:
     """Where this page starts: the beginning, or the position ``after`` holds (same sources)."""
     adapters = context.runtime.adapters
+    visible = context.visible_sources()
     try:
-        capable = approval_sources({n: a.capabilities for n, a in adapters.items()}, sources)
+        capable = approval_sources({n: adapters[n].capabilities for n in visible}, sources)
     except UnknownSources as exc:
         raise bad_user_input(str(exc)) from None
     if after is None:
         return PendingPosition(capable)
-    position = decode_position(context, CURSOR_KIND, after, PendingPosition.load)
+    kind = context.cursor_kind(CURSOR_KIND)
+    position = decode_position(context, kind, after, PendingPosition.load)
     if position.sources != capable:
         raise bad_user_input("after: the cursor belongs to another set of sources")
     return position

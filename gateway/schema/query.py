@@ -47,7 +47,7 @@ class Query:
     @strawberry.field(description="The configured sources, with their capabilities and counters.")
     def sources(self, info: Info[Context, None]) -> list[Source]:
         runtime = info.context.runtime
-        return [Source.from_runtime(runtime, name) for name in runtime.sources]
+        return [Source.from_runtime(runtime, name) for name in info.context.visible_sources()]
 
     @strawberry.field(
         description="Approvals waiting for a human now, across the sources that have approvals "

@@ -31,8 +31,9 @@ def execution_ref(info: Info[Context, None], value: str) -> ids.ExecutionRef:
 
 
 def _check_source(info: Info[Context, None], source: str) -> None:
-    if source not in info.context.runtime.sources:
-        known = ", ".join(sorted(info.context.runtime.sources))
+    visible = info.context.visible_sources()
+    if source not in visible:
+        known = ", ".join(sorted(visible))
         raise bad_user_input(f"unknown source '{source}' (configured: {known})")
 
 

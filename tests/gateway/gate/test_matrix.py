@@ -182,7 +182,7 @@ async def over_http(
             accept = {
                 "post": "application/json",
                 "sse": "text/event-stream",
-                "multipart": 'multipart/mixed;subscriptionSpec="1.0", application/json',
+                "multipart": 'multipart/mixed;subscriptionSpec="1.0"',  # a stream only
             }[transport]
             response = await client.post(
                 "/graphql", json={"query": query}, headers={**headers, "accept": accept}
