@@ -25,7 +25,10 @@ __all__ = [
     "DecisionOutcome",
     "EventPage",
     "ExecutionPage",
+    "RunAction",
     "SourceAdapter",
+    "StartOutcome",
+    "StartRequest",
     "UpstreamEvent",
 ]
 
@@ -39,6 +42,44 @@ class Capability(enum.Enum):
     LIST = "LIST"
     CHILDREN = "CHILDREN"
     APPROVE = "APPROVE"
+
+
+class RunAction(enum.Enum):
+    """Run control a source offers (its adapter's ``actions``); the gateway refuses the rest with
+    UNSUPPORTED before any upstream call."""
+
+    START = "START"
+    CANCEL = "CANCEL"
+    RERUN = "RERUN"
+
+
+@dataclass(frozen=True, slots=True)
+class StartRequest:
+    """What to start, in the gateway's words; each adapter maps it to its upstream's body.
+
+    ``workflow_id`` is the definition (Rotavision workflow, Velt ``definitionId``, Truthlocks
+    ``workflow_id``); ``inputs`` the run's input (Velt ``triggerContext``, Truthlocks ``input`` or
+    ``parameters``); ``agent_id`` picks Truthlocks' prose variant, ``agents`` its OpenAPI one.
+    ``idempotency_key`` is the gateway's key for this start, passed to upstreams that take one.
+    """
+
+    workflow_id: str | None
+    inputs: Any
+    idempotency_key: str
+    agent_id: str | None = None
+    agents: tuple[str, ...] = ()
+    correlation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StartOutcome:
+    """The upstream accepted a start: the new run's id, the run as its reply showed it (None when
+    the reply names only the id), and whether the upstream says it was a repeat of an earlier
+    start with the same key (Velt's ``deduplicated``)."""
+
+    native_id: str
+    execution: Execution | None
+    deduplicated: bool = False
 
 
 class Decision(enum.Enum):
@@ -132,6 +173,11 @@ class SourceAdapter(ABC):
 
     kind: ClassVar[SourceKind]
     capabilities: ClassVar[frozenset[Capability]]
+    actions: ClassVar[frozenset[RunAction]] = frozenset()
+    """The run control its upstream documents; read by the gateway before any call."""
+    start_deduplicates: ClassVar[bool] = False
+    """Whether the upstream itself answers a repeated start key with the first run, so a start
+    whose reply was lost may be sent again with the same key."""
 
     def __init__(
         self, name: str, http: SourceHTTP, options: Mapping[str, object] | None = None
@@ -167,6 +213,13 @@ class SourceAdapter(ABC):
             observers=observers,
         )
         return cls(name, http, options)
+
+    @staticmethod
+    def partition(execution: Execution) -> str | None:
+        """The part of this source a client's scope may name (gateway/core/scope.py): the
+        execution's workflow (Rotavision's workflow, Velt's definition, Truthlocks' workflow)
+        unless the kind says otherwise."""
+        return execution.workflow.id if execution.workflow is not None else None
 
     @staticmethod
     @abstractmethod
@@ -214,6 +267,20 @@ class SourceAdapter(ABC):
         upstream refuses this reviewer, other UpstreamErrors when it could not be confirmed.
         """
         raise UnsupportedOperation(f"source '{self.name}' ({self.kind.value}) has no approvals")
+
+    async def start(self, request: StartRequest) -> StartOutcome:
+        """Start one run. Only kinds with RunAction.START; the call is sent once, never retried."""
+        raise UnsupportedOperation(f"source '{self.name}' ({self.kind.value}) cannot start runs")
+
+    async def cancel(self, native_id: str, *, reason: str | None) -> None:
+        """Ask the upstream to cancel a run; returns once it accepted. Only kinds with
+        RunAction.CANCEL. Re-read the run to see its state: replies say little."""
+        raise UnsupportedOperation(f"source '{self.name}' ({self.kind.value}) cannot cancel runs")
+
+    def rerun_request(self, execution: Execution, idempotency_key: str) -> StartRequest | None:
+        """What starting ``execution`` again sends: its definition and inputs where the upstream
+        shows them, None where it does not (the run cannot be re-run from the gateway)."""
+        return None
 
     async def aclose(self) -> None:
         await self.http.aclose()

@@ -322,6 +322,13 @@ _ERROR_WORDS: tuple[tuple[str, type[UpstreamError]], ...] = (
 class NestingAdapter(SourceAdapter):
     kind = SourceKind.NESTING
     capabilities = frozenset({Capability.GET, Capability.LIST, Capability.CHILDREN})
+    actions = frozenset()  # Zaia documents no start, cancel or resume of executions
+
+    @staticmethod
+    def partition(execution: Execution) -> str | None:
+        """A client's scope names Zaia workspaces (``workspaceId``, on every execution)."""
+        workspace = execution.extra.get("workspaceId")
+        return workspace if isinstance(workspace, str) else None
 
     def __init__(
         self, name: str, http: SourceHTTP, options: Mapping[str, object] | None = None

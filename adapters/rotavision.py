@@ -42,11 +42,15 @@ from adapters.base import (
     Decision,
     DecisionOutcome,
     ExecutionPage,
+    RunAction,
     SourceAdapter,
+    StartOutcome,
+    StartRequest,
 )
 from adapters.errors import (
     ExecutionNotFound,
     UpstreamAuthFailed,
+    UpstreamBadResponse,
     UpstreamError,
     UpstreamRateLimited,
     UpstreamRejected,
@@ -89,6 +93,8 @@ EXECUTION_PATH = "/v1/orchestrate/executions/{}"
 LIST_PATH = "/v1/orchestrate/executions"
 APPROVE_PATH = "/v1/orchestrate/executions/{}/approve"
 WORKFLOW_PATH = "/v1/orchestrate/workflows/{}"
+RUN_PATH = "/v1/orchestrate/workflows/{}/run"
+CANCEL_PATH = "/v1/orchestrate/executions/{}/cancel"
 WORKFLOW_TTL_S = 600.0
 """How long a workflow definition's agent types are kept (definitions change rarely, by PATCH)."""
 WORKFLOW_ENTRIES = 1_000
@@ -379,6 +385,9 @@ class RotavisionAdapter(SourceAdapter):
 
     kind = SourceKind.ROTAVISION
     capabilities = frozenset({Capability.GET, Capability.LIST, Capability.APPROVE})
+    actions = frozenset({RunAction.START, RunAction.CANCEL, RunAction.RERUN})
+    start_deduplicates = True
+    """Every POST takes an ``Idempotency-Key``, replayed for 24 h (the API overview)."""
 
     def __init__(
         self, name: str, http: SourceHTTP, options: Mapping[str, object] | None = None
@@ -512,4 +521,43 @@ class RotavisionAdapter(SourceAdapter):
         )
         return DecisionOutcome(
             approval_status=status, requested=decision, recorded_decision=decision
+        )
+
+    async def start(self, request: StartRequest) -> StartOutcome:
+        """``POST /orchestrate/workflows/{id}/run {inputs}`` → 202 with the new execution.
+
+        The Idempotency-Key (documented for every POST, kept 24 h upstream) makes a resend after a
+        lost reply start nothing new; the gateway still sends once per call.
+        """
+        if not request.workflow_id:
+            raise UpstreamRejected("a Rotavision start needs a workflow id", source=self.name)
+        payload = await self.http.request_json(
+            "POST",
+            RUN_PATH,
+            request.workflow_id,
+            json={"inputs": request.inputs if request.inputs is not None else {}},
+            headers={"idempotency-key": request.idempotency_key},
+            idempotent=False,
+        )
+        execution = self.parsed(parse_execution, payload, None)
+        return StartOutcome(native_id=execution.native_id, execution=execution)
+
+    async def cancel(self, native_id: str, *, reason: str | None) -> None:
+        """``POST /orchestrate/executions/{id}/cancel``: the body and reply are undocumented, so
+        an empty body is sent and a 2xx is acceptance, whatever its body (even none)."""
+        try:
+            await self.http.request_json(
+                "POST", CANCEL_PATH, native_id, json={}, native_id=native_id, idempotent=False
+            )
+        except UpstreamBadResponse as exc:
+            if exc.http_status is None or not 200 <= exc.http_status < 300:
+                raise
+
+    def rerun_request(self, execution: Execution, idempotency_key: str) -> StartRequest | None:
+        """The execution shows its ``workflow_id`` and ``inputs``: both are sent again."""
+        workflow_id = execution.workflow.id if execution.workflow else None
+        if not workflow_id or not isinstance(execution.inputs, dict):
+            return None
+        return StartRequest(
+            workflow_id=workflow_id, inputs=execution.inputs, idempotency_key=idempotency_key
         )

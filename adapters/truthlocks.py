@@ -9,7 +9,9 @@ Docs: ``shared/upstreams/truthlocks.txt`` and notes §4. Quirks we bend to:
 - variant A steps have no status: the page lists "every step executed", each with an outcome
   summary (``result``) and ``duration_ms``, so such a step has ended, even in a running run; how
   the last one ended is the run's to say (see ``_derived_step_status``);
-- no approval, cancel or list endpoint is documented, so the adapter only gets;
+- no approval, cancel or list endpoint is documented: the adapter gets and starts
+  (``POST /v1/orchestrations/execute``, either documented request: ``{agent_id, workflow_id?,
+  input}`` or ``{workflow_id, agents[], parameters}``, the reply parsed like a get);
 - ``X-Tenant-ID`` is required beside the key; error bodies are flat ``{code, message, details,
   trace_id}``, and a rate-limited body says its wait in ``details.retry_after_seconds``.
 """
@@ -31,7 +33,14 @@ from adapters._parse import (
     require_dict,
     require_str,
 )
-from adapters.base import Capability, Credentials, SourceAdapter
+from adapters.base import (
+    Capability,
+    Credentials,
+    RunAction,
+    SourceAdapter,
+    StartOutcome,
+    StartRequest,
+)
 from adapters.errors import (
     ExecutionNotFound,
     UpstreamAuthFailed,
@@ -58,9 +67,10 @@ if TYPE_CHECKING:
 
     import httpx
 
-__all__ = ["EXECUTION_PATH", "TruthlocksAdapter", "parse_execution"]
+__all__ = ["EXECUTE_PATH", "EXECUTION_PATH", "TruthlocksAdapter", "parse_execution"]
 
 EXECUTION_PATH = "/v1/orchestrations/{}"
+EXECUTE_PATH = "/v1/orchestrations/execute"
 
 # Union of both documented enums plus the draft spec's run statuses (created, validating, timed_out).
 _EXECUTION_STATUS = {
@@ -283,8 +293,13 @@ _ERROR_CODES: dict[str, type[UpstreamError]] = {
 
 
 class TruthlocksAdapter(SourceAdapter):
+    """Starts take no idempotency key upstream: the gateway's own guard is all there is. A run
+    can be re-run when its get shows what started it: variant B (``workflow_id``, ``agents``,
+    ``parameters``); variant A shows no input, so its runs cannot."""
+
     kind = SourceKind.TRUTHLOCKS
     capabilities = frozenset({Capability.GET})
+    actions = frozenset({RunAction.START, RunAction.RERUN})
 
     @staticmethod
     def auth_headers(credentials: Credentials) -> Mapping[str, str]:
@@ -318,3 +333,39 @@ class TruthlocksAdapter(SourceAdapter):
             "GET", EXECUTION_PATH, native_id, native_id=native_id
         )
         return self.parsed(parse_execution, payload, native_id)
+
+    async def start(self, request: StartRequest) -> StartOutcome:
+        """The prose request when an agent is named, else the OpenAPI one (workflow + agents)."""
+        body: dict[str, Any]
+        if request.agent_id:
+            body = {"agent_id": request.agent_id, "input": request.inputs or {}}
+            if request.workflow_id:
+                body["workflow_id"] = request.workflow_id
+        elif request.workflow_id and request.agents:
+            body = {
+                "workflow_id": request.workflow_id,
+                "agents": list(request.agents),
+                "parameters": request.inputs or {},
+            }
+        else:
+            raise UpstreamRejected(
+                "a Truthlocks start needs an agent id, or a workflow id and agents",
+                source=self.name,
+            )
+        payload = await self.http.request_json("POST", EXECUTE_PATH, json=body, idempotent=False)
+        execution = self.parsed(parse_execution, payload, None)
+        return StartOutcome(native_id=execution.native_id, execution=execution)
+
+    def rerun_request(self, execution: Execution, idempotency_key: str) -> StartRequest | None:
+        raw = execution.raw if isinstance(execution.raw, dict) else {}
+        agents = tuple(a for a in (as_str(x) for x in as_list(raw.get("agents"))) if a)
+        workflow_id = as_str(raw.get("workflow_id"))
+        parameters = raw.get("parameters")
+        if not (workflow_id and agents and isinstance(parameters, dict)):
+            return None
+        return StartRequest(
+            workflow_id=workflow_id,
+            inputs=parameters,
+            idempotency_key=idempotency_key,
+            agents=agents,
+        )

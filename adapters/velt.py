@@ -47,7 +47,10 @@ from adapters.base import (
     DecisionOutcome,
     EventPage,
     ExecutionPage,
+    RunAction,
     SourceAdapter,
+    StartOutcome,
+    StartRequest,
     UpstreamEvent,
 )
 from adapters.errors import (
@@ -83,13 +86,16 @@ if TYPE_CHECKING:
     import httpx
 
 __all__ = [
+    "CANCEL_PATH",
     "DECIDE_PATH",
+    "DISPATCH_PATH",
     "EVENTS_PATH",
     "GET_PATH",
     "LIST_PATH",
     "MAX_EVENTS_PAGE",
     "MAX_PAGE_SIZE",
     "VeltAdapter",
+    "parse_dispatch_reply",
     "parse_event_page",
     "parse_execution",
     "parse_execution_page",
@@ -99,6 +105,10 @@ GET_PATH = "/v2/workflow/executions/get"
 LIST_PATH = "/v2/workflow/executions/list"
 DECIDE_PATH = "/v2/workflow/steps/recordReviewerDecision"
 EVENTS_PATH = "/v2/workflow/executions/getEvents"
+DISPATCH_PATH = "/v2/workflow/executions/dispatch"
+CANCEL_PATH = "/v2/workflow/executions/cancel"
+MAX_CANCEL_REASON = 500
+"""The documented bound of a cancel's ``reason``."""
 MAX_EVENTS_PAGE = 500
 """The documented ``pageSize`` bound of ``getEvents``."""
 MAX_PAGE_SIZE = 500
@@ -473,9 +483,26 @@ _REFUSALS: dict[str, type[UpstreamError]] = {
 this reviewer on the step (unknown-responder)."""
 
 
+def parse_dispatch_reply(payload: Any) -> StartOutcome:
+    """``{executionId, correlationId, deduplicated}``: the run's id only, no ExecutionView."""
+    data = _unwrap(payload, "dispatch reply")
+    return StartOutcome(
+        native_id=require_str(data, "executionId"),
+        execution=None,
+        deduplicated=as_bool(data.get("deduplicated")) is True,
+    )
+
+
 class VeltAdapter(SourceAdapter):
+    """Run control: ``executions/dispatch`` takes the gateway's key as ``idempotencyKey``
+    (Velt answers a repeat with the first run, ``deduplicated: true``) and ``executions/cancel``
+    is a no-op on a finished run. No re-run: an ExecutionView shows its ``definitionId`` but not
+    the ``triggerContext`` it was dispatched with."""
+
     kind = SourceKind.VELT
     capabilities = frozenset({Capability.GET, Capability.LIST, Capability.APPROVE})
+    actions = frozenset({RunAction.START, RunAction.CANCEL})
+    start_deduplicates = True
 
     @staticmethod
     def auth_headers(credentials: Credentials) -> Mapping[str, str]:
@@ -597,6 +624,33 @@ class VeltAdapter(SourceAdapter):
             else "the vote was not recorded and no reason was given"
         )
         raise kind(detail, source=self.name, native_id=native_id, upstream_code=reason)
+
+    async def start(self, request: StartRequest) -> StartOutcome:
+        """Dispatch, then read the new run (the reply names only its id); a failed read still
+        reports the start, without the run."""
+        if not request.workflow_id:
+            raise UpstreamRejected("a Velt dispatch needs a definition id", source=self.name)
+        data: dict[str, Any] = {
+            "definitionId": request.workflow_id,
+            "idempotencyKey": request.idempotency_key,
+            "triggerContext": request.inputs if request.inputs is not None else {},
+        }
+        if request.correlation_id:
+            data["correlationId"] = request.correlation_id
+        payload = await self._call(DISPATCH_PATH, data, None)
+        outcome = self.parsed(parse_dispatch_reply, payload, None)
+        try:
+            execution: Execution | None = await self.get_execution(outcome.native_id)
+        except UpstreamError:
+            execution = None
+        return StartOutcome(outcome.native_id, execution, outcome.deduplicated)
+
+    async def cancel(self, native_id: str, *, reason: str | None) -> None:
+        """``executions/cancel {executionId, reason?}`` → ``{cancelled, executionId}``."""
+        data: dict[str, Any] = {"executionId": native_id}
+        if reason:
+            data["reason"] = reason[:MAX_CANCEL_REASON]
+        await self._call(CANCEL_PATH, data, native_id)
 
     async def _reread_approval(self, native_id: str, key: str) -> Approval | None:
         """The approval as Velt shows it now; None when the read fails (the vote stands)."""

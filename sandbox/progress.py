@@ -49,6 +49,15 @@ class Progress:
             "nesting": sandbox.nesting.executions,
         }
 
+    def _started(self) -> dict[str, list[str]]:
+        sandbox = self._sandbox
+        return {
+            "rotavision": sandbox.rotavision.started,
+            "velt": sandbox.velt.started,
+            "truthlocks": sandbox.truthlocks.started,
+            "nesting": [],
+        }
+
     def _fingerprints(self) -> dict[tuple[str, str], Fingerprint]:
         found: dict[tuple[str, str], Fingerprint] = {}
         for kind, runs in self._runs().items():
@@ -72,6 +81,9 @@ class Progress:
             s.get("nodeType") == "human" and s.get("status") == "waiting" for s in run["steps"]
         ):
             return False
+        if kind == "rotavision" and self._sandbox.rotavision.ask_human(native_id):
+            self.advanced += 1  # a started run reaches its human step before it finishes
+            return True
         now = _iso()
         if kind == "rotavision":
             steps = run.setdefault("steps", [])
@@ -104,10 +116,14 @@ class Progress:
         return True
 
     def advance(self) -> list[tuple[str, str]]:
-        """Finish the oldest-listed running execution of each kind that can finish alone."""
+        """Move on one execution of each kind: runs started through the API first, then the
+        oldest-listed running one that can finish alone."""
         finished = []
+        started = self._started()
         for kind, runs in self._runs().items():
-            for native_id in list(runs):
+            first = [i for i in started[kind] if i in runs]
+            chosen = set(first)
+            for native_id in [*first, *(i for i in runs if i not in chosen)]:
                 if self.finish(kind, native_id):
                     finished.append((kind, native_id))
                     break

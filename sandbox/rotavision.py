@@ -1,8 +1,11 @@
 """The Rotavision-style Orchestrate API, simulated: seeded executions, auth, errors, approvals.
 
 Shapes follow ``shared/upstreams/rotavision.txt``; where that page is silent (failed, cancelled
-and timed-out runs, the list and approve replies, 409 on a decided run) the sandbox makes the
-choice recorded in ``docs/upstreams.md``.
+and timed-out runs, the list, approve and cancel replies, 409 on a decided run) the sandbox makes
+the choice recorded in ``docs/upstreams.md``. Runs started with ``POST /workflows/{id}/run`` (202,
+the documented reply) move on with ``sandbox.progress``: a step, then the workflow's human step
+(``waiting_approval``), then done once decided; a cancel ends a live run ``cancelled`` and is a
+no-op (200, the run as it is) on a finished one.
 """
 
 from __future__ import annotations
@@ -245,6 +248,68 @@ class RotavisionStore:
             )
         self.idempotent_replies: dict[str, tuple[int, dict[str, Any]]] = {}
         self.workflows = self._definitions()
+        self.started: list[str] = []
+        """Runs started through the API, oldest first: ``sandbox.progress`` moves them first."""
+
+    def start(self, workflow_id: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        """A new running execution of ``workflow_id`` (as the 202 reply shows it)."""
+        definition = self.workflows[workflow_id]
+        native_id = f"exec_run{len(self.started) + 1:04d}{len(self.executions):04x}"
+        agents = [a["id"] for a in definition["agents"]]
+        run: dict[str, Any] = {
+            "id": native_id,
+            "workflow_id": workflow_id,
+            "workflow_name": definition["name"],
+            "status": "running",
+            "current_step": agents[0] if agents else None,
+            "progress": {"completed": 0, "total": len(agents)},
+            "inputs": inputs,
+            "steps": [],
+            "created_at": _iso(datetime.now(UTC)),
+        }
+        self.executions[native_id] = run
+        self.started.append(native_id)
+        return run
+
+    def ask_human(self, native_id: str) -> bool:
+        """Move a started run to its workflow's human step (once); False when there is none to
+        ask or it was asked already, so the run can simply finish."""
+        run = self.executions.get(native_id)
+        if run is None or native_id not in self.started or run.get("status") != "running":
+            return False
+        if any(_is_human(s.get("agent")) for s in run.get("steps", [])):
+            return False
+        definition = self.workflows.get(run["workflow_id"], {})
+        human = next((a["id"] for a in definition.get("agents", []) if a["type"] == "human"), None)
+        if human is None:
+            return False
+        first = next((a["id"] for a in definition["agents"] if a["type"] != "human"), None)
+        steps = run.setdefault("steps", [])
+        if first is not None:
+            steps.append(
+                {
+                    "id": f"step_{len(steps) + 1}",
+                    "agent": first,
+                    "status": "completed",
+                    "output": {"summary": f"{first} finished"},
+                    "duration_ms": 700,
+                }
+            )
+        run.pop("progress", None)
+        now = datetime.now(UTC)
+        run.update(
+            status="waiting_approval",
+            current_step=human,
+            waiting_for={
+                "type": "human_approval",
+                "assignees": ["lead@example.com", "ops@example.com"],
+                "message": f"Run {native_id} asks for approval: approve?",
+                "context": {"inputs": run.get("inputs")},
+            },
+            approve_url=f"https://app.rotavision.example/executions/{native_id}",
+            updated_at=_iso(now),
+        )
+        return True
 
     def _definitions(self) -> dict[str, dict[str, Any]]:
         """One definition per workflow the executions name, listing every agent they use."""
@@ -372,12 +437,72 @@ def routes(store: RotavisionStore) -> list[Route]:
             store.idempotent_replies[key] = (200, reply)
         return JSONResponse(reply)
 
+    def replayed(request: Request) -> JSONResponse | None:
+        key = request.headers.get("idempotency-key")
+        if key and key in store.idempotent_replies:
+            status_code, reply = store.idempotent_replies[key]
+            return JSONResponse(
+                reply, status_code=status_code, headers={"idempotent-replayed": "true"}
+            )
+        return None
+
+    async def run_workflow(request: Request) -> JSONResponse:
+        if not _authorized(store, request):
+            return unauthorized()
+        if (replay := replayed(request)) is not None:
+            return replay
+        workflow_id = request.path_params["workflow_id"]
+        if workflow_id not in store.workflows:
+            return _error(404, "workflow_not_found", "not_found_error", "No such workflow")
+        try:
+            body = json.loads(await request.body())
+            inputs = body["inputs"]
+        except (ValueError, KeyError, TypeError):
+            inputs = None
+        if not isinstance(inputs, dict):
+            return _error(
+                400, "invalid_request", "validation_error", "Body must be {inputs, config?}"
+            )
+        run = store.start(workflow_id, inputs)
+        reply = {k: run[k] for k in ("id", "workflow_id", "status", "current_step", "progress")}
+        reply.update(inputs=run["inputs"], created_at=run["created_at"])
+        key = request.headers.get("idempotency-key")
+        if key:
+            store.idempotent_replies[key] = (202, reply)
+        return JSONResponse(reply, status_code=202)
+
+    async def cancel(request: Request) -> JSONResponse:
+        if not _authorized(store, request):
+            return unauthorized()
+        native_id = request.path_params["execution_id"]
+        run = store.executions.get(native_id)
+        if run is None:
+            return _error(404, "execution_not_found", "not_found_error", "No such execution")
+        if run["status"] not in _FINISHED:
+            now = _iso(datetime.now(UTC))
+            for step in run.get("steps", []):
+                if step.get("status") in ("running", "pending"):
+                    step["status"] = "cancelled"
+            for key in ("current_step", "waiting_for", "approve_url", "progress"):
+                run.pop(key, None)
+            run.update(status="cancelled", completed_at=now, updated_at=now)
+        return JSONResponse({"id": native_id, "status": run["status"]})
+
     return [
+        Route("/v1/orchestrate/workflows/{workflow_id}/run", run_workflow, methods=["POST"]),
+        Route("/v1/orchestrate/executions/{execution_id}/cancel", cancel, methods=["POST"]),
         Route("/v1/orchestrate/executions", list_executions, methods=["GET"]),
         Route("/v1/orchestrate/workflows/{workflow_id}", get_workflow, methods=["GET"]),
         Route("/v1/orchestrate/executions/{execution_id}", get_execution, methods=["GET"]),
         Route("/v1/orchestrate/executions/{execution_id}/approve", approve, methods=["POST"]),
     ]
+
+
+_FINISHED = frozenset({"completed", "failed", "cancelled", "timeout"})
+
+
+def _is_human(agent: object) -> bool:
+    return isinstance(agent, str) and AGENT_TYPES.get(agent) == "human"
 
 
 def _decide(run: dict[str, Any], *, approved: bool, notes: str | None, by: str | None) -> None:

@@ -6,11 +6,17 @@ cents, a receipt id) and half the OpenAPI one (variant B: uuid ids, steps with a
 status, ``results``, ``receipts[]``); ``"prose"`` or ``"openapi"`` serves only one. Where the
 page is silent (step status words, what a cancelled or timed-out run looks like, tenant isolation
 answering 404) the sandbox makes the choice recorded in ``docs/upstreams.md``.
+
+``POST /v1/orchestrations/execute`` takes either documented request: the prose one
+(``{agent_id, workflow_id?, input}`` → ``{id: "maip-orch:<ULID>", agent_id, workflow_id, status:
+"running", started_at}``) or the OpenAPI one (``{workflow_id, agents[], parameters}`` → the whole
+variant-B object, ``status: "pending"``); no idempotency key, no cancel (none is documented).
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -244,6 +250,9 @@ class TruthlocksStore:
         self.owner = tenant_ids[0]
         self.variants: Variants = variants
         self.orchestrations: dict[str, dict[str, Any]] = {}
+        self.started: list[str] = []
+        """Orchestrations started through the API, oldest first."""
+        self._rng = random.Random(f"truthlocks-live:{seed}")
         if variants != "prose":
             self.orchestrations[DOC_EXAMPLE_ID] = copy.deepcopy(_DOC_EXAMPLE)
         if variants != "openapi":
@@ -256,6 +265,48 @@ class TruthlocksStore:
             else:
                 run = _variant_b(rng, index, _STATUSES_B[(index // 2) % len(_STATUSES_B)])
                 self.orchestrations[run["orchestration_id"]] = run
+
+    def execute(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        """Start an orchestration from either documented request; None when it is neither."""
+        now = datetime.now(UTC)
+        agent_id, workflow_id = body.get("agent_id"), body.get("workflow_id")
+        if isinstance(agent_id, str) and agent_id and isinstance(body.get("input"), dict):
+            run: dict[str, Any] = {
+                "id": f"maip-orch:{_ulid(self._rng, now)}",
+                "agent_id": agent_id,
+                "status": "running",
+                "started_at": _iso(now),
+                "steps": [],
+            }
+            if isinstance(workflow_id, str):
+                run["workflow_id"] = workflow_id
+            self.orchestrations[run["id"]] = run
+            self.started.append(run["id"])
+            reply = {k: run.get(k) for k in ("id", "agent_id", "workflow_id", "status")}
+            return {**reply, "started_at": run["started_at"]}
+        agents = body.get("agents")
+        if (
+            isinstance(workflow_id, str)
+            and isinstance(agents, list)
+            and agents
+            and all(isinstance(a, str) for a in agents)
+            and isinstance(body.get("parameters", {}), dict)
+        ):
+            run = {
+                "orchestration_id": _uuid(self._rng),
+                "workflow_id": workflow_id,
+                "agents": agents,
+                "parameters": body.get("parameters", {}),
+                "status": "pending",
+                "steps": [],
+                "results": {},
+                "receipts": [],
+                "created_at": _iso(now),
+            }
+            self.orchestrations[run["orchestration_id"]] = run
+            self.started.append(run["orchestration_id"])
+            return copy.deepcopy(run)
+        return None
 
     def get(self, tenant_id: str, orchestration_id: str) -> dict[str, Any] | None:
         if tenant_id != self.owner:
@@ -282,4 +333,25 @@ def routes(store: TruthlocksStore) -> list[Route]:
             return _error(404, "NOT_FOUND", "Orchestration not found")
         return JSONResponse(run)
 
-    return [Route("/v1/orchestrations/{orchestration_id}", get_orchestration, methods=["GET"])]
+    async def execute(request: Request) -> JSONResponse:
+        if request.headers.get("x-api-key") not in store.api_keys:
+            return _error(401, "UNAUTHORIZED", "Missing or invalid API key")
+        if request.headers.get("x-tenant-id") != store.owner:
+            return _error(403, "FORBIDDEN", "This tenant may not start orchestrations")
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            body = None
+        run = store.execute(body) if isinstance(body, dict) else None
+        if run is None:
+            return _error(
+                400,
+                "INVALID_INPUT",
+                "Expected {agent_id, input} or {workflow_id, agents, parameters}",
+            )
+        return JSONResponse(run)
+
+    return [
+        Route("/v1/orchestrations/execute", execute, methods=["POST"]),
+        Route("/v1/orchestrations/{orchestration_id}", get_orchestration, methods=["GET"]),
+    ]

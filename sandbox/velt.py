@@ -22,6 +22,10 @@ resumeScheduled, rejectionReason?}``). Where the documents are silent the sandbo
 - once no human step waits any more, the run moves on: after approval an ``agent-publish`` step and
   a ``notify-team`` notification, after a rejection a ``notify-author`` notification (the reject
   edge); either way the execution ends ``completed`` (a routed rejection is not a failure);
+- ``executions/dispatch`` starts a run of any ``definitionId``: an agent step, then a human step
+  waiting for ``DEMO_REVIEWERS`` (both mandatory); a repeated ``idempotencyKey`` answers the first
+  run with ``deduplicated: true``; ``executions/cancel`` ends a live run ``cancelled`` (its open
+  steps too) and is a no-op on a finished one, answering ``cancelled: false`` there;
 - HTTP statuses follow the Firebase callable convention: 400 INVALID_ARGUMENT and
   FAILED_PRECONDITION, 403 PERMISSION_DENIED, 404 NOT_FOUND.
 """
@@ -31,6 +35,7 @@ from __future__ import annotations
 import copy
 import json
 import random
+import re
 import time
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -62,6 +67,8 @@ _BASE_MS = 1_777_400_000_000  # the demo run's dispatch time; seeded runs start 
 _SPACING_MS = 420_000
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 _MAX_REASON = 2000
+_KEY = re.compile(r"[A-Za-z0-9:_\-.]{1,200}")
+"""The documented pattern of ``idempotencyKey`` and ``correlationId``."""
 
 JSON = dict[str, Any]
 
@@ -506,6 +513,11 @@ class VeltStore:
         self.auth_tokens = auth_tokens
         self.waiting_output: WaitingOutput = waiting_output
         self.resume_after_reads = resume_after_reads
+        self.started: list[str] = []
+        """Runs dispatched through the API, oldest first."""
+        self.trigger_contexts: dict[str, JSON] = {}
+        self._dispatched: dict[str, str] = {}
+        """``idempotencyKey`` → the run it dispatched."""
         self._resuming: dict[str, int] = {}
         """Runs with a settled step that still reads ``waiting``: reads left before they resume."""
         self.executions: dict[str, JSON] = {
@@ -613,6 +625,49 @@ class VeltStore:
             "nextCursor": str(page[-1]["seq"]) if more and page else None,
             "hasMore": more,
         }
+
+    def dispatch(
+        self, definition_id: str, key: str | None, correlation_id: str | None, context: JSON
+    ) -> JSON:
+        """Start a run (or answer the one ``key`` started, ``deduplicated``)."""
+        if key is not None and key in self._dispatched:
+            native_id = self._dispatched[key]
+            return {
+                "executionId": native_id,
+                "correlationId": self.get(native_id)["correlationId"],
+                "deduplicated": True,
+            }
+        now = max(
+            [int(time.time() * 1000), *(int(r["startedAt"]) for r in self.executions.values())]
+        )
+        native_id = f"exec_{now}_{_rand(self._rng)}"
+        run = _Run(
+            self._rng, native_id=native_id, started_ms=now + 1, definition=definition_id, index=0
+        )
+        run.view.update(correlationId=correlation_id, idempotencyKey=key, definitionVersion=1)
+        draft = run.agent("agent-draft")
+        step = run.human("human-review", [(user, True) for user in DEMO_REVIEWERS], after=draft)
+        _render(step, self.waiting_output)
+        view = run.finish("running")
+        self.trigger_contexts[native_id] = context  # kept, never served (Velt shows none)
+        self.executions[native_id] = view
+        self.started.append(native_id)
+        if key is not None:
+            self._dispatched[key] = native_id
+        return {"executionId": native_id, "correlationId": correlation_id, "deduplicated": False}
+
+    def cancel(self, native_id: str) -> JSON:
+        """Cancel a live run; a finished one stays as it is (``cancelled: false``)."""
+        run = self.get(native_id)
+        if run["status"] in _TERMINAL_RUNS:
+            return {"cancelled": False, "executionId": native_id}
+        now = max([int(time.time() * 1000), *_times(run)]) + 1
+        for step in run["steps"]:
+            if step["status"] not in _TERMINAL_STEPS:
+                step.update(status="cancelled", completedAt=now)
+        run.update(status="cancelled", cancelledAt=now)
+        self._resuming.pop(native_id, None)
+        return {"cancelled": True, "executionId": native_id}
 
     def resume(self, native_id: str) -> None:
         """Resume a run past its settled human steps now (what ``resumeScheduled`` promises)."""
@@ -843,7 +898,30 @@ def routes(store: VeltStore) -> list[Route]:
             reason=_string(data, "reason", required=False, limit=_MAX_REASON),
         )
 
+    def dispatch(data: JSON) -> JSON:
+        context = data.get("triggerContext", {})
+        if not isinstance(context, dict):
+            raise VeltError("INVALID_ARGUMENT", 400, "data.triggerContext must be an object")
+        keys = {}
+        for name in ("idempotencyKey", "correlationId"):
+            value = _string(data, name, required=False)
+            if value is not None and not _KEY.fullmatch(value):
+                raise VeltError("INVALID_ARGUMENT", 400, f"data.{name} must match {_KEY.pattern}")
+            keys[name] = value
+        return store.dispatch(
+            _string(data, "definitionId") or "",
+            keys["idempotencyKey"],
+            keys["correlationId"],
+            context,
+        )
+
+    def cancel(data: JSON) -> JSON:
+        _string(data, "reason", required=False, limit=500)
+        return store.cancel(_string(data, "executionId") or "")
+
     return [
+        Route("/v2/workflow/executions/dispatch", endpoint(dispatch), methods=["POST"]),
+        Route("/v2/workflow/executions/cancel", endpoint(cancel), methods=["POST"]),
         Route("/v2/workflow/executions/get", endpoint(get_execution), methods=["POST"]),
         Route("/v2/workflow/executions/list", endpoint(list_executions), methods=["POST"]),
         Route("/v2/workflow/executions/getEvents", endpoint(get_events), methods=["POST"]),

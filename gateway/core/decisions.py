@@ -13,14 +13,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import enum
 import hashlib
-import json
-import logging
 import time
-import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -28,13 +24,12 @@ from cachetools import TTLCache
 
 from adapters.base import Capability, Decision, DecisionOutcome
 from adapters.errors import UpstreamError, UpstreamTimeout
+from gateway.core.actions import AuditLog, ReplicaGuard, digest
 from gateway.core.single_flight import SingleFlight
-from gateway.state.base import StateUnavailable
 from gateway.state.codec import decode_record, encode_record
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
-    from pathlib import Path
 
     from adapters.base import SourceAdapter
     from adapters.model import Approval, Execution
@@ -62,8 +57,6 @@ its retries can take, so it never expires under a live sender; a crashed sender'
 REPLICA_WAIT_S = 10.0
 """How long a replica waits for another's identical decision before reporting it not confirmed."""
 REPLICA_POLL_S = 0.05
-
-audit_log = logging.getLogger("gateway.audit")
 
 
 class Outcome(enum.Enum):
@@ -95,34 +88,6 @@ def idempotency_key(approval_id: str, decision: Decision) -> str:
     return f"gw-{digest[:40]}"
 
 
-class AuditLog:
-    """One JSON record per decision attempt: to the ``gateway.audit`` logger and optionally a file."""
-
-    def __init__(self, path: Path | None) -> None:
-        self._file_logger: logging.Logger | None = None
-        if path is not None:
-            handler = logging.FileHandler(path, encoding="utf-8")
-            handler.setFormatter(logging.Formatter("%(message)s"))
-            # A logger of its own, outside logging's registry: no other configuration (a
-            # dictConfig, a later AuditLog given the same name) can reach it, and with no parent
-            # its records go to the file alone.
-            self._file_logger = logging.Logger("gateway.audit.file", logging.INFO)
-            self._file_logger.propagate = False
-            self._file_logger.addHandler(handler)
-
-    def record(self, **fields: object) -> None:
-        line = json.dumps({"event": "decision", **fields}, default=str, separators=(",", ":"))
-        audit_log.info(line, extra={"audit": fields})
-        if self._file_logger is not None:
-            self._file_logger.info(line)
-
-    def close(self) -> None:
-        if self._file_logger is not None:
-            for handler in list(self._file_logger.handlers):
-                handler.close()
-                self._file_logger.removeHandler(handler)
-
-
 class DecisionService:
     def __init__(
         self,
@@ -134,9 +99,19 @@ class DecisionService:
         shared: SharedState | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self._shared = shared
+        self._guard = (
+            ReplicaGuard[DecisionAttempt](
+                shared,
+                "decision",
+                lock_ttl_s=LOCK_TTL_S,
+                wait_s=REPLICA_WAIT_S,
+                poll_s=REPLICA_POLL_S,
+                sleep=sleep,
+            )
+            if shared is not None
+            else None
+        )
         """Replicas' locks and confirmations (Redis); None in one process."""
-        self._sleep = sleep
         self._adapters = adapters
         self._store = store
         self._audit = audit
@@ -203,56 +178,41 @@ class DecisionService:
         """With replicas: one of them sends, under a lock that expires by itself; the others wait
         for its confirmation and answer with it. While the shared state is away, each replica
         sends, and the upstream Idempotency-Key is what keeps a decision from being made twice."""
-        if self._shared is None:
+        if self._guard is None:
             return await send()
-        digest = hashlib.sha256("\n".join(key).encode()).hexdigest()
-        lock, confirmed_key = f"decision:lock:{digest}", f"decision:confirmed:{digest}"
-        owner = uuid.uuid4().hex
-        try:
-            waited = 0.0
-            while True:
-                confirmed = await self._confirmed_elsewhere(confirmed_key)
-                if confirmed is not None:
-                    return confirmed
-                if await self._shared.acquire(lock, owner, LOCK_TTL_S):
-                    break
-                if waited >= REPLICA_WAIT_S:
-                    return DecisionAttempt(
-                        outcome=None,
-                        error=UpstreamTimeout(
-                            "another replica is sending this same decision and the upstream has "
-                            "not confirmed it yet; ask again to see its result"
-                        ),
-                    )
-                await self._sleep(REPLICA_POLL_S)
-                waited += REPLICA_POLL_S
-        except StateUnavailable:
-            return await send()
-        try:
-            attempt = await send()
-            if attempt.outcome is not None:
-                with contextlib.suppress(StateUnavailable):
-                    await self._shared.set(
-                        confirmed_key, encode_record(attempt.outcome), CONFIRMED_TTL_S
-                    )
-            return attempt
-        finally:
-            with contextlib.suppress(StateUnavailable):
-                await self._shared.release(lock, owner)
 
-    async def _confirmed_elsewhere(self, key: str) -> DecisionAttempt | None:
-        assert self._shared is not None
-        payload = await self._shared.get(key)
-        outcome = decode_record(DecisionOutcome, payload) if payload is not None else None
-        if outcome is None:
-            return None
-        return DecisionAttempt(
-            outcome=dataclasses.replace(outcome, already_recorded=True), error=None
+        def busy() -> DecisionAttempt:
+            return DecisionAttempt(
+                outcome=None,
+                error=UpstreamTimeout(
+                    "another replica is sending this same decision and the upstream has "
+                    "not confirmed it yet; ask again to see its result"
+                ),
+            )
+
+        return await self._guard.once(
+            digest(*key),
+            send,
+            confirmed=_confirmed_elsewhere,
+            keep=lambda attempt: (
+                encode_record(attempt.outcome) if attempt.outcome is not None else None
+            ),
+            keep_ttl_s=CONFIRMED_TTL_S,
+            busy=busy,
+            unguarded=send,
         )
 
     def audit(self, **fields: object) -> None:
         """Record one decision attempt (``gateway.core.deciding`` calls this once per attempt)."""
-        self._audit.record(**fields)
+        self._audit.record(event="decision", **fields)
 
     def close(self) -> None:
         self._audit.close()
+
+
+def _confirmed_elsewhere(payload: bytes) -> DecisionAttempt | None:
+    """Another replica's confirmed outcome, answered as already recorded."""
+    outcome = decode_record(DecisionOutcome, payload)
+    if outcome is None:
+        return None
+    return DecisionAttempt(outcome=dataclasses.replace(outcome, already_recorded=True), error=None)

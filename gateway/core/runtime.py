@@ -10,11 +10,13 @@ from typing import TYPE_CHECKING
 
 from adapters.registry import adapter_class
 from gateway.config import ConfigError
+from gateway.core.actions import AuditLog
 from gateway.core.background import Background
 from gateway.core.cursors import CursorCodec
-from gateway.core.decisions import AuditLog, DecisionService
+from gateway.core.decisions import DecisionService
 from gateway.core.persisted import PersistedQueries, load_manifest
 from gateway.core.response_cache import ResponseCache
+from gateway.core.run_control import RunControl
 from gateway.core.shared_answers import SharedAnswers, longest_answer_ttl_s
 from gateway.core.store import ExecutionStore
 from gateway.ops.stats import SourceStats
@@ -87,12 +89,15 @@ class Runtime:
             trusted=trusted,
         )
         audit_path = Path(config.audit.file) if config.audit.file else None
+        audit = AuditLog(audit_path)
         self.decisions = DecisionService(
             self.adapters,
             self.store,
-            AuditLog(audit_path),
+            audit,
             shared=self.state if config.state.backend != "memory" else None,
         )
+        # Start keys live in the shared state whatever its backend: memory in one process.
+        self.run_control = RunControl(self.adapters, self.store, self.state, audit)
 
     async def start(self) -> None:
         secrets = {"server.cursor_secret": self.config.server.cursor_secret or ""}

@@ -1,4 +1,5 @@
-"""The decision mutations: ``approve`` and ``reject`` (design §3).
+"""The decision mutations ``approve`` and ``reject`` (design §3), and run control:
+``startExecution``, ``cancelExecution``, ``rerunExecution`` (docs/run-control.md).
 
 Each returns a union: the success payload (the Approval and its Execution as re-read after the
 decision) or one typed error saying why nothing was decided. The use case, its checks and its
@@ -10,24 +11,42 @@ from __future__ import annotations
 from typing import Annotated
 
 import strawberry
+from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from adapters.base import Decision
-from gateway.core import deciding
+from gateway.core import deciding, ids, run_control
+from gateway.core.caller import OPERATOR
 from gateway.core.decisions import MAX_NOTES_LENGTH
+from gateway.gate import RequiresRole
 from gateway.schema.context import Context
-from gateway.schema.types import Approval, Execution
+from gateway.schema.types import Approval, Execution, ExecutionStatus, RunAction
 
 __all__ = [
     "ApprovalNotFound",
     "ApprovalNotWaiting",
+    "CancelExecutionInput",
     "DecisionError",
     "DecisionForbidden",
     "DecisionInput",
     "DecisionInputInvalid",
     "DecisionSuccess",
     "DecisionUnsupported",
+    "IdempotencyKeyConflict",
     "Mutation",
+    "RerunExecutionInput",
+    "RunActionUnsupported",
+    "RunAlreadyFinished",
+    "RunControlError",
+    "RunControlResult",
+    "RunControlSuccess",
+    "RunForbidden",
+    "RunInputInvalid",
+    "RunNotConfirmed",
+    "RunNotFinished",
+    "RunNotFound",
+    "RunUpstreamFailure",
+    "StartExecutionInput",
     "UpstreamFailure",
 ]
 
@@ -111,8 +130,182 @@ DecisionResult = Annotated[
 ]
 
 
+@strawberry.input(
+    description="What to start. ``workflowId`` is the definition (Rotavision workflow, Velt "
+    "definitionId, Truthlocks workflow_id); ``inputs`` the run's input. Truthlocks: ``agentId`` "
+    "sends its prose request, ``agents`` (with workflowId) its OpenAPI one."
+)
+class StartExecutionInput:
+    source: str
+    idempotency_key: str = strawberry.field(
+        description="The client's key (1-200 of A-Z a-z 0-9 : _ - .): the same key with the same "
+        "input answers the first run for 24 h; with other input it is a conflict."
+    )
+    workflow_id: str | None = None
+    inputs: JSON | None = None
+    agent_id: str | None = None
+    agents: list[str] | None = None
+    correlation_id: str | None = strawberry.field(default=None, description="Velt only.")
+
+
+@strawberry.input(description="Which run to cancel, and why (at most 500 characters).")
+class CancelExecutionInput:
+    execution_id: strawberry.ID
+    reason: str | None = None
+
+
+@strawberry.input(description="Which finished run to start again, under the client's key.")
+class RerunExecutionInput:
+    execution_id: strawberry.ID
+    idempotency_key: str
+
+
+@strawberry.type(description="The upstream accepted the action.")
+class RunControlSuccess:
+    action: RunAction
+    execution_id: strawberry.ID = strawberry.field(description="The run started or cancelled.")
+    execution: Execution | None = strawberry.field(
+        description="As the upstream reports it now; null when it could not be read back."
+    )
+    replayed: bool = strawberry.field(
+        description="A start answered from its idempotency key: this request started nothing."
+    )
+
+
+@strawberry.interface(description="Why a run-control action was not done (or not confirmed).")
+class RunControlError:
+    code: str = strawberry.field(description="The stable error code, as in extensions.code.")
+    message: str
+
+
+@strawberry.type(description="This source cannot do that; no upstream call was made (UNSUPPORTED).")
+class RunActionUnsupported(RunControlError):
+    source: str
+    action: RunAction
+
+
+@strawberry.type(description="No such execution or workflow (NOT_FOUND).")
+class RunNotFound(RunControlError):
+    pass
+
+
+@strawberry.type(description="Cancel: the run had finished already; nothing was sent (CONFLICT).")
+class RunAlreadyFinished(RunControlError):
+    final_status: ExecutionStatus
+    execution: Execution
+
+
+@strawberry.type(description="Re-run: the run has not finished; nothing was started (CONFLICT).")
+class RunNotFinished(RunControlError):
+    execution: Execution
+
+
+@strawberry.type(description="No operator role, or the upstream refuses the action (FORBIDDEN).")
+class RunForbidden(RunControlError):
+    pass
+
+
+@strawberry.type(
+    description="The upstream did not confirm (no answer, or one that could not be read): it "
+    "may or may not have happened. Read the run before acting again; a start retried with the "
+    "same key never starts a second run (codes UPSTREAM_*)."
+)
+class RunNotConfirmed(RunControlError):
+    source: str
+
+
+@strawberry.type(description="The upstream refused or was unreachable: nothing happened.")
+class RunUpstreamFailure(RunControlError):
+    source: str
+    http_status: int | None
+    retry_after: float | None
+
+
+@strawberry.type(description="The idempotency key was used with other input (CONFLICT).")
+class IdempotencyKeyConflict(RunControlError):
+    pass
+
+
+@strawberry.type(description="The input was refused before any upstream call (BAD_USER_INPUT).")
+class RunInputInvalid(RunControlError):
+    field: str
+
+
+RunControlResult = Annotated[
+    RunControlSuccess
+    | RunActionUnsupported
+    | RunNotFound
+    | RunAlreadyFinished
+    | RunNotFinished
+    | RunForbidden
+    | RunNotConfirmed
+    | RunUpstreamFailure
+    | IdempotencyKeyConflict
+    | RunInputInvalid,
+    strawberry.union("RunControlResult"),
+]
+
+_OPERATOR = [RequiresRole(role=OPERATOR)]
+
+
 @strawberry.type
 class Mutation:
+    @strawberry.mutation(
+        description="Start a run (operator role); once per idempotency key.", directives=_OPERATOR
+    )
+    async def start_execution(
+        self, info: Info[Context, None], input: StartExecutionInput
+    ) -> RunControlResult:
+        context = info.context
+        request = run_control.StartInput(
+            source=input.source,
+            workflow_id=input.workflow_id,
+            inputs=input.inputs,
+            idempotency_key=input.idempotency_key,
+            caller=context.caller,
+            request_id=context.request_id,
+            agent_id=input.agent_id,
+            agents=tuple(input.agents or ()),
+            correlation_id=input.correlation_id,
+        )
+        result = await run_control.start_execution(context.runtime, context.loaders, request)
+        return _run_answer(RunAction.START, result)
+
+    @strawberry.mutation(
+        description="Cancel a run that has not finished (operator role).", directives=_OPERATOR
+    )
+    async def cancel_execution(
+        self, info: Info[Context, None], input: CancelExecutionInput
+    ) -> RunControlResult:
+        context = info.context
+        request = run_control.CancelRequest(
+            execution_id=str(input.execution_id),
+            reason=input.reason,
+            caller=context.caller,
+            request_id=context.request_id,
+        )
+        result = await run_control.cancel_execution(context.runtime, context.loaders, request)
+        return _run_answer(RunAction.CANCEL, result)
+
+    @strawberry.mutation(
+        description="Start a finished run again from its definition and inputs, where the "
+        "upstream shows them (operator role); once per idempotency key.",
+        directives=_OPERATOR,
+    )
+    async def rerun_execution(
+        self, info: Info[Context, None], input: RerunExecutionInput
+    ) -> RunControlResult:
+        context = info.context
+        result = await run_control.rerun_execution(
+            context.runtime,
+            context.loaders,
+            str(input.execution_id),
+            input.idempotency_key,
+            context.caller,
+            context.request_id,
+        )
+        return _run_answer(RunAction.RERUN, result)
+
     @strawberry.mutation(description="Approve a pending approval (callers with the approver role).")
     async def approve(self, info: Info[Context, None], input: DecisionInput) -> DecisionResult:
         return await _decide(info, input, Decision.APPROVE)
@@ -175,4 +368,62 @@ def _answer(result: deciding.Result) -> DecisionResult:
                 source=result.source,
                 http_status=error.http_status,
                 retry_after=error.retry_after,
+            )
+
+
+def _run_answer(action: RunAction, result: run_control.Result) -> RunControlResult:
+    """The run-control use case's result as the GraphQL union."""
+    match result:
+        case run_control.Started() | run_control.Cancelled():
+            execution = (
+                Execution.from_model(result.source, result.execution)
+                if result.execution is not None
+                else None
+            )
+            return RunControlSuccess(
+                action=action,
+                execution_id=strawberry.ID(ids.execution_id(result.source, result.native_id)),
+                execution=execution,
+                replayed=isinstance(result, run_control.Started) and result.replayed,
+            )
+        case run_control.AlreadyFinished():
+            return RunAlreadyFinished(
+                code="CONFLICT",
+                message=result.message,
+                final_status=result.status,
+                execution=Execution.from_model(result.source, result.execution),
+            )
+        case run_control.NotFinished():
+            return RunNotFinished(
+                code="CONFLICT",
+                message=result.message,
+                execution=Execution.from_model(result.source, result.execution),
+            )
+        case run_control.Unsupported():
+            return RunActionUnsupported(
+                code="UNSUPPORTED", message=result.message, source=result.source, action=action
+            )
+        case run_control.NotFound():
+            return RunNotFound(code="NOT_FOUND", message=result.message)
+        case run_control.Forbidden():
+            return RunForbidden(code="FORBIDDEN", message=result.message)
+        case run_control.NotConfirmed(error=error):
+            return RunNotConfirmed(
+                code=error.code,
+                message=f"{error.message}; not confirmed: it may or may not have happened",
+                source=result.source,
+            )
+        case run_control.UpstreamFailed(error=error):
+            return RunUpstreamFailure(
+                code=error.code,
+                message=f"{error.message}; nothing was done",
+                source=result.source,
+                http_status=error.http_status,
+                retry_after=error.retry_after,
+            )
+        case run_control.KeyConflict():
+            return IdempotencyKeyConflict(code="CONFLICT", message=result.message)
+        case run_control.InvalidInput():
+            return RunInputInvalid(
+                code="BAD_USER_INPUT", message=result.message, field=result.field
             )

@@ -17,6 +17,7 @@ from strawberry.types import Info
 
 from adapters import model
 from adapters.base import Capability as ModelCapability
+from adapters.base import RunAction as ModelRunAction
 from gateway.core import ids
 from gateway.core.merge import status_needs_steps
 from gateway.core.runtime import Runtime
@@ -40,6 +41,7 @@ __all__ = [
     "Money",
     "Node",
     "Reviewer",
+    "RunAction",
     "Source",
     "SourceHealth",
     "SourceKind",
@@ -59,12 +61,14 @@ StepKind = model.StepKind
 ApprovalStatus = model.ApprovalStatus
 SourceKind = model.SourceKind
 Capability = ModelCapability
+RunAction = ModelRunAction
 strawberry.enum(ExecutionStatus, description="Unified execution status.")
 strawberry.enum(StepStatus, description="Unified step status.")
 strawberry.enum(StepKind, description="What a step does, across upstreams.")
 strawberry.enum(ApprovalStatus)
 strawberry.enum(SourceKind, description="The upstream API style of a source.")
 strawberry.enum(Capability, description="What a source can do.")
+strawberry.enum(RunAction, description="Run control a source offers (startExecution, ...).")
 
 
 @strawberry.enum(description="A source's recent health, from the outcome of its last calls.")
@@ -145,6 +149,10 @@ class Source:
     name: str
     kind: SourceKind
     capabilities: list[Capability]
+    actions: list[RunAction] = strawberry.field(
+        description="The run control this source's upstream documents; the rest is refused "
+        "as UNSUPPORTED without an upstream call."
+    )
     _runtime: strawberry.Private[Runtime]
 
     @classmethod
@@ -152,8 +160,16 @@ class Source:
         config = runtime.sources[name]
         from adapters.registry import adapter_class
 
-        capabilities = sorted(adapter_class(config.kind).capabilities, key=lambda c: c.value)
-        return cls(name=name, kind=config.kind, capabilities=capabilities, _runtime=runtime)
+        adapter = adapter_class(config.kind)
+        capabilities = sorted(adapter.capabilities, key=lambda c: c.value)
+        actions = sorted(adapter.actions, key=lambda a: a.value)
+        return cls(
+            name=name,
+            kind=config.kind,
+            capabilities=capabilities,
+            actions=actions,
+            _runtime=runtime,
+        )
 
     @strawberry.field(
         description="DOWN while the circuit breaker is open (calls fail fast), DEGRADED while it "

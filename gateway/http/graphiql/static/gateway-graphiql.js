@@ -137,6 +137,35 @@
     "}",
     "",
   ].join("\n");
+  // The example tabs (shown until the user's own tabs are kept in this browser tab's storage).
+  var RUN_CONTROL_QUERY = [
+    "# Run control (operator role): start a run, watch it, cancel it.",
+    "# 1. Run StartRun: the same idempotencyKey with the same input answers the same run.",
+    "mutation StartRun {",
+    "  startExecution(input: {source: \"rv\", workflowId: \"wf_support_triage\",",
+    "      inputs: {ticket: \"Refund for order #12345\"}, idempotencyKey: \"graphiql-1\"}) {",
+    "    __typename",
+    "    ... on RunControlSuccess { executionId replayed execution { status } }",
+    "    ... on RunControlError { code message }",
+    "  }",
+    "}",
+    "",
+    "# 2. Watch it (paste the executionId): it reaches its human step, then finishes.",
+    "subscription Watch {",
+    "  executionChanged(id: \"rv:exec_run0001...\") { id status approvals { id status } }",
+    "}",
+    "",
+    "# 3. Cancel it; a finished run answers RunAlreadyFinished with its final status.",
+    "mutation Cancel {",
+    "  cancelExecution(input: {executionId: \"rv:exec_run0001...\", reason: \"not needed\"}) {",
+    "    __typename",
+    "    ... on RunControlSuccess { execution { status } }",
+    "    ... on RunAlreadyFinished { finalStatus }",
+    "    ... on RunControlError { code message }",
+    "  }",
+    "}",
+    "",
+  ].join("\n");
   var plugins = window.GraphiQLPluginExplorer ? [GraphiQLPluginExplorer.explorerPlugin()] : [];
   var root = ReactDOM.createRoot(container);
 
@@ -147,6 +176,7 @@
         fetcher: makeFetcher(),
         plugins: plugins,
         defaultQuery: DEFAULT_QUERY,
+        defaultTabs: [{ query: DEFAULT_QUERY }, { query: RUN_CONTROL_QUERY }],
         storage: window.sessionStorage,
         shouldPersistHeaders: false,
         defaultEditorToolsVisibility: false,
