@@ -12,7 +12,7 @@ from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError
 
-from adapters.errors import UpstreamError
+from adapters.errors import ExecutionNotFound, UpstreamError
 
 __all__ = ["CODES", "GatewayError", "bad_user_input", "classify", "upstream_extensions"]
 
@@ -38,6 +38,9 @@ CODES = (
     "SLOW_CONSUMER",
     # The gateway is stopping: a subscription ends, to be resubscribed elsewhere (docs/live.md).
     "SHUTTING_DOWN",
+    # A subscription resumed after a position the change log no longer holds: refetch, then
+    # subscribe again (gateway/live/changelog.py, docs/live.md).
+    "RESUME_TOO_OLD",
     # The document does not parse, or does not validate against the schema: the codes Apollo
     # clients know (the gate, gateway/gate, refuses both before anything runs).
     "GRAPHQL_PARSE_FAILED",
@@ -73,10 +76,17 @@ def upstream_extensions(error: UpstreamError) -> dict[str, Any]:
     return extensions
 
 
-def classify(errors: list[GraphQLError], request_id: str | None) -> None:
-    """Give every error a code; mask unexpected ones (the log keeps the detail)."""
+def classify(errors: list[GraphQLError], request_id: str | None, *, scoped: bool = False) -> None:
+    """Give every error a code; mask unexpected ones (the log keeps the detail).
+
+    ``scoped``: the caller has a scope (gateway/core/scope.py), so an id out of it must read as
+    one that does not exist: every ``NOT_FOUND`` is told the same way, without the upstream's
+    status and word (an out-of-scope id never reached the upstream).
+    """
     for error in errors:
         original = error.original_error
+        if scoped and isinstance(original, ExecutionNotFound):
+            original = ExecutionNotFound(source=original.source, native_id=original.native_id)
         if isinstance(original, UpstreamError):
             error.message = original.message
             error.extensions = {**(error.extensions or {}), **upstream_extensions(original)}

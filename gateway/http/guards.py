@@ -383,7 +383,17 @@ def _get_is_not_a_query(scope: Scope) -> bool:
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     # Without a name strawberry runs the first operation, so that is the one to judge.
     operation = get_operation_ast(document, name) if name else next(iter(operations), None)
-    return operation is not None and operation.operation is not OperationType.QUERY
+    if operation is None or operation.operation is OperationType.QUERY:
+        return False
+    # A subscription may stream over GET as SSE (EventSource only does GET; docs/live.md).
+    return not (operation.operation is OperationType.SUBSCRIPTION and _accepts_event_stream(scope))
+
+
+def _accepts_event_stream(scope: Scope) -> bool:
+    accept = Headers(scope=scope).get("accept", "")
+    return any(
+        part.split(";", 1)[0].strip().lower() == "text/event-stream" for part in accept.split(",")
+    )
 
 
 class GraphQLResponseMiddleware(PathMiddleware):

@@ -15,8 +15,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
+from gateway.live.changelog import LOGGED_TOPICS, POSITION_FIELD, ResumeTooOld
+
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
+
+    from gateway.live.changelog import MemoryLog
 
 __all__ = ["Bus", "BusSubscription", "InProcessBus", "Message", "SlowConsumer", "decode", "encode"]
 
@@ -61,6 +65,12 @@ class Bus(Protocol):
         """Start receiving ``topic`` now: messages published after this call arrive.
         ``on_drop`` is called once if the subscriber is dropped as a slow consumer (its reader
         may be stuck elsewhere, e.g. writing to a stalled socket, and never see the error)."""
+        ...
+
+    async def replay(self, topic: str, after: str) -> list[Message]:
+        """The messages of a logged topic published after the position ``after``, in order,
+        each with its ``position``; ResumeTooOld when the log cannot say
+        (gateway/live/changelog.py)."""
         ...
 
 
@@ -117,18 +127,26 @@ class _Queue:
 
 class InProcessBus:
     """Topics to subscriber queues in this process; messages pass as JSON, as they would
-    through Redis."""
+    through Redis. With a ``log``, each message of a logged topic gets its position there
+    first (a Redis replica's local bus has none: positions come from the stream)."""
 
-    def __init__(self) -> None:
+    def __init__(self, log: MemoryLog | None = None) -> None:
         self._topics: dict[str, set[_Queue]] = {}
+        self._log = log
         self.dropped = 0
         """Subscribers dropped as slow consumers since start-up."""
 
     async def publish(self, topic: str, message: Message) -> int:
+        logged = self._log is not None and topic in LOGGED_TOPICS
         queues = self._topics.get(topic)
-        if not queues:
+        if not queues and not logged:
             return 0
         delivered = decode(encode(message))  # what another process would receive
+        if self._log is not None and logged:
+            # The logged copy carries its position too: a replay hands it out as it is.
+            delivered[POSITION_FIELD] = self._log.append(topic, delivered)
+        if not queues:
+            return 0
         count = 0
         for queue in list(queues):
             if queue.offer(delivered):
@@ -143,6 +161,11 @@ class InProcessBus:
         queue = _Queue(self, topic, queue_size, on_drop)
         self._topics.setdefault(topic, set()).add(queue)
         return queue
+
+    async def replay(self, topic: str, after: str) -> list[Message]:
+        if self._log is None:
+            raise ResumeTooOld(after)
+        return self._log.after(topic, after)
 
     def detach(self, queue: _Queue) -> None:
         queues = self._topics.get(queue.topic)

@@ -33,6 +33,13 @@ from adapters.model import ApprovalStatus, ExecutionStatus, SourceKind
 from gateway.core.background import Background
 from gateway.core.errors import GatewayError
 from gateway.live.bus import Bus, BusSubscription, InProcessBus, SlowConsumer
+from gateway.live.changelog import (
+    POSITION_FIELD,
+    LogBounds,
+    MemoryLog,
+    ResumeTooOld,
+    parse_position,
+)
 from gateway.live.polling import SharedPoll
 from gateway.live.stats import LiveStats
 from gateway.live.topics import (
@@ -53,9 +60,10 @@ if TYPE_CHECKING:
     from adapters.model import Approval, Execution
     from gateway.config import LiveConfig, SourceConfig
     from gateway.core.store import ExecutionStore
+    from gateway.live.notify import Notifier
     from gateway.state.base import SharedState
 
-__all__ = ["LiveHub", "shutting_down_error", "slow_consumer_error"]
+__all__ = ["LiveHub", "resume_too_old_error", "shutting_down_error", "slow_consumer_error"]
 
 log = logging.getLogger("gateway.live")
 
@@ -87,6 +95,16 @@ def slow_consumer_error(error: SlowConsumer) -> GatewayError:
     )
 
 
+def resume_too_old_error() -> GatewayError:
+    return GatewayError(
+        "Cannot resume after that position: the change log no longer holds it (it keeps "
+        "live.resume_max_entries changes for live.resume_max_age_s), so changes may have been "
+        "missed. Refetch the current state (executionFeed, pendingApprovals), then subscribe "
+        "without `after`.",
+        "RESUME_TOO_OLD",
+    )
+
+
 class LiveHub:
     def __init__(
         self,
@@ -99,13 +117,18 @@ class LiveHub:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         shared: SharedState | None = None,
         wall_clock: Callable[[], float] = time.time,
+        notifier: Notifier | None = None,
     ) -> None:
+        self.notifier = notifier
+        """Told each published change (docs/live.md, "Notifications"); never awaited."""
         self._shared = shared
         """Replicas' claims on poll rounds (Redis): each round of a watched thing is polled by
         one replica, whose change reaches the others through the bus."""
         self._wall_clock = wall_clock
         self.config = config
-        self.bus: Bus = bus if bus is not None else InProcessBus()
+        self.bus: Bus = (
+            bus if bus is not None else InProcessBus(MemoryLog(LogBounds.of(config), wall_clock))
+        )
         self.stats = LiveStats()
         self.background = Background(level=logging.ERROR)
         self._sources = sources
@@ -185,6 +208,9 @@ class LiveHub:
         await self.bus.publish(execution_topic(source, execution.native_id), message)
         await self.bus.publish(EXECUTIONS, message)
         self.stats.published += 1
+        if self.notifier is not None:
+            told = previous[1] if previous is not None else None
+            self.notifier.changed(source, execution, told, announce=announce)
         for approval in execution.approvals:
             if approval.status is not ApprovalStatus.PENDING:
                 continue
@@ -262,10 +288,12 @@ class LiveHub:
         statuses: frozenset[ExecutionStatus] | None,
         workflow_id: str | None,
         on_drop: Callable[[], None] | None = None,
-    ) -> AsyncIterator[tuple[str, Execution]]:
-        """Each change of an execution of ``sources`` that matches the filter, as it happens."""
+        after: str | None = None,
+    ) -> AsyncIterator[tuple[str | None, str, Execution]]:
+        """Each change of an execution of ``sources`` that matches the filter, as it happens,
+        with its position; with ``after``, first those logged after that position."""
         with self._listening(client, EXECUTIONS, "feed", sources, on_drop) as subscription:
-            async for message in self._messages(subscription, on_drop):
+            async for message in self._resumed(subscription, EXECUTIONS, after, on_drop):
                 source = message["source"]
                 if source not in sources:
                     continue
@@ -277,14 +305,19 @@ class LiveHub:
                 workflow = execution.workflow
                 if workflow_id is not None and (workflow is None or workflow.id != workflow_id):
                     continue
-                yield source, execution
+                yield message.get(POSITION_FIELD), source, execution
 
     async def approvals_requested(
-        self, client: str, sources: frozenset[str], on_drop: Callable[[], None] | None = None
-    ) -> AsyncIterator[tuple[str, Execution, Approval]]:
-        """Each approval of ``sources`` that becomes pending from now on, once."""
+        self,
+        client: str,
+        sources: frozenset[str],
+        on_drop: Callable[[], None] | None = None,
+        after: str | None = None,
+    ) -> AsyncIterator[tuple[str | None, str, Execution, Approval]]:
+        """Each approval of ``sources`` that becomes pending from now on, once, with its
+        position; with ``after``, first those logged after that position."""
         with self._listening(client, APPROVALS, "approvals", sources, on_drop) as subscription:
-            async for message in self._messages(subscription, on_drop):
+            async for message in self._resumed(subscription, APPROVALS, after, on_drop):
                 source = message["source"]
                 if source not in sources:
                     continue
@@ -293,7 +326,7 @@ class LiveHub:
                 )
                 approval = execution.approval(message["key"])
                 if approval is not None and approval.status is ApprovalStatus.PENDING:
-                    yield source, execution, approval
+                    yield message.get(POSITION_FIELD), source, execution, approval
 
     @contextmanager
     def _listening(
@@ -325,6 +358,35 @@ class LiveHub:
                 subscription.close()
                 for poll in polls:
                     poll.release()
+
+    async def _resumed(
+        self,
+        subscription: BusSubscription,
+        topic: str,
+        after: str | None,
+        on_drop: Callable[[], None] | None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The messages logged after ``after`` (read once ``subscription`` is open), then the
+        live ones: those the replay covered (a position up to the last replayed) are skipped,
+        so none is missed and none comes twice. Positions are in the log's order everywhere
+        (one process; or Redis streams, tailed by every replica)."""
+        seen: tuple[int, int] | None = None
+        if after is not None:
+            try:
+                missed = await self.bus.replay(topic, after)
+            except ResumeTooOld:
+                self.stats.resume_too_old += 1
+                raise resume_too_old_error() from None
+            self.stats.resumed += 1
+            seen = parse_position(after)
+            for message in missed:
+                seen = _position_of(message) or seen
+                yield message
+        async for message in self._messages(subscription, on_drop):
+            position = _position_of(message)
+            if seen is not None and position is not None and position <= seen:
+                continue
+            yield message
 
     async def _messages(
         self, subscription: BusSubscription, on_drop: Callable[[], None] | None
@@ -530,6 +592,13 @@ class LiveHub:
     async def aclose(self) -> None:
         await self.background.aclose()
         self.polls.clear()
+        if self.notifier is not None:
+            await self.notifier.aclose()
+
+
+def _position_of(message: Mapping[str, Any]) -> tuple[int, int] | None:
+    position = message.get(POSITION_FIELD)
+    return parse_position(position) if isinstance(position, str) else None
 
 
 def _limit(key: str, allowed: int, what: str) -> GatewayError:

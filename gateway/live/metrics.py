@@ -60,6 +60,16 @@ class LiveCollector:
                 "Subscribers dropped for falling behind.",
                 stats.slow_consumers,
             ),
+            (
+                "gateway_live_resumed",
+                "Subscriptions resumed after a position (replayed from the change log).",
+                stats.resumed,
+            ),
+            (
+                "gateway_live_resume_too_old",
+                "Resumes refused: the change log no longer held the position (RESUME_TOO_OLD).",
+                stats.resume_too_old,
+            ),
         ):
             yield CounterMetricFamily(name, help_text, value=value)
         if self._coherence is not None:

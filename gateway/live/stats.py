@@ -25,3 +25,7 @@ class LiveStats:
     approvals_announced: int = 0
     subscriptions_opened: int = 0
     slow_consumers: int = 0
+    resumed: int = 0
+    """Subscriptions that resumed ``after`` a position (or an SSE ``Last-Event-ID``)."""
+    resume_too_old: int = 0
+    """Resumes refused with RESUME_TOO_OLD: the log no longer held the position."""

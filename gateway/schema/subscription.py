@@ -3,6 +3,10 @@
 Served over WebSocket (graphql-transport-ws) and over HTTP streams (GraphQL over SSE, and
 multipart subscriptions for Apollo Client); docs/live.md. Each event releases the context's
 loaders first, so a long subscription never serves an execution its connection loaded earlier.
+
+``executionChanges`` and ``approvalRequested`` are resumable: each event's position travels in
+the result's ``extensions.position`` (``StreamPositions``; over SSE also as the event's ``id``),
+and ``after:`` a position (or an SSE ``Last-Event-ID`` header) replays what followed it first.
 """
 
 from __future__ import annotations
@@ -10,29 +14,73 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from typing import TypeVar
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
+from contextvars import ContextVar
+from typing import Annotated, TypeVar
 
 import strawberry
+from starlette.requests import Request
 from starlette.websockets import WebSocket
-from strawberry.types import Info
+from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionResult, Info, StreamExecutionResult
 
 from adapters.base import Capability
+from adapters.errors import ExecutionNotFound
+from adapters.model import Execution as ExecutionModel
 from adapters.resilience import request_deadline
 from gateway.core.errors import GatewayError, bad_user_input
 from gateway.live.bus import SlowConsumer
+from gateway.live.changelog import parse_position
 from gateway.live.hub import LiveHub, slow_consumer_error
 from gateway.schema.context import Context
 from gateway.schema.feed import ExecutionFilter
 from gateway.schema.resolve import execution_ref
 from gateway.schema.types import Approval, Execution
 
-__all__ = ["SLOW_CONSUMER_CLOSE_CODE", "Subscription"]
+__all__ = ["SLOW_CONSUMER_CLOSE_CODE", "StreamPositions", "Subscription"]
 
 SLOW_CONSUMER_CLOSE_CODE = 4503
 """A WebSocket whose reader fell behind is closed with this code (graphql-ws clients reconnect on
 it, as on 1013 "try again later")."""
 _T = TypeVar("_T")
+_AFTER = (
+    "Resume: first the changes logged after this position (an earlier event's "
+    "`extensions.position`), in order, then live ones; RESUME_TOO_OLD if the log no longer "
+    "holds it. Over SSE, a `Last-Event-ID` header does the same."
+)
+
+
+class _Box:
+    __slots__ = ("position",)
+
+    def __init__(self) -> None:
+        self.position: str | None = None
+
+
+_POSITION: ContextVar[_Box | None] = ContextVar("stream_position", default=None)
+
+
+class StreamPositions(SchemaExtension):
+    """Puts each streamed event's position in its result's ``extensions.position``: the
+    resolver leaves it in this operation's box (a context variable set before it runs)."""
+
+    def on_execute(self) -> Iterator[None]:
+        self._box = _Box()
+        _POSITION.set(self._box)
+        yield
+
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        box: _Box | None = getattr(self, "_box", None)
+        if box is not None and box.position is not None and isinstance(result, ExecutionResult):
+            result.extensions = {**(result.extensions or {}), "position": box.position}
+            box.position = None
+        yield
+
+
+def _mark(position: str | None) -> None:
+    box = _POSITION.get()
+    if box is not None:
+        box.position = position
 
 
 @strawberry.type
@@ -46,8 +94,11 @@ class Subscription:
     ) -> AsyncGenerator[Execution, None]:
         hub, client = _hub(info)
         ref = execution_ref(info, id)
+        visible = _visible(info)
         changes = hub.execution_changes(client, ref.source, ref.native_id, _dropper(info))
         async for execution in _events(info, changes):
+            if not visible(ref.source, execution):  # out of scope: as if it did not exist
+                raise ExecutionNotFound(source=ref.source, native_id=ref.native_id)
             yield Execution.from_model(ref.source, execution)
 
     @strawberry.subscription(
@@ -55,16 +106,26 @@ class Subscription:
         "(dashboards). Starts with the next change; query executionFeed for the current list."
     )
     async def execution_changes(
-        self, info: Info[Context, None], filter: ExecutionFilter | None = None
+        self,
+        info: Info[Context, None],
+        filter: ExecutionFilter | None = None,
+        after: Annotated[str | None, strawberry.argument(description=_AFTER)] = None,
     ) -> AsyncGenerator[Execution, None]:
         hub, client = _hub(info)
+        resume = _resume(info, after)
         given = filter or ExecutionFilter()
         sources = _sources(info, given.sources)
         if given.statuses is not None and not given.statuses:
             raise bad_user_input("filter.statuses: give at least one status, or leave it out")
         statuses = frozenset(given.statuses) if given.statuses is not None else None
-        changes = hub.changes(client, sources, statuses, given.workflow_id, _dropper(info))
-        async for source, execution in _events(info, changes):
+        changes = hub.changes(
+            client, sources, statuses, given.workflow_id, _dropper(info), after=resume
+        )
+        visible = _visible(info)
+        async for position, source, execution in _events(info, changes):
+            if not visible(source, execution):
+                continue
+            _mark(position)
             yield Execution.from_model(source, execution)
 
     @strawberry.subscription(
@@ -73,17 +134,25 @@ class Subscription:
         "already waiting."
     )
     async def approval_requested(
-        self, info: Info[Context, None], sources: list[str] | None = None
+        self,
+        info: Info[Context, None],
+        sources: list[str] | None = None,
+        after: Annotated[str | None, strawberry.argument(description=_AFTER)] = None,
     ) -> AsyncGenerator[Approval, None]:
         hub, client = _hub(info)
+        resume = _resume(info, after)
         runtime = info.context.runtime
         wanted = frozenset(
             name
             for name in _sources(info, sources)
             if Capability.APPROVE in runtime.adapters[name].capabilities
         )
-        found = hub.approvals_requested(client, wanted, _dropper(info))
-        async for source, execution, approval in _events(info, found):
+        found = hub.approvals_requested(client, wanted, _dropper(info), after=resume)
+        visible = _visible(info)
+        async for position, source, execution, approval in _events(info, found):
+            if not visible(source, execution):
+                continue
+            _mark(position)
             yield Approval.from_model(Execution.from_model(source, execution), approval)
 
 
@@ -116,8 +185,31 @@ def _hub(info: Info[Context, None]) -> tuple[LiveHub, str]:
     return context.live, context.caller.name
 
 
+def _resume(info: Info[Context, None], after: str | None) -> str | None:
+    """The position to resume after: ``after``, else an SSE reconnect's ``Last-Event-ID``."""
+    if after is None:
+        request = info.context.request
+        if isinstance(request, Request):
+            after = request.headers.get("last-event-id") or None
+    if after is not None and parse_position(after) is None:
+        raise bad_user_input(
+            "after: not a position; give an event's `extensions.position` (or SSE id) as sent"
+        )
+    return after
+
+
+def _visible(info: Info[Context, None]) -> Callable[[str, ExecutionModel], bool]:
+    """Whether the caller's scope shows an execution (every one without a scope): a change out
+    of scope is never sent, whether a webhook, a poll or a decision brought it."""
+    scope = info.context.caller.scope
+    if scope is None:
+        return lambda source, execution: True
+    partitions = info.context.partitions()
+    return lambda source, execution: scope.allows(source, execution, partitions[source])
+
+
 def _sources(info: Info[Context, None], given: list[str] | None) -> frozenset[str]:
-    known = info.context.runtime.sources
+    known = info.context.visible_sources()
     if given is None:
         return frozenset(known)
     if not given:

@@ -148,6 +148,16 @@ const STEPS = {
     );
     return { result: await editorText(page, ".graphiql-response") };
   },
+  // Wait until the text of `selector` holds `expect` (a plain page, e.g. eventsource.html).
+  async text(page, step) {
+    await page.waitForFunction(
+      (selector, wanted) => document.querySelector(selector)?.textContent.includes(wanted),
+      { timeout: STEP_TIMEOUT_MS },
+      step.selector,
+      step.expect,
+    );
+    return { text: await page.$eval(step.selector, (node) => node.textContent) };
+  },
   // What a second tab does: POST a GraphQL request to the gateway, outside this page.
   async post(page, step) {
     const response = await fetch(args.url, {
