@@ -14,4 +14,24 @@ Layers, each importing only those below it:
 Below them all: ``adapters`` (and ``sandbox`` for the demo only).
 """
 
-__version__ = "0.1.0"
+from __future__ import annotations
+
+from functools import cache
+
+
+@cache
+def _installed_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("execution-gateway")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
+def __getattr__(name: str) -> str:
+    """``__version__``: pyproject.toml's version, from the installed package's metadata, so the
+    version is written in one place; read on first use, not at every import."""
+    if name == "__version__":
+        return _installed_version()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -128,12 +128,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    """pyproject.toml's version, as the installed package says (``gateway.__version__``)."""
+    from gateway import __version__
 
-    try:
-        return version("execution-gateway")
-    except PackageNotFoundError:  # run from a checkout that was never installed
-        return "unknown"
+    return __version__
 
 
 def _fail(message: str) -> int:

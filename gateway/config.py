@@ -9,6 +9,8 @@ literals when they parse as one (``9000``, ``true``), else as strings.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import difflib
 import ipaddress
 import os
@@ -45,6 +47,7 @@ __all__ = [
     "LimitsConfig",
     "LiveConfig",
     "LoggingConfig",
+    "NotificationTarget",
     "RateLimitConfig",
     "ServerConfig",
     "SourceConfig",
@@ -75,7 +78,7 @@ METRICS_MODES = ("off", "open", "port")
 LOG_FORMATS = ("auto", "json", "text")
 ENV_PREFIX = "GATEWAY__"
 SOURCE_NAME = re.compile(r"^[a-z0-9-]{1,32}$")
-ROLES = frozenset({"viewer", "approver"})
+ROLES = frozenset({"viewer", "approver", "operator"})
 AUTH_MODES = ("none", "api_key")
 
 
@@ -140,6 +143,8 @@ class ServerConfig:
     """``httptools`` (llhttp, the faster) or ``h11`` (pure Python): both bounded the same way."""
     fast_paths: bool = True
     """The schema's speed work (docs/performance.md); false leaves stock strawberry execution."""
+    federation: bool = False
+    """Serve the schema as an Apollo Federation v2 subgraph (docs/federation.md)."""
     upstream_client: str = "httptools"
     """What carries upstream calls: ``httptools`` (our keep-alive client, the default and the
     fastest), ``aiohttp``, or ``httpx``'s own transport (docs/performance.md)."""
@@ -161,6 +166,9 @@ class ClientConfig:
     roles: frozenset[str]
     reviewer_id: str | None
     key: str = field(repr=False)
+    scope: tuple[tuple[str, tuple[str, ...] | None], ...] | None = None
+    """What the client may read: (source, partitions or None for every one); None: everything
+    (docs/scope.md)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,6 +275,10 @@ class LiveConfig:
     dedupe_max_entries: int = 100_000
     max_poll_backoff_s: float = 300.0
     """The longest wait between polls of a source that keeps failing."""
+    resume_max_entries: int = 10_000
+    """Changes kept per resumable topic (executionChanges, approvalRequested) for ``after``."""
+    resume_max_age_s: float = 3600.0
+    """How long a change stays resumable; an older position answers RESUME_TOO_OLD."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +304,37 @@ class SourceConfig:
     the first page's start times). The documents do not say; the feed is newest first either way."""
 
 
+NOTIFICATION_EVENTS = (
+    "approval.requested",
+    "approval.resolved",
+    "execution.failed",
+    "execution.completed",
+)
+NOTIFICATION_FORMATS = ("standard", "slack")
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationTarget:
+    """One receiver of outbound notifications (docs/live.md, "Notifications"): where, signed with
+    what, for which events of which sources."""
+
+    name: str
+    """Names the target in metrics, logs and the claim keys replicas share."""
+    url: str
+    secret: str = field(repr=False)
+    """The Standard Webhooks secret (``whsec_`` + base64 of 24 to 64 bytes)."""
+    events: frozenset[str]
+    sources: frozenset[str] | None = None
+    """Only these sources' events; None: every source."""
+    format: str = "standard"
+    """``standard`` (``{"type", "timestamp", "data"}``) or ``slack`` (``{"text"}``); both signed."""
+    timeout_s: float = 5.0
+    """One attempt's limit, connect to last byte."""
+    max_attempts: int = 6
+    backoff_s: float = 2.0
+    """The wait before the first retry; it doubles each time (at most 5 minutes)."""
+
+
 @dataclass(frozen=True, slots=True)
 class GatewayConfig:
     server: ServerConfig = field(default_factory=ServerConfig)
@@ -305,6 +348,7 @@ class GatewayConfig:
     state: StateConfig = field(default_factory=StateConfig)
     live: LiveConfig = field(default_factory=LiveConfig)
     sources: tuple[SourceConfig, ...] = ()
+    notifications: tuple[NotificationTarget, ...] = ()
 
     def source(self, name: str) -> SourceConfig | None:
         return next((s for s in self.sources if s.name == name), None)
@@ -332,6 +376,7 @@ _SERVER_KEYS = {
     "upstream_client": str,
     "cursor_secret_env": str,
     "fast_paths": bool,
+    "federation": bool,
 }
 _LIMITS_KEYS = {
     "max_depth": int,
@@ -371,6 +416,8 @@ _LIVE_KEYS = {
     "dedupe_ttl_s": float,
     "dedupe_max_entries": int,
     "max_poll_backoff_s": float,
+    "resume_max_entries": int,
+    "resume_max_age_s": float,
 }
 _AUTH_KEYS = {
     "mode": str,
@@ -378,7 +425,7 @@ _AUTH_KEYS = {
     "anonymous_reviewer_id": str,
     "clients": list,
 }
-_CLIENT_KEYS = {"name": str, "key_env": str, "roles": list, "reviewer_id": str}
+_CLIENT_KEYS = {"name": str, "key_env": str, "roles": list, "reviewer_id": str, "scope": dict}
 _SOURCE_KEYS = {
     "name": str,
     "kind": str,
@@ -406,6 +453,17 @@ _SOURCE_KEYS = {
     "poll_interval_s": float,
     "list_order": str,
 }
+_NOTIFICATION_KEYS = {
+    "name": str,
+    "url": str,
+    "secret_env": str,
+    "events": list,
+    "sources": list,
+    "format": str,
+    "timeout_s": float,
+    "max_attempts": int,
+    "backoff_s": float,
+}
 _ENGINE_KEYS = (
     "timeout_s",
     "connect_timeout_s",
@@ -431,6 +489,7 @@ _SECTIONS: dict[str, type] = {
     "state": dict,
     "live": dict,
     "sources": list,
+    "notifications": list,
 }
 # Which secrets each kind needs: config key → what it is for.
 _REQUIRED_SECRETS: dict[SourceKind, tuple[str, ...]] = {
@@ -557,7 +616,7 @@ def parse_config(raw: dict[str, Any], env: Mapping[str, str]) -> GatewayConfig:
         if value <= 0:
             problems.add(f"live.{key}: must be positive")
             del live_raw[key]
-    for key in ("keepalive_s", "dedupe_ttl_s", "max_poll_backoff_s"):
+    for key in ("keepalive_s", "dedupe_ttl_s", "max_poll_backoff_s", "resume_max_age_s"):
         if key in live_raw:
             live_raw[key] = float(live_raw[key])
     live = LiveConfig(**live_raw)
@@ -587,6 +646,13 @@ def parse_config(raw: dict[str, Any], env: Mapping[str, str]) -> GatewayConfig:
         seen.add(source.name)
     if not raw.get("sources"):
         problems.add("sources: at least one [[sources]] entry is needed")
+    for client in auth.clients:
+        for name, _ in client.scope or ():
+            if name not in seen:
+                problems.add(
+                    f"auth.clients ({client.name}).scope: '{name}' is not a configured source"
+                )
+    notifications = _parse_notifications(raw.get("notifications", []), env, seen, problems)
     if problems.found:
         raise ConfigError(*(_name_the_variable(p, overridden) for p in problems.found))
     return GatewayConfig(
@@ -601,6 +667,7 @@ def parse_config(raw: dict[str, Any], env: Mapping[str, str]) -> GatewayConfig:
         state=state,
         live=live,
         sources=tuple(sources),
+        notifications=notifications,
     )
 
 
@@ -714,6 +781,7 @@ def _parse_auth(raw: dict[str, Any], env: Mapping[str, str], problems: _Problems
                 roles=roles,
                 reviewer_id=client_raw.get("reviewer_id"),
                 key=key,
+                scope=_client_scope(client_raw.get("scope"), f"{where}scope", problems),
             )
         )
     if mode == "api_key" and not clients and not raw.get("clients"):
@@ -730,6 +798,23 @@ def _parse_auth(raw: dict[str, Any], env: Mapping[str, str], problems: _Problems
         anonymous_reviewer_id=raw.get("anonymous_reviewer_id"),
         clients=tuple(clients),
     )
+
+
+def _client_scope(
+    raw: dict[str, Any] | None, where: str, problems: _Problems
+) -> tuple[tuple[str, tuple[str, ...] | None], ...] | None:
+    """``{source = "*" | [partition, ...]}``: the sources and partitions a client may read."""
+    if raw is None:
+        return None
+    scope: list[tuple[str, tuple[str, ...] | None]] = []
+    for source, value in raw.items():
+        if value == "*":
+            scope.append((source, None))
+        elif isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
+            scope.append((source, tuple(sorted(set(value)))))
+        else:
+            problems.add(f'{where}.{source}: give "*" (every partition) or a list of partitions')
+    return tuple(sorted(scope, key=lambda item: item[0]))
 
 
 def _parse_source(
@@ -881,6 +966,102 @@ def _secret(env: Mapping[str, str], variable: str, where: str, problems: _Proble
     return value
 
 
+def _parse_notifications(
+    raw: Any, env: Mapping[str, str], source_names: set[str], problems: _Problems
+) -> tuple[NotificationTarget, ...]:
+    """The ``[[notifications]]`` targets (docs/live.md, "Notifications"), every problem named."""
+    if not isinstance(raw, list):
+        problems.add("notifications: expected a list of tables ([[notifications]])")
+        return ()
+    targets: list[NotificationTarget] = []
+    for index, table in enumerate(raw):
+        with problems.check():
+            targets.append(_parse_notification(index, table, env, source_names, problems))
+    names = [target.name for target in targets]
+    for name in sorted({n for n in names if n and names.count(n) > 1}):
+        problems.add(f'notification "{name}": name: used twice; names must be unique')
+    return tuple(targets)
+
+
+def _parse_notification(
+    index: int, table: Any, env: Mapping[str, str], source_names: set[str], problems: _Problems
+) -> NotificationTarget:
+    name = table.get("name") if isinstance(table, dict) else None
+    where = (
+        f'notification "{name}": '
+        if isinstance(name, str) and name
+        else f"notification #{index + 1}: "
+    )
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}expected a table")
+    before = len(problems.found)
+    raw = _check_keys(table, _NOTIFICATION_KEYS, where, problems)
+    for required in ("name", "url", "secret_env", "events"):
+        if required not in raw:
+            problems.add(f"{where}{required}: missing (required)")
+    if "name" in raw and not SOURCE_NAME.match(raw["name"]):
+        problems.add(f"{where}name: must match [a-z0-9-]{{1,32}}")
+    url = raw.get("url", "")
+    if url and not re.match(r"^https?://[^/\s]+", url):
+        problems.add(f"{where}url: must be an http:// or https:// URL")
+    events = raw.get("events", [])
+    if "events" in raw and not events:
+        problems.add(f"{where}events: name at least one ({', '.join(NOTIFICATION_EVENTS)})")
+    for event in events:
+        if event == "approval.overdue":
+            problems.add(
+                f"{where}events: 'approval.overdue' is not available yet: approvals carry no "
+                'deadline in the gateway\'s model (docs/live.md, "Notifications")'
+            )
+        elif event not in NOTIFICATION_EVENTS:
+            close = difflib.get_close_matches(str(event), NOTIFICATION_EVENTS, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            problems.add(
+                f"{where}events: {event!r} is not one of {', '.join(NOTIFICATION_EVENTS)}{hint}"
+            )
+    sources = raw.get("sources")
+    for source in sources or ():
+        if source not in source_names:
+            problems.add(f"{where}sources: '{source}' is not a configured source")
+    if raw.get("format", "standard") not in NOTIFICATION_FORMATS:
+        problems.add(f"{where}format: '{raw['format']}' is not one of standard, slack")
+    for key in ("timeout_s", "max_attempts", "backoff_s"):
+        if key in raw and raw[key] <= 0:
+            problems.add(f"{where}{key}: must be positive")
+    secret = ""
+    if "secret_env" in raw:
+        secret = _secret(env, raw["secret_env"], f"{where}secret_env", problems)
+        if secret and not _standard_webhooks_secret(secret):
+            problems.add(
+                f"{where}secret_env: {raw['secret_env']} does not hold a Standard Webhooks "
+                "secret: whsec_ followed by the base64 of 24 to 64 random bytes"
+            )
+    if len(problems.found) > before:
+        return NotificationTarget(name="", url="", secret="", events=frozenset())
+    return NotificationTarget(
+        name=raw["name"],
+        url=url,
+        secret=secret,
+        events=frozenset(events),
+        sources=frozenset(sources) if sources is not None else None,
+        format=raw.get("format", "standard"),
+        timeout_s=float(raw.get("timeout_s", 5.0)),
+        max_attempts=raw.get("max_attempts", 6),
+        backoff_s=float(raw.get("backoff_s", 2.0)),
+    )
+
+
+def _standard_webhooks_secret(secret: str) -> bool:
+    """``whsec_`` and the base64 of 24 to 64 bytes, as the Standard Webhooks spec asks."""
+    if not secret.startswith("whsec_"):
+        return False
+    try:
+        key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return 24 <= len(key) <= 64
+
+
 _SECTION_KEYS: dict[str, Mapping[str, type]] = {
     "server": _SERVER_KEYS,
     "auth": _AUTH_KEYS,
@@ -914,7 +1095,7 @@ def _apply_env_overrides(
             continue
         path = variable[len(ENV_PREFIX) :].lower().split("__")
         value = _literal(text)
-        if len(path) == 2 and path[0] in _SECTIONS and path[0] != "sources":
+        if len(path) == 2 and path[0] in _SECTIONS and path[0] not in ("sources", "notifications"):
             known = _SECTION_KEYS.get(path[0])
             if known is not None and path[1] not in known:
                 problems.add(_unknown_override(variable, path[1], known, f"{path[0]}."))

@@ -87,6 +87,7 @@ def test_every_key_the_config_accepts_is_documented() -> None:
         **{section: set(keys) for section, keys in config._SECTION_KEYS.items()},
         "auth.clients": set(config._CLIENT_KEYS),
         "sources": set(config._SOURCE_KEYS),
+        "notifications": set(config._NOTIFICATION_KEYS),
     }
     accepted["auth"].discard("clients")  # the [[auth.clients]] tables
     for section, keys in accepted.items():

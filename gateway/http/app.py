@@ -8,6 +8,7 @@ runtime's lifespan — so each concern (auth, limits, metrics, logs) adds its ow
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import uuid
@@ -38,6 +39,7 @@ from gateway.core.caller import Caller
 from gateway.core.loaders import Loaders
 from gateway.core.runtime import Runtime
 from gateway.gate import Gate, RateLimit, Refused
+from gateway.gate.metrics import GateCollector
 from gateway.http.answer_cache import AnswerCacheMiddleware
 from gateway.http.answers import AnswerVerdicts, resolve_document
 from gateway.http.auth import ANONYMOUS, AWAITING_INIT, AuthMiddleware, authenticate_connection
@@ -52,13 +54,16 @@ from gateway.http.guards import (
     read_json,
 )
 from gateway.http.live import KeepAliveTransportWSHandler, TextFrameWebSocketAdapter
-from gateway.http.operations import unstreamed_subscription
+from gateway.http.operations import answers_as_json, unstreamed_subscription
 from gateway.http.probes import Probes
 from gateway.http.server import HeaderCountMiddleware
+from gateway.http.sse import ResumableSSETransport
 from gateway.http.webhooks import WebhookEndpoint
 from gateway.live.coherence import Coherence
 from gateway.live.hub import LiveHub
 from gateway.live.metrics import LiveCollector
+from gateway.live.notify import notifier_for
+from gateway.live.notify_metrics import NotifyCollector
 from gateway.live.webhooks import WebhookReceiver
 from gateway.ops.logs import RequestLog, configure_logging, log_upstream_call
 from gateway.ops.metrics import METRICS_PATH, GatewayMetrics
@@ -98,6 +103,10 @@ class GatewayGraphQL(GraphQL[Context, None]):
     """
 
     graphql_transport_ws_handler_class = KeepAliveTransportWSHandler
+    stream_transport_classes_by_protocol = {  # noqa: RUF012 SSE with ids, over GET too
+        **GraphQL.stream_transport_classes_by_protocol,
+        GRAPHQL_SSE_PROTOCOL: ResumableSSETransport,
+    }
     websocket_adapter_class = TextFrameWebSocketAdapter
 
     def __init__(
@@ -186,6 +195,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         if caller is None:
             raise ConnectionRejectionError
         context.caller = caller
+        context.loaders = self._loaders(caller)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -202,11 +212,25 @@ class GatewayGraphQL(GraphQL[Context, None]):
             request=request,  # type: ignore[arg-type]
             response=response,  # type: ignore[arg-type]
             runtime=self.runtime,
-            loaders=Loaders(self.runtime.store, self.runtime.stats, on_batch=self.on_batch),
+            loaders=self._loaders(caller),
             caller=caller,
             request_id=request_id,
             gate=self.gate,
             live=self.live,
+        )
+
+    def _loaders(self, caller: Caller) -> Loaders:
+        """A request's loaders, which hold the caller's scope: every execution read passes them."""
+        runtime = self.runtime
+        if caller.scope is None:
+            return Loaders(runtime.store, runtime.stats, on_batch=self.on_batch)
+        partitions = {name: adapter.partition for name, adapter in runtime.adapters.items()}
+        return Loaders(
+            runtime.store,
+            runtime.stats,
+            on_batch=self.on_batch,
+            scope=caller.scope,
+            partitions=partitions,
         )
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
@@ -258,6 +282,10 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 _answer_refusal(resolved.refused, sub_response, request_data=request_data)
                 return resolved
             request_data = resolved
+            if request_data.protocol != "http" and answers_as_json(
+                request_data, request.headers.get("accept")
+            ):
+                request_data = dataclasses.replace(request_data, protocol="http")
             if request_data.protocol == "http" and isinstance(request_data.query, str):
                 unstreamed = unstreamed_subscription(
                     request_data.query, request_data.operation_name
@@ -327,10 +355,14 @@ def create_app(
     coherence = None
     if shared is not None and config.state.redis_url:
         # Imported only when asked for: redis-py loads OpenTelemetry when it is installed.
+        from gateway.live.changelog import LogBounds
         from gateway.live.redis_bus import RedisBus
 
         bus = RedisBus(
-            config.state.redis_url, prefix=config.state.key_prefix, timeout_s=config.state.timeout_s
+            config.state.redis_url,
+            prefix=config.state.key_prefix,
+            timeout_s=config.state.timeout_s,
+            bounds=LogBounds.of(config.live),
         )
         coherence = Coherence(bus, runtime.store, runtime.background)
     live = LiveHub(
@@ -341,8 +373,10 @@ def create_app(
         sleep=live_sleep,
         bus=bus,
         shared=shared,
+        notifier=notifier_for(config, runtime.state),  # closed by live.aclose (drains briefly)
     )
     runtime.decisions.on_sent.append(live.hint)  # subscribers see a decision's outcome at once
+    runtime.run_control.on_sent.append(live.hint)  # ...and a run started or cancelled here
     metrics = (
         GatewayMetrics(runtime.stats, runtime.adapters, runtime.answers.counters, runtime.state)
         if config.server.metrics != "off"
@@ -392,7 +426,11 @@ def create_app(
     )
     graphql = GatewayGraphQL(
         runtime,
-        build_schema(config.limits, fast_paths=config.server.fast_paths),
+        build_schema(
+            config.limits,
+            fast_paths=config.server.fast_paths,
+            federation=config.server.federation,
+        ),
         gate,
         on_batch=metrics.observe_batch if metrics is not None else None,
         live=live,
@@ -411,6 +449,9 @@ def create_app(
         metrics.registry.register(
             LiveCollector(live, coherence.stats if coherence is not None else None)
         )
+        metrics.registry.register(GateCollector(gate))
+        if live.notifier is not None:
+            metrics.registry.register(NotifyCollector(live.notifier))
     if metrics is not None and config.server.metrics == "open":
         routes.append(Route(METRICS_PATH, metrics.endpoint, methods=["GET"]))
     middleware = [
