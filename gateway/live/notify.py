@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from gateway.config import GatewayConfig, NotificationTarget
     from gateway.state.base import SharedState
 
-__all__ = ["Notifier", "Undeliverable", "notifier_for"]
+__all__ = ["Notifier", "NotifyStats", "Undeliverable", "notifier_for"]
 
 log = logging.getLogger("gateway.live.notify")
 
