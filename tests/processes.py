@@ -3,6 +3,7 @@ server (its protocol, its limits, several processes sharing state)."""
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -16,9 +17,26 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
     from pathlib import Path
 
-__all__ = ["STARTUP_LIMIT_S", "free_port", "gateway_process"]
+__all__ = ["STARTUP_LIMIT_S", "free_port", "gateway_process", "sources_toml", "toml"]
 
 STARTUP_LIMIT_S = 30.0
+
+
+def toml(value: object) -> str:
+    """One TOML value: what a test writes into a config file for ``gateway serve``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(value)
+
+
+def sources_toml(sources: list[dict[str, object]]) -> list[str]:
+    """The ``[[sources]]`` tables of a config, one key a line."""
+    lines: list[str] = []
+    for source in sources:
+        lines += ["", "[[sources]]"] + [f"{k} = {toml(v)}" for k, v in source.items()]
+    return lines
 
 
 def free_port() -> int:

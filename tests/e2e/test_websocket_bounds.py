@@ -28,7 +28,7 @@ from websockets.exceptions import ConnectionClosed
 from gateway.demo import demo_raw_config
 from gateway.http.live import MAX_INIT_MESSAGE_BYTES
 from tests.live.support import TransportWS, live_gateway, running_id
-from tests.processes import free_port, gateway_process
+from tests.processes import free_port, gateway_process, sources_toml
 
 if TYPE_CHECKING:
     from sandbox import Sandbox
@@ -44,10 +44,6 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise AssertionError("no VmRSS")
-
-
-def toml(value: object) -> str:
-    return json.dumps(value) if not isinstance(value, int | float) else repr(value)
 
 
 async def test_a_flood_of_huge_init_frames_stays_small(tmp_path: Path) -> None:
@@ -66,8 +62,7 @@ async def test_a_flood_of_huge_init_frames_stays_small(tmp_path: Path) -> None:
         'key_env = "UI_KEY"',
         'roles = ["viewer"]',
     ]
-    for source in raw["sources"]:
-        lines += ["", "[[sources]]"] + [f"{k} = {toml(v)}" for k, v in source.items()]
+    lines += sources_toml(raw["sources"])
     config = tmp_path / "ws.toml"
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
     environment = {**os.environ, **env, "UI_KEY": "u" * 32}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -14,7 +13,7 @@ import pytest
 from gateway.demo import demo_raw_config
 from sandbox import rotavision, truthlocks
 from tests.e2e.test_approvals import APPROVE_POST, decide, pending_approval_id
-from tests.processes import free_port, gateway_process
+from tests.processes import free_port, gateway_process, sources_toml
 from tests.serving import graphql
 
 if TYPE_CHECKING:
@@ -28,14 +27,6 @@ pytestmark = pytest.mark.e2e
 
 STARTUP_LIMIT_S = 30.0
 FINISHED = f"tl:{truthlocks.DEMO_COMPLETED_ID}"
-
-
-def toml(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    return json.dumps(value)
 
 
 @contextmanager
@@ -59,8 +50,7 @@ def replica_process(folder: Path, name: str, sandbox_url: str, redis_url: str) -
         'backend = "redis"',
         'redis_url_env = "REDIS_URL"',
     ]
-    for source in raw["sources"]:
-        lines += ["", "[[sources]]"] + [f"{k} = {toml(v)}" for k, v in source.items()]
+    lines += sources_toml(raw["sources"])
     config = folder / f"{name}.toml"
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
     process_env = {**os.environ, **env, "REDIS_URL": redis_url, "CURSOR_SECRET": "p" * 40}

@@ -30,7 +30,7 @@ from gateway.core.persisted import sha256_hex
 from gateway.demo import demo_config, demo_raw_config
 from gateway.gate import CHECKS
 from gateway.http.app import create_app
-from tests.processes import free_port, gateway_process
+from tests.processes import free_port, gateway_process, sources_toml, toml
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -100,14 +100,6 @@ RATE = {"requests_per_s": 0.001, "burst": BURST}
 """Two operations per client, then nothing for 1,000 s."""
 
 
-def toml(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    return json.dumps(value)
-
-
 def client_name(transport: str, policy: Policy) -> str:
     return f"{transport}-{policy.name}"
 
@@ -162,8 +154,7 @@ def gated_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
                 f"key_env = {toml(env_name)}",
                 f"roles = {toml(roles)}",
             ]
-    for source in raw["sources"]:
-        lines += ["", "[[sources]]"] + [f"{k} = {toml(v)}" for k, v in source.items()]
+    lines += sources_toml(raw["sources"])
     config = folder / "gate.toml"
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with gateway_process(config, port, {**os.environ, **env}, folder / "gate.log"):
