@@ -89,7 +89,7 @@ class Runtime:
             trusted=trusted,
         )
         audit_path = Path(config.audit.file) if config.audit.file else None
-        audit = AuditLog(audit_path)
+        audit = self.audit = AuditLog(audit_path)
         self.decisions = DecisionService(
             self.adapters,
             self.store,

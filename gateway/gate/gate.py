@@ -90,6 +90,8 @@ class Refused(Exception):
         self.errors = list(errors)
         self.status = status
         self.headers = tuple(headers)
+        self.action: str | None = None
+        """The mutation a role refusal stopped (its audit record names it), else None."""
 
     @property
     def code(self) -> str:
@@ -214,7 +216,7 @@ class Gate:
         missing = missing_role(caller.roles, operation, root, fragments) if root else None
         if missing is not None:
             field, role = missing
-            raise Refused(
+            refused = Refused(
                 "role",
                 GatewayError(
                     f"Client '{caller.name}' lacks the {role} role, which {field} needs.",
@@ -222,6 +224,8 @@ class Gate:
                 ),
                 status=403,
             )
+            refused.action = field if operation.operation is OperationType.MUTATION else None
+            raise refused
         errors = documents.validation_errors(schema, query, document)
         if errors:
             raise Refused("shape", *errors)

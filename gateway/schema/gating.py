@@ -79,6 +79,18 @@ async def admission(
         operation_type = await gate.admit(request, graphql_schema(schema), Sources.of(context))
     except Refused as refused:
         record_refusal(scope, len(refused.errors))
+        if refused.action is not None:
+            # A state-changing attempt is audited even when the gate stops it (docs/gate.md).
+            runtime = getattr(context, "runtime", None)
+            audit = getattr(runtime, "audit", None)
+            if audit is not None:
+                audit.record(
+                    event="refused",
+                    caller=caller.name,
+                    action=refused.action,
+                    outcome="forbidden",
+                    code=refused.code,
+                )
         return Admission(refused=refused)
     return Admission(operation_type=operation_type, gate=gate)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -74,3 +76,21 @@ async def test_an_operator_may(gated: str, sandbox: Sandbox) -> None:
         )
     assert response.json() == {"data": {"startExecution": {"__typename": "RunControlSuccess"}}}
     assert sandbox.stats.calls["POST /v1/orchestrate/workflows/{workflow_id}/run"] == 1
+
+
+async def test_an_attempt_the_gate_refuses_is_audited(
+    gated: str, sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every run-control attempt leaves a record, the ones the gate stops too."""
+    caplog.set_level(logging.INFO, logger="gateway.audit")
+    await refusal(gated, "post", CANCEL, VIEWER_KEY)
+    records = [json.loads(r.getMessage()) for r in caplog.records if r.name == "gateway.audit"]
+    assert records == [
+        {
+            "event": "refused",
+            "caller": "ui",
+            "action": "cancelExecution",
+            "outcome": "forbidden",
+            "code": "FORBIDDEN",
+        }
+    ]
