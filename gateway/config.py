@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from adapters.base import Credentials
 from adapters.engine import HTTPSettings
+from adapters.langgraph import RESUME_FORMATS
 from adapters.model import SourceKind
 from adapters.transports import UPSTREAM_CLIENTS, TransportOptions
 
@@ -178,6 +179,8 @@ class AuthConfig:
     anonymous_reviewer_id: str | None = None
     """The reviewer id decisions carry upstream when ``mode = "none"`` (the demo's operator)."""
     clients: tuple[ClientConfig, ...] = ()
+    four_eyes: bool = False
+    """A client may not decide an approval of a run it started through the gateway."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +207,8 @@ class LimitsConfig:
     max_tokens: int = 2_000
     max_document_bytes: int = 20_000
     max_ids: int = 100
+    max_decisions: int = 50
+    """Decisions one ``decideMany`` may carry."""
     max_cost: int = 5_000
     """Upper bound on the estimated upstream work of one operation (list fields multiply)."""
     max_upstream_calls: int = 1_000
@@ -302,6 +307,9 @@ class SourceConfig:
     list_order: str | None = None
     """Nesting only: the order its list pages come in (``desc``, ``asc``, or ``auto``: told from
     the first page's start times). The documents do not say; the feed is newest first either way."""
+    resume_format: str | None = None
+    """LangGraph only: what a decision resumes the graph with (``word``: ``"approve"``/``"reject"``;
+    ``object``: ``{"decision", "notes", "reviewer"}``)."""
 
 
 NOTIFICATION_EVENTS = (
@@ -326,6 +334,8 @@ class NotificationTarget:
     events: frozenset[str]
     sources: frozenset[str] | None = None
     """Only these sources' events; None: every source."""
+    scope: tuple[tuple[str, tuple[str, ...] | None], ...] | None = None
+    """Only events a client with this scope would see (docs/scope.md); None: no such filter."""
     format: str = "standard"
     """``standard`` (``{"type", "timestamp", "data"}``) or ``slack`` (``{"text"}``); both signed."""
     timeout_s: float = 5.0
@@ -384,6 +394,7 @@ _LIMITS_KEYS = {
     "max_tokens": int,
     "max_document_bytes": int,
     "max_ids": int,
+    "max_decisions": int,
     "max_cost": int,
     "max_upstream_calls": int,
     "max_introspection_fields": int,
@@ -424,6 +435,7 @@ _AUTH_KEYS = {
     "allow_none_on_public_host": bool,
     "anonymous_reviewer_id": str,
     "clients": list,
+    "four_eyes": bool,
 }
 _CLIENT_KEYS = {"name": str, "key_env": str, "roles": list, "reviewer_id": str, "scope": dict}
 _SOURCE_KEYS = {
@@ -442,6 +454,7 @@ _SOURCE_KEYS = {
     "breaker_failures": int,
     "breaker_cooldown_s": float,
     "step_kinds_from_workflow": bool,
+    "resume_format": str,
     "proxy_url": str,
     "trust_env": bool,
     "ca_bundle": str,
@@ -463,6 +476,7 @@ _NOTIFICATION_KEYS = {
     "timeout_s": float,
     "max_attempts": int,
     "backoff_s": float,
+    "scope": dict,
 }
 _ENGINE_KEYS = (
     "timeout_s",
@@ -497,6 +511,7 @@ _REQUIRED_SECRETS: dict[SourceKind, tuple[str, ...]] = {
     SourceKind.VELT: ("api_key_env", "auth_token_env"),
     SourceKind.NESTING: ("api_key_env",),
     SourceKind.TRUTHLOCKS: ("api_key_env",),
+    SourceKind.LANGGRAPH: (),  # a deployment's x-api-key is optional: the dev server takes none
 }
 
 
@@ -797,6 +812,7 @@ def _parse_auth(raw: dict[str, Any], env: Mapping[str, str], problems: _Problems
         allow_none_on_public_host=raw.get("allow_none_on_public_host", False),
         anonymous_reviewer_id=raw.get("anonymous_reviewer_id"),
         clients=tuple(clients),
+        four_eyes=raw.get("four_eyes", False),
     )
 
 
@@ -888,6 +904,11 @@ def _parse_source(
         problems.add(f"{where}list_order: only 'nesting' sources have it")
     elif list_order is not None and list_order not in LIST_ORDERS:
         problems.add(f"{where}list_order: '{list_order}' is not one of {', '.join(LIST_ORDERS)}")
+    resume_format = raw.get("resume_format", "word" if kind is SourceKind.LANGGRAPH else None)
+    if "resume_format" in raw and kind is not SourceKind.LANGGRAPH:
+        problems.add(f"{where}resume_format: only 'langgraph' sources have it")
+    elif resume_format is not None and resume_format not in RESUME_FORMATS:
+        problems.add(f"{where}resume_format: '{resume_format}' is not one of word, object")
     if not usable or kind is None:
         raise ConfigError()  # its problems are already in ``problems``
     return SourceConfig(
@@ -899,6 +920,7 @@ def _parse_source(
         cache_ttl_s=cache_ttl_s,
         step_kinds_from_workflow=step_kinds,
         list_order=list_order,
+        resume_format=resume_format,
         **_live_source(where, kind, raw, env, problems),
     )
 
@@ -945,6 +967,8 @@ def _live_source(
     if secrets:
         if kind is SourceKind.NESTING:
             raise ConfigError(f"{where}webhook_secret_env: 'nesting' sources send no webhooks")
+        if kind is SourceKind.LANGGRAPH:
+            raise ConfigError(f"{where}webhook_secret_env: 'langgraph' webhooks are not signed")
         if "webhook_secret_env" not in raw:
             raise ConfigError(
                 f"{where}webhook_secret_previous_env: needs webhook_secret_env (the current one)"
@@ -1023,6 +1047,10 @@ def _parse_notification(
     for source in sources or ():
         if source not in source_names:
             problems.add(f"{where}sources: '{source}' is not a configured source")
+    scope = _client_scope(raw.get("scope"), f"{where}scope", problems)
+    for source, _ in scope or ():
+        if source not in source_names:
+            problems.add(f"{where}scope: '{source}' is not a configured source")
     if raw.get("format", "standard") not in NOTIFICATION_FORMATS:
         problems.add(f"{where}format: '{raw['format']}' is not one of standard, slack")
     for key in ("timeout_s", "max_attempts", "backoff_s"):
@@ -1044,6 +1072,7 @@ def _parse_notification(
         secret=secret,
         events=frozenset(events),
         sources=frozenset(sources) if sources is not None else None,
+        scope=scope,
         format=raw.get("format", "standard"),
         timeout_s=float(raw.get("timeout_s", 5.0)),
         max_attempts=raw.get("max_attempts", 6),

@@ -2,28 +2,34 @@
 
 GraphQL-free: ``decide_approval`` answers with a ``Result`` (one small dataclass per way a
 decision can end) and ``gateway/schema/mutation.py`` maps it to the GraphQL union. Everything the
-gateway can check itself (role, notes, id, capability, whether the approval still waits, read
-fresh from the upstream) is checked before the one upstream write, which goes through
-``DecisionService`` (single flight, idempotency key, confirmation window). Every attempt, refused
-or not, writes exactly one audit record, built from its result.
+gateway can check itself (notes, id, capability, then the rules of ``decision_rules.permission``
+against the approval read fresh from the upstream: role, scope, still waiting, declared reviewer,
+own vote, four-eyes) is checked before the one upstream write, which goes through
+``DecisionService`` (single flight, idempotency key, confirmation window). The same rules answer
+``Approval.viewerCanDecide``, so the two never disagree. Every attempt, refused or not, writes
+exactly one audit record, built from its result. ``decide_many`` runs several, each its own
+attempt.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from adapters.base import Decision
 from adapters.errors import ExecutionNotFound, UpstreamConflict, UpstreamError, UpstreamForbidden
 from adapters.model import ApprovalStatus
-from gateway.core import ids
+from gateway.core import decision_rules, ids
+from gateway.core.decision_rules import Denial
 from gateway.core.decisions import MAX_NOTES_LENGTH, Outcome
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
-    from adapters.base import Decision, DecisionOutcome
+    from adapters.base import DecisionOutcome
     from adapters.model import Approval, Execution
     from gateway.core.caller import Caller
     from gateway.core.loaders import Loaders
@@ -43,9 +49,12 @@ __all__ = [
     "UpstreamFailed",
     "audit_fields",
     "decide_approval",
+    "decide_many",
 ]
 
-APPROVER_ROLE = "approver"
+DECIDE_MANY_CONCURRENCY = 8
+"""Decisions of one ``decide_many`` in flight at once: enough to clear an inbox page quickly,
+few enough that one call cannot crowd an upstream."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,11 +142,13 @@ class NotFound:
 
 @dataclass(frozen=True, slots=True)
 class Forbidden:
-    """No approver role (``source`` None: refused before reading the id), or the upstream refuses."""
+    """A rule refuses (``denial``: no approver role, with ``source`` None as it is refused before
+    reading the id; not a declared reviewer; four-eyes), or the upstream refuses (``upstream``)."""
 
     message: str
     source: str | None = None
     upstream: UpstreamError | None = None
+    denial: Denial | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,8 +229,9 @@ async def _attempt(runtime: Runtime, loaders: Loaders, request: DecisionRequest)
     approval = before.approval(ref.key)
     if approval is None:
         return NotFound(source)
-    if approval.status is not ApprovalStatus.PENDING:
-        return NotWaiting(source, before, approval)
+    permitted = await decision_rules.permission(runtime, request.caller, source, before, approval)
+    if not permitted.allowed:
+        return _denied(source, before, approval, request.decision, permitted)
 
     attempt = await runtime.decisions.decide(
         source=source,
@@ -236,11 +248,45 @@ async def _attempt(runtime: Runtime, loaders: Loaders, request: DecisionRequest)
     return await _confirmed(loaders, ref, before, approval, attempt.outcome)
 
 
+def _denied(
+    source: str,
+    execution: Execution,
+    approval: Approval,
+    requested: Decision,
+    permitted: decision_rules.Permission,
+) -> Result:
+    """What a refusing rule makes of the attempt: nothing is sent upstream."""
+    match permitted.denial:
+        case Denial.OUT_OF_SCOPE:
+            return NotFound(source)
+        case Denial.NOT_WAITING:
+            return NotWaiting(source, execution, approval)
+        case Denial.ALREADY_VOTED:
+            # The caller's vote is on record: a repeat of it is harmless, another is refused.
+            recorded = _as_decision(permitted.recorded)
+            if recorded is requested:
+                return AlreadyRecorded(source, execution, approval)
+            return RecordedOtherwise(source, execution, approval, requested, recorded)
+        case _:
+            message = permitted.message or "this client may not decide this approval"
+            return Forbidden(message, source, denial=permitted.denial)
+
+
+def _as_decision(status: ApprovalStatus | None) -> Decision | None:
+    if status is ApprovalStatus.APPROVED:
+        return Decision.APPROVE
+    if status is ApprovalStatus.REJECTED:
+        return Decision.REJECT
+    return None
+
+
 def _check_request(request: DecisionRequest) -> Forbidden | InvalidInput | ids.ApprovalRef:
     """The checks that need no configuration: role, notes, and the id's own shape."""
     caller = request.caller
-    if APPROVER_ROLE not in caller.roles:
-        return Forbidden(f"client '{caller.name}' lacks the approver role")
+    if not decision_rules.check_role(caller).allowed:
+        return Forbidden(
+            f"client '{caller.name}' lacks the approver role", denial=Denial.LACKS_ROLE
+        )
     notes = request.notes
     if notes is not None and len(notes) > MAX_NOTES_LENGTH:
         return InvalidInput(
@@ -328,8 +374,11 @@ def audit_fields(result: Result) -> dict[str, object]:
             return _fields(source, Outcome.NOT_WAITING, upstream=upstream)
         case NotFound(source=source, upstream=upstream):
             return _fields(source, Outcome.NOT_FOUND, upstream=upstream)
-        case Forbidden(source=source, upstream=upstream):
-            return _fields(source, Outcome.FORBIDDEN, upstream=upstream)
+        case Forbidden(source=source, upstream=upstream, denial=denial):
+            fields = _fields(source, Outcome.FORBIDDEN, upstream=upstream)
+            if denial is not None:
+                fields["denial"] = denial.value
+            return fields
         case Unsupported(source=source):
             return _fields(source, Outcome.UNSUPPORTED)
         case InvalidInput(source=source):
@@ -354,3 +403,43 @@ def _fields(
     if approval_status is not None:
         fields["approval_status"] = approval_status
     return fields
+
+
+async def decide_many(
+    runtime: Runtime,
+    loaders: Loaders,
+    requests: Sequence[DecisionRequest],
+    *,
+    concurrency: int = DECIDE_MANY_CONCURRENCY,
+) -> list[Result]:
+    """Each request decided as ``decide_approval`` decides one (its own checks, its own single
+    upstream write, its own audit record), at most ``concurrency`` at once; one result per
+    request, in order, so one failure never hides the others. An approval named a second time in
+    the same call is refused (``InvalidInput``) rather than decided again."""
+    gate = asyncio.Semaphore(concurrency)
+    seen: set[str] = set()
+    duplicates: set[int] = set()
+    for index, request in enumerate(requests):
+        if request.approval_id in seen:
+            duplicates.add(index)
+        seen.add(request.approval_id)
+
+    async def one(index: int, request: DecisionRequest) -> Result:
+        if index in duplicates:
+            result: Result = InvalidInput(
+                "approvalId", "approvalId: named earlier in this call; it is decided once"
+            )
+            runtime.decisions.audit(
+                caller=request.caller.name,
+                reviewer=request.caller.reviewer_id,
+                approval=request.approval_id[:200],
+                decision=request.decision.value,
+                request_id=request.request_id,
+                **audit_fields(result),
+                duration_ms=0.0,
+            )
+            return result
+        async with gate:
+            return await decide_approval(runtime, loaders, request)
+
+    return list(await asyncio.gather(*(one(i, r) for i, r in enumerate(requests))))

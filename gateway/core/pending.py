@@ -143,7 +143,8 @@ class PendingWalk:
     waiting for approval; ``load(source, native_ids)`` loads full executions for items a list
     gives without their steps (one result or exception per id, batched by the caller's loaders).
     One call fetches at most ``max_pages`` upstream pages; at that bound it answers with
-    ``has_next`` and an ``end`` that resumes the walk.
+    ``has_next`` and an ``end`` that resumes the walk. ``keep`` narrows the waiting approvals
+    (``assignedToMe``); positions count only those kept, so a cursor belongs to one ``keep``.
     """
 
     def __init__(
@@ -154,8 +155,10 @@ class PendingWalk:
         load: Callable[[str, Sequence[str]], Awaitable[Sequence[Execution | BaseException]]],
         page_size: int = UPSTREAM_PAGE_SIZE,
         max_pages: int = MAX_UPSTREAM_PAGES,
+        keep: Callable[[Approval], bool] | None = None,
     ) -> None:
         self._start = start
+        self._keep = keep
         self._list_page = list_page
         self._load = load
         self._page_size = page_size
@@ -179,7 +182,7 @@ class PendingWalk:
                 position = position.next_source()
                 continue
             pages += 1
-            waiting = _waiting(executions)
+            waiting = _waiting(executions, self._keep)
             for index in range(position.offset, len(waiting)):
                 if len(items) == first:
                     return PendingPage(items, has_next=True, end=items[-1].after, failures=failures)
@@ -206,10 +209,12 @@ class PendingWalk:
         return loaded
 
 
-def _waiting(executions: Iterable[Execution]) -> list[tuple[Execution, Approval]]:
+def _waiting(
+    executions: Iterable[Execution], keep: Callable[[Approval], bool] | None
+) -> list[tuple[Execution, Approval]]:
     return [
         (execution, approval)
         for execution in executions
         for approval in execution.approvals
-        if approval.status is ApprovalStatus.PENDING
+        if approval.status is ApprovalStatus.PENDING and (keep is None or keep(approval))
     ]

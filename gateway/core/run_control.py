@@ -23,6 +23,7 @@ run's current state read fresh from the upstream) is checked before the one upst
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import time
@@ -45,6 +46,7 @@ from gateway.core import ids
 from gateway.core.actions import ReplicaGuard, digest
 from gateway.core.caller import OPERATOR
 from gateway.core.single_flight import SingleFlight
+from gateway.state.base import StateUnavailable
 from gateway.state.codec import decode_record, encode_record
 
 if TYPE_CHECKING:
@@ -88,6 +90,9 @@ __all__ = [
 
 START_KEY_TTL_S = 24 * 3600.0
 """How long a start key answers its first run (the 24 h upstreams keep their own keys)."""
+STARTER_TTL_S = 30 * 24 * 3600.0
+"""How long the gateway remembers which client started a run (four-eyes, docs/approvals.md):
+longer than a run waits for a human (Velt's longest ``slaMs`` is 7 days)."""
 CANCEL_CONFIRMED_TTL_S = 60.0
 """How long a confirmed cancel answers another replica's identical cancel without a call."""
 LOCK_TTL_S = 60.0
@@ -291,6 +296,7 @@ class RunControl:
     ) -> None:
         self._adapters = adapters
         self._store = store
+        self._shared = shared
         self._audit = audit
         extra = {"sleep": sleep} if sleep is not None else {}
         self._guard = ReplicaGuard[Any](
@@ -309,6 +315,16 @@ class RunControl:
 
     def supports(self, source: str, action: RunAction) -> bool:
         return action in self._adapters[source].actions
+
+    async def record_starter(self, source: str, native_id: str, client: str) -> None:
+        """Remember that ``client`` started the run (the four-eyes rule reads it back)."""
+        await self._shared.set(_starter_key(source, native_id), client.encode(), STARTER_TTL_S)
+
+    async def started_by(self, source: str, native_id: str) -> str | None:
+        """The client that started the run through the gateway, None if none did (or it was
+        too long ago); StateUnavailable while the shared state is away."""
+        found = await self._shared.get(_starter_key(source, native_id))
+        return found.decode(errors="replace") if found is not None else None
 
     def audit(self, **fields: object) -> None:
         self._audit.record(event="run_control", **fields)
@@ -416,6 +432,10 @@ class RunControl:
 
         shared, _ = self._cancelling.join(key, guarded)
         return await asyncio.shield(shared)
+
+
+def _starter_key(source: str, native_id: str) -> str:
+    return f"run:starter:{digest(source, native_id)}"
 
 
 def _maybe_happened(error: UpstreamError) -> bool:
@@ -580,6 +600,8 @@ async def _start(
             source=source,
         )
         return NotConfirmed(source, error)
+    with contextlib.suppress(StateUnavailable):  # unrecorded: four-eyes cannot hold this run
+        await runtime.run_control.record_starter(source, answer.native_id, request.caller.name)
     execution = await _read_fresh(loaders, source, answer.native_id)
     return Started(
         source,

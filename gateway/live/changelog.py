@@ -33,9 +33,10 @@ __all__ = [
     "parse_position",
 ]
 
-LOGGED_TOPICS = frozenset({"executions", "approvals"})
-"""The topics a subscriber may resume (``executionChanges``, ``approvalRequested``); the
-per-execution topics start with the current state, so they need no log."""
+LOGGED_TOPICS = frozenset({"executions", "approvals", "approvals_resolved"})
+"""The topics a subscriber may resume (``executionChanges``, ``approvalRequested``,
+``approvalResolved``); the per-execution topics start with the current state, so they need no
+log."""
 POSITION_FIELD = "position"
 _POSITION = re.compile(r"(\d{1,19})-(\d{1,19})")
 

@@ -3,7 +3,9 @@
 Every change goes through ``observe``: the execution as the upstream now says it, compared with
 the last version published; only a real change is published, on the execution's topic and on
 ``executions``, and each approval it shows pending for the first time is announced once on
-``approvals``. Webhooks (``hint``) and polls only decide *when* to re-read.
+``approvals``; each that stops waiting (decided, or its run ended) is announced on
+``approvals_resolved`` (``_announce_resolved``). Webhooks (``hint``), polls and the gateway's
+own decisions (which hint) only decide *when* to re-read.
 
 Subscribers get model objects (GraphQL-free); gateway/schema/subscription.py turns them into
 types. Each subscription holds one bus queue and, where no webhook covers its source, a share
@@ -30,6 +32,7 @@ from cachetools import LRUCache, TTLCache
 from adapters.base import Capability
 from adapters.errors import ExecutionNotFound, UpstreamError
 from adapters.model import ApprovalStatus, ExecutionStatus, SourceKind
+from gateway.core.actions import digest
 from gateway.core.background import Background
 from gateway.core.errors import GatewayError
 from gateway.live.bus import Bus, BusSubscription, InProcessBus, SlowConsumer
@@ -44,6 +47,7 @@ from gateway.live.polling import SharedPoll
 from gateway.live.stats import LiveStats
 from gateway.live.topics import (
     APPROVALS,
+    APPROVALS_RESOLVED,
     EXECUTIONS,
     approval_message,
     changed_message,
@@ -139,6 +143,9 @@ class LiveHub:
         self._announced: TTLCache[tuple[str, str, str], bool] = TTLCache(
             maxsize=config.dedupe_max_entries, ttl=config.dedupe_ttl_s
         )
+        self._resolved: TTLCache[tuple[str, str, str], bool] = TTLCache(
+            maxsize=config.dedupe_max_entries, ttl=config.dedupe_ttl_s
+        )
         self._refreshing: dict[Key, bool] = {}
         """Executions being re-read after a webhook; True once another webhook came meanwhile."""
         self.polls: dict[tuple[str, str, str], SharedPoll] = {}
@@ -223,7 +230,50 @@ class LiveHub:
                 await self.bus.publish(
                     APPROVALS, approval_message(source, execution, approval.key, version)
                 )
+        await self._announce_resolved(
+            source, execution, version, previous[1] if previous else None, announce=announce
+        )
         return True
+
+    async def _announce_resolved(
+        self,
+        source: str,
+        execution: Execution,
+        version: str,
+        previous: Execution | None,
+        *,
+        announce: bool,
+    ) -> None:
+        """Announce each approval that no longer waits (decided, or on a run that ended) and
+        that the last version published here did not already show so: once per approval in this
+        process, and once across replicas where they share state (the replica that decided may
+        never have published the waiting version; another may read the same change later)."""
+        for approval in execution.approvals:
+            if approval.status is ApprovalStatus.PENDING and not execution.is_terminal:
+                continue
+            if previous is not None and _no_longer_waiting(previous, approval.key):
+                continue
+            marker = (source, execution.native_id, approval.key)
+            if marker in self._resolved:
+                continue
+            self._resolved[marker] = True
+            if not announce or not await self._first_across_replicas(marker):
+                continue
+            self.stats.approvals_resolved += 1
+            await self.bus.publish(
+                APPROVALS_RESOLVED, approval_message(source, execution, approval.key, version)
+            )
+
+    async def _first_across_replicas(self, marker: tuple[str, str, str]) -> bool:
+        """True unless another replica already announced this approval resolved."""
+        if self._shared is None:
+            return True
+        try:
+            return await self._shared.add_once(
+                f"live:resolved:{digest(*marker)}", self.config.dedupe_ttl_s
+            )
+        except StateUnavailable:
+            return True  # announced twice rather than never
 
     async def snapshot(
         self, source: str, native_id: str, version: str, carried: object = None
@@ -326,6 +376,27 @@ class LiveHub:
                 )
                 approval = execution.approval(message["key"])
                 if approval is not None and approval.status is ApprovalStatus.PENDING:
+                    yield message.get(POSITION_FIELD), source, execution, approval
+
+    async def approvals_resolved(
+        self,
+        client: str,
+        sources: frozenset[str],
+        on_drop: Callable[[], None] | None = None,
+        after: str | None = None,
+    ) -> AsyncIterator[tuple[str | None, str, Execution, Approval]]:
+        """Each approval of ``sources`` that stops waiting from now on (decided, or its run
+        ended), with its position; with ``after``, first those logged after that position."""
+        with self._listening(client, APPROVALS_RESOLVED, "approvals", sources, on_drop) as sub:
+            async for message in self._resumed(sub, APPROVALS_RESOLVED, after, on_drop):
+                source = message["source"]
+                if source not in sources:
+                    continue
+                execution = await self.snapshot(
+                    source, message["id"], message["version"], message.get("execution")
+                )
+                approval = execution.approval(message["key"])
+                if approval is not None:
                     yield message.get(POSITION_FIELD), source, execution, approval
 
     @contextmanager
@@ -561,21 +632,22 @@ class LiveHub:
 
     def _approvals_round(self, source: str) -> Callable[[], Awaitable[bool]]:
         baseline = True
-        # Rotavision lists waiting runs by status; Velt's waiting runs are 'running' upstream
-        # and its list items carry no steps, so each is read in full (bounded per round).
-        status = (
-            ExecutionStatus.WAITING_FOR_APPROVAL
-            if self._sources[source].kind is SourceKind.ROTAVISION
-            else ExecutionStatus.RUNNING
-        )
+        # A kind whose list knows the waiting state says so (its adapter's waiting_status);
+        # elsewhere waiting runs are 'running' upstream and each is read in full (bounded).
+        status = self._adapters[source].waiting_status or ExecutionStatus.RUNNING
+
+        waiting: set[str] = set()
+        """Executions the last round saw waiting for a human: one that leaves the list was
+        decided (or ended), so it is read once more for ``approvalResolved``."""
 
         async def round_() -> bool:
-            nonlocal baseline
+            nonlocal baseline, waiting
             self.stats.polls += 1
             page = await self._adapters[source].list_executions(
                 cursor=None, page_size=FEED_PAGE_SIZE, status=status
             )
             reads = 0
+            seen: set[str] = set()
             for item in page.items:
                 execution = item
                 if not page.complete:
@@ -584,6 +656,19 @@ class LiveHub:
                     reads += 1
                     execution = await self.read(source, item.native_id)
                 await self.observe(source, execution, announce=not baseline)
+                if any(a.status is ApprovalStatus.PENDING for a in execution.approvals):
+                    seen.add(execution.native_id)
+            listed = {item.native_id for item in page.items}
+            for native_id in sorted(waiting - listed):
+                if reads >= MAX_READS_PER_ROUND:
+                    seen.add(native_id)  # still owed a read: next round
+                    continue
+                reads += 1
+                try:
+                    await self.observe(source, await self.read(source, native_id))
+                except ExecutionNotFound:
+                    continue
+            waiting = seen
             baseline = False
             return False
 
@@ -594,6 +679,14 @@ class LiveHub:
         self.polls.clear()
         if self.notifier is not None:
             await self.notifier.aclose()
+
+
+def _no_longer_waiting(execution: Execution, key: str) -> bool:
+    """Whether ``execution`` shows the approval ``key`` as not waiting (so: announced then)."""
+    approval = execution.approval(key)
+    if approval is None:
+        return False
+    return approval.status is not ApprovalStatus.PENDING or execution.is_terminal
 
 
 def _position_of(message: Mapping[str, Any]) -> tuple[int, int] | None:

@@ -23,6 +23,8 @@ class LiveStats:
     published: int = 0
     """Changes published (a re-read that found nothing new publishes nothing)."""
     approvals_announced: int = 0
+    approvals_resolved: int = 0
+    """Approvals announced as no longer waiting (``approvalResolved``)."""
     subscriptions_opened: int = 0
     slow_consumers: int = 0
     resumed: int = 0

@@ -4,6 +4,8 @@
   "version"}``. ``version`` is a digest of the upstream payload: equal versions, same state.
 - ``executions``: the same message for every change (``executionChanges`` filters it).
 - ``approvals``: an approval newly pending; ``{"source", "id", "key", "status", "version"}``.
+- ``approvals_resolved``: an approval that stopped waiting (decided, or its run ended); the same
+  shape.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "APPROVALS",
+    "APPROVALS_RESOLVED",
     "EXECUTIONS",
     "approval_message",
     "changed_message",
@@ -31,6 +34,7 @@ __all__ = [
 
 EXECUTIONS = "executions"
 APPROVALS = "approvals"
+APPROVALS_RESOLVED = "approvals_resolved"
 
 
 def execution_topic(source: str, native_id: str) -> str:

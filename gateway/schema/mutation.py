@@ -1,4 +1,4 @@
-"""The decision mutations ``approve`` and ``reject`` (design §3), and run control:
+"""The decision mutations ``approve``, ``reject`` and ``decideMany`` (design §3), and run control:
 ``startExecution``, ``cancelExecution``, ``rerunExecution`` (docs/run-control.md).
 
 Each returns a union: the success payload (the Approval and its Execution as re-read after the
@@ -18,9 +18,17 @@ from adapters.base import Decision
 from gateway.core import deciding, ids, run_control
 from gateway.core.caller import OPERATOR
 from gateway.core.decisions import MAX_NOTES_LENGTH
+from gateway.core.errors import bad_user_input
 from gateway.gate import RequiresRole
+from gateway.gate.limits import limit_error
 from gateway.schema.context import Context
-from gateway.schema.types import Approval, Execution, ExecutionStatus, RunAction
+from gateway.schema.types import (
+    Approval,
+    DecisionDenial,
+    Execution,
+    ExecutionStatus,
+    RunAction,
+)
 
 __all__ = [
     "ApprovalNotFound",
@@ -30,6 +38,7 @@ __all__ = [
     "DecisionForbidden",
     "DecisionInput",
     "DecisionInputInvalid",
+    "DecisionItemInput",
     "DecisionSuccess",
     "DecisionUnsupported",
     "IdempotencyKeyConflict",
@@ -54,6 +63,18 @@ __all__ = [
 @strawberry.input(description="Which approval to decide, and the reviewer's notes.")
 class DecisionInput:
     approval_id: strawberry.ID
+    notes: str | None = strawberry.field(
+        default=None, description=f"At most {MAX_NOTES_LENGTH} characters."
+    )
+
+
+strawberry.enum(Decision, description="What a decideMany item decides.")
+
+
+@strawberry.input(description="One decision of decideMany: which approval, which way, and notes.")
+class DecisionItemInput:
+    approval_id: strawberry.ID
+    decision: Decision
     notes: str | None = strawberry.field(
         default=None, description=f"At most {MAX_NOTES_LENGTH} characters."
     )
@@ -94,11 +115,15 @@ class DecisionUnsupported(DecisionError):
 
 
 @strawberry.type(
-    description="The caller may not decide: no approver role, or the upstream refuses this "
-    "reviewer (code FORBIDDEN)."
+    description="The caller may not decide: a rule refuses (see `reason`, as "
+    "Approval.viewerCanDecide said), or the upstream refuses this reviewer (code FORBIDDEN)."
 )
 class DecisionForbidden(DecisionError):
-    pass
+    reason: DecisionDenial | None = strawberry.field(
+        default=None,
+        description="The rule that refused (LACKS_ROLE, NOT_A_REVIEWER, FOUR_EYES); null when "
+        "the upstream refused.",
+    )
 
 
 @strawberry.type(
@@ -314,6 +339,36 @@ class Mutation:
     async def reject(self, info: Info[Context, None], input: DecisionInput) -> DecisionResult:
         return await _decide(info, input, Decision.REJECT)
 
+    @strawberry.mutation(
+        description="Several decisions in one call (at most the gateway's limits.max_decisions): "
+        "one result per item, in order, each decided exactly once as approve or reject would, "
+        "so one failure never hides the others. An approval named twice is refused the second "
+        "time (DecisionInputInvalid)."
+    )
+    async def decide_many(
+        self, info: Info[Context, None], decisions: list[DecisionItemInput]
+    ) -> list[DecisionResult]:
+        context = info.context
+        allowed = context.runtime.config.limits.max_decisions
+        if not decisions:
+            raise bad_user_input("decisions: give at least one decision")
+        if len(decisions) > allowed:
+            raise limit_error(
+                "max_decisions", allowed, f"decisions: {len(decisions)} decisions in one call"
+            )
+        requests = [
+            deciding.DecisionRequest(
+                approval_id=str(item.approval_id),
+                decision=item.decision,
+                notes=item.notes,
+                caller=context.caller,
+                request_id=context.request_id,
+            )
+            for item in decisions
+        ]
+        results = await deciding.decide_many(context.runtime, context.loaders, requests)
+        return [_answer(result) for result in results]
+
 
 async def _decide(
     info: Info[Context, None], input: DecisionInput, decision: Decision
@@ -351,8 +406,8 @@ def _answer(result: deciding.Result) -> DecisionResult:
             )
         case deciding.NotFound():
             return ApprovalNotFound(code="NOT_FOUND", message=result.message)
-        case deciding.Forbidden():
-            return DecisionForbidden(code="FORBIDDEN", message=result.message)
+        case deciding.Forbidden(denial=denial):
+            return DecisionForbidden(code="FORBIDDEN", message=result.message, reason=denial)
         case deciding.Unsupported():
             return DecisionUnsupported(
                 code="UNSUPPORTED", message=result.message, source=result.source

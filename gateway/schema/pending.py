@@ -4,6 +4,10 @@ The walk itself is ``gateway/core/pending.py``; this module reads the arguments 
 binds the walk to the upstreams and the request's loaders, and shapes the Relay connection. Found
 through the upstreams' list endpoints (Rotavision's execution list, Velt's list of ``running``
 executions), then the loaders (batched) for items a list gives without their steps.
+
+``assignedToMe`` keeps the approvals whose declared reviewers include the caller's
+``reviewer_id`` and who has not voted on them yet (``decision_rules.assigned_to``); its cursors
+are signed for that reviewer, so they cannot resume another walk.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import strawberry
 from strawberry.types import Info
 
 from adapters.model import ExecutionStatus
+from gateway.core import decision_rules
 from gateway.core.errors import bad_user_input
 from gateway.core.pending import (
     CURSOR_KIND,
@@ -61,11 +66,18 @@ class ApprovalConnection:
 
 
 async def pending_approvals(
-    info: Info[Context, None], sources: list[str] | None, first: int, after: str | None
+    info: Info[Context, None],
+    sources: list[str] | None,
+    first: int,
+    after: str | None,
+    assigned_to_me: bool = False,
 ) -> ApprovalConnection:
     check_first(first)
     context = info.context
-    start = _start(context, sources, after)
+    reviewer = _reviewer(context) if assigned_to_me else None
+    kind = context.cursor_kind(CURSOR_KIND if reviewer is None else f"{CURSOR_KIND}:{reviewer}")
+    start = _start(context, sources, after, kind)
+    keep = functools.partial(decision_rules.assigned_to, reviewer) if reviewer is not None else None
 
     scope = context.caller.scope
     partitions = context.partitions() if scope is not None else {}
@@ -87,8 +99,7 @@ async def pending_approvals(
         futures = [context.loaders.execution(source, native_id) for native_id in ids]
         return await asyncio.gather(*futures, return_exceptions=True)
 
-    page = await PendingWalk(start, list_page=list_page, load=load).run(first)
-    kind = context.cursor_kind(CURSOR_KIND)
+    page = await PendingWalk(start, list_page=list_page, load=load, keep=keep).run(first)
     encode = functools.partial(context.runtime.cursors.encode, kind)
     edges = [
         ApprovalEdge(
@@ -107,7 +118,20 @@ async def pending_approvals(
     )
 
 
-def _start(context: Context, sources: list[str] | None, after: str | None) -> PendingPosition:
+def _reviewer(context: Context) -> str:
+    """The caller's reviewer id, which ``assignedToMe`` looks for among declared reviewers."""
+    reviewer = context.caller.reviewer_id
+    if not reviewer:
+        raise bad_user_input(
+            f"assignedToMe: client '{context.caller.name}' has no reviewer_id, so no approval "
+            "is assigned to it (auth.clients reviewer_id, or auth.anonymous_reviewer_id)"
+        )
+    return reviewer
+
+
+def _start(
+    context: Context, sources: list[str] | None, after: str | None, kind: str
+) -> PendingPosition:
     """Where this page starts: the beginning, or the position ``after`` holds (same sources)."""
     adapters = context.runtime.adapters
     visible = context.visible_sources()
@@ -117,7 +141,6 @@ def _start(context: Context, sources: list[str] | None, after: str | None) -> Pe
         raise bad_user_input(str(exc)) from None
     if after is None:
         return PendingPosition(capable)
-    kind = context.cursor_kind(CURSOR_KIND)
     position = decode_position(context, kind, after, PendingPosition.load)
     if position.sources != capable:
         raise bad_user_input("after: the cursor belongs to another set of sources")

@@ -51,7 +51,9 @@ class Query:
 
     @strawberry.field(
         description="Approvals waiting for a human now, across the sources that have approvals "
-        "(optionally only `sources`), newest first per source, paged with `after`."
+        "(optionally only `sources`), newest first per source, paged with `after`. "
+        "`assignedToMe`: only those whose declared reviewers include the caller's reviewer id "
+        "and which they have not voted on yet (the inbox)."
     )
     async def pending_approvals(
         self,
@@ -59,8 +61,9 @@ class Query:
         sources: list[str] | None = None,
         first: int = 20,
         after: str | None = None,
+        assigned_to_me: bool = False,
     ) -> ApprovalConnection:
-        return await pending_approvals(info, sources, first, after)
+        return await pending_approvals(info, sources, first, after, assigned_to_me)
 
     @strawberry.field(
         description="Executions across every source that can list them, newest first by start "

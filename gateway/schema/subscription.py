@@ -4,7 +4,7 @@ Served over WebSocket (graphql-transport-ws) and over HTTP streams (GraphQL over
 multipart subscriptions for Apollo Client); docs/live.md. Each event releases the context's
 loaders first, so a long subscription never serves an execution its connection loaded earlier.
 
-``executionChanges`` and ``approvalRequested`` are resumable: each event's position travels in
+``executionChanges``, ``approvalRequested`` and ``approvalResolved`` are resumable: each event's position travels in
 the result's ``extensions.position`` (``StreamPositions``; over SSE also as the event's ``id``),
 and ``after:`` a position (or an SSE ``Last-Event-ID`` header) replays what followed it first.
 """
@@ -26,6 +26,7 @@ from strawberry.types import ExecutionResult, Info, StreamExecutionResult
 
 from adapters.base import Capability
 from adapters.errors import ExecutionNotFound
+from adapters.model import Approval as ApprovalModel
 from adapters.model import Execution as ExecutionModel
 from adapters.resilience import request_deadline
 from gateway.core.errors import GatewayError, bad_user_input
@@ -141,19 +142,53 @@ class Subscription:
     ) -> AsyncGenerator[Approval, None]:
         hub, client = _hub(info)
         resume = _resume(info, after)
-        runtime = info.context.runtime
-        wanted = frozenset(
-            name
-            for name in _sources(info, sources)
-            if Capability.APPROVE in runtime.adapters[name].capabilities
-        )
+        wanted = _approval_sources(info, sources)
         found = hub.approvals_requested(client, wanted, _dropper(info), after=resume)
-        visible = _visible(info)
-        async for position, source, execution, approval in _events(info, found):
-            if not visible(source, execution):
-                continue
-            _mark(position)
-            yield Approval.from_model(Execution.from_model(source, execution), approval)
+        async for approval in _approvals(info, found):
+            yield approval
+
+    @strawberry.subscription(
+        description="Each approval that stops waiting from now on (decided here, upstream or "
+        "on another replica, or its run ended), on `sources` or every source with approvals: "
+        "what an open inbox drops. Fed by webhooks, polls and the gateway's own decisions."
+    )
+    async def approval_resolved(
+        self,
+        info: Info[Context, None],
+        sources: list[str] | None = None,
+        after: Annotated[str | None, strawberry.argument(description=_AFTER)] = None,
+    ) -> AsyncGenerator[Approval, None]:
+        hub, client = _hub(info)
+        resume = _resume(info, after)
+        found = hub.approvals_resolved(
+            client, _approval_sources(info, sources), _dropper(info), after=resume
+        )
+        async for approval in _approvals(info, found):
+            yield approval
+
+
+async def _approvals(
+    info: Info[Context, None],
+    found: AsyncIterator[tuple[str | None, str, ExecutionModel, ApprovalModel]],
+) -> AsyncIterator[Approval]:
+    """The hub's approvals as GraphQL objects, each position marked, those out of the caller's
+    scope left out."""
+    visible = _visible(info)
+    async for position, source, execution, approval in _events(info, found):
+        if not visible(source, execution):
+            continue
+        _mark(position)
+        yield Approval.from_model(Execution.from_model(source, execution), approval)
+
+
+def _approval_sources(info: Info[Context, None], given: list[str] | None) -> frozenset[str]:
+    """The named (or visible) sources that have approvals."""
+    runtime = info.context.runtime
+    return frozenset(
+        name
+        for name in _sources(info, given)
+        if Capability.APPROVE in runtime.adapters[name].capabilities
+    )
 
 
 _CLOSING: set[asyncio.Task[None]] = set()

@@ -18,7 +18,7 @@ from strawberry.types import Info
 from adapters import model
 from adapters.base import Capability as ModelCapability
 from adapters.base import RunAction as ModelRunAction
-from gateway.core import ids
+from gateway.core import decision_rules, ids
 from gateway.core.merge import status_needs_steps
 from gateway.core.runtime import Runtime
 from gateway.schema.computed import Computed
@@ -35,6 +35,8 @@ __all__ = [
     "ApprovalStatus",
     "Capability",
     "Cost",
+    "DecisionDenial",
+    "DecisionPermission",
     "Error",
     "Execution",
     "ExecutionStatus",
@@ -69,6 +71,27 @@ strawberry.enum(ApprovalStatus)
 strawberry.enum(SourceKind, description="The upstream API style of a source.")
 strawberry.enum(Capability, description="What a source can do.")
 strawberry.enum(RunAction, description="Run control a source offers (startExecution, ...).")
+DecisionDenial = decision_rules.Denial
+strawberry.enum(
+    DecisionDenial,
+    name="DecisionDenial",
+    description="Why the caller may not decide an approval; the decision mutations refuse for "
+    'the same reason (docs/approvals.md, "The inbox").',
+)
+
+
+@strawberry.type(
+    description="Whether the caller may decide this approval now, by the rules approve, reject "
+    "and decideMany apply: allowed here means the mutation sends the decision upstream."
+)
+class DecisionPermission:
+    allowed: bool
+    reason: DecisionDenial | None = strawberry.field(description="Null when allowed.")
+    message: str | None = strawberry.field(description="The reason in words; null when allowed.")
+
+    @classmethod
+    def from_model(cls, permission: decision_rules.Permission) -> DecisionPermission:
+        return cls(allowed=permission.allowed, reason=permission.denial, message=permission.message)
 
 
 @strawberry.enum(description="A source's recent health, from the outcome of its last calls.")
@@ -252,6 +275,19 @@ class Approval(Node):
     @strawberry.field
     def execution(self) -> Execution:
         return self._execution
+
+    @strawberry.field(
+        description="Whether the caller may decide it now, and why not: the same rules the "
+        "decision mutations apply (role, scope, still waiting, declared reviewer, own vote, "
+        "four-eyes)."
+    )
+    async def viewer_can_decide(self, info: Info[Context, None]) -> DecisionPermission:
+        context = info.context
+        execution = self._execution
+        permission = await decision_rules.permission(
+            context.runtime, context.caller, execution.source_name, execution._model, self._model
+        )
+        return DecisionPermission.from_model(permission)
 
     @strawberry.field(description="The step that waits (or waited) for this decision, if any.")
     def step(self) -> Step | None:

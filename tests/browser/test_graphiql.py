@@ -316,7 +316,12 @@ async def test_a_subscription_in_the_page_shows_the_execution_move_after_an_appr
 
     from sandbox import rotavision
 
-    approver = {"name": "ops", "key_env": "OPS_KEY", "roles": ["viewer", "approver"]}
+    approver = {
+        "name": "ops",
+        "key_env": "OPS_KEY",
+        "roles": ["viewer", "approver"],
+        "reviewer_id": "ops@example.com",  # a declared reviewer: only they may decide
+    }
     auth = {"mode": "api_key", "clients": [API_KEY_AUTH["clients"][0], approver]}
     env = {KEY_ENV: KEY, "OPS_KEY": "ops-key-0123456789abcdef"}
     execution = f"rv:{rotavision.DEMO_WAITING_ID}"

@@ -16,6 +16,7 @@ from adapters.base import Decision
 from adapters.model import ApprovalStatus, ExecutionStatus
 from gateway.core import deciding, ids
 from gateway.core.caller import Caller
+from gateway.core.decision_rules import Denial
 from gateway.core.loaders import Loaders
 from gateway.core.runtime import Runtime
 from sandbox import nesting, rotavision, velt
@@ -187,20 +188,22 @@ async def test_identical_late_velt_decisions_through_two_replicas_are_already_re
     assert outcomes.count("already_recorded") == 40
 
 
-async def test_a_reviewer_the_upstream_does_not_know_is_forbidden_by_the_upstream(
+async def test_a_reviewer_the_approval_does_not_declare_is_forbidden_without_a_call(
     use_case: Deciding, sandbox: Sandbox
 ) -> None:
+    """The gateway's own rule (gateway/core/decision_rules.py); the upstream's refusal of a
+    reviewer it does not know is tests/gateway/core/test_decision_rules.py's."""
     approval_id = await use_case.pending_id("velt", velt.DEMO_WAITING_ID)
     stranger = Caller("x", frozenset({"approver"}), "stranger@example.com")
     result = await use_case.decide(approval_id, caller=stranger)
     assert isinstance(result, deciding.Forbidden)
     assert result.source == "velt"
-    assert result.upstream is not None
+    assert result.denial is Denial.NOT_A_REVIEWER
     assert "stranger@example.com" in result.message
     (record,) = use_case.records()
     assert (record["outcome"], record["source"]) == ("forbidden", "velt")
-    assert record["upstream_code"] == result.upstream.upstream_code
-    assert sandbox.stats.calls[VELT_DECIDE] == 1
+    assert record["denial"] == "NOT_A_REVIEWER"
+    assert sandbox.stats.calls[VELT_DECIDE] == 0
 
 
 async def test_an_upstream_failure_is_typed_and_leaves_the_approval_pending(
@@ -228,7 +231,7 @@ async def test_an_upstream_failure_is_typed_and_leaves_the_approval_pending(
             Caller("ui", frozenset({"viewer"})),
             ids.approval_id("rv", rotavision.DEMO_WAITING_ID, ""),
             None,
-            deciding.Forbidden("client 'ui' lacks the approver role"),
+            deciding.Forbidden("client 'ui' lacks the approver role", denial=Denial.LACKS_ROLE),
             id="no-approver-role",
         ),
         pytest.param(

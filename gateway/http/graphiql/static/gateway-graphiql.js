@@ -166,6 +166,34 @@
     "}",
     "",
   ].join("\n");
+  var INBOX_QUERY = [
+    "# The approvals inbox: what waits on you (your client's reviewer_id), whether you may",
+    "# decide it, and rows that drop out when anyone decides.",
+    "query MyInbox {",
+    "  pendingApprovals(assignedToMe: true, first: 20) {",
+    "    edges { node { id status message requestedAt",
+    "      execution { id source { name } }",
+    "      viewerCanDecide { allowed reason message } } }",
+    "    pageInfo { hasNextPage endCursor }",
+    "  }",
+    "}",
+    "",
+    "# Clear several at once (approver role): one result per item, in order.",
+    "mutation ClearSome {",
+    "  decideMany(decisions: [{approvalId: \"<id>\", decision: APPROVE, notes: \"ok\"}]) {",
+    "    __typename",
+    "    ... on DecisionSuccess { approval { id status } }",
+    "    ... on DecisionForbidden { reason message }",
+    "    ... on DecisionError { code message }",
+    "  }",
+    "}",
+    "",
+    "# Keep the inbox current: each approval that stops waiting, wherever it was decided.",
+    "subscription Resolved {",
+    "  approvalResolved { id status }",
+    "}",
+    "",
+  ].join("\n");
   var plugins = window.GraphiQLPluginExplorer ? [GraphiQLPluginExplorer.explorerPlugin()] : [];
   var root = ReactDOM.createRoot(container);
 
@@ -176,7 +204,11 @@
         fetcher: makeFetcher(),
         plugins: plugins,
         defaultQuery: DEFAULT_QUERY,
-        defaultTabs: [{ query: DEFAULT_QUERY }, { query: RUN_CONTROL_QUERY }],
+        defaultTabs: [
+          { query: DEFAULT_QUERY },
+          { query: RUN_CONTROL_QUERY },
+          { query: INBOX_QUERY },
+        ],
         storage: window.sessionStorage,
         shouldPersistHeaders: false,
         defaultEditorToolsVisibility: false,
