@@ -41,6 +41,7 @@ class SourceKind(enum.Enum):
     VELT = "velt"
     NESTING = "nesting"
     TRUTHLOCKS = "truthlocks"
+    LANGGRAPH = "langgraph"
 
 
 class ExecutionStatus(enum.Enum):

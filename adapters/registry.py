@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from adapters.langgraph import LangGraphAdapter
 from adapters.model import SourceKind
 from adapters.nesting import NestingAdapter
 from adapters.rotavision import RotavisionAdapter
@@ -20,6 +21,7 @@ ADAPTERS: dict[SourceKind, type[SourceAdapter]] = {
     SourceKind.NESTING: NestingAdapter,
     SourceKind.TRUTHLOCKS: TruthlocksAdapter,
     SourceKind.VELT: VeltAdapter,
+    SourceKind.LANGGRAPH: LangGraphAdapter,
 }
 
 

@@ -119,6 +119,7 @@ class Runtime:
                 options={
                     "step_kinds_from_workflow": source.step_kinds_from_workflow,
                     **({"list_order": source.list_order} if source.list_order else {}),
+                    **({"resume_format": source.resume_format} if source.resume_format else {}),
                 },
                 observers=(self.stats[source.name].record_call,),
             )

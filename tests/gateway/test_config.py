@@ -59,6 +59,12 @@ timeout_s = 2.5
 max_concurrency = 8
 retries = 1
 cache_ttl_s = 0
+
+[[sources]]
+name = "lg"
+kind = "langgraph"
+base_url = "http://127.0.0.1:2024"
+resume_format = "object"
 """
 
 ENV = {
@@ -79,8 +85,9 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_the_design_example_loads_with_secrets_from_the_environment(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, DESIGN_EXAMPLE), ENV)
-    assert [s.name for s in config.sources] == ["rv", "velt", "zaia", "tl"]
+    assert [s.name for s in config.sources] == ["rv", "velt", "zaia", "tl", "lg"]
     assert [s.kind for s in config.sources] == list(SourceKind)
+    assert [s.resume_format for s in config.sources] == [None, None, None, None, "object"]
     velt = config.source("velt")
     assert velt is not None
     assert velt.credentials.api_key == "velt-key"
