@@ -173,6 +173,10 @@ class SourceAdapter(ABC):
 
     kind: ClassVar[SourceKind]
     capabilities: ClassVar[frozenset[Capability]]
+    waiting_status: ClassVar[ExecutionStatus | None] = None
+    """How this kind's list finds runs waiting for a human: the status to ask its list for
+    (``WAITING_FOR_APPROVAL`` where the upstream has that state), or None where waiting runs
+    read as running upstream and each running one must be read in full (Velt, Truthlocks)."""
     actions: ClassVar[frozenset[RunAction]] = frozenset()
     """The run control its upstream documents; read by the gateway before any call."""
     start_deduplicates: ClassVar[bool] = False

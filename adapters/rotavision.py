@@ -385,6 +385,7 @@ class RotavisionAdapter(SourceAdapter):
 
     kind = SourceKind.ROTAVISION
     capabilities = frozenset({Capability.GET, Capability.LIST, Capability.APPROVE})
+    waiting_status = ExecutionStatus.WAITING_FOR_APPROVAL
     actions = frozenset({RunAction.START, RunAction.CANCEL, RunAction.RERUN})
     start_deduplicates = True
     """Every POST takes an ``Idempotency-Key``, replayed for 24 h (the API overview)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import logging
 import time
 from collections import Counter, deque
@@ -25,11 +26,13 @@ import httpx
 import orjson
 from standardwebhooks import Webhook
 
+from adapters.registry import adapter_class
+from gateway.core.scope import ClientScope
 from gateway.live.notify_events import Change, Event, events_of, slack_text, standard_body
 from gateway.state.base import StateUnavailable
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Sequence
+    from collections.abc import Awaitable, Callable, Mapping, Sequence
 
     from adapters.model import Execution
     from gateway.config import GatewayConfig, NotificationTarget
@@ -78,7 +81,10 @@ def notifier_for(config: GatewayConfig, state: SharedState) -> Notifier | None:
     as a webhook's id is remembered (``live.dedupe_ttl_s``)."""
     if not config.notifications:
         return None
-    return Notifier(config.notifications, state, claim_ttl_s=config.live.dedupe_ttl_s)
+    partitions = {s.name: adapter_class(s.kind).partition for s in config.sources}
+    return Notifier(
+        config.notifications, state, claim_ttl_s=config.live.dedupe_ttl_s, partitions=partitions
+    )
 
 
 class NotifyStats:
@@ -103,8 +109,11 @@ class Notifier:
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         wall_clock: Callable[[], float] = time.time,
+        partitions: Mapping[str, Callable[[Execution], str | None]] | None = None,
     ) -> None:
+        """``partitions``: each source's partition reader, for targets with a scope."""
         self.targets = tuple(targets)
+        self._partitions = partitions or {}
         self.stats = NotifyStats()
         self.kept: deque[Undeliverable] = deque(maxlen=KEPT)
         self._state = state
@@ -169,7 +178,7 @@ class Notifier:
             try:
                 for event in await events_of(change, self._state, self._claim_ttl_s):
                     for target in self.targets:
-                        if _wants(target, event):
+                        if _wants(target, event, self._partitions):
                             await self._claim_and_queue(target, event)
             except Exception:  # one bad change must not stop the others being told
                 log.exception("reading a change for notifications failed")
@@ -294,10 +303,31 @@ class Notifier:
         await self._client.aclose()
 
 
-def _wants(target: NotificationTarget, event: Event) -> bool:
-    return event.type in target.events and (
-        target.sources is None or event.source in target.sources
-    )
+def _wants(
+    target: NotificationTarget,
+    event: Event,
+    partitions: Mapping[str, Callable[[Execution], str | None]],
+) -> bool:
+    if event.type not in target.events:
+        return False
+    if target.sources is not None and event.source not in target.sources:
+        return False
+    scope = _scope_of(target)
+    if scope is None:
+        return True
+    return scope.allows(event.source, event.execution, partitions.get(event.source, _none))
+
+
+@functools.lru_cache(maxsize=64)
+def _scope_of(target: NotificationTarget) -> ClientScope | None:
+    """The target's scope, built once (a target is frozen and hashable)."""
+    if target.scope is None:
+        return None
+    return ClientScope.of({name: "*" if p is None else p for name, p in target.scope})
+
+
+def _none(execution: Execution) -> str | None:
+    return None
 
 
 def _body(target: NotificationTarget, event: Event) -> bytes:

@@ -18,8 +18,7 @@ from websockets.exceptions import ConnectionClosed
 
 from gateway.demo import demo_raw_config
 from tests.live.support import TransportWS, running_id
-from tests.processes import free_port, gateway_process
-from tests.replicas.test_processes import toml
+from tests.processes import free_port, gateway_process, sources_toml
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -38,8 +37,7 @@ def write_config(folder: Path, sandbox_url: str, port: int) -> tuple[Path, dict[
     raw, env = demo_raw_config(sandbox_url, port=port)
     lines = ["[server]", 'host = "127.0.0.1"', f"port = {port}", "", "[auth]", 'mode = "none"']
     lines += ["", "[logging]", 'format = "json"']
-    for source in raw["sources"]:
-        lines += ["", "[[sources]]"] + [f"{k} = {toml(v)}" for k, v in source.items()]
+    lines += sources_toml(raw["sources"])
     config = folder / "gateway.toml"
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return config, {**os.environ, **env}

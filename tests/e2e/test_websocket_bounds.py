@@ -152,7 +152,7 @@ async def test_a_refused_operation_is_an_error_message_not_a_bare_complete(
     """The issue's three: an oversized document, too many tokens, a query that is no string."""
     caplog.set_level(logging.WARNING)
     async with live_gateway(sandbox, sandbox_url) as live, TransportWS.open(live.ws_url) as client:
-        documents: list[object] = ["{ __typename }" + " " * 30_000, "{ " + "a { " * 2_500, 5]
+        documents: list[object] = ["{ __typename }" + " " * 30_000, "{ " + "a " * 2_500 + "}", 5]
         for n, query in enumerate(documents):
             await client.send({"id": str(n), "type": "subscribe", "payload": {"query": query}})
             message = await client.receive()

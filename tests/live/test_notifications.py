@@ -357,3 +357,29 @@ def test_an_environment_override_cannot_name_the_notifications() -> None:
     raw, env = demo_raw_config("http://127.0.0.1:1")
     with pytest.raises(ConfigError, match="GATEWAY__NOTIFICATIONS__URL: not an override"):
         parse_config(raw, {**env, "GATEWAY__NOTIFICATIONS__URL": "http://x"})
+
+
+async def test_a_scoped_target_hears_only_its_partitions(
+    sandbox: Sandbox, sandbox_url: str
+) -> None:
+    """A target with a scope (docs/scope.md) is told only what a client with it would see."""
+    native = running_id(sandbox, "rotavision")
+    workflow = sandbox.rotavision.executions[native]["workflow_id"]
+    async with (
+        receiving() as mine,
+        receiving() as others,
+        notifying_gateway(
+            sandbox,
+            sandbox_url,
+            [
+                target(mine, "mine", scope={"rv": [workflow]}),
+                target(others, "others", scope={"rv": ["wf_nobody_runs"]}),
+            ],
+        ) as live,
+    ):
+        assert Progress(sandbox).finish("rotavision", native)
+        answer = await send_webhook(live, WebhookEvent("rotavision", native, "workflow.completed"))
+        assert answer.json() == {"outcome": "accepted"}
+        await eventually(lambda: len(mine.deliveries) == 1, what="execution.completed")
+        await eventually(lambda: notifier(live).queued["others"] == 0, what="idle")
+        assert others.deliveries == []
