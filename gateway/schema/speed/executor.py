@@ -19,6 +19,7 @@ from __future__ import annotations
 import weakref
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
+from cachetools import LRUCache
 from graphql import GraphQLNonNull, GraphQLObjectType, GraphQLResolveInfoHelpers
 from graphql.pyutils import Undefined
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -26,10 +27,20 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from gateway.schema.computed import Computed
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
-    from graphql import GraphQLList, GraphQLOutputType, GraphQLResolveInfo
-    from graphql.execution.collect_fields import FieldDetailsList
+    from graphql import (
+        FieldNode,
+        GraphQLList,
+        GraphQLOutputType,
+        GraphQLResolveInfo,
+        OperationDefinitionNode,
+    )
+    from graphql.execution.collect_fields import (
+        CollectedFields,
+        FieldDetailsList,
+        FragmentDetails,
+    )
     from graphql.pyutils import AwaitableOrValue, Path, UndefinedType
 
 __all__ = ["PLAIN_LEAVES", "FastExecutionContext", "PlainLeaf"]
@@ -56,6 +67,30 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self._answer_leaves = middleware is None or not middleware.middlewares
         self.async_helpers = _helpers_without_a_cycle(self)
         self._leaf_plans: dict[tuple[GraphQLObjectType, int], tuple[Any, LeafPlan | None]] = {}
+        self._shares_subfields = _without_conditions(self.operation, self.fragments)
+
+    def collect_subfields(
+        self, return_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> CollectedFields:
+        """graphql-core's, kept across requests for a document without ``@skip``, ``@include``
+        or ``@defer``: the sub-selections of its fields then depend on nothing but the document,
+        and a cached document's nodes are the same objects on every request. graphql-core keeps
+        them for one execution only, so twenty aliased fields collected their selections anew
+        on every request (docs/performance.md, "Wave 3")."""
+        if not self._shares_subfields or any(
+            details.defer_usage is not None or details.fragment_variable_values is not None
+            for details in field_details_list
+        ):
+            return super().collect_subfields(return_type, field_details_list)
+        nodes = tuple(details.node for details in field_details_list)
+        key = (return_type, *map(id, nodes))
+        kept = _SHARED_SUBFIELDS.get(key)
+        if kept is not None and all(a is b for a, b in zip(kept[0], nodes, strict=True)):
+            return kept[1]
+        collected = super().collect_subfields(return_type, field_details_list)
+        # The nodes are kept with the answer, so their ids cannot be reused while it is kept.
+        _SHARED_SUBFIELDS[key] = (nodes, collected)
+        return collected
 
     def complete_object_value(
         self,
@@ -157,6 +192,39 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )
+
+
+_SHARED_SUBFIELDS: LRUCache[tuple[Any, ...], tuple[tuple[FieldNode, ...], CollectedFields]] = (
+    LRUCache(maxsize=4096)
+)
+"""Collected sub-selections by return type and field nodes, across requests (bounded)."""
+_CONDITIONS = frozenset({"skip", "include", "defer", "stream"})
+_WITHOUT_CONDITIONS: LRUCache[int, tuple[OperationDefinitionNode, bool]] = LRUCache(maxsize=1024)
+
+
+def _without_conditions(
+    operation: OperationDefinitionNode, fragments: Mapping[str, FragmentDetails]
+) -> bool:
+    """Whether no selection of the operation (its fragments included) carries a directive that
+    makes what is selected depend on the variables or the delivery; kept per operation node."""
+    kept = _WITHOUT_CONDITIONS.get(id(operation))
+    if kept is not None and kept[0] is operation:
+        return kept[1]
+    selection_sets = [
+        operation.selection_set,
+        *(f.definition.selection_set for f in fragments.values()),
+    ]
+    plain = True
+    while selection_sets and plain:
+        for selection in selection_sets.pop().selections:
+            if any(d.name.value in _CONDITIONS for d in selection.directives or ()):
+                plain = False
+                break
+            inner = getattr(selection, "selection_set", None)
+            if inner is not None:
+                selection_sets.append(inner)
+    _WITHOUT_CONDITIONS[id(operation)] = (operation, plain)
+    return plain
 
 
 def _answer(plan: LeafPlan, source: Any) -> dict[str, Any] | None:
