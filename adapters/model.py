@@ -156,6 +156,9 @@ class Approval:
     approve_count: int | None = None
     reject_count: int | None = None
     required_count: int | None = None
+    due_at: datetime | None = None
+    """When a decision is due, where the upstream states a deadline (Velt: the human node's
+    ``slaMs`` from the step's start); None where it states none."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,13 +19,22 @@ Docs: ``shared/upstreams/velt.txt`` and notes §2. Quirks we bend to:
   ``mandatoryApproveCount``): a reviewer's decision is filled only where they pin it down; a
   reviewer Velt says has voted (``idempotent``) approved unless ``rejectedBy`` names them, since
   any rejection settles the step;
-- times are epoch milliseconds; list items carry no steps (``steps: []``), so a page is incomplete.
+- times are epoch milliseconds; list items carry no steps (``steps: []``), so a page is incomplete;
+- a deadline (``slaMs``) lives only on the definition's node, not on the run or its steps, and
+  ``definitions/get`` serves only the current version (old versions are not readable): a run
+  pinned to an older version gets no ``due_at``. A ``breached`` human step missed its deadline:
+  terminal, nobody approved, so its Approval reads REJECTED with nobody as the decider.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
+
+from cachetools import TTLCache
 
 from adapters._parse import (
     as_bool,
@@ -85,20 +94,28 @@ if TYPE_CHECKING:
 
     import httpx
 
+    from adapters.engine import SourceHTTP
+
 __all__ = [
     "CANCEL_PATH",
     "DECIDE_PATH",
+    "DEFINITION_PATH",
+    "DEFINITION_TTL_S",
     "DISPATCH_PATH",
     "EVENTS_PATH",
     "GET_PATH",
     "LIST_PATH",
     "MAX_EVENTS_PAGE",
     "MAX_PAGE_SIZE",
+    "MAX_SLA_MS",
+    "DefinitionSLAs",
     "VeltAdapter",
+    "parse_definition",
     "parse_dispatch_reply",
     "parse_event_page",
     "parse_execution",
     "parse_execution_page",
+    "with_deadlines",
 ]
 
 GET_PATH = "/v2/workflow/executions/get"
@@ -107,6 +124,13 @@ DECIDE_PATH = "/v2/workflow/steps/recordReviewerDecision"
 EVENTS_PATH = "/v2/workflow/executions/getEvents"
 DISPATCH_PATH = "/v2/workflow/executions/dispatch"
 CANCEL_PATH = "/v2/workflow/executions/cancel"
+DEFINITION_PATH = "/v2/workflow/definitions/get"
+DEFINITION_TTL_S = 600.0
+"""How long a read definition is kept: an update shows up within this, or at once for a run
+pinned to a newer version than the one kept."""
+DEFINITION_ENTRIES = 1_000
+MAX_SLA_MS = 7 * 24 * 3600 * 1000
+"""The documented bound of a node's ``slaMs`` (7 days); a value outside 1..this is ignored."""
 MAX_CANCEL_REASON = 500
 """The documented bound of a cancel's ``reason``."""
 MAX_EVENTS_PAGE = 500
@@ -242,6 +266,86 @@ def parse_execution_page(payload: Any) -> ExecutionPage:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class DefinitionSLAs:
+    """What a ``definitions/get`` reply says about deadlines: the version it is, and each human
+    node's ``slaMs`` (nodes without one are absent)."""
+
+    version: int | None
+    human_sla_ms: Mapping[str, int]
+
+
+def parse_definition(payload: Any) -> DefinitionSLAs:
+    """A ``definitions/get`` reply (``{"result": DefinitionView}``) → its version and human SLAs.
+
+    ``slaMs`` sits on the node beside ``nodeId``/``type``/``config``; only ``human`` nodes make
+    approval deadlines. A value that is not an integer in 1..``MAX_SLA_MS`` is ignored.
+    """
+    data = _unwrap(payload, "definition")
+    nodes = data.get("nodes")
+    if not isinstance(nodes, list):
+        raise PayloadError("missing required field 'nodes'")
+    slas: dict[str, int] = {}
+    for node in nodes:
+        item = as_dict(node) or {}
+        node_id = as_str(item.get("nodeId"))
+        sla = item.get("slaMs")
+        if (
+            node_id
+            and normalize_word(item.get("type")) == "human"
+            and isinstance(sla, int)
+            and not isinstance(sla, bool)
+            and 0 < sla <= MAX_SLA_MS
+        ):
+            slas[node_id] = sla
+    version = data.get("version")
+    return DefinitionSLAs(
+        version=version if isinstance(version, int) and not isinstance(version, bool) else None,
+        human_sla_ms=slas,
+    )
+
+
+def with_deadlines(execution: Execution, human_sla_ms: Mapping[str, int]) -> Execution:
+    """Each approval whose human node states an SLA is due at its step's start plus it."""
+    if not human_sla_ms or not execution.approvals:
+        return execution
+    steps = {s.native_id: s for s in execution.steps}
+    approvals = []
+    for approval in execution.approvals:
+        step = steps.get(approval.step_native_id or approval.key)
+        sla = human_sla_ms.get(step.name or "") if step is not None else None
+        if step is not None and step.started_at is not None and sla is not None:
+            approval = dataclasses.replace(
+                approval, due_at=step.started_at + timedelta(milliseconds=sla)
+            )
+        approvals.append(approval)
+    return dataclasses.replace(execution, approvals=tuple(approvals))
+
+
+def _pinned_version(execution: Execution) -> tuple[str, int] | None:
+    """The run's ``(definitionId, definitionVersion)``, when it shows both."""
+    workflow = execution.workflow
+    version = as_int(workflow.version) if workflow is not None else None
+    if workflow is None or not workflow.id or version is None:
+        return None
+    return workflow.id, version
+
+
+_UNSET: Any = object()
+"""A cache miss, told apart from a kept None (a definition that could not be read)."""
+
+_UNREADABLE = (
+    ExecutionNotFound,
+    UpstreamAuthFailed,
+    UpstreamForbidden,
+    UpstreamRejected,
+    UpstreamBadResponse,
+)
+"""Failures of ``definitions/get`` that asking again soon would repeat (gone or tombstoned, not
+ours to read, a reply we cannot read): kept for the TTL. Others (timeouts, 5xx, rate limits, the
+operation's call budget) are not kept: the next read of a run asks again."""
+
+
 def _parse_step(index: int, data: dict[str, Any]) -> Step:
     node_type = as_str(data.get("nodeType"))
     kind = _NODE_KIND.get(normalize_word(node_type) or "", StepKind.UNKNOWN)
@@ -300,8 +404,10 @@ def _approval(step: Step) -> Approval | None:
 
     A step the aggregator settled is decided even while it still reads ``waiting`` (Velt resumes
     the run asynchronously: ``resumeScheduled``). A completed step without a rejection marker is
-    APPROVED. Human steps that never waited or ended without a decision (pending, running,
-    skipped, cancelled, breached, failed) have none: nothing waits on them and nobody decided.
+    APPROVED. A ``breached`` step missed its deadline: terminal and not approved, it reads
+    REJECTED with no decider (its step says TIMED_OUT). Human steps that never waited or ended
+    without a decision (pending, running, skipped, cancelled, failed) have none: nothing waits on
+    them and nobody decided.
     """
     if step.kind is not StepKind.HUMAN_APPROVAL:
         return None
@@ -311,13 +417,17 @@ def _approval(step: Step) -> Approval | None:
         status = settled or ApprovalStatus.PENDING
     elif step.status is StepStatus.COMPLETED:
         status = settled or ApprovalStatus.APPROVED
+    elif step.status is StepStatus.TIMED_OUT:
+        status = ApprovalStatus.REJECTED
     else:
         return None
     reviewers = _reviewers(output, status)
 
     decided_by: str | None = None
     decided_at: datetime | None = None
-    if status is ApprovalStatus.REJECTED:
+    if step.status is StepStatus.TIMED_OUT:
+        pass  # the clock settled it: nobody decided
+    elif status is ApprovalStatus.REJECTED:
         decided_by = as_str(output.get("rejectedBy")) or _sole_voter(reviewers, status)
     elif status is ApprovalStatus.APPROVED:
         decided_by = _sole_voter(reviewers, status)
@@ -504,6 +614,64 @@ class VeltAdapter(SourceAdapter):
     actions = frozenset({RunAction.START, RunAction.CANCEL})
     start_deduplicates = True
 
+    def __init__(
+        self, name: str, http: SourceHTTP, options: Mapping[str, object] | None = None
+    ) -> None:
+        super().__init__(name, http, options)
+        self._deadlines = bool(self.options.get("deadlines_from_definition"))
+        """With the option ``deadlines_from_definition``, approvals get ``due_at`` from their
+        human node's ``slaMs``."""
+        self._definitions: TTLCache[str, DefinitionSLAs | None] = TTLCache(
+            maxsize=DEFINITION_ENTRIES, ttl=DEFINITION_TTL_S
+        )
+        """definitionId → its current version's SLAs as last read; None: not readable."""
+        self._definition_reads: dict[str, asyncio.Task[DefinitionSLAs | None]] = {}
+
+    async def _with_deadlines(self, execution: Execution) -> Execution:
+        """Give the run's approvals their ``due_at`` from its definition, read once per
+        definition (and again only when a run is pinned to a newer version than the one kept).
+
+        ``definitions/get`` takes no version and serves the current one: a run pinned to another
+        version gets no deadline rather than a wrong one. A failed read degrades to none.
+        """
+        pinned = _pinned_version(execution) if self._deadlines else None
+        if pinned is None or not any(a.step_native_id for a in execution.approvals):
+            return execution
+        definition_id, version = pinned
+        known = self._definitions.get(definition_id, _UNSET)
+        if known is _UNSET or (
+            isinstance(known, DefinitionSLAs)
+            and known.version is not None
+            and known.version < version
+        ):
+            known = await self._read_definition(definition_id)
+        if not isinstance(known, DefinitionSLAs) or known.version != version:
+            return execution
+        return with_deadlines(execution, known.human_sla_ms)
+
+    async def _read_definition(self, definition_id: str) -> DefinitionSLAs | None:
+        """One ``definitions/get`` per definition at a time: concurrent reads share it."""
+        task = self._definition_reads.get(definition_id)
+        if task is None:
+            task = asyncio.create_task(self._fetch_definition(definition_id))
+            self._definition_reads[definition_id] = task
+            task.add_done_callback(lambda _: self._definition_reads.pop(definition_id, None))
+        return await asyncio.shield(task)
+
+    async def _fetch_definition(self, definition_id: str) -> DefinitionSLAs | None:
+        try:
+            payload = await self._call(
+                DEFINITION_PATH, {"definitionId": definition_id}, None, idempotent=True
+            )
+            definition = self.parsed(parse_definition, payload, None)
+        except _UNREADABLE:
+            self._definitions[definition_id] = None
+            return None
+        except UpstreamError:
+            return None  # not kept: the next read of a run of this definition asks again
+        self._definitions[definition_id] = definition
+        return definition
+
     @staticmethod
     def auth_headers(credentials: Credentials) -> Mapping[str, str]:
         return {
@@ -541,7 +709,7 @@ class VeltAdapter(SourceAdapter):
 
     async def get_execution(self, native_id: str) -> Execution:
         payload = await self._call(GET_PATH, {"executionId": native_id}, native_id, idempotent=True)
-        return self.parsed(parse_execution, payload, native_id)
+        return await self._with_deadlines(self.parsed(parse_execution, payload, native_id))
 
     async def events_page(self, native_id: str, *, since_seq: int, page_size: int) -> EventPage:
         """One page of the execution's own event log (``executions/getEvents``), after ``since_seq``."""

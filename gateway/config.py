@@ -299,6 +299,9 @@ class SourceConfig:
     """Overrides the cache TTL for this source's executions, whatever their status (0 disables)."""
     step_kinds_from_workflow: bool = False
     """Rotavision only: read step kinds from the workflow definition (one cached call per workflow)."""
+    deadlines_from_definition: bool = False
+    """Velt only: approvals' ``dueAt`` from the definition's ``slaMs`` (one cached
+    ``definitions/get`` per definition, a call the gate's estimates do not count)."""
     webhook_secrets: tuple[str, ...] = field(default=(), repr=False)
     """The signing secrets webhooks of this source may use (current, then previous); none: no
     webhook route, and live updates poll (docs/live.md)."""
@@ -454,6 +457,7 @@ _SOURCE_KEYS = {
     "breaker_failures": int,
     "breaker_cooldown_s": float,
     "step_kinds_from_workflow": bool,
+    "deadlines_from_definition": bool,
     "resume_format": str,
     "proxy_url": str,
     "trust_env": bool,
@@ -899,6 +903,9 @@ def _parse_source(
     step_kinds = raw.get("step_kinds_from_workflow", False)
     if step_kinds and kind is not None and kind is not SourceKind.ROTAVISION:
         problems.add(f"{where}step_kinds_from_workflow: only 'rotavision' sources have it")
+    deadlines = raw.get("deadlines_from_definition", False)
+    if "deadlines_from_definition" in raw and kind is not None and kind is not SourceKind.VELT:
+        problems.add(f"{where}deadlines_from_definition: only 'velt' sources have it")
     list_order = raw.get("list_order", "auto" if kind is SourceKind.NESTING else None)
     if "list_order" in raw and kind is not SourceKind.NESTING:
         problems.add(f"{where}list_order: only 'nesting' sources have it")
@@ -919,6 +926,7 @@ def _parse_source(
         http=HTTPSettings(**engine, transport=transport),
         cache_ttl_s=cache_ttl_s,
         step_kinds_from_workflow=step_kinds,
+        deadlines_from_definition=deadlines,
         list_order=list_order,
         resume_format=resume_format,
         **_live_source(where, kind, raw, env, problems),
@@ -1034,8 +1042,9 @@ def _parse_notification(
     for event in events:
         if event == "approval.overdue":
             problems.add(
-                f"{where}events: 'approval.overdue' is not available yet: approvals carry no "
-                'deadline in the gateway\'s model (docs/live.md, "Notifications")'
+                f"{where}events: 'approval.overdue' is not available yet: a deadline passes "
+                "without a change for the gateway to publish; query Approval.overdue instead "
+                '(docs/live.md, "Notifications")'
             )
         elif event not in NOTIFICATION_EVENTS:
             close = difflib.get_close_matches(str(event), NOTIFICATION_EVENTS, n=1)

@@ -26,6 +26,13 @@ resumeScheduled, rejectionReason?}``). Where the documents are silent the sandbo
   waiting for ``DEMO_REVIEWERS`` (both mandatory); a repeated ``idempotencyKey`` answers the first
   run with ``deduplicated: true``; ``executions/cancel`` ends a live run ``cancelled`` (its open
   steps too) and is a no-op on a finished one, answering ``cancelled: false`` there;
+- ``definitions/get`` serves the seeded definitions (``DEFINITIONS``) at their current version
+  only (old versions are not readable, as documented): nodes with ``nodeId``, ``type``,
+  ``config`` and, on some human nodes, ``slaMs``; ``edges`` are served empty (their field names
+  are not documented in our copy) and ``groups`` name the parallel review. A seeded run is pinned
+  to a random version up to the current one; a dispatched run pins the current one (1 for a
+  definition the sandbox does not know, whose ``definitions/get`` is NOT_FOUND);
+- a ``breached`` human step ends exactly ``slaMs`` after it started;
 - HTTP statuses follow the Firebase callable convention: 400 INVALID_ARGUMENT and
   FAILED_PRECONDITION, 403 PERMISSION_DENIED, 404 NOT_FOUND.
 """
@@ -48,6 +55,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
 
 __all__ = [
+    "DEFINITIONS",
     "DEMO_REVIEWERS",
     "DEMO_WAITING_ID",
     "DOC_EXAMPLE_ID",
@@ -303,6 +311,119 @@ class _Run:
 
 _PAIR = [("lead@example.com", True), ("ops@example.com", True)]
 
+_CURRENT_VERSION = 4
+"""Every seeded definition's current version: seeded runs are pinned to 1..4."""
+_DEFINED_MS = _BASE_MS - 30 * 24 * 3600 * 1000
+
+
+def _node(node_id: str, node_type: str, config: JSON, sla_ms: int | None = None) -> JSON:
+    node: JSON = {"nodeId": node_id, "type": node_type, "config": config}
+    if sla_ms is not None:
+        node["slaMs"] = sla_ms
+    return node
+
+
+def _agent_node(node_id: str) -> JSON:
+    return _node(node_id, "agent", {"agentId": f"{node_id.removeprefix('agent-')}-agent-v1"})
+
+
+def _human_node(node_id: str, reviewers: list[tuple[str, bool]], sla_ms: int | None) -> JSON:
+    config = {
+        "reviewers": [{"userId": user, "mandatory": required} for user, required in reviewers]
+    }
+    return _node(node_id, "human", config, sla_ms)
+
+
+def _notify_node(node_id: str) -> JSON:
+    return _node(node_id, "notification", {"channel": "email"})
+
+
+def _definition(definition_id: str, name: str, nodes: list[JSON], groups: list[JSON]) -> JSON:
+    """A DefinitionView as ``definitions/get`` documents it."""
+    return {
+        "definitionId": definition_id,
+        "name": name,
+        "description": None,
+        "version": _CURRENT_VERSION,
+        "scope": {"level": "apiKey", "organizationId": None, "documentId": None},
+        "nodes": nodes,
+        "edges": [],
+        "groups": groups,
+        "triggers": None,
+        "tags": None,
+        "custom": None,
+        "createdAt": _DEFINED_MS,
+        "updatedAt": _DEFINED_MS + 3_600_000,
+        "status": "active",
+    }
+
+
+_HOUR_MS = 3_600_000
+DEFINITIONS: dict[str, JSON] = {
+    "marketing-copy-approval": _definition(
+        "marketing-copy-approval",
+        "Marketing copy approval",
+        [
+            _agent_node("agent-draft"),
+            _human_node("human-review", _PAIR, 24 * _HOUR_MS),
+            _human_node("human-legal", [("legal@example.com", True)], 48 * _HOUR_MS),
+            _human_node("human-brand", [("brand@example.com", True)], None),
+            _agent_node("agent-publish"),
+            _notify_node("notify-team"),
+            _notify_node("notify-author"),
+        ],
+        [
+            {
+                "groupId": "parallel-review",
+                "memberNodeIds": ["human-legal", "human-brand"],
+                "quorum": 2,
+                "onQuorumMet": "joinOnQuorum",
+            }
+        ],
+    ),
+    "invoice-approval": _definition(
+        "invoice-approval",
+        "Invoice approval",
+        [
+            _agent_node("agent-extract"),
+            _human_node("human-finance", [("finance@example.com", True)], 4 * _HOUR_MS),
+            _node("webhook-erp", "webhook", {"url": "https://erp.example.com/invoices"}),
+            _notify_node("notify-requester"),
+        ],
+        [],
+    ),
+    "contract-review": _definition(
+        "contract-review",
+        "Contract review",
+        [
+            _agent_node("agent-draft"),
+            _human_node("human-review", [*_PAIR, ("brand@example.com", False)], _HOUR_MS),
+        ],
+        [],
+    ),
+    "content-moderation": _definition(
+        "content-moderation",
+        "Content moderation",
+        [_agent_node("agent-draft"), _agent_node("agent-review")],
+        [],
+    ),
+    "vendor-onboarding": _definition(
+        "vendor-onboarding",
+        "Vendor onboarding",
+        [
+            _agent_node("agent-extract"),
+            _node("webhook-crm", "webhook", {"url": "https://crm.example.com/hooks/velt"}),
+        ],
+        [],
+    ),
+}
+"""The seeded definitions, at their current version (the only one ``definitions/get`` serves)."""
+
+
+def _sla_ms(definition_id: str, node_id: str) -> int:
+    node = next(n for n in DEFINITIONS[definition_id]["nodes"] if n["nodeId"] == node_id)
+    return int(node["slaMs"])
+
 
 def _pending(run: _Run) -> JSON:
     return run.finish("pending")
@@ -409,6 +530,8 @@ def _failed_agent(run: _Run) -> JSON:
 def _failed_breached(run: _Run) -> JSON:
     draft = run.agent("agent-draft")
     review = run.human("human-review", list(_PAIR), status="breached", after=draft)
+    review["completedAt"] = review["startedAt"] + _sla_ms("contract-review", "human-review")
+    run.clock = max(run.clock, review["completedAt"] + 5)
     review["error"] = {"code": "SLA_BREACHED", "message": "no decision within slaMs"}
     return run.finish("failed", {"code": "SLA_BREACHED", "message": "step human-review breached"})
 
@@ -516,6 +639,7 @@ class VeltStore:
         self.started: list[str] = []
         """Runs dispatched through the API, oldest first."""
         self.trigger_contexts: dict[str, JSON] = {}
+        self.definitions: dict[str, JSON] = copy.deepcopy(DEFINITIONS)
         self._dispatched: dict[str, str] = {}
         """``idempotencyKey`` → the run it dispatched."""
         self._resuming: dict[str, int] = {}
@@ -541,6 +665,13 @@ class VeltStore:
             for step in view["steps"]:
                 if _REVIEW in step:
                     _render(step, waiting_output)
+
+    def definition(self, definition_id: str) -> JSON:
+        """``definitions/get``: the current version only; an unknown one is NOT_FOUND."""
+        definition = self.definitions.get(definition_id)
+        if definition is None:
+            raise VeltError("NOT_FOUND", 404, f"Definition {definition_id} not found")
+        return copy.deepcopy(definition)
 
     def newest_first(self) -> list[JSON]:
         return sorted(self.executions.values(), key=lambda run: int(run["startedAt"]), reverse=True)
@@ -644,7 +775,9 @@ class VeltStore:
         run = _Run(
             self._rng, native_id=native_id, started_ms=now + 1, definition=definition_id, index=0
         )
-        run.view.update(correlationId=correlation_id, idempotencyKey=key, definitionVersion=1)
+        definition = self.definitions.get(definition_id)
+        version = definition["version"] if definition is not None else 1
+        run.view.update(correlationId=correlation_id, idempotencyKey=key, definitionVersion=version)
         draft = run.agent("agent-draft")
         step = run.human("human-review", [(user, True) for user in DEMO_REVIEWERS], after=draft)
         _render(step, self.waiting_output)
@@ -837,7 +970,7 @@ def _string(data: JSON, key: str, *, required: bool = True, limit: int = 200) ->
 
 
 def routes(store: VeltStore) -> list[Route]:
-    """The four Velt endpoints the gateway uses, over ``store``."""
+    """The Velt endpoints the gateway uses, over ``store``."""
 
     def endpoint(handle: Callable[[JSON], JSON]) -> Callable[[Request], Awaitable[JSONResponse]]:
         async def serve(request: Request) -> JSONResponse:
@@ -919,7 +1052,13 @@ def routes(store: VeltStore) -> list[Route]:
         _string(data, "reason", required=False, limit=500)
         return store.cancel(_string(data, "executionId") or "")
 
+    def get_definition(data: JSON) -> JSON:
+        for scope in ("organizationId", "documentId"):
+            _string(data, scope, required=False)
+        return store.definition(_string(data, "definitionId") or "")
+
     return [
+        Route("/v2/workflow/definitions/get", endpoint(get_definition), methods=["POST"]),
         Route("/v2/workflow/executions/dispatch", endpoint(dispatch), methods=["POST"]),
         Route("/v2/workflow/executions/cancel", endpoint(cancel), methods=["POST"]),
         Route("/v2/workflow/executions/get", endpoint(get_execution), methods=["POST"]),

@@ -118,6 +118,7 @@ class Runtime:
                 client=self.config.server.upstream_client,
                 options={
                     "step_kinds_from_workflow": source.step_kinds_from_workflow,
+                    "deadlines_from_definition": source.deadlines_from_definition,
                     **({"list_order": source.list_order} if source.list_order else {}),
                     **({"resume_format": source.resume_format} if source.resume_format else {}),
                 },

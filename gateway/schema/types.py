@@ -7,7 +7,7 @@ execution (``parent``, ``children``) go through the request's loaders.
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, TypeVar, cast
 
@@ -52,6 +52,7 @@ __all__ = [
     "StepKind",
     "StepStatus",
     "Workflow",
+    "approval_overdue",
 ]
 
 _T = TypeVar("_T")
@@ -240,8 +241,19 @@ class Approval(Node):
     required_count: int | None = strawberry.field(
         description="Approvals needed to resolve, if known."
     )
+    due_at: datetime | None = strawberry.field(
+        description="When a decision is due, where the upstream states a deadline (Velt: the "
+        "human node's slaMs from the step's start); null where it states none."
+    )
     _execution: strawberry.Private[Execution]
     _model: strawberry.Private[model.Approval]
+
+    @strawberry.field(
+        description="Whether the deadline was missed: dueAt has passed while the approval is "
+        "still pending, or the upstream timed its step out (Velt breached)."
+    )
+    def overdue(self) -> bool:
+        return approval_overdue(self._model, self._execution._model, datetime.now(UTC))
 
     @strawberry.field
     def id(self) -> strawberry.ID:
@@ -268,6 +280,7 @@ class Approval(Node):
             approve_count=approval.approve_count,
             reject_count=approval.reject_count,
             required_count=approval.required_count,
+            due_at=approval.due_at,
             _execution=execution,
             _model=approval,
         )
@@ -293,6 +306,15 @@ class Approval(Node):
     def step(self) -> Step | None:
         native = self._model.step_native_id
         return next((s for s in self._execution.step_list() if s.native_id == native), None)
+
+
+def approval_overdue(approval: model.Approval, execution: model.Execution, now: datetime) -> bool:
+    """Missed: still pending past ``due_at``, or its step timed out upstream (a breach is
+    terminal, so the approval is no longer pending but was missed all the same)."""
+    if approval.status is model.ApprovalStatus.PENDING:
+        return approval.due_at is not None and now >= approval.due_at
+    step = next((s for s in execution.steps if s.native_id == approval.step_native_id), None)
+    return step is not None and step.status is model.StepStatus.TIMED_OUT
 
 
 @strawberry.type(

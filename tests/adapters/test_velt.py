@@ -457,7 +457,7 @@ def test_legacy_reviewer_ids_are_all_mandatory() -> None:
     assert (approval.approve_count, approval.reject_count, approval.required_count) == (0, 0, 2)
 
 
-@pytest.mark.parametrize("word", ["pending", "running", "skipped", "cancelled", "breached"])
+@pytest.mark.parametrize("word", ["pending", "running", "skipped", "cancelled"])
 def test_human_steps_nobody_decided_have_no_approval(word: str) -> None:
     execution = parse_execution(view(steps=[human(word, {"reviewerIds": ["a@example.com"]})]))
     assert execution.steps[0].kind is StepKind.HUMAN_APPROVAL
