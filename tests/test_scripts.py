@@ -34,9 +34,9 @@ def repo(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def install(repo: Path, **env: str) -> subprocess.CompletedProcess[str]:
+def install(repo: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 (the repository's own script)
-        [str(repo / "scripts" / "install")],
+        [str(repo / "scripts" / "install"), *args],
         capture_output=True,
         text=True,
         timeout=60,
@@ -75,3 +75,14 @@ def test_a_failed_install_is_reported_and_not_stamped(repo: Path) -> None:
     assert not (repo / ".venv" / ".install-stamp").exists()
     assert install(repo).returncode == 0
     assert pip_runs(repo) == 2, "the failed run was not taken for a finished one"
+
+
+def test_the_serving_install_uses_the_pinned_uv_once(repo: Path) -> None:
+    """scripts/demo's install (--serve): uv installs the same pins, and a second run skips."""
+    first = install(repo, "--serve")
+    assert first.returncode == 0, first.stderr
+    calls = (repo / ".venv" / "calls.log").read_text(encoding="utf-8").splitlines()
+    assert any(call.startswith("-m pip install") and "uv==" in call for call in calls)
+    assert any(call.startswith("-m uv pip install") and "constraints.txt" in call for call in calls)
+    assert "up to date" in install(repo, "--serve").stderr
+    assert pip_runs(repo) == 1
