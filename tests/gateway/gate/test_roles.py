@@ -5,34 +5,16 @@ refuses (unknown, or spreading themselves), which must reach validation, not cra
 from __future__ import annotations
 
 import pytest
-import strawberry
 from graphql import build_schema
 
 from gateway.config import LimitsConfig, RateLimitConfig
 from gateway.core.caller import Caller
 from gateway.core.persisted import PersistedQueries
-from gateway.gate import Gate, OperationRequest, RateLimit, Refused, RequiresRole
+from gateway.gate import Gate, OperationRequest, RateLimit, Refused
+from tests.gateway.gate.test_policy import SCHEMA as POLICY_SCHEMA
 
-
-@strawberry.type
-class Query:
-    @strawberry.field
-    def ping(self) -> int:
-        return 1
-
-
-@strawberry.type
-class Mutation:
-    @strawberry.mutation(directives=[RequiresRole(role="operator")])  # type: ignore[untyped-decorator]
-    def stop(self) -> int:
-        return 1
-
-    @strawberry.mutation
-    def note(self) -> int:
-        return 1
-
-
-SCHEMA = strawberry.Schema(query=Query, mutation=Mutation)._schema
+SCHEMA = POLICY_SCHEMA._schema
+"""The schema of tests/gateway/gate/test_policy.py: one mutation needs operator."""
 SDL_SCHEMA = build_schema("type Query { ping: Int } type Mutation { stop: Int }")
 """Built from SDL, not by strawberry: its fields carry no strawberry definition."""
 
