@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
 import os
 import uuid
 from contextlib import asynccontextmanager
@@ -87,6 +88,19 @@ if TYPE_CHECKING:
     from gateway.config import AuthConfig, GatewayConfig, SourceConfig
 
 __all__ = ["CONFIG_ENV", "GatewayGraphQL", "app_from_env", "create_app"]
+
+log = logging.getLogger("gateway.http")
+
+
+class _OurWordingOnly(logging.Filter):
+    """strawberry's own line for a refused origin names its ``allowed_origins``; ours names
+    ``server.cors_origins`` (``GatewayGraphQL.is_websocket_origin_allowed``), so its is dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "allowed_origins" not in str(record.msg)
+
+
+logging.getLogger("strawberry.ws").addFilter(_OurWordingOnly())
 
 CONFIG_ENV = "GATEWAY_CONFIG"
 """The config file's path, for ``app_from_env`` (each ``serve --workers`` process, the image)."""
@@ -218,6 +232,18 @@ class GatewayGraphQL(GraphQL[Context, None]):
             gate=self.gate,
             live=self.live,
         )
+
+    def is_websocket_origin_allowed(self, request: WebSocket, origin: str) -> bool:
+        """strawberry's rule (``server.cors_origins``), its refusal worded with our key."""
+        allowed = super().is_websocket_origin_allowed(request, origin)
+        if not allowed:
+            log.warning(
+                "refused a WebSocket from origin %r to host %r: add the origin to "
+                "server.cors_origins if its pages should connect",
+                origin,
+                request.headers.get("host"),
+            )
+        return allowed
 
     def _loaders(self, caller: Caller) -> Loaders:
         """A request's loaders, which hold the caller's scope: every execution read passes them."""
