@@ -228,8 +228,9 @@ async def test_subscriptions_show_only_what_is_in_scope(sandbox_url: str, sandbo
         assert got_a["payload"]["data"]["executionChanges"]["id"] == IN_A
         assert got_b["payload"]["data"]["executionChanges"]["id"].startswith("zaia:")
         watched = "subscription($id: ID!) { executionChanged(id: $id) { id } }"
-        hidden = await ask(url, "websocket", "team-a", watched, {"id": OTHER_WORKFLOW})
-        assert codes(hidden) == ["NOT_FOUND"]
+        for transport in ("websocket", "sse", "multipart"):
+            hidden = await ask(url, transport, "team-a", watched, {"id": OTHER_WORKFLOW})
+            assert codes(hidden) == ["NOT_FOUND"], transport
         elsewhere = await ask(url, "websocket", "team-b", watched, {"id": IN_A})
         assert codes(elsewhere) == ["BAD_USER_INPUT"]  # a source out of scope is unknown
 
