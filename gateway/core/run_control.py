@@ -29,7 +29,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from adapters.base import RunAction, StartOutcome, StartRequest
 from adapters.errors import (
@@ -54,10 +54,10 @@ if TYPE_CHECKING:
 
     from adapters.base import SourceAdapter
     from adapters.model import Execution
+    from gateway.config import SourceConfig
     from gateway.core.actions import AuditLog
     from gateway.core.caller import Caller
     from gateway.core.loaders import Loaders
-    from gateway.core.runtime import Runtime
     from gateway.core.store import ExecutionStore
     from gateway.state.base import SharedState
 
@@ -77,6 +77,7 @@ __all__ = [
     "NotFound",
     "Result",
     "RunControl",
+    "RunControlRuntime",
     "StartInput",
     "StartRecord",
     "Started",
@@ -87,6 +88,24 @@ __all__ = [
     "rerun_execution",
     "start_execution",
 ]
+
+
+class RunControlRuntime(Protocol):
+    """What the use cases read of the runtime (gateway/core/runtime.py builds it; naming the
+    class here instead would make the two modules import each other)."""
+
+    @property
+    def sources(self) -> Mapping[str, SourceConfig]: ...
+
+    @property
+    def adapters(self) -> Mapping[str, SourceAdapter]: ...
+
+    @property
+    def store(self) -> ExecutionStore: ...
+
+    @property
+    def run_control(self) -> RunControl: ...
+
 
 START_KEY_TTL_S = 24 * 3600.0
 """How long a start key answers its first run (the 24 h upstreams keep their own keys)."""
@@ -449,7 +468,7 @@ def _maybe_happened(error: UpstreamError) -> bool:
 
 
 async def start_execution(
-    runtime: Runtime,
+    runtime: RunControlRuntime,
     loaders: Loaders,
     request: StartInput,
     *,
@@ -473,7 +492,7 @@ async def start_execution(
 
 
 async def rerun_execution(
-    runtime: Runtime,
+    runtime: RunControlRuntime,
     loaders: Loaders,
     execution_id: str,
     idempotency_key: str,
@@ -500,7 +519,7 @@ async def rerun_execution(
 
 
 async def cancel_execution(
-    runtime: Runtime,
+    runtime: RunControlRuntime,
     loaders: Loaders,
     request: CancelRequest,
     *,
@@ -556,7 +575,7 @@ def _upstream_key(caller: Caller, source: str, client_key: str) -> str:
 
 
 async def _start(
-    runtime: Runtime,
+    runtime: RunControlRuntime,
     loaders: Loaders,
     request: StartInput,
     action: RunAction,
@@ -613,7 +632,7 @@ async def _start(
 
 
 async def _rerun(
-    runtime: Runtime,
+    runtime: RunControlRuntime,
     loaders: Loaders,
     execution_id: str,
     idempotency_key: str,
@@ -658,7 +677,7 @@ async def _rerun(
     return await _start(runtime, loaders, request, RunAction.RERUN, prepared)
 
 
-async def _cancel(runtime: Runtime, loaders: Loaders, request: CancelRequest) -> Result:
+async def _cancel(runtime: RunControlRuntime, loaders: Loaders, request: CancelRequest) -> Result:
     refused = _check_caller(request.caller)
     if refused is not None:
         return refused
@@ -703,7 +722,7 @@ async def _read_fresh(
     native_id: str,
     *,
     forget: bool = True,
-    runtime: Runtime | None = None,
+    runtime: RunControlRuntime | None = None,
 ) -> Execution | UpstreamError:
     """The run as the upstream has it now (cached copies dropped first)."""
     if runtime is not None:
@@ -729,7 +748,7 @@ def _failed(source: str, error: UpstreamError) -> Result:
 
 
 def _audit(
-    runtime: Runtime,
+    runtime: RunControlRuntime,
     caller: Caller,
     action: RunAction,
     request_id: str,

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import orjson
 
-from gateway.live.changelog import LOGGED_TOPICS, POSITION_FIELD, ResumeTooOld
+from gateway.live.changelog import LOGGED_TOPICS, POSITION_FIELD, Message, ResumeTooOld
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Bus", "BusSubscription", "InProcessBus", "Message", "SlowConsumer", "decode", "encode"]
 
-Message = dict[str, Any]
 """A JSON object: strings, numbers, booleans, null, lists and objects only."""
 
 

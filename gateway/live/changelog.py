@@ -15,19 +15,22 @@ import re
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from gateway.config import LiveConfig
-    from gateway.live.bus import Message
+
+Message = dict[str, Any]
+"""A change as the bus carries it and this log keeps it (gateway/live/bus.py re-exports it)."""
 
 __all__ = [
     "LOGGED_TOPICS",
     "POSITION_FIELD",
     "LogBounds",
     "MemoryLog",
+    "Message",
     "ResumeTooOld",
     "format_position",
     "parse_position",
