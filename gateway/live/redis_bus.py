@@ -215,17 +215,28 @@ class RedisBus:
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, RECONNECT_MAX_S)
             finally:
-                with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                # Bounded: closing a subscription to a Redis that went away and came back could
+                # wait for ever, and with it the shutdown that cancelled this task.
+                with contextlib.suppress(RedisError, OSError, TimeoutError):
+                    async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                        await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def aclose(self) -> None:
-        for task in (self._listener, self._tail_task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        """Stop listening and tailing, each task given ``CLOSE_TIMEOUT_S`` to end: a shutdown
+        never waits on a Redis connection that does not answer."""
+        tasks = {task for task in (self._listener, self._tail_task) if task is not None}
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=CLOSE_TIMEOUT_S)
         self._listener = self._tail_task = None
-        await self._client.aclose()
+        with contextlib.suppress(RedisError, OSError, TimeoutError):
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await self._client.aclose()
+
+
+CLOSE_TIMEOUT_S = 2.0
+"""How long closing waits on Redis at shutdown."""
 
 
 def _text(value: bytes | str) -> str:
