@@ -64,6 +64,19 @@ class Loaders:
         self._scope = scope
         self._partitions = partitions or {}
 
+    @property
+    def scope(self) -> ClientScope | None:
+        return self._scope
+
+    def scoped(
+        self,
+        scope: ClientScope | None,
+        partitions: Mapping[str, Callable[[Execution], str | None]],
+    ) -> Loaders:
+        """Fresh loaders over the same store, holding ``scope`` (what the gate hands every
+        admitted operation whose loaders do not already hold its caller's scope)."""
+        return Loaders(self._store, self._stats, self._on_batch, scope=scope, partitions=partitions)
+
     def execution(self, source: str, native_id: str) -> asyncio.Future[Execution]:
         """The execution, once; out of the caller's scope it is ``ExecutionNotFound``, as an id
         that does not exist is (every read of an execution passes here)."""

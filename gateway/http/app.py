@@ -209,7 +209,6 @@ class GatewayGraphQL(GraphQL[Context, None]):
         if caller is None:
             raise ConnectionRejectionError
         context.caller = caller
-        context.loaders = self._loaders(caller)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -226,7 +225,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             request=request,  # type: ignore[arg-type]
             response=response,  # type: ignore[arg-type]
             runtime=self.runtime,
-            loaders=self._loaders(caller),
+            loaders=Loaders(self.runtime.store, self.runtime.stats, on_batch=self.on_batch),
             caller=caller,
             request_id=request_id,
             gate=self.gate,
@@ -244,20 +243,6 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 request.headers.get("host"),
             )
         return allowed
-
-    def _loaders(self, caller: Caller) -> Loaders:
-        """A request's loaders, which hold the caller's scope: every execution read passes them."""
-        runtime = self.runtime
-        if caller.scope is None:
-            return Loaders(runtime.store, runtime.stats, on_batch=self.on_batch)
-        partitions = {name: adapter.partition for name, adapter in runtime.adapters.items()}
-        return Loaders(
-            runtime.store,
-            runtime.stats,
-            on_batch=self.on_batch,
-            scope=caller.scope,
-            partitions=partitions,
-        )
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         """strawberry's rule, except for a GET that names a persisted query by its hash."""

@@ -92,6 +92,11 @@ async def admission(
                     code=refused.code,
                 )
         return Admission(refused=refused)
+    # Scope is applied where executions are read: the request's loaders. The gate, which every
+    # transport passes, makes sure they hold this caller's scope, so no transport can skip it.
+    loaders = getattr(context, "loaders", None)
+    if loaders is not None and loaders.scope is not caller.scope:
+        context.loaders = loaders.scoped(caller.scope, context.partitions())  # type: ignore[attr-defined]
     return Admission(operation_type=operation_type, gate=gate)
 
 
