@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from adapters.declarations import NoOptions, Secret, Webhooks
 from adapters.errors import PayloadError, UnsupportedOperation, UpstreamBadResponse, UpstreamError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterator
     from datetime import datetime
 
     import httpx
@@ -156,13 +158,23 @@ class ExecutionPage:
     is_last: bool | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Credentials:
-    """Secrets read from the environment at start-up; never logged, never in a message."""
+class Credentials(Mapping[str, str]):
+    """Secrets read from the environment at start-up, by the names the kind declares
+    (``SourceAdapter.secrets``); never logged, never in a message."""
 
-    api_key: str | None = None
-    auth_token: str | None = None
-    tenant_id: str | None = None
+    __slots__ = ("_values",)
+
+    def __init__(self, **values: str | None) -> None:
+        self._values = {name: value for name, value in values.items() if value is not None}
+
+    def __getitem__(self, name: str) -> str:
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
 
     def __repr__(self) -> str:
         return "Credentials(<redacted>)"
@@ -182,6 +194,13 @@ class SourceAdapter(ABC):
     start_deduplicates: ClassVar[bool] = False
     """Whether the upstream itself answers a repeated start key with the first run, so a start
     whose reply was lost may be sent again with the same key."""
+    secrets: ClassVar[tuple[Secret, ...]] = (Secret("api_key"),)
+    """The credentials a source of this kind is configured with (``<name>_env`` keys)."""
+    options_type: ClassVar[type] = NoOptions
+    """A frozen dataclass of the kind's own config keys; the config validates them by its
+    field types and the adapter reads the instance as ``self.options``."""
+    webhooks: ClassVar[Webhooks | None] = None
+    """How the upstream signs and frames its webhooks; None: it sends none (polled)."""
 
     def __init__(
         self, name: str, http: SourceHTTP, options: Mapping[str, object] | None = None

@@ -470,7 +470,8 @@ class LangGraphAdapter(SourceAdapter):
     @staticmethod
     def auth_headers(credentials: Credentials) -> Mapping[str, str]:
         """A deployment takes ``x-api-key``; the local dev server needs none."""
-        return {"x-api-key": credentials.api_key} if credentials.api_key else {}
+        key = credentials.get("api_key")
+        return {"x-api-key": key} if key else {}
 
     @property
     def resume_format(self) -> str:

@@ -342,7 +342,7 @@ class NestingAdapter(SourceAdapter):
     @staticmethod
     def auth_headers(credentials: Credentials) -> Mapping[str, str]:
         # Zaia takes the workspace key as is; a "Bearer " prefix would be part of the key.
-        return {"authorization": credentials.api_key or ""}
+        return {"authorization": credentials.get("api_key", "")}
 
     @staticmethod
     def read_error(response: httpx.Response, body: Any) -> UpstreamError | None:

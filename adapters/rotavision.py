@@ -443,7 +443,7 @@ class RotavisionAdapter(SourceAdapter):
 
     @staticmethod
     def auth_headers(credentials: Credentials) -> Mapping[str, str]:
-        return {"authorization": f"Bearer {credentials.api_key or ''}"}
+        return {"authorization": f"Bearer {credentials.get('api_key', '')}"}
 
     @staticmethod
     def read_error(response: httpx.Response, body: Any) -> UpstreamError | None:

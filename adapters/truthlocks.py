@@ -304,7 +304,10 @@ class TruthlocksAdapter(SourceAdapter):
     @staticmethod
     def auth_headers(credentials: Credentials) -> Mapping[str, str]:
         """``X-API-Key`` and ``X-Tenant-ID``; a missing value is left out, not sent empty."""
-        headers = {"x-api-key": credentials.api_key, "x-tenant-id": credentials.tenant_id}
+        headers = {
+            "x-api-key": credentials.get("api_key"),
+            "x-tenant-id": credentials.get("tenant_id"),
+        }
         return {name: value for name, value in headers.items() if value}
 
     @staticmethod

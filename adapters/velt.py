@@ -675,8 +675,8 @@ class VeltAdapter(SourceAdapter):
     @staticmethod
     def auth_headers(credentials: Credentials) -> Mapping[str, str]:
         return {
-            "x-velt-api-key": credentials.api_key or "",
-            "x-velt-auth-token": credentials.auth_token or "",
+            "x-velt-api-key": credentials.get("api_key", ""),
+            "x-velt-auth-token": credentials.get("auth_token", ""),
             "content-type": "application/json",
         }
 

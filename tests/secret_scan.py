@@ -36,7 +36,7 @@ def secrets_of(app: Any) -> set[str]:
         return set()
     found = {c.key for c in runtime.config.auth.clients}
     for source in runtime.config.sources:
-        found |= {s for s in (source.credentials.api_key, source.credentials.auth_token) if s}
+        found |= {s for name, s in source.credentials.items() if name != "tenant_id" and s}
     return found
 
 

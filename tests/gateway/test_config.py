@@ -90,8 +90,8 @@ def test_the_design_example_loads_with_secrets_from_the_environment(tmp_path: Pa
     assert [s.resume_format for s in config.sources] == [None, None, None, None, "object"]
     velt = config.source("velt")
     assert velt is not None
-    assert velt.credentials.api_key == "velt-key"
-    assert velt.credentials.auth_token == "velt-token"
+    assert velt.credentials["api_key"] == "velt-key"
+    assert velt.credentials["auth_token"] == "velt-token"
     tl = config.source("tl")
     assert tl is not None
     assert (tl.http.timeout_s, tl.http.max_concurrency, tl.http.retries, tl.cache_ttl_s) == (
@@ -100,7 +100,7 @@ def test_the_design_example_loads_with_secrets_from_the_environment(tmp_path: Pa
         1,
         0.0,
     )
-    assert tl.credentials.tenant_id == "tenant_123"
+    assert tl.credentials["tenant_id"] == "tenant_123"
     (client,) = config.auth.clients
     assert client.roles == {"viewer", "approver"}
     assert client.key == "ops-secret"

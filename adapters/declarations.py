@@ -1,0 +1,75 @@
+"""What a source kind declares so the generic gateway code never names it.
+
+An adapter class states its secrets, its typed options and its webhook framing here, as class
+attributes (``SourceAdapter.secrets``, ``.options_type``, ``.webhooks``); ``gateway/config``,
+``gateway/live`` and the CLI read them from the registry. A fifth kind adds nothing outside its
+own modules (docs/adding-a-source.md).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["NoOptions", "Secret", "UnreadableEvent", "WebhookEvent", "Webhooks"]
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """A credential a source of the kind is given: written ``<name>_env`` in the config (the
+    variable holding it), or ``<name>`` itself where ``literal`` allows (an id, not a secret)."""
+
+    name: str
+    """``api_key``, ``auth_token``, ``tenant_id``: the key the adapter reads from Credentials."""
+    required: bool = True
+    literal: bool = False
+    """May be written in the file as its value (e.g. a tenant id); never for a true secret."""
+
+
+@dataclass(frozen=True, slots=True)
+class NoOptions:
+    """A kind without options of its own."""
+
+
+class UnreadableEvent(ValueError):
+    """The body is not an event of this kind (after a valid signature: a sender bug)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEvent:
+    """What a webhook says, read from the signed body: a hint to re-read the execution."""
+
+    event_id: str
+    type: str
+    native_id: str | None
+    """None for an event type that names no execution (or one this gateway does not know)."""
+    known: bool
+    sent_at: float | None
+    """When the event happened (Unix seconds), if the body says; None when it does not."""
+
+
+@dataclass(frozen=True, slots=True)
+class Webhooks:
+    """How a kind's upstream signs and frames the webhooks it sends."""
+
+    signature_header: str
+    """Lower-case header name."""
+    signature: re.Pattern[str]
+    """The whole header value; its one group is the hex HMAC-SHA256 of the raw body."""
+    read_event: Callable[[Any], WebhookEvent]
+    """The event in a parsed JSON body; raises UnreadableEvent if it is not one of the kind."""
+    covers_every_change: bool = False
+    """Whether the webhooks announce every state change, approvals included; otherwise a
+    watched execution is polled too."""
+    replay_window_s: float | None = None
+    """The oldest event the sender still delivers, where its retry schedule says so."""
+
+
+SHA256_PREFIXED = re.compile(r"sha256=([0-9a-f]{64})")
+"""``sha256=<64 lower-case hex>``: the framing most vendors document."""
+SHA256_PREFIX_OPTIONAL = re.compile(r"(?:sha256=)?([0-9a-f]{64})")
+"""The same, or the bare digest, for a vendor that documents the algorithm but not the framing."""
