@@ -12,10 +12,9 @@ import httpx
 import pytest
 
 from gateway import config
-from gateway.cli import SANDBOX_HEADERS
 from gateway.demo import demo_config
 from gateway.http.app import create_app
-from sandbox import SANDBOX_CREDENTIALS, Sandbox
+from sandbox import TWINS, Sandbox
 from tests.serving import serving
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,9 +39,9 @@ def test_a_doc_names_no_file_outside_the_repository(doc: Path) -> None:
 def test_the_sandbox_section_names_every_credential() -> None:
     text = (ROOT / "docs" / "upstreams.md").read_text(encoding="utf-8")
     section = text[text.index("## The sandbox") :]
-    for kind, credentials in SANDBOX_CREDENTIALS.items():
-        for name, value in SANDBOX_HEADERS[kind]:
-            assert f"{name}: {value.format(**credentials)}" in section, (kind, name)
+    for twin in TWINS:
+        for name, value in twin.filled_headers():
+            assert f"{name}: {value}" in section, (twin.kind, name)
 
 
 def readme_block(after: str, language: str) -> str:
@@ -81,13 +80,14 @@ def documented_config_keys() -> dict[str, set[str]]:
 
 
 def test_every_key_the_config_accepts_is_documented() -> None:
-    """Read from the tables ``load_config`` checks keys against, so a new key needs its line."""
+    """Read from the models' fields (and, for sources, every adapter's declarations), so a new
+    key needs its line."""
     documented = documented_config_keys()
     accepted = {
-        **{section: set(keys) for section, keys in config._SECTION_KEYS.items()},
-        "auth.clients": set(config._CLIENT_KEYS),
-        "sources": set(config._SOURCE_KEYS),
-        "notifications": set(config._NOTIFICATION_KEYS),
+        **{section: set(keys) for section, keys in config.SECTIONS.items()},
+        "auth.clients": set(config.file_keys(config.ClientConfig)),
+        "sources": set(config.source_keys()),
+        "notifications": set(config.file_keys(config.NotificationTarget)),
     }
     accepted["auth"].discard("clients")  # the [[auth.clients]] tables
     for section, keys in accepted.items():

@@ -87,7 +87,13 @@ def test_the_design_example_loads_with_secrets_from_the_environment(tmp_path: Pa
     config = load_config(write(tmp_path, DESIGN_EXAMPLE), ENV)
     assert [s.name for s in config.sources] == ["rv", "velt", "zaia", "tl", "lg"]
     assert [s.kind for s in config.sources] == list(SourceKind)
-    assert [s.resume_format for s in config.sources] == [None, None, None, None, "object"]
+    assert [getattr(s.options, "resume_format", None) for s in config.sources] == [
+        None,
+        None,
+        None,
+        None,
+        "object",
+    ]
     velt = config.source("velt")
     assert velt is not None
     assert velt.credentials["api_key"] == "velt-key"

@@ -139,3 +139,117 @@ def test_check_config_prints_one_line_per_problem(
         'gateway: config error: source "rv": api_key_env: environment variable NOPE is not set '
         "(it holds the secret)",
     ]
+
+
+@pytest.mark.parametrize(
+    ("command", "file_host"),
+    [
+        pytest.param(["check-config"], "0.0.0.0", id="check-config"),
+        pytest.param(["serve"], "0.0.0.0", id="serve"),
+        pytest.param(["serve", "--host", "0.0.0.0"], "127.0.0.1", id="serve-host-flag"),
+    ],
+)
+def test_check_config_refuses_what_serve_refuses(
+    command: list[str],
+    file_host: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``auth.mode = "none"`` on a public host: one rule, in the config, for both commands."""
+    path = tmp_path / "gateway.toml"
+    path.write_text(
+        f'[server]\nhost = "{file_host}"\n[[sources]]\nname = "rv"\nkind = "rotavision"\n'
+        'base_url = "http://x"\napi_key_env = "RV_API_KEY"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("RV_API_KEY", "rv-secret")
+    assert main([*command, "--config", str(path)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        'gateway: config error: auth.mode: "none" on non-loopback host 0.0.0.0 would let anyone '
+        'in; use "api_key" or set auth.allow_none_on_public_host = true'
+    ]
+    allowed = path.read_text(encoding="utf-8") + "[auth]\nallow_none_on_public_host = true\n"
+    path.write_text(allowed, encoding="utf-8")
+    assert main(["check-config", "--config", str(path)]) == 0
+
+
+def test_a_secret_written_in_the_file_is_refused() -> None:
+    raw = {"server": {"cursor_secret": "s3cret"}, "sources": [rv()]}
+    (message,) = problems(raw, ENV)
+    assert message.startswith("server.cursor_secret: a secret is never written in the file")
+    assert "s3cret" not in message
+
+
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        ({"list_order": "asc"}, "source \"rv\": list_order: only 'nesting' sources have it"),
+        ({"auth_token_env": "T"}, "source \"rv\": auth_token_env: only 'velt' sources have it"),
+        (
+            {"kind": "nesting", "list_order": "sideways"},
+            "source \"rv\": list_order: 'sideways' is not one of desc, asc, auto",
+        ),
+        (
+            {"step_kinds_from_workflow": "yes"},
+            "source \"rv\": step_kinds_from_workflow: expected true or false, got a string 'yes'",
+        ),
+        (
+            {"kind": "nesting", "webhook_secret_env": "RV_API_KEY"},
+            "source \"rv\": webhook_secret_env: 'nesting' sources send no signed webhooks",
+        ),
+    ],
+)
+def test_a_kinds_own_keys_come_from_its_adapter(keys: dict[str, Any], message: str) -> None:
+    assert problems({"sources": [rv(**keys)]}, ENV) == (message,)
+
+
+def test_rules_across_tables_are_reported_with_every_other_problem() -> None:
+    """A rule spanning tables is checked on the file as written, not only once it is valid."""
+    raw = {
+        "server": {"host": "0.0.0.0", "port": 99999},
+        "state": {"backend": "redis", "redis_url_env": "RV_API_KEY", "timeout_s": 0},
+        "auth": {
+            "clients": [
+                {
+                    "name": "ops",
+                    "key_env": "RV_API_KEY",
+                    "roles": ["viewer"],
+                    "scope": {"nope": "*"},
+                }
+            ]
+        },
+        "sources": [rv(timeout_s="fast"), rv()],
+    }
+    assert problems(raw, ENV) == (
+        "server.port: 99999 is not a TCP port (0..65535)",
+        "server.cursor_secret_env: replicas that share state must share the cursor secret "
+        "(a cursor one replica signed must verify on the next): set it on every replica",
+        "state.redis_url_env: RV_API_KEY does not hold a redis://, rediss:// or unix:// URL",
+        "state.timeout_s: must be positive",
+        "auth.clients[0].scope: 'nope' is not a configured source",
+        'auth.mode: "none" on non-loopback host 0.0.0.0 would let anyone in; use "api_key" or '
+        "set auth.allow_none_on_public_host = true",
+        "source \"rv\": timeout_s: expected a number, got a string 'fast'",
+        "source #2: name: 'rv' is used twice; names must be unique",
+    )
+
+
+def test_every_bad_event_of_a_target_is_named() -> None:
+    secret = "whsec_" + "a2V5" * 8  # the base64 of 24 bytes
+    target = {
+        "name": "ops",
+        "url": "https://hooks.example/in",
+        "secret_env": "HOOK_SECRET",
+        "events": ["execution.faild", "approval.resolved", "approval.overdue", "run.done"],
+    }
+    raw = {"sources": [rv()], "notifications": [target]}
+    assert problems(raw, {**ENV, "HOOK_SECRET": secret}) == (
+        "notification \"ops\": events[0]: 'execution.faild' is not one of approval.requested, "
+        "approval.resolved, execution.failed, execution.completed (did you mean 'execution.failed'?)",
+        "notification \"ops\": events[2]: 'approval.overdue' is not available yet: a deadline "
+        "passes without a change for the gateway to publish; query Approval.overdue instead "
+        '(docs/live.md, "Notifications")',
+        "notification \"ops\": events[3]: 'run.done' is not one of approval.requested, "
+        "approval.resolved, execution.failed, execution.completed",
+    )
