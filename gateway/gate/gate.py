@@ -39,8 +39,9 @@ from graphql import FragmentDefinitionNode, OperationDefinitionNode, OperationTy
 from gateway.core.coalesce import Coalescer
 from gateway.core.errors import GatewayError
 from gateway.core.persisted import Problem
-from gateway.gate.limits import DocumentLimits, Sources
+from gateway.gate.cost import CostLimit, Sources
 from gateway.gate.policy import missing_role
+from gateway.gate.shape import DocumentShape
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -74,14 +75,15 @@ _HUGE_NUMBER = re.compile(rf"\d{{{_MAX_LITERAL_DIGITS + 1}}}")
 
 
 class Refused(Exception):
-    """The gate's answer to an operation it does not run: its errors (each with its code), the
-    check that refused, and the HTTP status and headers an HTTP transport answers with (None:
-    the usual status for a request error)."""
+    """The gate's answer to an operation it does not run: its errors (each with its code: the
+    gateway's own, or graphql-core's validation errors), the check that refused, and the HTTP
+    status and headers an HTTP transport answers with (None: the usual status for a request
+    error). The schema answers them as GraphQL errors (gateway/schema/errors.py)."""
 
     def __init__(
         self,
         check: str,
-        *errors: GraphQLError,
+        *errors: GatewayError | GraphQLError,
         status: int | None = None,
         headers: Iterable[tuple[str, str]] = (),
     ) -> None:
@@ -125,7 +127,8 @@ class Gate:
         persisted: PersistedQueries,
         introspection: bool = True,
     ) -> None:
-        self.documents = DocumentLimits(limits, introspection=introspection)
+        self.documents = DocumentShape(limits, introspection=introspection)
+        self.costs = CostLimit(limits)
         self.rate_limit = rate_limit
         self.persisted = persisted
         self.refused: Counter[str] = Counter()
@@ -229,7 +232,7 @@ class Gate:
         errors = documents.validation_errors(schema, query, document)
         if errors:
             raise Refused("shape", *errors)
-        too_costly = documents.cost_error(
+        too_costly = self.costs.cost_error(
             schema, query, document, request.operation_name, request.variables, sources
         )
         if too_costly is not None:

@@ -15,6 +15,7 @@ from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, Operation
 from strawberry.schema_directive import Location
 
 from gateway.core.caller import VIEWER
+from gateway.gate.declared import declared
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -44,11 +45,8 @@ _DEFAULT_ROLES = {OperationType.QUERY: VIEWER, OperationType.SUBSCRIPTION: VIEWE
 
 def declared_role(field: GraphQLField) -> str | None:
     """The role ``field`` declares with ``@requiresRole``, if any."""
-    definition = (field.extensions or {}).get("strawberry-definition")
-    for directive in getattr(definition, "directives", ()) or ():
-        if isinstance(directive, RequiresRole):
-            return directive.role
-    return None
+    found = declared(field, RequiresRole)
+    return found.role if found is not None else None
 
 
 def missing_role(

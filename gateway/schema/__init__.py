@@ -12,9 +12,9 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 
 from gateway.config import LimitsConfig
 from gateway.core.caller import Caller
-from gateway.core.errors import classify
 from gateway.schema import speed
 from gateway.schema.computed import resolve_attribute
+from gateway.schema.errors import classify
 from gateway.schema.gating import RefusedResult, RefusedStream, admission, coalescing_key
 from gateway.schema.introspection import IntrospectionAnswers
 from gateway.schema.mutation import Mutation

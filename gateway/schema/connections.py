@@ -8,9 +8,11 @@ import strawberry
 from graphql import GraphQLError
 
 from gateway.core.cursors import InvalidCursor
-from gateway.core.errors import bad_user_input, upstream_extensions
+from gateway.core.errors import bad_user_input
 from gateway.core.feed import MAX_FIRST
+from gateway.gate import ListSize
 from gateway.schema.context import Context
+from gateway.schema.errors import upstream_extensions
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -21,6 +23,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_FIRST",
+    "PAGED",
+    "PAGE_ITEMS",
     "PageInfo",
     "SourceFailure",
     "check_first",
@@ -30,6 +34,11 @@ __all__ = [
 ]
 
 _Position = TypeVar("_Position")
+
+PAGED = ListSize(slicing_arguments=["first"])
+"""A paged field: its ``first`` (or its default) is how many items its page holds."""
+PAGE_ITEMS = ListSize(page_items=True)
+"""A connection's ``edges``: the page's items, which its field's ``first`` already counted."""
 
 
 @strawberry.type

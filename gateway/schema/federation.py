@@ -27,8 +27,8 @@ from strawberry.printer import print_schema
 from strawberry.types import Info
 from strawberry.types.base import get_object_definition
 
-from gateway.core.errors import bad_user_input
-from gateway.gate.limits import limit_error
+from gateway.core.errors import bad_user_input, limit_error
+from gateway.gate import CallCost, ListSize
 from gateway.schema import GatewaySchema
 from gateway.schema.context import Context
 from gateway.schema.query import Query
@@ -78,7 +78,11 @@ class FederatedQuery(Query):
     prints the SDL per call, after the keys are gone.
     """
 
-    @strawberry.field(name="_entities")
+    @strawberry.field(
+        name="_entities",
+        # An execution per representation, as executions(ids:): one call each at most.
+        directives=[CallCost(upstream_calls=1), ListSize(sized_by="representations")],
+    )
     async def entities(
         self, info: Info[Context, None], representations: list[FederationAny]
     ) -> list[Entity | None]:

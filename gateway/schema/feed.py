@@ -18,6 +18,7 @@ from adapters.model import ExecutionStatus
 from gateway.core.feed import CURSOR_KIND, FeedSpec
 from gateway.core.merge import Merge, Outcome, Position
 from gateway.schema.connections import (
+    PAGE_ITEMS,
     PageInfo,
     SourceFailure,
     check_first,
@@ -77,7 +78,7 @@ class SkippedSource:
 
 @strawberry.type
 class ExecutionConnection:
-    edges: list[ExecutionEdge]
+    edges: list[ExecutionEdge] = strawberry.field(directives=[PAGE_ITEMS])
     page_info: PageInfo
     total_count: int | None = strawberry.field(
         description="How many executions the whole feed holds: only when every included source "

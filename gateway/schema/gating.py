@@ -17,6 +17,7 @@ from strawberry.types.execution import PreExecutionError
 from gateway.core.scope import fingerprint
 from gateway.gate import Gate, OperationRequest, Refused, Sources, client_key
 from gateway.ops.observe import record_refusal
+from gateway.schema.errors import graphql_error
 from gateway.schema.speed import graphql_schema
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ class RefusedResult(PreExecutionError):
 
     @classmethod
     def of(cls, refused: Refused) -> RefusedResult:
-        return cls(data=None, errors=refused.errors, refused=refused)
+        return cls(data=None, errors=[graphql_error(e) for e in refused.errors], refused=refused)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

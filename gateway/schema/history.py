@@ -11,10 +11,11 @@ from strawberry.types import Info
 from adapters import model
 from adapters.base import UpstreamEvent
 from adapters.errors import UpstreamError
-from gateway.core.errors import bad_user_input, upstream_extensions
+from gateway.core.errors import bad_user_input
 from gateway.live.history import TimelineEvent, from_upstream_log, timeline
-from gateway.schema.connections import PageInfo, check_first, decode_cursor
+from gateway.schema.connections import PAGE_ITEMS, PageInfo, check_first, decode_cursor
 from gateway.schema.context import Context
+from gateway.schema.errors import upstream_extensions
 
 __all__ = [
     "ExecutionEvent",
@@ -50,7 +51,7 @@ class ExecutionEventEdge:
 
 @strawberry.type
 class ExecutionEventConnection:
-    edges: list[ExecutionEventEdge]
+    edges: list[ExecutionEventEdge] = strawberry.field(directives=[PAGE_ITEMS])
     page_info: PageInfo
 
 

@@ -5,7 +5,7 @@ same for every caller, so its result (data without errors) is kept by the operat
 and variables, and later requests get it without executing. A client's introspection query
 (GraphiQL's, a code generator's) is one of a handful of texts, so a few entries serve them all;
 how many introspection fields one document may select is bounded by
-``limits.max_introspection_fields`` (gateway/gate/limits.py), so a new text costs one build.
+``limits.max_introspection_fields`` (gateway/gate/shape.py), so a new text costs one build.
 """
 
 from __future__ import annotations

@@ -18,9 +18,8 @@ from adapters.base import Decision
 from gateway.core import deciding, ids, run_control
 from gateway.core.caller import OPERATOR
 from gateway.core.decisions import MAX_NOTES_LENGTH
-from gateway.core.errors import bad_user_input
-from gateway.gate import RequiresRole
-from gateway.gate.limits import limit_error
+from gateway.core.errors import bad_user_input, limit_error
+from gateway.gate import FixedCost, ListSize, RequiresRole
 from gateway.schema.context import Context
 from gateway.schema.types import (
     Approval,
@@ -31,6 +30,7 @@ from gateway.schema.types import (
 )
 
 __all__ = [
+    "DECISION_CALLS",
     "ApprovalNotFound",
     "ApprovalNotWaiting",
     "CancelExecutionInput",
@@ -270,7 +270,10 @@ RunControlResult = Annotated[
     strawberry.union("RunControlResult"),
 ]
 
-_OPERATOR = [RequiresRole(role=OPERATOR)]
+DECISION_CALLS = 3
+"""A decision's upstream calls, and a run-control action's: a read, the write, a read again."""
+_DECISION_COST = FixedCost(upstream_calls=DECISION_CALLS)
+_OPERATOR = [RequiresRole(role=OPERATOR), _DECISION_COST]
 
 
 @strawberry.type
@@ -331,11 +334,17 @@ class Mutation:
         )
         return _run_answer(RunAction.RERUN, result)
 
-    @strawberry.mutation(description="Approve a pending approval (callers with the approver role).")
+    @strawberry.mutation(
+        description="Approve a pending approval (callers with the approver role).",
+        directives=[_DECISION_COST],
+    )
     async def approve(self, info: Info[Context, None], input: DecisionInput) -> DecisionResult:
         return await _decide(info, input, Decision.APPROVE)
 
-    @strawberry.mutation(description="Reject a pending approval (callers with the approver role).")
+    @strawberry.mutation(
+        description="Reject a pending approval (callers with the approver role).",
+        directives=[_DECISION_COST],
+    )
     async def reject(self, info: Info[Context, None], input: DecisionInput) -> DecisionResult:
         return await _decide(info, input, Decision.REJECT)
 
@@ -343,7 +352,8 @@ class Mutation:
         description="Several decisions in one call (at most the gateway's limits.max_decisions): "
         "one result per item, in order, each decided exactly once as approve or reject would, "
         "so one failure never hides the others. An approval named twice is refused the second "
-        "time (DecisionInputInvalid)."
+        "time (DecisionInputInvalid).",
+        directives=[_DECISION_COST, ListSize(sized_by="decisions")],
     )
     async def decide_many(
         self, info: Info[Context, None], decisions: list[DecisionItemInput]

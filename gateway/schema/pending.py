@@ -31,6 +31,7 @@ from gateway.core.pending import (
     approval_sources,
 )
 from gateway.schema.connections import (
+    PAGE_ITEMS,
     PageInfo,
     SourceFailure,
     check_first,
@@ -57,7 +58,7 @@ class ApprovalEdge:
 
 @strawberry.type
 class ApprovalConnection:
-    edges: list[ApprovalEdge]
+    edges: list[ApprovalEdge] = strawberry.field(directives=[PAGE_ITEMS])
     page_info: PageInfo
     failed_sources: list[SourceFailure] = strawberry.field(
         description="Sources that could not be listed for this page; their approvals are missing "

@@ -2,33 +2,38 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 import strawberry
 from strawberry.types import Info
 
-from gateway.gate.limits import limit_error
+from gateway.core.errors import limit_error
+from gateway.core.pending import UPSTREAM_PAGE_SIZE
+from gateway.gate import FixedCost, ListSize
+from gateway.schema.cacheability import FIXED
+from gateway.schema.connections import PAGED
 from gateway.schema.context import Context
 from gateway.schema.feed import ExecutionConnection, ExecutionFilter, execution_feed
 from gateway.schema.pending import ApprovalConnection, pending_approvals
 from gateway.schema.resolve import execution_ref, load_execution, load_executions, load_node
-from gateway.schema.types import Execution, Node, Source
-
-if TYPE_CHECKING:
-    pass
+from gateway.schema.types import Capability, Execution, Node, Source
 
 __all__ = ["Query"]
 
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="One execution by global id; null with NOT_FOUND when absent.")
+    @strawberry.field(
+        description="One execution by global id; null with NOT_FOUND when absent.",
+        directives=[FIXED],
+    )
     async def execution(self, info: Info[Context, None], id: strawberry.ID) -> Execution | None:
         return await load_execution(info, execution_ref(info, id))
 
     @strawberry.field(
         description="Executions by global id, one entry per id in order (at most the gateway's "
-        "limits.max_ids); an id that fails is null with its own error, the others still answer."
+        "limits.max_ids); an id that fails is null with its own error, the others still answer.",
+        directives=[FIXED, ListSize(sized_by="ids")],
     )
     async def executions(
         self, info: Info[Context, None], ids: list[strawberry.ID]
@@ -40,7 +45,10 @@ class Query:
         # Failed ids come back as exceptions: graphql-core makes each its own index's error.
         return cast("list[Execution | None]", await load_executions(info, ids))
 
-    @strawberry.field(description="Any object by its global id: an Execution, Step or Approval.")
+    @strawberry.field(
+        description="Any object by its global id: an Execution, Step or Approval.",
+        directives=[FIXED],
+    )
     async def node(self, info: Info[Context, None], id: strawberry.ID) -> Node | None:
         return await load_node(info, id)
 
@@ -53,7 +61,12 @@ class Query:
         description="Approvals waiting for a human now, across the sources that have approvals "
         "(optionally only `sources`), newest first per source, paged with `after`. "
         "`assignedToMe`: only those whose declared reviewers include the caller's reviewer id "
-        "and which they have not voted on yet (the inbox)."
+        "and which they have not voted on yet (the inbox).",
+        # Per source with approvals: the list, then a page of execution loads.
+        directives=[
+            FixedCost(upstream_calls=1 + UPSTREAM_PAGE_SIZE, per_source=Capability.APPROVE),
+            PAGED,
+        ],
     )
     async def pending_approvals(
         self,
@@ -69,7 +82,8 @@ class Query:
         description="Executions across every source that can list them, newest first by start "
         "time (ties by id), filtered by `filter`, paged with `first` (1..100) and `after`. "
         "Sources that cannot list are named in `skippedSources`; a source that fails is named "
-        "in `failedSources` (and an error) while the others answer."
+        "in `failedSources` (and an error) while the others answer.",
+        directives=[FixedCost(upstream_calls=1, per_source=Capability.LIST), PAGED],
     )
     async def execution_feed(
         self,

@@ -21,7 +21,10 @@ from adapters.base import RunAction as ModelRunAction
 from gateway.core import decision_rules, ids
 from gateway.core.merge import status_needs_steps
 from gateway.core.runtime import Runtime
+from gateway.gate import CallCost
+from gateway.schema.cacheability import FIXED
 from gateway.schema.computed import Computed
+from gateway.schema.connections import PAGED
 from gateway.schema.context import Context
 from gateway.schema.history import ExecutionEventConnection, execution_events, upstream_log
 
@@ -56,6 +59,9 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+
+_LOADED = CallCost(upstream_calls=1)
+"""A field returning the type may load it from an upstream: one call per item."""
 
 # The model's enums are the GraphQL enums: registering them keeps one definition of each.
 ExecutionStatus = model.ExecutionStatus
@@ -102,39 +108,43 @@ class SourceHealth(enum.Enum):
     DOWN = "DOWN"
 
 
-@strawberry.interface(description="An object with a stable, globally unique id.")
+@strawberry.interface(
+    description="An object with a stable, globally unique id.", directives=[_LOADED, FIXED]
+)
 class Node:
     @strawberry.field(description="Stable and globally unique; node(id:) resolves it.")
     def id(self) -> strawberry.ID:
         raise NotImplementedError
 
 
-@strawberry.type
+@strawberry.type(directives=[FIXED])
 class Money:
     amount: Decimal
     currency: str = strawberry.field(description="ISO 4217 code, e.g. USD, INR.")
 
 
-@strawberry.type
+@strawberry.type(directives=[FIXED])
 class Cost:
     amounts: list[Money]
     credits: Decimal | None = strawberry.field(description="Platform credits (not money).")
 
 
-@strawberry.type(description="An error an upstream reported for an execution or step.")
+@strawberry.type(
+    description="An error an upstream reported for an execution or step.", directives=[FIXED]
+)
 class Error:
     code: str | None
     message: str | None
 
 
-@strawberry.type
+@strawberry.type(directives=[FIXED])
 class Workflow:
     id: str | None
     name: str | None
     version: str | None
 
 
-@strawberry.type
+@strawberry.type(directives=[FIXED])
 class Reviewer:
     id: str
     mandatory: bool | None
@@ -170,9 +180,9 @@ class SourceStats:
 
 @strawberry.type(description="A configured upstream.")
 class Source:
-    name: str
-    kind: SourceKind
-    capabilities: list[Capability]
+    name: str = strawberry.field(directives=[FIXED])
+    kind: SourceKind = strawberry.field(directives=[FIXED])
+    capabilities: list[Capability] = strawberry.field(directives=[FIXED])
     actions: list[RunAction] = strawberry.field(
         description="The run control this source's upstream documents; the rest is refused "
         "as UNSUPPORTED without an upstream call."
@@ -225,7 +235,8 @@ def _error(value: model.ErrorInfo | None) -> Error | None:
 
 @strawberry.type(
     description="A human decision an execution waits for (or recorded): who may decide, what "
-    "they decided, and the step it belongs to. Decide with approve / reject."
+    "they decided, and the step it belongs to. Decide with approve / reject.",
+    directives=[FIXED],
 )
 class Approval(Node):
     status: ApprovalStatus
@@ -319,7 +330,8 @@ def approval_overdue(approval: model.Approval, execution: model.Execution, now: 
 
 @strawberry.type(
     description="One step of an execution (an agent, a tool, a human approval…), in the "
-    "upstream's order, with its unified kind and status."
+    "upstream's order, with its unified kind and status.",
+    directives=[FIXED],
 )
 class Step(Node):
     name: str | None
@@ -364,8 +376,9 @@ class Step(Node):
             _execution=execution,
         )
 
-    @strawberry.field
+    @strawberry.field(directives=[CallCost(upstream_calls=0)])
     def execution(self) -> Execution:
+        """The execution the step was loaded with: no call of its own."""
         return self._execution
 
     @strawberry.field(
@@ -384,7 +397,8 @@ class Step(Node):
 
 @strawberry.type(
     description="One run of a workflow on one source, in the unified model: its status, steps "
-    "and approvals; `raw` keeps the upstream's own payload, unchanged."
+    "and approvals; `raw` keeps the upstream's own payload, unchanged.",
+    directives=[_LOADED, FIXED],
 )
 class Execution(Node):
     id: strawberry.ID
@@ -519,7 +533,8 @@ class Execution(Node):
     @strawberry.field(
         description="What happened, in order: the upstream's own event log where it keeps one "
         "(Velt), else derived from its payload (step times, approvals and who decided); `first` "
-        "1..100, paged with `after` (docs/live.md)."
+        "1..100, paged with `after` (docs/live.md).",
+        directives=[PAGED],
     )
     async def events(
         self, info: Info[Context, None], first: int = 50, after: str | None = None

@@ -10,8 +10,9 @@ import pytest
 from graphql import parse
 
 from gateway.core import ids
-from gateway.gate.limits import DECISION_CALLS, Sources, estimate_cost
+from gateway.gate.cost import CostTable, Sources, estimate_cost
 from gateway.schema import schema
+from gateway.schema.mutation import DECISION_CALLS
 from gateway.schema.speed import graphql_schema
 from sandbox import rotavision
 from tests.serving import gateway_client, graphql
@@ -447,7 +448,8 @@ async def test_decide_many_is_bounded_and_never_empty(
 
 
 def test_decide_many_costs_a_decision_per_item() -> None:
-    assert Sources().own_calls("Mutation", "decideMany", 7) == 7 * DECISION_CALLS
+    own = CostTable.of(graphql_schema(schema)).field("Mutation", "decideMany")
+    assert own.own_calls(Sources(), 7) == 7 * DECISION_CALLS
     document = parse(
         "mutation ($d: [DecisionItemInput!]!) { decideMany(decisions: $d) { __typename } }"
     )

@@ -71,6 +71,29 @@ def test_schema_graphql_breaks_no_released_client_without_saying_so() -> None:
     assert not verdict.without_reason, verdict.report()
 
 
+def test_declaring_policy_with_directives_breaks_no_client(tmp_path: Path) -> None:
+    """The gate's and the cache's rules are schema directives (@cost, @fixedOnceTerminal …):
+    declaring one, and putting it on a type or field, is no break a client must be told of."""
+    released = RELEASED.read_text(encoding="utf-8")
+    current = tmp_path / "schema.graphql"
+    current.write_text(
+        "directive @cost(upstreamCalls: Int!) on OBJECT | FIELD_DEFINITION\n\n"
+        + released.replace(
+            "  nativeId: String!\n", "  nativeId: String! @cost(upstreamCalls: 0)\n"
+        ).replace(
+            "type Execution implements Node {",
+            "type Execution implements Node @cost(upstreamCalls: 1) {",
+        ),
+        encoding="utf-8",
+    )
+    verdict = check(
+        current=current, changelog=changelog(tmp_path, ""), design_changes=empty(tmp_path)
+    )
+    assert verdict.passed, verdict.report()
+    added = {c.name for c in verdict.changes if c.level != "NON_BREAKING"}
+    assert {"Execution.@cost", "Execution.nativeId.@cost", "Step.nativeId.@cost"} <= added
+
+
 def test_a_removed_field_fails_the_guard(tmp_path: Path, without_native_id: Path) -> None:
     verdict = check(current=without_native_id, changelog=CHANGELOG, design_changes=empty(tmp_path))
     assert not verdict.passed

@@ -10,6 +10,7 @@ import functools
 from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLObjectType, is_leaf_type, is_non_null_type
+from strawberry.resolvers import is_default_resolver
 from strawberry.schema.schema_converter import CustomGraphQLEnumType, GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
@@ -22,13 +23,20 @@ if TYPE_CHECKING:
     import strawberry
     from graphql import GraphQLField, GraphQLSchema
 
-__all__ = ["install", "is_plain"]
+__all__ = ["graphql_schema", "install", "is_plain"]
+
+
+def graphql_schema(schema: strawberry.Schema) -> GraphQLSchema:
+    """The graphql-core schema strawberry converted ``schema`` to: the one read of strawberry's
+    private ``_schema`` (it has no public accessor), for these resolvers and the cost walk."""
+    converted: GraphQLSchema = schema._schema
+    return converted
 
 
 def install(schema: strawberry.Schema) -> None:
     """Enum names by lookup, then plain fields read directly (and plain leaves listed for
     ``executor``), in that order: a leaf's coercion is taken as the enum's after the change."""
-    converted: GraphQLSchema = schema._schema
+    converted = graphql_schema(schema)
     _enum_output_by_lookup(converted)
     # A plain field's resolver is the config's default resolver alone, and only without
     # exception handlers (which strawberry would wrap around it): read as it reads.
@@ -40,8 +48,8 @@ def install(schema: strawberry.Schema) -> None:
 def is_plain(graphql_field: GraphQLField) -> bool:
     """Whether strawberry answers the field with nothing but ``getattr(source, python_name)``.
 
-    Decided from the field's definition, not from strawberry's ``_is_default`` mark alone (which
-    it also sets on fields with extensions or permission classes): no resolver, no field
+    Decided from the field's definition, not from strawberry's ``is_default_resolver`` alone
+    (true also for fields with extensions or permission classes): no resolver, no field
     extension (permission classes are one), no directive, no arguments, a field of strawberry's
     own class (a subclass may override how it gets its result), and strawberry's basic-field
     resolver in place (nothing has replaced it).
@@ -55,7 +63,8 @@ def is_plain(graphql_field: GraphQLField) -> bool:
         and not field.directives
         and field.is_basic_field
         and not graphql_field.args
-        and getattr(graphql_field.resolve, "_is_default", False) is True
+        and graphql_field.resolve is not None
+        and is_default_resolver(graphql_field.resolve)
     )
 
 

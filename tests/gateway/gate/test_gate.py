@@ -15,10 +15,19 @@ import pytest
 import strawberry
 from graphql import OperationType
 
+from adapters.base import Capability
 from gateway.config import LimitsConfig, RateLimitConfig
 from gateway.core.caller import Caller
 from gateway.core.persisted import PersistedQueries, Problem, sha256_hex
-from gateway.gate import Gate, OperationRequest, RateLimit, Refused, RequiresRole, Sources
+from gateway.gate import (
+    FixedCost,
+    Gate,
+    OperationRequest,
+    RateLimit,
+    Refused,
+    RequiresRole,
+    Sources,
+)
 
 if TYPE_CHECKING:
     from graphql import GraphQLSchema
@@ -30,9 +39,9 @@ class Query:
     def ping(self, n: int | None = None) -> int:
         return 1 if n is None else n
 
-    @strawberry.field
+    @strawberry.field(directives=[FixedCost(upstream_calls=1, per_source=Capability.LIST)])  # type: ignore[untyped-decorator]
     def execution_feed(self) -> list[int]:
-        """Named as the gateway's feed: the cost estimate counts its calls per listing source."""
+        """Declared as the gateway's feed: the cost estimate counts its calls per listing source."""
         return []
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from graphql import GraphQLSchema, build_schema, parse
 
-from gateway.schema.cacheability import is_cacheable
+from gateway.schema import schema as gateway_schema
+from gateway.schema.cacheability import FixedFields, is_cacheable
+from gateway.schema.speed import graphql_schema
 from tests.gateway.schema.test_schema_file import SCHEMA_FILE
 
 
@@ -50,3 +52,23 @@ def test_the_operation_named_is_the_one_checked(schema: GraphQLSchema) -> None:
     assert is_cacheable(schema, document, "A")
     assert not is_cacheable(schema, document, "B")
     assert not is_cacheable(schema, document, None)  # two operations and no name: not run at all
+
+
+def test_the_exported_sdl_declares_what_the_code_does(schema: GraphQLSchema) -> None:
+    """schema.graphql, built again from its text, says what is fixed as the code does: the answer
+    cache (which reads the SDL) and a client reading the schema see one rule."""
+    served = FixedFields.of(graphql_schema(gateway_schema))
+    exported = FixedFields.of(schema)
+    assert (exported.types, exported.fields) == (served.types, served.fields)
+    assert "Execution" in served.types
+    assert ("Query", "execution") in served.fields
+
+
+def test_a_field_not_declared_fixed_is_not_cacheable() -> None:
+    declared = build_schema(
+        "directive @fixedOnceTerminal on OBJECT | INTERFACE | FIELD_DEFINITION\n"
+        "type Query { a: Thing @fixedOnceTerminal, b: Int }\n"
+        "type Thing @fixedOnceTerminal { x: Int, y: Int }"
+    )
+    assert is_cacheable(declared, parse("{ a { x y } }"), None)
+    assert not is_cacheable(declared, parse("{ a { x } b }"), None)

@@ -12,7 +12,7 @@ from graphql import parse
 
 from gateway.config import LimitsConfig, parse_config
 from gateway.demo import demo_raw_config
-from gateway.gate.limits import ASSUMED_FANOUT, estimate_cost
+from gateway.gate.cost import ASSUMED_FANOUT, estimate_cost
 from gateway.http.app import create_app
 from gateway.schema import build_schema, schema
 from gateway.schema.speed import graphql_schema
@@ -241,17 +241,24 @@ def test_build_schema_is_shared_per_config() -> None:
 
 PAGED = parse_sdl(
     """
+    directive @cost(upstreamCalls: Int!) on OBJECT | INTERFACE | FIELD_DEFINITION
+    directive @listSize(sizedBy: String, slicingArguments: [String!], pageItems: Boolean)
+      on FIELD_DEFINITION
     type Query {
-      items(first: Int): ItemConnection
-      page(first: Int! = 20): ItemConnection
+      items(first: Int): ItemConnection @listSize(slicingArguments: ["first"])
+      page(first: Int! = 20): ItemConnection @listSize(slicingArguments: ["first"])
       execution: Execution
     }
-    type ItemConnection { edges: [Edge!]!, nodes: [Execution!]! }
+    type ItemConnection {
+      edges: [Edge!]! @listSize(pageItems: true)
+      nodes: [Execution!]! @listSize(pageItems: true)
+    }
     type Edge { node: Execution! }
-    type Execution { id: ID!, steps: [Step!]!, children: [Execution!]! }
-    type Step { execution: Execution!, name: String }
+    type Execution @cost(upstreamCalls: 1) { id: ID!, steps: [Step!]!, children: [Execution!]! }
+    type Step { execution: Execution! @cost(upstreamCalls: 0), name: String }
     """
 )
+"""Declared as the gateway's schema declares its costs (gateway/gate/cost.py)."""
 
 
 @pytest.mark.parametrize(

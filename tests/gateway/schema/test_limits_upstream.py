@@ -10,13 +10,8 @@ from graphql import get_introspection_query, parse
 
 from gateway.config import LimitsConfig
 from gateway.core.pending import UPSTREAM_PAGE_SIZE
-from gateway.gate.limits import (
-    INTROSPECTION_COST,
-    STANDARD_INTROSPECTION_DEPTH,
-    Sources,
-    cost_key,
-    estimate_cost,
-)
+from gateway.gate.cost import INTROSPECTION_COST, Sources, cost_key, estimate_cost
+from gateway.gate.shape import STANDARD_INTROSPECTION_DEPTH
 from gateway.schema import build_schema, schema
 from gateway.schema.speed import graphql_schema
 from tests.serving import gateway_client, graphql
