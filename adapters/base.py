@@ -15,10 +15,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from datetime import datetime
 
-    import httpx
-
     from adapters.engine import CallObserver, HTTPSettings, SourceHTTP
     from adapters.model import Approval, ApprovalStatus, Execution, ExecutionStatus, SourceKind
+    from adapters.transports import InjectedTransport, TransportResponse
 
 __all__ = [
     "Capability",
@@ -202,13 +201,13 @@ class SourceAdapter(ABC):
     webhooks: ClassVar[Webhooks | None] = None
     """How the upstream signs and frames its webhooks; None: it sends none (polled)."""
 
-    def __init__(
-        self, name: str, http: SourceHTTP, options: Mapping[str, object] | None = None
-    ) -> None:
+    def __init__(self, name: str, http: SourceHTTP, options: object | None = None) -> None:
         self.name = name
         self.http = http
-        self.options: Mapping[str, object] = options or {}
-        """Kind-specific switches from the source's config (e.g. Rotavision's step kinds)."""
+        self.options: object = self.options_type() if options is None else options
+        """The kind's switches from the source's config: an ``options_type`` instance."""
+        if not isinstance(self.options, self.options_type):
+            raise TypeError(f"options must be a {self.options_type.__name__}, not {options!r}")
 
     @classmethod
     def create(
@@ -218,10 +217,10 @@ class SourceAdapter(ABC):
         base_url: str,
         credentials: Credentials,
         settings: HTTPSettings,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: InjectedTransport | None = None,
         client: str = "httptools",
         observers: tuple[CallObserver, ...] = (),
-        options: Mapping[str, object] | None = None,
+        options: object | None = None,
     ) -> SourceAdapter:
         from adapters.engine import SourceHTTP
 
@@ -237,6 +236,13 @@ class SourceAdapter(ABC):
         )
         return cls(name, http, options)
 
+    @classmethod
+    def option_problems(cls, options: Any, secrets: frozenset[str]) -> Iterator[tuple[str, str]]:
+        """What is wrong with a source's options given the secrets it is configured with, as
+        (key, problem): the config reports them with the rest, so ``check-config`` refuses what
+        starting the source would. Nothing by default."""
+        return iter(())
+
     @staticmethod
     def partition(execution: Execution) -> str | None:
         """The part of this source a client's scope may name (gateway/core/scope.py): the
@@ -250,8 +256,9 @@ class SourceAdapter(ABC):
         """The headers that authenticate every call to this kind of upstream."""
 
     @staticmethod
-    def read_error(response: httpx.Response, body: Any) -> UpstreamError | None:
-        """Read the kind's error envelope; None falls back to the HTTP status."""
+    def read_error(response: TransportResponse, body: Any) -> UpstreamError | None:
+        """Read the kind's error envelope (``body`` is the reply's JSON, None when it is not
+        JSON); None falls back to the HTTP status."""
         return None
 
     @abstractmethod

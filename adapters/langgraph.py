@@ -18,7 +18,10 @@ from the running server. What we decided:
   ``multitask_strategy: "reject"``: the server refuses it (409) while another run is on the thread,
   and a resume keyed by an interrupt that no longer waits changes nothing. The value is the source's
   ``resume_format``: ``word`` sends ``"approve"``/``"reject"``; ``object`` sends ``{"decision",
-  "notes", "reviewer"}``.
+  "notes", "reviewer"}``;
+- with ``webhook_base_url`` each run the gateway creates asks the server to post its end to
+  ``<base>/webhooks/<source>?token=<HMAC of the thread id>``: the server signs nothing, so the
+  URL is signed instead (``Webhooks.url_token``), and a watched thread is still polled.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
+from urllib.parse import quote, urlsplit
 
 from adapters._parse import (
     as_dict,
@@ -47,6 +51,13 @@ from adapters.base import (
     SourceAdapter,
     StartOutcome,
     StartRequest,
+)
+from adapters.declarations import (
+    WEBHOOK_SECRET,
+    Secret,
+    UrlToken,
+    WebhookEvent,
+    Webhooks,
 )
 from adapters.errors import (
     ExecutionNotFound,
@@ -70,10 +81,13 @@ from adapters.model import (
     StepStatus,
     Workflow,
 )
+from adapters.webhook_parsing import event_body, identified, text
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
     from datetime import datetime
+
+    from adapters.engine import SourceHTTP
 
 __all__ = [
     "RESUME_FORMATS",
@@ -81,6 +95,7 @@ __all__ = [
     "ThreadParts",
     "parse_thread",
     "parse_thread_page",
+    "read_run_event",
     "resume_value",
 ]
 
@@ -95,7 +110,8 @@ RUNS_LIMIT = 100
 """Runs read per execution (newest first): decisions older than that show as resumed, unread."""
 MAX_PAGE_SIZE = 1000
 """``POST /threads/search``'s documented maximum ``limit``."""
-RESUME_FORMATS = ("word", "object")
+ResumeFormat = Literal["word", "object"]
+RESUME_FORMATS: tuple[str, ...] = get_args(ResumeFormat)
 DECISION_KEY = "gateway_decision"
 """Run metadata naming the gateway's idempotency key: how a decision whose reply was lost is
 found again (the server takes no idempotency key for runs)."""
@@ -453,14 +469,99 @@ def _thread_id(native_id: str, source: str) -> str:
     return native_id
 
 
+WEBHOOK_PATH = "/webhooks/{}"
+"""The gateway's webhook route for a source (docs/live.md), under ``webhook_base_url``."""
+RUN_END_STATUSES = frozenset({"success", "error", "timeout", "interrupted"})
+"""The documented run statuses a run ends with (``pending``/``running`` never end one): each is a
+change of its thread. The server also posts ``rollback`` (read from its code), undocumented."""
+
+
+def run_thread(body: Any) -> str | None:
+    """The thread a run webhook names (``thread_id``), the value its URL token is bound to."""
+    return text(body.get("thread_id")) if isinstance(body, dict) else None
+
+
+def read_run_event(body: Any) -> WebhookEvent:
+    """A run webhook: the run as ``GET /runs/{id}`` shows it with its final ``status`` (plus
+    ``run_started_at``/``run_ended_at``/``webhook_sent_at``/``values``/``error``). The event is
+    the run's end: ``<run_id>:<status>``. The body is unsigned (only its thread is vouched for, by
+    the URL token), so its ``webhook_sent_at`` proves nothing and is not read."""
+    run = event_body(body)
+    run_id, status = identified(text(run.get("run_id")), text(run.get("status")))
+    known = status in RUN_END_STATUSES
+    return WebhookEvent(f"{run_id}:{status}", status, run_thread(run), known, sent_at=None)
+
+
+@dataclass(frozen=True, slots=True)
+class LangGraphOptions:
+    resume_format: ResumeFormat = "word"
+    """What a decision resumes the graph with: ``word`` (``"approve"``/``"reject"``) or
+    ``object`` (``{"decision", "notes", "reviewer"}``)."""
+    webhook_base_url: str | None = None
+    """The URL the Agent Server reaches this gateway at (``https://gateway.example.com``): each
+    run the gateway creates asks the server to post its end to
+    ``<base>/webhooks/<source>?token=<HMAC of the thread id>``. None: no webhooks, polled."""
+
+
 class LangGraphAdapter(SourceAdapter):
     """Threads of one Agent Server deployment; ``resume_format`` (``word``/``object``) is the
     source's option for what a decision sends."""
 
     kind = SourceKind.LANGGRAPH
+    secrets = (Secret("api_key", required=False),)  # the local dev server takes none
+    options_type = LangGraphOptions
+    options: LangGraphOptions
     capabilities = frozenset({Capability.GET, Capability.LIST, Capability.APPROVE})
     waiting_status = ExecutionStatus.WAITING_FOR_APPROVAL
     actions = frozenset({RunAction.START, RunAction.CANCEL})
+    webhooks = Webhooks(
+        None,
+        None,
+        read_run_event,
+        covers_every_change=False,
+        url_token=UrlToken("token", run_thread),
+    )
+    """The server signs nothing, so the URL it is given carries a token bound to the thread. Each
+    run's end is posted (a run stopping at ``interrupt(...)`` ends ``success`` with its thread
+    ``interrupted``: read from the server), but not every change is: a run's start is not, runs
+    created elsewhere carry no webhook, and a delivery is dropped after 3 attempts. So a watched
+    thread is polled too."""
+
+    def __init__(self, name: str, http: SourceHTTP, options: object | None = None) -> None:
+        super().__init__(name, http, options)
+        self._webhook_secret: str | None = None
+        """The source's current webhook secret, given by ``create`` (credentials)."""
+
+    @classmethod
+    def option_problems(cls, options: Any, secrets: frozenset[str]) -> Iterator[tuple[str, str]]:
+        base = options.webhook_base_url
+        if base is None:
+            return
+        if urlsplit(base).scheme not in ("http", "https") or "?" in base:
+            yield "webhook_base_url", f"'{base}' must be an http(s) URL without a query"
+        if WEBHOOK_SECRET not in secrets:
+            yield (
+                "webhook_base_url",
+                "needs webhook_secret_env (the webhook URLs' tokens are signed with it)",
+            )
+
+    @classmethod
+    def create(cls, *, credentials: Credentials, **settings: Any) -> SourceAdapter:
+        """As every kind, keeping the source's current webhook secret (``WEBHOOK_SECRET``): the
+        webhook URLs it gives the server carry tokens signed with it."""
+        adapter = super().create(credentials=credentials, **settings)
+        assert isinstance(adapter, LangGraphAdapter)
+        adapter._webhook_secret = credentials.get(WEBHOOK_SECRET)
+        return adapter
+
+    def webhook(self, thread_id: str) -> dict[str, str]:
+        """The ``webhook`` field of a run created on ``thread_id``; none without a base URL."""
+        base, secret = self.options.webhook_base_url, self._webhook_secret
+        if base is None or not secret:
+            return {}
+        path = WEBHOOK_PATH.format(quote(self.name, safe=""))
+        token = UrlToken.token(secret, thread_id)
+        return {"webhook": f"{base.rstrip('/')}{path}?token={token}"}
 
     @staticmethod
     def partition(execution: Execution) -> str | None:
@@ -475,8 +576,7 @@ class LangGraphAdapter(SourceAdapter):
 
     @property
     def resume_format(self) -> str:
-        value = self.options.get("resume_format")
-        return value if isinstance(value, str) and value in RESUME_FORMATS else "word"
+        return self.options.resume_format
 
     async def get_execution(self, native_id: str) -> Execution:
         thread_id = _thread_id(native_id, self.name)
@@ -547,6 +647,7 @@ class LangGraphAdapter(SourceAdapter):
             "metadata": metadata,
         }
         thread_id = _thread_id(execution.native_id, self.name)
+        body |= self.webhook(thread_id)
         try:
             await self.http.request_json(
                 "POST", RUNS_PATH, thread_id, json=body, native_id=thread_id, idempotent=False
@@ -597,6 +698,7 @@ class LangGraphAdapter(SourceAdapter):
                 "if_not_exists": "create",
                 "multitask_strategy": "reject",
                 "metadata": metadata,
+                **self.webhook(thread_id),
             },
             idempotent=False,
         )

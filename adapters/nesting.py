@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from adapters._parse import (
     as_bool,
@@ -61,9 +61,8 @@ from adapters.model import (
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
 
-    import httpx
-
     from adapters.engine import SourceHTTP
+    from adapters.transports import TransportResponse
 
 __all__ = [
     "DEFAULT_LIST_ORDER",
@@ -83,9 +82,10 @@ EXECUTION_PATH = "/api/v1/executions/{}"
 NESTINGS_PATH = "/api/v1/executions/nestings"
 EXECUTIONS_PATH = "/api/v1/executions"
 MAX_PAGE_SIZE = 100
-LIST_ORDERS = ("desc", "asc", "auto")
+ListOrder = Literal["desc", "asc", "auto"]
 """The ``list_order`` option: the documents give the list no sort order (see list_executions)."""
-DEFAULT_LIST_ORDER = "auto"
+LIST_ORDERS: tuple[str, ...] = get_args(ListOrder)
+DEFAULT_LIST_ORDER: ListOrder = "auto"
 """With no documented order, tell it from the data: a fixed guess is wrong for some upstream."""
 _NO_TIME = datetime.min.replace(tzinfo=UTC)
 
@@ -319,10 +319,19 @@ _ERROR_WORDS: tuple[tuple[str, type[UpstreamError]], ...] = (
 )
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class NestingOptions:
+    list_order: ListOrder = DEFAULT_LIST_ORDER
+    """The order its list's pages come in: ``desc``, ``asc``, or ``auto`` (told from the first
+    page's start times). The documents do not say; the feed is newest first either way."""
+
+
 class NestingAdapter(SourceAdapter):
     kind = SourceKind.NESTING
     capabilities = frozenset({Capability.GET, Capability.LIST, Capability.CHILDREN})
     actions = frozenset()  # Zaia documents no start, cancel or resume of executions
+    options_type = NestingOptions
+    options: NestingOptions
 
     @staticmethod
     def partition(execution: Execution) -> str | None:
@@ -330,11 +339,9 @@ class NestingAdapter(SourceAdapter):
         workspace = execution.extra.get("workspaceId")
         return workspace if isinstance(workspace, str) else None
 
-    def __init__(
-        self, name: str, http: SourceHTTP, options: Mapping[str, object] | None = None
-    ) -> None:
+    def __init__(self, name: str, http: SourceHTTP, options: object | None = None) -> None:
         super().__init__(name, http, options)
-        order = self.options.get("list_order", DEFAULT_LIST_ORDER)
+        order = self.options.list_order
         if order not in LIST_ORDERS:
             raise ValueError(f"list_order must be one of {', '.join(LIST_ORDERS)}, not {order!r}")
         self._detected: str | None = None
@@ -345,7 +352,7 @@ class NestingAdapter(SourceAdapter):
         return {"authorization": credentials.get("api_key", "")}
 
     @staticmethod
-    def read_error(response: httpx.Response, body: Any) -> UpstreamError | None:
+    def read_error(response: TransportResponse, body: Any) -> UpstreamError | None:
         """``{code, message, name, cta, feedback}``: an obvious code/name word decides the class."""
         if not isinstance(body, dict):
             return None
@@ -388,7 +395,7 @@ class NestingAdapter(SourceAdapter):
         size = min(max(page_size, 1), MAX_PAGE_SIZE)
         if cursor is not None:
             page = _page_number(cursor, self.name)
-            auto = self.options.get("list_order", DEFAULT_LIST_ORDER) == "auto"
+            auto = self.options.list_order == "auto"
             undetected = auto and self._detected is None
             probe = await self.list_page(1, size) if undetected else None
             if await self._oldest_first(probe):
@@ -455,7 +462,7 @@ class NestingAdapter(SourceAdapter):
 
     async def _oldest_first(self, first: ExecutionPage | None) -> bool:
         """Whether this upstream lists oldest first, by the ``list_order`` option."""
-        order = self.options.get("list_order", DEFAULT_LIST_ORDER)
+        order = self.options.list_order
         if order == "auto":
             if self._detected is None and first is not None and len(first.items) > 1:
                 self._detected = detect_order(first.items)

@@ -47,6 +47,7 @@ from adapters.base import (
     StartOutcome,
     StartRequest,
 )
+from adapters.declarations import SHA256_PREFIXED, WebhookEvent, Webhooks
 from adapters.errors import (
     ExecutionNotFound,
     UpstreamAuthFailed,
@@ -71,13 +72,13 @@ from adapters.model import (
     StepStatus,
     Workflow,
 )
+from adapters.webhook_parsing import event_body, identified, iso_seconds, member, text
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    import httpx
-
     from adapters.engine import SourceHTTP
+    from adapters.transports import TransportResponse
 
 __all__ = [
     "RotavisionAdapter",
@@ -87,6 +88,7 @@ __all__ = [
     "parse_agent_types",
     "parse_execution",
     "parse_execution_page",
+    "read_rotavision_event",
 ]
 
 EXECUTION_PATH = "/v1/orchestrate/executions/{}"
@@ -369,12 +371,34 @@ def _parse_cost(value: object) -> Cost | None:
     return Cost(amounts=tuple(amounts)) if amounts else None
 
 
+WEBHOOK_EVENT_TYPES = frozenset({"workflow.completed", "workflow.failed"})
+"""The events Rotavision documents; none says an execution waits for approval."""
+
+
+def read_rotavision_event(body: Any) -> WebhookEvent:
+    """A signed webhook body, ``{"id": "evt_…", "type", "created_at", "data": {…}}``
+    (concepts/webhooks.mdx): the execution is ``data.execution_id`` (or ``data.id``), the time
+    ``created_at`` (ISO-8601)."""
+    event = event_body(body)
+    data = member(event.get("data"))
+    event_id, type_ = identified(text(event.get("id")), text(event.get("type")))
+    native_id = text(data.get("execution_id")) or text(data.get("id"))
+    known = type_ in WEBHOOK_EVENT_TYPES
+    return WebhookEvent(event_id, type_, native_id, known, iso_seconds(event.get("created_at")))
+
+
 _ERROR_TYPES: dict[str, type[UpstreamError]] = {
     "authentication_error": UpstreamAuthFailed,
     "not_found_error": ExecutionNotFound,
     "rate_limit_error": UpstreamRateLimited,
     "validation_error": UpstreamRejected,
 }
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RotavisionOptions:
+    step_kinds_from_workflow: bool = False
+    """Read step kinds from the workflow definition (one cached call per workflow)."""
 
 
 class RotavisionAdapter(SourceAdapter):
@@ -389,12 +413,18 @@ class RotavisionAdapter(SourceAdapter):
     actions = frozenset({RunAction.START, RunAction.CANCEL, RunAction.RERUN})
     start_deduplicates = True
     """Every POST takes an ``Idempotency-Key``, replayed for 24 h (the API overview)."""
+    options_type = RotavisionOptions
+    options: RotavisionOptions
+    webhooks = Webhooks(
+        "x-rotavision-signature", SHA256_PREFIXED, read_rotavision_event, covers_every_change=False
+    )
+    """``X-Rotavision-Signature: sha256=<hex>``. No event says "waiting for approval", so a
+    watched execution is polled too. Retries run 7 times over ~35 h, so no window shorter than
+    ``live.dedupe_ttl_s`` is declared."""
 
-    def __init__(
-        self, name: str, http: SourceHTTP, options: Mapping[str, object] | None = None
-    ) -> None:
+    def __init__(self, name: str, http: SourceHTTP, options: object | None = None) -> None:
         super().__init__(name, http, options)
-        self._kinds_from_workflow = bool(self.options.get("step_kinds_from_workflow"))
+        self._kinds_from_workflow = self.options.step_kinds_from_workflow
         self._agent_types: TTLCache[str, dict[str, str]] = TTLCache(
             maxsize=WORKFLOW_ENTRIES, ttl=WORKFLOW_TTL_S
         )
@@ -446,7 +476,7 @@ class RotavisionAdapter(SourceAdapter):
         return {"authorization": f"Bearer {credentials.get('api_key', '')}"}
 
     @staticmethod
-    def read_error(response: httpx.Response, body: Any) -> UpstreamError | None:
+    def read_error(response: TransportResponse, body: Any) -> UpstreamError | None:
         """``{"error": {code, message, type}}``: the type decides, the code is kept."""
         error = as_dict(body.get("error")) if isinstance(body, dict) else None
         if error is None:

@@ -41,6 +41,7 @@ from adapters.base import (
     StartOutcome,
     StartRequest,
 )
+from adapters.declarations import SHA256_PREFIX_OPTIONAL, Secret, WebhookEvent, Webhooks
 from adapters.errors import (
     ExecutionNotFound,
     UpstreamAuthFailed,
@@ -61,13 +62,20 @@ from adapters.model import (
     StepStatus,
     Workflow,
 )
+from adapters.webhook_parsing import event_body, identified, iso_seconds, member, text
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    import httpx
+    from adapters.transports import TransportResponse
 
-__all__ = ["EXECUTE_PATH", "EXECUTION_PATH", "TruthlocksAdapter", "parse_execution"]
+__all__ = [
+    "EXECUTE_PATH",
+    "EXECUTION_PATH",
+    "TruthlocksAdapter",
+    "parse_execution",
+    "read_truthlocks_event",
+]
 
 EXECUTION_PATH = "/v1/orchestrations/{}"
 EXECUTE_PATH = "/v1/orchestrations/execute"
@@ -292,14 +300,56 @@ _ERROR_CODES: dict[str, type[UpstreamError]] = {
 }
 
 
+WEBHOOK_EVENT_TYPES = frozenset(
+    {
+        "orchestration.started",
+        "orchestration.completed",
+        "orchestration.failed",
+        "orchestration.timeout",
+    }
+)
+"""The orchestration events of the observability events page (the get page names only
+``completed`` and ``failed``)."""
+
+
+def read_truthlocks_event(body: Any) -> WebhookEvent:
+    """A signed webhook body, ``{"event_id", "event_type", "payload": {"orchestration_id"…},
+    "timestamp"}`` (deduplicated on ``event_id``, as the webhooks guide says); also read where a
+    generic event puts them: ``id``, ``type``, ``data.id``, a top-level ``orchestration_id``. The
+    time is ``timestamp`` (ISO-8601)."""
+    event = event_body(body)
+    data = member(event.get("payload")) or member(event.get("data"))
+    event_id, type_ = identified(
+        text(event.get("event_id")) or text(event.get("id")),
+        text(event.get("event_type")) or text(event.get("type")),
+    )
+    native_id = (
+        text(data.get("orchestration_id"))
+        or text(data.get("id"))
+        or text(event.get("orchestration_id"))
+    )
+    known = type_ in WEBHOOK_EVENT_TYPES
+    return WebhookEvent(event_id, type_, native_id, known, iso_seconds(event.get("timestamp")))
+
+
 class TruthlocksAdapter(SourceAdapter):
     """Starts take no idempotency key upstream: the gateway's own guard is all there is. A run
     can be re-run when its get shows what started it: variant B (``workflow_id``, ``agents``,
     ``parameters``); variant A shows no input, so its runs cannot."""
 
     kind = SourceKind.TRUTHLOCKS
+    secrets = (Secret("api_key"), Secret("tenant_id", literal=True))
     capabilities = frozenset({Capability.GET})
     actions = frozenset({RunAction.START, RunAction.RERUN})
+    webhooks = Webhooks(
+        "x-truthlocks-signature",
+        SHA256_PREFIX_OPTIONAL,
+        read_truthlocks_event,
+        covers_every_change=True,
+    )
+    """``X-Truthlocks-Signature``: HMAC-SHA256 is documented but not its framing, so the bare
+    digest is accepted too. Its retries are "exponential", with no schedule: no window shorter
+    than ``live.dedupe_ttl_s`` is declared."""
 
     @staticmethod
     def auth_headers(credentials: Credentials) -> Mapping[str, str]:
@@ -311,7 +361,7 @@ class TruthlocksAdapter(SourceAdapter):
         return {name: value for name, value in headers.items() if value}
 
     @staticmethod
-    def read_error(response: httpx.Response, body: Any) -> UpstreamError | None:
+    def read_error(response: TransportResponse, body: Any) -> UpstreamError | None:
         """Flat ``{code, message, details, trace_id}``: the code decides and is kept.
 
         HTTP 402 (plan limit reached, no code documented) reads as rate limited.
@@ -322,7 +372,7 @@ class TruthlocksAdapter(SourceAdapter):
         code = as_str(data.get("code"))
         kind = _ERROR_CODES.get(code.upper()) if code else None
         if kind is None:
-            if response.status_code == 402:
+            if response.status == 402:
                 return UpstreamRateLimited(upstream_code=code)
             return None
         retry_after = None

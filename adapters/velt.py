@@ -62,6 +62,7 @@ from adapters.base import (
     StartRequest,
     UpstreamEvent,
 )
+from adapters.declarations import SHA256_PREFIXED, Secret, WebhookEvent, Webhooks
 from adapters.errors import (
     ExecutionNotFound,
     PayloadError,
@@ -87,14 +88,14 @@ from adapters.model import (
     StepStatus,
     Workflow,
 )
+from adapters.webhook_parsing import event_body, identified, member, ms_seconds, text
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from datetime import datetime
 
-    import httpx
-
     from adapters.engine import SourceHTTP
+    from adapters.transports import TransportResponse
 
 __all__ = [
     "CANCEL_PATH",
@@ -115,6 +116,7 @@ __all__ = [
     "parse_event_page",
     "parse_execution",
     "parse_execution_page",
+    "read_velt_event",
     "with_deadlines",
 ]
 
@@ -603,6 +605,52 @@ def parse_dispatch_reply(payload: Any) -> StartOutcome:
     )
 
 
+WEBHOOK_EVENT_TYPES = frozenset(
+    {
+        "execution.dispatched",
+        "execution.completed",
+        "execution.failed",
+        "execution.cancelled",
+        "step.awaiting-approval",
+        "step.completed",
+        "step.failed",
+        "step.breached",
+        "step.cancelled",
+        "group.quorum-met",
+        "loop.iteration-started",
+        "loop.exhausted",
+    }
+)
+"""Velt's external events (the approval engine's webhooks page)."""
+WEBHOOK_REPLAY_WINDOW_S = 3600.0
+"""Velt retries 2 s, 8 s, 32 s, 2 min and 8 min after the first attempt (10 s timeout each): its
+last attempt leaves ~12 min after the event, so an hour leaves room for queueing and clock skew."""
+
+
+def read_velt_event(body: Any) -> WebhookEvent:
+    """A signed webhook body, ``{"eventId", "seq", "type", "stepId", "timestamp" (ms),
+    "executionId", "correlationId", "data"}``: the event id is ``eventId``, else
+    ``<executionId>#<seq>`` (Velt: "dedupe on eventId or (executionId, seq)"); the unsigned
+    ``x-velt-event-id`` header is not read. The execution is ``executionId`` (or
+    ``data.executionId``)."""
+    event = event_body(body)
+    data = member(event.get("data"))
+    native_id = text(event.get("executionId")) or text(data.get("executionId"))
+    seq = event.get("seq")
+    has_seq = isinstance(seq, int) and not isinstance(seq, bool)
+    keyed = f"{native_id}#{seq}" if native_id and has_seq else None
+    event_id, type_ = identified(text(event.get("eventId")) or keyed, text(event.get("type")))
+    known = type_ in WEBHOOK_EVENT_TYPES
+    return WebhookEvent(event_id, type_, native_id, known, ms_seconds(event.get("timestamp")))
+
+
+@dataclass(frozen=True, slots=True)
+class VeltOptions:
+    deadlines_from_definition: bool = False
+    """Approvals' ``dueAt`` from the definition's ``slaMs`` (one cached ``definitions/get`` per
+    definition, a call the gate's estimates do not count)."""
+
+
 class VeltAdapter(SourceAdapter):
     """Run control: ``executions/dispatch`` takes the gateway's key as ``idempotencyKey``
     (Velt answers a repeat with the first run, ``deduplicated: true``) and ``executions/cancel``
@@ -610,15 +658,24 @@ class VeltAdapter(SourceAdapter):
     the ``triggerContext`` it was dispatched with."""
 
     kind = SourceKind.VELT
+    secrets = (Secret("api_key"), Secret("auth_token"))
+    options_type = VeltOptions
+    options: VeltOptions
     capabilities = frozenset({Capability.GET, Capability.LIST, Capability.APPROVE})
     actions = frozenset({RunAction.START, RunAction.CANCEL})
     start_deduplicates = True
+    webhooks = Webhooks(
+        "x-velt-signature",
+        SHA256_PREFIXED,
+        read_velt_event,
+        covers_every_change=True,
+        replay_window_s=WEBHOOK_REPLAY_WINDOW_S,
+    )
+    """``x-velt-signature: sha256=<hex>``; every state change, approvals included, is an event."""
 
-    def __init__(
-        self, name: str, http: SourceHTTP, options: Mapping[str, object] | None = None
-    ) -> None:
+    def __init__(self, name: str, http: SourceHTTP, options: object | None = None) -> None:
         super().__init__(name, http, options)
-        self._deadlines = bool(self.options.get("deadlines_from_definition"))
+        self._deadlines = self.options.deadlines_from_definition
         """With the option ``deadlines_from_definition``, approvals get ``due_at`` from their
         human node's ``slaMs``."""
         self._definitions: TTLCache[str, DefinitionSLAs | None] = TTLCache(
@@ -681,7 +738,7 @@ class VeltAdapter(SourceAdapter):
         }
 
     @staticmethod
-    def read_error(response: httpx.Response, body: Any) -> UpstreamError | None:
+    def read_error(response: TransportResponse, body: Any) -> UpstreamError | None:
         """The body's ``error.status`` first; an unknown word falls back to the HTTP status."""
         return _error_from_body(body)
 

@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import errno
 import math
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp
 
     from gateway.config import ConfigError, GatewayConfig, ServerConfig
+    from sandbox.twins import RunningServer
 
 __all__ = ["main", "sandbox_banner", "serve_banner", "uvicorn_options"]
 
@@ -27,19 +29,6 @@ SANDBOX_PORT = 9000
 CONFIG_HELP = (
     "the gateway's TOML config file; secrets come from the environment (docs/configuration.md)"
 )
-SANDBOX_HEADERS: dict[str, tuple[tuple[str, str], ...]] = {
-    "rotavision": (("Authorization", "Bearer {api_key}"),),
-    "nesting": (("Authorization", "{api_key}"),),
-    "truthlocks": (("X-API-Key", "{api_key}"), ("X-Tenant-ID", "{tenant_id}")),
-    "velt": (("x-velt-api-key", "{api_key}"), ("x-velt-auth-token", "{auth_token}")),
-}
-"""The headers each sandbox kind checks, filled from ``SANDBOX_CREDENTIALS``; what the banner shows."""
-SANDBOX_ENDPOINTS = {
-    "rotavision": "GET  /v1/orchestrate/executions",
-    "nesting": "GET  /api/v1/executions",
-    "truthlocks": "GET  /v1/orchestrations/<id>",
-    "velt": 'POST /v2/workflow/executions/list {"data": {}}',
-}
 APP_FACTORY = "gateway.http.app:app_from_env"
 """What each ``serve --workers N`` process imports: it reads the config path from ``GATEWAY_CONFIG``."""
 
@@ -201,16 +190,6 @@ def _serve_workers(sock: socket.socket, app: str, options: dict[str, Any]) -> in
 
 
 def _demo(args: argparse.Namespace) -> int:
-    import dataclasses
-
-    from gateway.demo import DEMO_EXECUTION_ID, DEMO_SOURCE_NAMES, demo_config
-    from gateway.http.app import create_app
-    from gateway.http.threaded_server import ThreadedServer
-    from gateway.ops.logs import BackgroundTrafficSummary, configure_logging
-    from sandbox import Faults, Sandbox, SandboxConfig
-    from sandbox.progress import Progress, with_progress
-    from sandbox.webhooks import WebhookSender
-
     try:
         sock = _listen(args.host, args.port)
     except OSError as exc:
@@ -222,6 +201,31 @@ def _demo(args: argparse.Namespace) -> int:
             sock.close()
             return _cannot_listen("127.0.0.1", args.sandbox_port, exc, "--sandbox-port")
     port = sock.getsockname()[1]
+    # uvicorn re-raises the SIGTERM it stopped on: as SystemExit here, so ``finally`` stops the
+    # real servers the twins started (they also die with this process: see sandbox/agent_server).
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    servers = _launch_real_servers()  # before any thread of ours starts
+    try:
+        return _demo_on(args, sock, port, servers)
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+def _demo_on(
+    args: argparse.Namespace, sock: socket.socket, port: int, servers: dict[str, RunningServer]
+) -> int:
+    """The demo once its real servers run: the sandbox, then the gateway over both."""
+    import dataclasses
+
+    from gateway.demo import DEMO_EXECUTION_ID, DEMO_SOURCE_NAMES, demo_config
+    from gateway.http.app import create_app
+    from gateway.http.threaded_server import ThreadedServer
+    from gateway.ops.logs import BackgroundTrafficSummary, configure_logging
+    from sandbox import Faults, Sandbox, SandboxConfig
+    from sandbox.progress import Progress, with_progress
+    from sandbox.webhooks import WebhookSender
+
     simulated = Sandbox(SandboxConfig(faults=Faults(latency_ms=args.latency_ms)))
     sandbox_app: ASGIApp = simulated.app()
     if args.progress_s > 0:  # the sandbox moves on and sends signed webhooks (docs/live.md)
@@ -231,7 +235,8 @@ def _demo(args: argparse.Namespace) -> int:
         sandbox_app, port=args.sandbox_port, lifespan="on" if args.progress_s > 0 else "off"
     )
     sandbox_url = sandbox.start()
-    config = demo_config(sandbox_url, port=port, step_kinds=True)
+    launched = {kind: server.url for kind, server in servers.items()}
+    config = demo_config(sandbox_url, port=port, step_kinds=True, launched=launched)
     config = dataclasses.replace(config, server=dataclasses.replace(config.server, host=args.host))
     handler = configure_logging(config.logging)
     if args.progress_s > 0:
@@ -251,10 +256,38 @@ def _demo(args: argparse.Namespace) -> int:
         sandbox.stop()
 
 
-def _load(path: Path):  # type: ignore[no-untyped-def]
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+def _launch_real_servers() -> dict[str, RunningServer]:
+    """The real servers of the kinds that have one here (a twin's ``launch``), by kind; each
+    one not installed is named with what to install."""
+    from sandbox import TWINS
+
+    servers: dict[str, RunningServer] = {}
+    for twin in TWINS:
+        if twin.launch is None:
+            continue
+        print(f"{twin.kind}: starting its real server …", flush=True)
+        try:
+            server = twin.launch()
+        except (OSError, RuntimeError) as exc:
+            print(f"{twin.kind}: left out, its server did not start ({exc})", flush=True)
+            continue
+        if server is None:
+            print(f"{twin.kind}: left out; to add it: {twin.install_hint}", flush=True)
+            continue
+        print(f"{twin.kind}: {server.url} (source '{twin.demo_name}')", flush=True)
+        servers[twin.kind] = server
+    return servers
+
+
+def _load(path: Path, server: dict[str, Any] | None = None) -> GatewayConfig:
+    """The config at ``path``; ``server`` holds ``[server]`` keys the command line sets."""
     from gateway.config import load_config
 
-    return load_config(path)
+    return load_config(path, server=server)
 
 
 def uvicorn_options(config: GatewayConfig, *, workers: int = 1) -> dict[str, Any]:
@@ -265,17 +298,9 @@ def uvicorn_options(config: GatewayConfig, *, workers: int = 1) -> dict[str, Any
     then closes the upstream clients. Connections are bounded by the ``[server]`` limits. Logging is ``configure_logging``'s, and the request line is
     ``gateway.access``'s, so uvicorn keeps its hands off both.
     """
-    from gateway.http.server import ConnectionLimits, guarded_protocol
+    from gateway.http.server import guarded_protocol
 
-    server = config.server
-    limits = ConnectionLimits(
-        max_header_bytes=server.max_header_bytes,
-        max_headers=server.max_headers,
-        header_timeout_s=server.header_timeout_s,
-        body_timeout_s=server.body_timeout_s,
-        keep_alive_timeout_s=server.keep_alive_timeout_s,
-        max_connections=server.max_connections,
-    )
+    server = limits = config.server  # the [server] table holds the ConnectionLimits
     options: dict[str, Any] = {
         "host": config.server.host,
         "port": config.server.port,
@@ -297,7 +322,6 @@ def uvicorn_options(config: GatewayConfig, *, workers: int = 1) -> dict[str, Any
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import dataclasses
     import os
 
     from gateway.config import ConfigError
@@ -307,22 +331,9 @@ def _serve(args: argparse.Namespace) -> int:
     from gateway.ops.logs import configure_logging
 
     try:
-        config = _load(args.config)
-        server = dataclasses.replace(
-            config.server,
-            host=args.host or config.server.host,
-            port=args.port if args.port is not None else config.server.port,
-        )
-        config = dataclasses.replace(config, server=server)
-        if (
-            config.auth.mode == "none"
-            and not server.is_loopback
-            and not config.auth.allow_none_on_public_host
-        ):
-            raise ConfigError(
-                f'auth.mode: "none" on non-loopback host {server.host} would let anyone in; '
-                'use "api_key" or set auth.allow_none_on_public_host = true'
-            )
+        flags = {"host": args.host, "port": args.port}
+        config = _load(args.config, {k: v for k, v in flags.items() if v is not None})
+        server = config.server
         if args.workers < 1:
             raise ConfigError(f"--workers: {args.workers} must be at least 1")
         if args.workers > 1 and server.metrics != "off":
@@ -420,21 +431,20 @@ def _sandbox(args: argparse.Namespace) -> int:
 
 
 def sandbox_banner(url: str) -> str:
-    """Where the sandbox listens and, per kind, an endpoint and the headers it accepts."""
-    from sandbox import SANDBOX_CREDENTIALS
+    """Where the sandbox listens and, per kind, an endpoint and the headers it accepts (what
+    each twin declares)."""
+    from sandbox import TWINS
 
     lines = [f"sandbox upstreams: {url}", "each kind accepts these credentials:"]
-    for kind, credentials in SANDBOX_CREDENTIALS.items():
-        headers = "  ".join(
-            f"{name}: {value.format(**credentials)}" for name, value in SANDBOX_HEADERS[kind]
-        )
-        lines.append(f"  {kind:<11} {headers}")
-        lines.append(f"  {'':<11} {SANDBOX_ENDPOINTS[kind]}")
-    rotavision = SANDBOX_CREDENTIALS["rotavision"]["api_key"]
+    for twin in (twin for twin in TWINS if twin.launch is None):  # the rest are real servers
+        headers = "  ".join(f"{name}: {value}" for name, value in twin.filled_headers())
+        lines += [f"  {twin.kind:<11} {headers}", f"  {'':<11} {twin.probe}"]
+    first = TWINS[0]
+    path = first.probe.split(maxsplit=1)[1]
+    header = " ".join(f"-H '{name}: {value}'" for name, value in first.filled_headers())
     lines += [
         f"faults:            {url}/_sandbox/faults (GET shows, POST sets; docs/resilience.md)",
-        f"try:               curl -H 'Authorization: Bearer {rotavision}' "
-        f"{url}/v1/orchestrate/executions",
+        f"try:               curl {header} {url}{path}",
     ]
     return "\n".join(lines) + "\n"
 

@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from sandbox import nesting, rotavision, truthlocks, velt
+from sandbox.registry import SANDBOX_CREDENTIALS
 from sandbox.state import Faults, Stats
 
 if TYPE_CHECKING:
@@ -30,15 +31,6 @@ if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send
 
 __all__ = ["HANG_MAX_S", "SANDBOX_CREDENTIALS", "Sandbox", "SandboxConfig", "summary"]
-
-
-SANDBOX_CREDENTIALS: dict[str, dict[str, str]] = {
-    "rotavision": {"api_key": "rv_test_sandbox"},
-    "nesting": {"api_key": "zaia_test_sandbox"},
-    "truthlocks": {"api_key": "tl_test_sandbox", "tenant_id": "tenant_sandbox"},
-    "velt": {"api_key": "ak_test_sandbox", "auth_token": "at_test_sandbox"},
-}
-"""The keys the sandbox accepts by default; the demo config hands the same to the gateway."""
 
 
 @dataclass(slots=True)

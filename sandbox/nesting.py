@@ -20,18 +20,30 @@ from typing import TYPE_CHECKING, Any, Literal
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from sandbox.twins import Twin
+
 if TYPE_CHECKING:
     from starlette.requests import Request
 
 __all__ = [
     "DEMO_TREE_ID",
     "DEMO_TREE_IDS",
+    "TWIN",
     "ListOrder",
     "NestingStore",
     "NestingsShape",
     "routes",
 ]
 
+
+TWIN = Twin(
+    kind="nesting",
+    demo_name="zaia",
+    credentials={"api_key": "zaia_test_sandbox"},
+    headers=(("Authorization", "{api_key}"),),
+    probe="GET  /api/v1/executions",
+)
+"""What this twin tells the demo and the banner (sandbox/twins.py)."""
 ListOrder = Literal["desc", "asc", "grouped"]
 """How the list orders executions: the documents give no order, so the sandbox plays strictly
 newest first, strictly oldest first, and roots oldest first each followed by its descendants."""

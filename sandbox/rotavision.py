@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from sandbox.twins import Twin
+
 if TYPE_CHECKING:
     from starlette.requests import Request
 
@@ -27,10 +29,23 @@ __all__ = [
     "DEMO_ASKED_TWICE_ID",
     "DEMO_WAITING_ID",
     "DOC_EXAMPLE_ID",
+    "TWIN",
     "RotavisionStore",
     "routes",
 ]
 
+
+TWIN = Twin(
+    kind="rotavision",
+    demo_name="rv",
+    credentials={"api_key": "rv_test_sandbox"},
+    headers=(("Authorization", "Bearer {api_key}"),),
+    probe="GET  /v1/orchestrate/executions",
+    webhook_header="X-Rotavision-Signature",
+    webhook_secret="whsec_sandbox_rotavision",  # noqa: S106 (the sandbox's published test secret)
+    showcase_options={"step_kinds_from_workflow": True},
+)
+"""What this twin tells the demo and the banner (sandbox/twins.py)."""
 DOC_EXAMPLE_ID = "exec_xyz789"
 DEMO_WAITING_ID = "exec_wait0001"
 DEMO_ASKED_TWICE_ID = "exec_twice0001"

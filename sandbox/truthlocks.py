@@ -25,11 +25,31 @@ from typing import TYPE_CHECKING, Any, Literal
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from sandbox.twins import Twin
+
 if TYPE_CHECKING:
     from starlette.requests import Request
 
-__all__ = ["DEMO_COMPLETED_ID", "DOC_EXAMPLE_ID", "TruthlocksStore", "Variants", "routes"]
+__all__ = [
+    "DEMO_COMPLETED_ID",
+    "DOC_EXAMPLE_ID",
+    "TWIN",
+    "TruthlocksStore",
+    "Variants",
+    "routes",
+]
 
+
+TWIN = Twin(
+    kind="truthlocks",
+    demo_name="tl",
+    credentials={"api_key": "tl_test_sandbox", "tenant_id": "tenant_sandbox"},
+    headers=(("X-API-Key", "{api_key}"), ("X-Tenant-ID", "{tenant_id}")),
+    probe="GET  /v1/orchestrations/<id>",
+    webhook_header="X-Truthlocks-Signature",
+    webhook_secret="whsec_sandbox_truthlocks",  # noqa: S106 (the sandbox's published test secret)
+)
+"""What this twin tells the demo and the banner (sandbox/twins.py)."""
 Variants = Literal["both", "prose", "openapi"]
 """Which documented response schema the sandbox serves: both (seeded alternately), only the
 prose one (variant A), or only the OpenAPI one (variant B)."""

@@ -49,6 +49,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from sandbox.twins import Twin
+
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
@@ -59,11 +61,23 @@ __all__ = [
     "DEMO_REVIEWERS",
     "DEMO_WAITING_ID",
     "DOC_EXAMPLE_ID",
+    "TWIN",
     "VeltError",
     "VeltStore",
     "routes",
 ]
 
+
+TWIN = Twin(
+    kind="velt",
+    demo_name="velt",
+    credentials={"api_key": "ak_test_sandbox", "auth_token": "at_test_sandbox"},
+    headers=(("x-velt-api-key", "{api_key}"), ("x-velt-auth-token", "{auth_token}")),
+    probe='POST /v2/workflow/executions/list {"data": {}}',
+    webhook_header="x-velt-signature",
+    webhook_secret="whsec_sandbox_velt",  # noqa: S106 (the sandbox's published test secret)
+)
+"""What this twin tells the demo and the banner (sandbox/twins.py)."""
 DOC_EXAMPLE_ID = "exec_1777374504255_xzy43k9q"
 DEMO_WAITING_ID = "exec_1777400000000_waitdemo"
 DEMO_REVIEWERS = ("lead@example.com", "ops@example.com")

@@ -17,23 +17,15 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import aiohttp
+
+from sandbox.registry import SANDBOX_WEBHOOK_SECRETS, TWINS
 
 __all__ = ["SANDBOX_WEBHOOK_SECRETS", "WebhookEvent", "WebhookSender", "signed_delivery"]
 
 log = logging.getLogger("sandbox.webhooks")
 
-SANDBOX_WEBHOOK_SECRETS = {
-    "rotavision": "whsec_sandbox_rotavision",
-    "velt": "whsec_sandbox_velt",
-    "truthlocks": "whsec_sandbox_truthlocks",
-}
-"""What the sandbox signs with; the demo config gives the gateway the same."""
-_HEADERS = {
-    "rotavision": "X-Rotavision-Signature",
-    "velt": "x-velt-signature",
-    "truthlocks": "X-Truthlocks-Signature",
-}
+_HEADERS = {t.kind: t.webhook_header for t in TWINS if t.webhook_header is not None}
 _ids = itertools.count(1)
 
 
@@ -104,7 +96,7 @@ class WebhookSender:
         self._sources = sources
         self._secrets = secrets or SANDBOX_WEBHOOK_SECRETS
         self._retries = retries
-        self._client = httpx.AsyncClient(timeout=10)
+        self._session: aiohttp.ClientSession | None = None
         self.sent = 0
         self.failed = 0
 
@@ -117,18 +109,21 @@ class WebhookSender:
             body, headers = signed_delivery(
                 event, self._secrets[event.kind], event_id=event_id, attempt=attempt
             )
+            if self._session is None:  # opened inside the running loop (aiohttp's rule)
+                self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
             try:
-                response = await self._client.post(
-                    f"{self._url}/webhooks/{name}", content=body, headers=headers
-                )
-                if response.is_success:
-                    self.sent += 1
-                    return True
-            except httpx.HTTPError as error:
+                async with self._session.post(
+                    f"{self._url}/webhooks/{name}", data=body, headers=headers
+                ) as response:
+                    if 200 <= response.status < 300:
+                        self.sent += 1
+                        return True
+            except (aiohttp.ClientError, TimeoutError) as error:
                 log.debug("webhook delivery failed: %s", error)
             await asyncio.sleep(0.5 * 2**attempt)
         self.failed += 1
         return False
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()

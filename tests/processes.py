@@ -48,10 +48,11 @@ def free_port() -> int:
 
 @contextmanager
 def gateway_process(
-    config: Path, port: int, env: Mapping[str, str], log: Path
+    config: Path, port: int, env: Mapping[str, str], log: Path, *, cwd: Path | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
     """``gateway serve --config config --port port`` once ``/healthz`` answers (its stderr in
-    ``log``, shown if it never does); terminated, then killed if need be, on leaving."""
+    ``log``, shown if it never does); terminated, then killed if need be, on leaving. ``cwd``
+    comes first on the child's import path (a test's own copy of a package)."""
     with log.open("wb") as stderr:
         process = subprocess.Popen(  # noqa: S603 (our own command line)
             [
@@ -67,6 +68,7 @@ def gateway_process(
             env=dict(env),
             stdout=subprocess.DEVNULL,
             stderr=stderr,
+            cwd=cwd,
         )
     try:
         deadline = time.monotonic() + STARTUP_LIMIT_S

@@ -37,12 +37,15 @@ def demo_config_with(
 
 
 @asynccontextmanager
-async def serving(app: ASGIApp, *, lifespan: Literal["on", "off"] = "on") -> AsyncIterator[str]:
-    """Serve ``app`` on 127.0.0.1 (a free port); yield its base URL; always shut it down."""
+async def serving(
+    app: ASGIApp, *, lifespan: Literal["on", "off"] = "on", port: int = 0
+) -> AsyncIterator[str]:
+    """Serve ``app`` on 127.0.0.1 (a free port, or ``port`` when the app must know its URL
+    first); yield its base URL; always shut it down."""
     from tests.secret_scan import scan_responses
 
     config = uvicorn.Config(
-        scan_responses(app), host="127.0.0.1", port=0, log_level="warning", lifespan=lifespan
+        scan_responses(app), host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from adapters.base import Credentials
+from adapters.declarations import WEBHOOK_SECRET
 from adapters.registry import adapter_class
 from gateway.config import ConfigError
 from gateway.core.actions import AuditLog
@@ -112,16 +114,14 @@ class Runtime:
             self.adapters[source.name] = adapter_class(source.kind).create(
                 name=source.name,
                 base_url=source.base_url,
-                credentials=source.credentials,
+                credentials=Credentials(
+                    **source.credentials,
+                    **{WEBHOOK_SECRET: next(iter(source.webhook_secrets), None)},
+                ),
                 settings=source.http,
                 transport=transport,
                 client=self.config.server.upstream_client,
-                options={
-                    "step_kinds_from_workflow": source.step_kinds_from_workflow,
-                    "deadlines_from_definition": source.deadlines_from_definition,
-                    **({"list_order": source.list_order} if source.list_order else {}),
-                    **({"resume_format": source.resume_format} if source.resume_format else {}),
-                },
+                options=source.options,
                 observers=(self.stats[source.name].record_call,),
             )
 

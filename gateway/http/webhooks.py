@@ -66,7 +66,10 @@ class WebhookEndpoint:
         headers: dict[str, list[str]] = {}
         for key, value in request.headers.raw:  # every value: a repeated header is refused
             headers.setdefault(key.decode("latin-1").lower(), []).append(value.decode("latin-1"))
-        return await self.receiver.receive(name, headers, bytes(body))
+        query: dict[str, list[str]] = {}
+        for parameter, given in request.query_params.multi_items():  # a repeated one is refused
+            query.setdefault(parameter, []).append(given)
+        return await self.receiver.receive(name, headers, bytes(body), query)
 
 
 _TOO_LARGE = Receipt(413, "too_large")

@@ -31,7 +31,8 @@ from cachetools import LRUCache, TTLCache
 
 from adapters.base import Capability
 from adapters.errors import ExecutionNotFound, UpstreamError
-from adapters.model import ApprovalStatus, ExecutionStatus, SourceKind
+from adapters.model import ApprovalStatus, ExecutionStatus
+from adapters.registry import adapter_class
 from gateway.core.actions import digest
 from gateway.core.background import Background
 from gateway.core.errors import GatewayError
@@ -78,9 +79,6 @@ the upstream, and what a poll compares with."""
 FEED_PAGE_SIZE = 50
 MAX_READS_PER_ROUND = 20
 """Full re-reads one poll round of a source may make (list items without steps)."""
-_WEBHOOK_COVERED = frozenset({SourceKind.VELT, SourceKind.TRUTHLOCKS})
-"""Kinds whose webhooks announce every state change, approvals included. Rotavision sends no
-event for 'waiting for approval', so its executions are polled even with webhooks."""
 
 
 def shutting_down_error() -> GatewayError:
@@ -543,9 +541,10 @@ class LiveHub:
 
     def _polled(self, source: str) -> bool:
         """Whether changes of ``source`` must be polled for: no webhook secret, or a kind
-        whose webhooks miss some changes."""
+        whose webhooks miss some changes (``Webhooks.covers_every_change``)."""
         config = self._sources[source]
-        return not config.webhook_secrets or config.kind not in _WEBHOOK_COVERED
+        webhooks = adapter_class(config.kind).webhooks
+        return not config.webhook_secrets or webhooks is None or not webhooks.covers_every_change
 
     def _poll(self, what: str, source: str, native_id: str) -> SharedPoll:
         key = (what, source, native_id)

@@ -5,11 +5,15 @@ or repeated one is 401 and changes nothing. Deliveries are at least once (Velt r
 minutes, Rotavision ~35 hours), so each event is remembered by the id in its signed body and a
 repeat is 200 without effect; nothing a sender does not sign (such as ``x-velt-event-id``) goes
 into that key, or one captured delivery could be replayed as new events. The signed time bounds
-replays: an event older than its kind's window (``events.REPLAY_WINDOW_S``, at most
-``live.dedupe_ttl_s``), or more than ``FUTURE_SKEW_S`` ahead, is 401 ``stale``, and an id is
+replays: an event older than its kind's window (``Webhooks.replay_window_s`` on its adapter, at
+most ``live.dedupe_ttl_s``), or more than ``FUTURE_SKEW_S`` ahead, is 401 ``stale``, and an id is
 remembered only while its event is young enough to be accepted, so a replay is accepted once.
 An event type this gateway does not know, or one that names no execution, is 200 and counted.
 The re-read itself runs after the answer (LiveHub.hint). Refusals are logged sampled.
+
+A kind whose sender signs nothing declares a URL token instead (``Webhooks.url_token``): the
+query's token must be the HMAC of the value the body is bound to (a thread id), or the delivery
+is 401 the same way. Its body is unsigned, so a URL's holder can only hint at that one execution.
 """
 
 from __future__ import annotations
@@ -22,16 +26,17 @@ from typing import TYPE_CHECKING
 import orjson
 from cachetools import TLRUCache
 
+from adapters.declarations import UnreadableEvent
+from adapters.registry import adapter_class
 from gateway.core.ids import InvalidId, parse_execution_id
-from gateway.live.events import REPLAY_WINDOW_S, UnreadableEvent, WebhookEvent, read_event
 from gateway.live.log_sampling import SampledLog
-from gateway.live.signatures import SIGNATURE_SCHEMES, Signature, verify
+from gateway.live.signatures import Signature, verify, verify_token
 from gateway.state.base import StateUnavailable
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
-    from adapters.model import SourceKind
+    from adapters.declarations import WebhookEvent, Webhooks
     from gateway.config import LiveConfig, SourceConfig
     from gateway.live.hub import LiveHub
     from gateway.state.base import SharedState
@@ -76,24 +81,31 @@ class WebhookReceiver:
         self._refusals = SampledLog(log)
 
     async def receive(
-        self, name: str, headers: Mapping[str, Sequence[str]], body: bytes
+        self,
+        name: str,
+        headers: Mapping[str, Sequence[str]],
+        body: bytes,
+        query: Mapping[str, Sequence[str]] | None = None,
     ) -> Receipt:
-        """``headers``: every value of each header, by lower-case name. The answer is counted
+        """``headers``: every value of each header, by lower-case name; ``query``: every value of
+        each query parameter (read for a kind whose URL carries a token). The answer is counted
         by ``record``, once the endpoint has settled it."""
         source = self._sources.get(name)
-        if source is None or not source.webhook_secrets:
+        webhooks = adapter_class(source.kind).webhooks if source is not None else None
+        if source is None or webhooks is None or not source.webhook_secrets:
             return Receipt(404, "unknown_source")
-        header = SIGNATURE_SCHEMES[source.kind].header
-        signature = verify(source.kind, body, headers.get(header, ()), source.webhook_secrets)
+        signature, carrier = _authenticate(
+            webhooks, headers, query or {}, body, source.webhook_secrets
+        )
         if signature is not Signature.VALID:
-            self._refuse(name, "bad_signature", f"signature {signature}", header=header)
+            self._refuse(name, "bad_signature", f"signature {signature}", header=carrier)
             return Receipt(401, "bad_signature")
         try:
-            event = read_event(source.kind, orjson.loads(body))
+            event = webhooks.read_event(orjson.loads(body))
         except (orjson.JSONDecodeError, UnreadableEvent) as error:
             self._refuse(name, "unreadable", str(error))
             return Receipt(400, "unreadable")
-        keep_s = self._keep_s(source.kind, event)
+        keep_s = self._keep_s(webhooks, event)
         if keep_s is None:
             self._refuse(name, "stale", "the event's signed time is outside the replay window")
             return Receipt(401, "stale")
@@ -121,9 +133,10 @@ class WebhookReceiver:
         if name in self._sources:
             self._hub.stats.webhooks[(name, receipt.outcome)] += 1
 
-    def _keep_s(self, kind: SourceKind, event: WebhookEvent) -> float | None:
+    def _keep_s(self, webhooks: Webhooks, event: WebhookEvent) -> float | None:
         """How long to remember the event's id: while it could still be accepted. None: stale."""
-        window = min(REPLAY_WINDOW_S.get(kind, self._dedupe_ttl_s), self._dedupe_ttl_s)
+        declared = webhooks.replay_window_s
+        window = self._dedupe_ttl_s if declared is None else min(declared, self._dedupe_ttl_s)
         if event.sent_at is None:
             return self._dedupe_ttl_s
         age = self._clock() - event.sent_at
@@ -151,3 +164,19 @@ class WebhookReceiver:
             reason,
             extra={"source": name, **extra},
         )
+
+
+def _authenticate(
+    webhooks: Webhooks,
+    headers: Mapping[str, Sequence[str]],
+    query: Mapping[str, Sequence[str]],
+    body: bytes,
+    secrets: Sequence[str],
+) -> tuple[Signature, str]:
+    """The delivery checked the way its kind declares: (the verdict, the header or query
+    parameter that carried the proof)."""
+    token = webhooks.url_token
+    if token is not None:
+        return verify_token(token, body, query.get(token.parameter, ()), secrets), token.parameter
+    header = webhooks.signature_header or ""
+    return verify(webhooks, body, headers.get(header, ()), secrets), header

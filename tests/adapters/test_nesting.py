@@ -26,7 +26,15 @@ from adapters.errors import (
     UpstreamUnavailable,
 )
 from adapters.model import ErrorInfo, ExecutionStatus, SourceKind, StepKind, StepStatus
-from adapters.nesting import NestingAdapter, detect_order, parse_execution, parse_list, parse_tree
+from adapters.nesting import (
+    ListOrder,
+    NestingAdapter,
+    NestingOptions,
+    detect_order,
+    parse_execution,
+    parse_list,
+    parse_tree,
+)
 from adapters.registry import adapter_class
 
 ROOT = "11111111-1111-4111-8111-111111111111"
@@ -672,7 +680,7 @@ async def test_list_pages_by_number_until_a_short_page() -> None:
         httpx.Response(200, json=page_of(3)),
         httpx.Response(200, json=page_of(1, start=3)),
     ]
-    adapter = make_adapter(router, options={"list_order": "desc"})
+    adapter = make_adapter(router, options=NestingOptions(list_order="desc"))
     first = await adapter.list_executions(cursor=None, page_size=3)
     second = await adapter.list_executions(cursor=first.next_cursor, page_size=3)
     await adapter.aclose()
@@ -863,7 +871,7 @@ async def test_a_realistic_newest_first_list_is_served_page_by_page_newest_first
     router = respx.Router(base_url=BASE)
     route = router.get("/api/v1/executions")
     route.side_effect = paged(records)
-    adapter = make_adapter(router, options={"list_order": "auto"})
+    adapter = make_adapter(router, options=NestingOptions(list_order="auto"))
     page = await adapter.list_executions(cursor=None, page_size=20)
     await adapter.aclose()
     started = [e.started_at for e in page.items]
@@ -872,11 +880,11 @@ async def test_a_realistic_newest_first_list_is_served_page_by_page_newest_first
 
 
 @pytest.mark.parametrize("order", ["asc", "auto"])
-async def test_an_oldest_first_list_is_served_newest_first(order: str) -> None:
+async def test_an_oldest_first_list_is_served_newest_first(order: ListOrder) -> None:
     records = [timed(n) for n in range(8)]
     router = respx.Router(base_url=BASE)
     router.get("/api/v1/executions").side_effect = paged(records)
-    adapter = make_adapter(router, options={"list_order": order})
+    adapter = make_adapter(router, options=NestingOptions(list_order=order))
     seen: list[str] = []
     cursor: str | None = None
     while True:
@@ -894,7 +902,7 @@ async def test_a_newest_first_list_is_detected_and_served_as_is() -> None:
     router = respx.Router(base_url=BASE)
     route = router.get("/api/v1/executions")
     route.side_effect = paged(records)
-    adapter = make_adapter(router, options={"list_order": "auto"})
+    adapter = make_adapter(router, options=NestingOptions(list_order="auto"))
     page = await adapter.list_executions(cursor=None, page_size=3)
     await adapter.aclose()
     assert [e.native_id for e in page.items] == [r["id"] for r in records[:3]]
@@ -904,4 +912,4 @@ async def test_a_newest_first_list_is_detected_and_served_as_is() -> None:
 
 def test_an_unknown_list_order_is_refused() -> None:
     with pytest.raises(ValueError, match="list_order"):
-        make_adapter(options={"list_order": "random"})
+        make_adapter(options=NestingOptions(list_order="random"))  # type: ignore[arg-type]

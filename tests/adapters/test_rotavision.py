@@ -26,7 +26,7 @@ from adapters.errors import (
     UpstreamUnavailable,
 )
 from adapters.model import ApprovalStatus, ExecutionStatus, StepKind, StepStatus
-from adapters.rotavision import RotavisionAdapter, approval_key, parse_execution
+from adapters.rotavision import RotavisionAdapter, RotavisionOptions, approval_key, parse_execution
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "upstreams" / "rotavision.txt"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "rotavision"
@@ -528,7 +528,7 @@ async def test_definitions_are_fetched_once_per_workflow_and_failures_degrade() 
         credentials=Credentials(api_key="k"),
         settings=HTTPSettings(),
         transport=httpx.MockTransport(router.async_handler),
-        options={"step_kinds_from_workflow": True},
+        options=RotavisionOptions(step_kinds_from_workflow=True),
     )
     first, second = await asyncio.gather(
         adapter.get_execution("exec_xyz789"), adapter.get_execution("exec_other")

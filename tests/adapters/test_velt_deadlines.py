@@ -21,6 +21,7 @@ from adapters.velt import (
     DEFINITION_PATH,
     MAX_SLA_MS,
     VeltAdapter,
+    VeltOptions,
     parse_definition,
     parse_execution,
     with_deadlines,
@@ -127,7 +128,7 @@ def make_adapter(router: respx.Router, *, deadlines: bool = True) -> VeltAdapter
         credentials=Credentials(api_key="k_secret", auth_token="t_secret"),
         settings=HTTPSettings(timeout_s=1.0, retries=0, breaker_failures=0),
         transport=httpx.MockTransport(router.async_handler),
-        options={"deadlines_from_definition": deadlines},
+        options=VeltOptions(deadlines_from_definition=deadlines),
     )
     assert isinstance(adapter, VeltAdapter)
     return adapter
@@ -328,7 +329,7 @@ def test_the_option_is_off_by_default_and_velt_only() -> None:
     env = {"K": "k", "T": "t"}
     (default,) = parse_config({"sources": [velt]}, env).sources
     (on,) = parse_config({"sources": [velt | {"deadlines_from_definition": True}]}, env).sources
-    assert (default.deadlines_from_definition, on.deadlines_from_definition) == (False, True)
+    assert (default.options, on.options) == (VeltOptions(), VeltOptions(True))
     rotavision = {"name": "rv", "kind": "rotavision", "base_url": "http://x", "api_key_env": "K"}
     with pytest.raises(ConfigError) as caught:
         parse_config({"sources": [rotavision | {"deadlines_from_definition": True}]}, env)

@@ -1,105 +1,52 @@
-"""LangGraph's real Agent Server, in memory (``langgraph dev``), on a free loopback port.
-
-The graphs are the test fixtures' (``tests/fixtures/langgraph``), copied to a scratch folder first:
-the dev server writes its own ``.langgraph_api`` state beside its ``langgraph.json``. The server
-runs in its own process group, so stopping it ends its workers too.
-"""
+"""LangGraph's real Agent Server for the tests: the sandbox's own launcher (sandbox/agent_server),
+with the ``langgraph`` command required in CI and the tests skipped without it locally."""
 
 from __future__ import annotations
 
+import json
 import os
-import shutil
-import signal
-import subprocess
-import sys
-import time
-from contextlib import suppress
-from pathlib import Path
+import shlex
+from typing import TYPE_CHECKING
 
-import httpx
 import pytest
 
-from tests.processes import free_port
+from sandbox.agent_server import GRAPHS, AgentServer, langgraph_command
 
-__all__ = ["FIXTURES", "STARTUP_LIMIT_S", "LangGraphServer", "require_langgraph"]
+if TYPE_CHECKING:
+    from pathlib import Path
 
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "langgraph"
-STARTUP_LIMIT_S = 60.0
-"""A generous bound: it starts in about 2 s here."""
-_QUIET = {
-    "LANGSMITH_TRACING": "false",
-    "LANGCHAIN_TRACING_V2": "false",
-    "LANGGRAPH_CLI_NO_ANALYTICS": "1",
-    "LANGSMITH_API_KEY": "",
-}
-"""No tracing, no analytics: the server makes no outbound call."""
+__all__ = ["agent_server"]
+
+LOOPBACK_WEBHOOKS = {"url": {"disable_loopback": False, "require_https": False}}
+"""The server's documented opt-ins for webhooks to loopback addresses (refused by default, 422 on
+run creation) over plain HTTP (required once a ``url`` policy is given): the gateway under test
+listens on http://127.0.0.1."""
 
 
-def require_langgraph() -> str:
-    """The ``langgraph`` command; skips without the extra locally, fails in CI (scripts/install
-    installs it there)."""
-    command = Path(sys.executable).parent / "langgraph"
-    if not command.exists():
+def agent_server(workdir: Path, *, loopback_webhooks: bool = False) -> AgentServer:
+    """A server not yet started; skips without the extra locally, fails in CI (scripts/install
+    installs it there). ``loopback_webhooks``: it may post run webhooks to 127.0.0.1."""
+    command = langgraph_command()
+    if command is None:
         if os.environ.get("CI"):
             pytest.fail("langgraph-cli is not installed: scripts/install installs the extra")
         pytest.skip("the langgraph extra is not installed (pip install -e '.[langgraph]')")
-    return str(command)
+    if loopback_webhooks:
+        command = _with_webhooks_config(workdir, command)
+    return AgentServer(workdir, command)
 
 
-class LangGraphServer:
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen[bytes] | None = None
-        self.started_in_s: float | None = None
-
-    def start(self) -> None:
-        command = require_langgraph()
-        shutil.copytree(FIXTURES, self.workdir, dirs_exist_ok=True)
-        log = (self.workdir / "server.log").open("wb")
-        began = time.monotonic()
-        self.process = subprocess.Popen(  # noqa: S603 (our own command line)
-            [
-                command,
-                "dev",
-                "--no-browser",
-                "--no-reload",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--n-jobs-per-worker",
-                "4",
-            ],
-            cwd=self.workdir,
-            env={**os.environ, **_QUIET},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
-        deadline = began + STARTUP_LIMIT_S
-        while time.monotonic() < deadline and self.process.poll() is None:
-            with suppress(httpx.TransportError):
-                if httpx.get(f"{self.url}/ok", timeout=1).status_code == 200:
-                    self.started_in_s = time.monotonic() - began
-                    return
-            time.sleep(0.1)
-        self.stop()
-        output = (self.workdir / "server.log").read_text(errors="replace")[-4000:]
-        raise RuntimeError(f"langgraph dev did not answer /ok:\n{output}")
-
-    def stop(self) -> None:
-        """SIGTERM to the whole group, then SIGKILL to whatever of it is left (the dev server's
-        worker may outlive its parent for a moment and still answer on open connections)."""
-        process, self.process = self.process, None
-        if process is None:
-            return
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        with suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=10)
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+def _with_webhooks_config(workdir: Path, command: Path) -> Path:
+    """The sandbox's ``langgraph.json`` plus ``webhooks``, passed as ``--config``: the launcher
+    copies its own ``langgraph.json`` over the workdir's, and ``langgraph dev`` overrides a
+    ``LANGGRAPH_WEBHOOKS`` from the environment with the file's (none)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = json.loads((GRAPHS / "langgraph.json").read_text()) | {"webhooks": LOOPBACK_WEBHOOKS}
+    config_path = workdir / "langgraph.webhooks.json"
+    config_path.write_text(json.dumps(config))
+    wrapper = workdir.parent / f"{workdir.name}-langgraph"
+    wrapper.write_text(
+        f'#!/bin/sh\nexec {shlex.quote(str(command))} "$@" --config {shlex.quote(str(config_path))}\n'
+    )
+    wrapper.chmod(0o755)
+    return wrapper

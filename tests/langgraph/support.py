@@ -25,29 +25,24 @@ SOURCE = "lg"
 def gateway_config(
     sandbox_url: str, langgraph_url: str, env: dict[str, str] | None = None, **sections: Any
 ) -> GatewayConfig:
-    """The demo's four sources and ``lg``; ``source={...}`` adds keys to ``lg``.
+    """The demo's sources with its real LangGraph server (``lg``, as ``gateway demo`` adds it);
+    ``source={...}`` adds keys to ``lg``.
 
     ``lg`` is not cached (``cache_ttl_s = 0``): the server moves a thread on after a decision by
     itself, and the tests read it right after."""
-    raw, demo_env = demo_raw_config(sandbox_url)
-    source = {
-        "name": SOURCE,
-        "kind": "langgraph",
-        "base_url": langgraph_url,
-        "poll_interval_s": 0.2,
-        "cache_ttl_s": 0,
-    }
-    source.update(sections.pop("source", {}))
-    raw["sources"].append(source)
+    raw, demo_env = demo_raw_config(sandbox_url, launched={"langgraph": langgraph_url})
+    (source,) = (source for source in raw["sources"] if source["name"] == SOURCE)
+    source.update({"poll_interval_s": 0.2, "cache_ttl_s": 0, **sections.pop("source", {})})
     for section, values in sections.items():
         raw.setdefault(section, {}).update(values)
     return parse_config(raw, {**demo_env, **(env or {})})
 
 
 @asynccontextmanager
-async def lg_gateway(config: GatewayConfig) -> AsyncIterator[httpx.AsyncClient]:
+async def lg_gateway(config: GatewayConfig, port: int = 0) -> AsyncIterator[httpx.AsyncClient]:
+    """The gateway served on 127.0.0.1 (on ``port`` when its config names its own URL)."""
     async with (
-        serving(create_app(config)) as url,
+        serving(create_app(config), port=port) as url,
         httpx.AsyncClient(base_url=url, timeout=30) as client,
     ):
         yield client

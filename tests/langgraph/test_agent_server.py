@@ -14,7 +14,7 @@ import pytest
 
 from gateway.core import ids
 from gateway.demo import DEMO_REVIEWER
-from tests.langgraph.server import LangGraphServer
+from tests.langgraph.server import agent_server
 from tests.langgraph.support import (
     SOURCE,
     gateway_config,
@@ -284,7 +284,7 @@ async def test_a_subscriber_sees_the_thread_move_after_a_decision(
 async def test_the_server_stopped_mid_test_gives_typed_errors_and_the_rest_of_the_answer(
     sandbox_url: str, tmp_path: Path
 ) -> None:
-    server = LangGraphServer(tmp_path / "server")
+    server = agent_server(tmp_path / "server")
     server.start()
     try:
         thread_id, _ = await waiting_thread(server.url, "larks")

@@ -25,7 +25,11 @@ def test_two_secrets_are_read_in_order_and_never_shown() -> None:
 @pytest.mark.parametrize(
     ("sources", "env", "message"),
     [
-        ({"zaia": {"webhook_secret_env": "S"}}, {"S": "x"}, "'nesting' sources send no webhooks"),
+        (
+            {"zaia": {"webhook_secret_env": "S"}},
+            {"S": "x"},
+            "'nesting' sources send no signed webhooks",
+        ),
         ({"rv": {"webhook_secret_env": "MISSING"}}, {}, "MISSING is not set"),
         ({"rv": {"poll_interval_s": 0}}, {}, "poll_interval_s: must be positive"),
     ],

@@ -12,7 +12,7 @@ from adapters.base import Credentials
 from adapters.engine import HTTPSettings
 from adapters.errors import ExecutionNotFound, UpstreamAuthFailed, UpstreamRejected
 from adapters.model import ExecutionStatus, StepKind
-from adapters.nesting import NestingAdapter
+from adapters.nesting import ListOrder, NestingAdapter, NestingOptions
 from sandbox import SANDBOX_CREDENTIALS, Sandbox, SandboxConfig
 from sandbox.nesting import DEMO_TREE_ID, DEMO_TREE_IDS, NestingsShape, NestingStore
 
@@ -25,7 +25,7 @@ LIST = "GET /api/v1/executions"
 
 
 def make_adapter(
-    sandbox: Sandbox, key: str | None = None, options: dict[str, object] | None = None
+    sandbox: Sandbox, key: str | None = None, options: NestingOptions | None = None
 ) -> NestingAdapter:
     adapter = NestingAdapter.create(
         name="zaia",
@@ -160,9 +160,9 @@ async def test_paging_the_whole_list_visits_every_execution_once(
 
 
 @pytest.mark.parametrize("order", ["asc", "auto"])
-async def test_an_oldest_first_sandbox_is_still_paged_newest_first(order: str) -> None:
+async def test_an_oldest_first_sandbox_is_still_paged_newest_first(order: ListOrder) -> None:
     sandbox = Sandbox(SandboxConfig(executions_per_source=70, nesting_list_order="asc"))
-    adapter = make_adapter(sandbox, options={"list_order": order})
+    adapter = make_adapter(sandbox, options=NestingOptions(list_order=order))
     listed = sandbox.nesting.listed()
     assert listed[0]["startedAt"] < listed[-1]["startedAt"]
     seen: list[str] = []
@@ -208,8 +208,8 @@ def test_the_grouped_list_is_roots_oldest_first_each_followed_by_its_descendants
     assert before_a_newer_one(started) > 150
 
 
-@pytest.mark.parametrize("options", [None, {"list_order": "auto"}])
-async def test_a_grouped_list_is_paged_newest_first(options: dict[str, object] | None) -> None:
+@pytest.mark.parametrize("options", [None, NestingOptions(list_order="auto")])
+async def test_a_grouped_list_is_paged_newest_first(options: NestingOptions | None) -> None:
     """Roots oldest first, each followed by its later-started descendants: page 1's trend says
     oldest first, so the adapter walks back from the last page, each page newest first."""
     sandbox = Sandbox(SandboxConfig(executions_per_source=200, nesting_list_order="grouped"))
