@@ -18,10 +18,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
-
-import httpx
 
 from adapters.errors import (
     CallBudgetSpent,
@@ -53,6 +51,9 @@ from adapters.transports import (
     TransportTimeout,
     make_transport,
 )
+
+if TYPE_CHECKING:
+    from adapters.transports import InjectedTransport
 
 __all__ = [
     "BACKOFF_BASE_S",
@@ -155,8 +156,9 @@ class CallObserver(Protocol):
     def __call__(self, record: CallRecord) -> None: ...
 
 
-ErrorReader = Callable[[httpx.Response, Any], UpstreamError | None]
-"""An adapter's reading of an error body: an UpstreamError, or None to fall back to the status."""
+ErrorReader = Callable[[TransportResponse, Any], UpstreamError | None]
+"""An adapter's reading of an error reply (status, headers, raw body) and its JSON body (None
+when not JSON): an UpstreamError, or None to fall back to the status."""
 
 
 def encode_segment(value: str) -> str:
@@ -242,7 +244,7 @@ class SourceHTTP:
         headers: Mapping[str, str],
         settings: HTTPSettings,
         read_error: ErrorReader | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: InjectedTransport | None = None,
         client: str = "httptools",
         observers: tuple[CallObserver, ...] = (),
         clock: Callable[[], float] = time.monotonic,
@@ -467,7 +469,7 @@ class SourceHTTP:
                 ) from None
         if success:
             return body
-        error = self._read_error(response.as_httpx(), body) if self._read_error else None
+        error = self._read_error(response, body) if self._read_error else None
         if error is None:
             error = error_for_status(status)()
         error.source = self.source

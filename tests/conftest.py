@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -104,3 +105,10 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def without_httpx(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``import httpx`` fails from here on, as where the optional ``httpx`` extra is missing."""
+    monkeypatch.setitem(sys.modules, "httpx", None)
+    monkeypatch.delitem(sys.modules, "adapters.transports.httpx", raising=False)

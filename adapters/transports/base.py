@@ -37,8 +37,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote, urlencode, urlsplit
 
-import httpx
-
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -99,16 +97,14 @@ class UnsafeRequest(TransportError):
 
 @dataclass(frozen=True, slots=True)
 class TransportResponse:
+    """One whole reply, the same whichever client read it: what the engine decodes and what
+    an adapter's ``read_error`` reads, so no adapter depends on a client library's types."""
+
     status: int
     headers: Mapping[str, str]
     """Read with lower-case names (every transport's mapping answers those)."""
     body: bytes
     """Decoded: ``content-encoding`` is undone, whatever the header still says."""
-
-    def as_httpx(self) -> httpx.Response:
-        """For the error path only: adapters read error envelopes from an httpx.Response."""
-        headers = {k: v for k, v in self.headers.items() if k.lower() != "content-encoding"}
-        return httpx.Response(self.status, headers=headers, content=self.body)
 
 
 class Transport(Protocol):

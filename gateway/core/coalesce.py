@@ -4,7 +4,7 @@ When many clients ask the same query at once — dashboards watching one running
 first runs it and the others wait for its result instead of each executing and serialising the
 same answer after the same upstream fetch (32 such requests made a 20 ms burst of CPU in which
 nothing else was read). The key says what makes two operations the same answer: the caller
-(``gateway/schema/coalescing.py`` builds it from the document, variables, operation name, roles,
+(``coalescing_key`` in gateway/schema/gating.py builds it from the document, variables, operation name, roles,
 scope and reviewer), so a shared answer never crosses scopes, roles or reviewers.
 
 A follower whose leader fails or is cancelled runs the operation itself: nothing is lost, only

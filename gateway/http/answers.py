@@ -14,7 +14,7 @@ import math
 from typing import TYPE_CHECKING
 
 from cachetools import LRUCache
-from graphql import GraphQLSyntaxError, build_schema, parse
+from graphql import GraphQLSchema, GraphQLSyntaxError, parse
 
 from gateway.core.errors import GatewayError
 from gateway.core.persisted import PersistedQueryError
@@ -56,8 +56,10 @@ def resolve_document(
 class AnswerVerdicts:
     """Per document text and operation name: may its answers be cached at all (the static part)."""
 
-    def __init__(self, sdl: str) -> None:
-        self._schema = build_schema(sdl)
+    def __init__(self, schema: GraphQLSchema) -> None:
+        """``schema``: the one served (a federated subgraph's printed SDL drops the applied
+        directives the verdict reads)."""
+        self._schema = schema
         self._verdicts: LRUCache[tuple[str, str | None], bool] = LRUCache(maxsize=VERDICTS_KEPT)
 
     def document_cacheable(self, text: str, operation_name: str | None) -> bool:

@@ -1,8 +1,9 @@
 """The Starlette application: ``/graphql`` (GraphiQL on GET in a browser, gateway/http/graphiql),
 the probes, ``/metrics``.
 
-``create_app`` assembles it from three lists — routes, middleware (outermost first) and the
-runtime's lifespan — so each concern (auth, limits, metrics, logs) adds its own entries.
+``create_app`` builds the parts once (runtime, live hub, metrics, gate, the GraphQL view) and
+assembles them with three builders — ``_routes``, ``_middleware`` (outermost first) and
+``_lifespan`` — so each concern (auth, limits, metrics, logs) adds its own entries.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 import logging
 import os
 import uuid
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,7 @@ from strawberry.subscriptions import (
 from strawberry.types import ExecutionResult
 
 from adapters.jsonio import loads_json
+from gateway.config import ConfigError
 from gateway.core.caller import Caller
 from gateway.core.loaders import Loaders
 from gateway.core.runtime import Runtime
@@ -47,6 +49,7 @@ from gateway.http.auth import ANONYMOUS, AWAITING_INIT, AuthMiddleware, authenti
 from gateway.http.deadline import DeadlineMiddleware
 from gateway.http.graphiql import GraphiQLMiddleware
 from gateway.http.guards import (
+    JSON_BODY,
     BodyLimitMiddleware,
     GraphQLResponseMiddleware,
     NotJson,
@@ -72,20 +75,25 @@ from gateway.ops.observe import ObserveRequests, RequestObserver
 from gateway.schema import GatewaySchema, build_schema, speed
 from gateway.schema.context import Context
 from gateway.schema.gating import RefusedResult, RefusedStream
+from gateway.schema.speed import graphql_schema
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
 
-    import httpx
     from cross_web import AsyncHTTPRequestAdapter
     from starlette.responses import Response
+    from starlette.routing import BaseRoute
     from starlette.types import Receive, Scope, Send
     from starlette.websockets import WebSocket
     from strawberry.http.base import BaseRequestProtocol
     from strawberry.types import SubscriptionExecutionResult
 
     from adapters.engine import CallObserver
+    from adapters.transports import InjectedTransport
     from gateway.config import AuthConfig, GatewayConfig, SourceConfig
+    from gateway.live.redis_bus import RedisBus
+    from gateway.ops.tracing import Tracing
+    from gateway.state.base import SharedState
 
 __all__ = ["CONFIG_ENV", "GatewayGraphQL", "app_from_env", "create_app"]
 
@@ -153,7 +161,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self.runtime = runtime
         self.gate = gate
         self.on_batch = on_batch
-        self.verdicts = AnswerVerdicts(schema.as_str()) if runtime.answers.enabled else None
+        self.verdicts = AnswerVerdicts(graphql_schema(schema)) if runtime.answers.enabled else None
         self.live = live
         self.auth = auth
         self.keepalive_s = live.config.keepalive_s if live is not None else 15.0
@@ -179,9 +187,13 @@ class GatewayGraphQL(GraphQL[Context, None]):
         """What ``run`` answers, less its general parsing: the same hooks in the same order
         (context, ``execute_operation``, ``process_result``, ``create_response``; the root value
         is None, as the view's type says). A body of any other shape goes to ``run`` itself, which
-        reads the body ``request`` kept."""
+        reads the body ``request`` kept. The body's object is RequestGuardMiddleware's reading of
+        it (``JSON_BODY``) where that ran: parsed once."""
         try:
-            request_data = speed.plain_request_data(self.decode_json(await request.body()))
+            data = request.scope.get("state", {}).get(JSON_BODY)
+            if data is None:
+                data = self.decode_json(await request.body())
+            request_data = speed.plain_request_data(data)
         except ValueError:  # not JSON: run answers it as it does
             request_data = None
         if request_data is None:
@@ -346,15 +358,33 @@ def _answer_refusal(
         sub_response.headers[name] = value
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Parts:
+    """What the app is assembled from, built once by ``create_app`` and read by each builder."""
+
+    config: GatewayConfig
+    runtime: Runtime
+    shared: SharedState | None
+    """The state shared between replicas (None with the memory backend)."""
+    live: LiveHub
+    bus: RedisBus | None
+    coherence: Coherence | None
+    metrics: GatewayMetrics | None
+    tracing: Tracing | None
+    gate: Gate
+    graphql: GatewayGraphQL
+
+
 def create_app(
     config: GatewayConfig,
     *,
-    transport_factory: Callable[[SourceConfig], httpx.AsyncBaseTransport | None] | None = None,
+    transport_factory: Callable[[SourceConfig], InjectedTransport | None] | None = None,
     live_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Starlette:
     """The gateway for ``config``; sources open at start-up and close at shutdown.
 
-    Raises ConfigError when ``tracing.enabled`` but the ``tracing`` extra is not installed.
+    Raises ConfigError when ``tracing.enabled`` but the ``tracing`` extra is not installed
+    (``server.upstream_client`` is checked with the config, ``check-config`` included).
     ``app.state.metrics`` holds the metrics (None when off); ``cli`` serves them on their own
     port for ``server.metrics = "port"``. ``app.state.live`` is the live hub (docs/live.md);
     ``live_sleep`` is its polls' wait (tests drive it by hand). ``app.state.graphql`` is the view
@@ -362,20 +392,7 @@ def create_app(
     """
     runtime = Runtime(config, transport_factory=transport_factory)
     shared = runtime.state if config.state.backend != "memory" else None
-    bus = None
-    coherence = None
-    if shared is not None and config.state.redis_url:
-        # Imported only when asked for: redis-py loads OpenTelemetry when it is installed.
-        from gateway.live.changelog import LogBounds
-        from gateway.live.redis_bus import RedisBus
-
-        bus = RedisBus(
-            config.state.redis_url,
-            prefix=config.state.key_prefix,
-            timeout_s=config.state.timeout_s,
-            bounds=LogBounds.of(config.live),
-        )
-        coherence = Coherence(bus, runtime.store, runtime.background)
+    bus, coherence = _shared_live(config, runtime)
     live = LiveHub(
         config.live,
         runtime.sources,
@@ -388,21 +405,164 @@ def create_app(
     )
     runtime.decisions.on_sent.append(live.hint)  # subscribers see a decision's outcome at once
     runtime.run_control.on_sent.append(live.hint)  # ...and a run started or cancelled here
+    metrics, tracing = _observability(config, runtime)
+    gate = Gate(
+        config.limits,
+        rate_limit=RateLimit(config.rate_limit, shared=shared),
+        persisted=runtime.persisted,
+        introspection=config.server.introspection,
+    )
+    parts = _Parts(
+        config=config,
+        runtime=runtime,
+        shared=shared,
+        live=live,
+        bus=bus,
+        coherence=coherence,
+        metrics=metrics,
+        tracing=tracing,
+        gate=gate,
+        graphql=_graphql(config, runtime, gate, live, metrics),
+    )
+    _register_collectors(parts)
+    app = Starlette(routes=_routes(parts), middleware=_middleware(parts), lifespan=_lifespan(parts))
+    app.state.metrics = metrics
+    app.state.tracing = tracing
+    app.state.live = live
+    app.state.graphql = parts.graphql
+    app.state.gate = gate
+    return app
+
+
+def _shared_live(
+    config: GatewayConfig, runtime: Runtime
+) -> tuple[RedisBus | None, Coherence | None]:
+    """With Redis: the change bus between replicas, and the coherence it keeps; else neither."""
+    if config.state.backend == "memory" or not config.state.redis_url:
+        return None, None
+    # Imported only when asked for: redis-py loads OpenTelemetry when it is installed.
+    from gateway.live.changelog import LogBounds
+    from gateway.live.redis_bus import RedisBus
+
+    bus = RedisBus(
+        config.state.redis_url,
+        prefix=config.state.key_prefix,
+        timeout_s=config.state.timeout_s,
+        bounds=LogBounds.of(config.live),
+    )
+    return bus, Coherence(bus, runtime.store, runtime.background)
+
+
+def _observability(
+    config: GatewayConfig, runtime: Runtime
+) -> tuple[GatewayMetrics | None, Tracing | None]:
+    """Metrics unless ``server.metrics = "off"``; tracing when enabled (the extra, imported then)."""
     metrics = (
         GatewayMetrics(runtime.stats, runtime.adapters, runtime.answers.counters, runtime.state)
         if config.server.metrics != "off"
         else None
     )
-    tracing = None
-    if config.tracing.enabled:
-        from gateway.ops.tracing import Tracing  # the extra is optional: import only when asked
+    if not config.tracing.enabled:
+        return metrics, None
+    from gateway.ops.tracing import Tracing
 
-        tracing = Tracing(config.tracing)
+    return metrics, Tracing(config.tracing)
+
+
+def _graphql(
+    config: GatewayConfig,
+    runtime: Runtime,
+    gate: Gate,
+    live: LiveHub,
+    metrics: GatewayMetrics | None,
+) -> GatewayGraphQL:
+    schema = build_schema(
+        config.limits, fast_paths=config.server.fast_paths, federation=config.server.federation
+    )
+    return GatewayGraphQL(
+        runtime,
+        schema,
+        gate,
+        on_batch=metrics.observe_batch if metrics is not None else None,
+        live=live,
+        auth=config.auth,
+        allowed_origins=config.server.cors_origins,
+        max_websocket_message_bytes=config.server.max_websocket_message_bytes,
+    )
+
+
+def _register_collectors(parts: _Parts) -> None:
+    """The live hub's, the gate's and the notifier's numbers in the metrics registry."""
+    if parts.metrics is None:
+        return
+    registry = parts.metrics.registry
+    registry.register(
+        LiveCollector(parts.live, parts.coherence.stats if parts.coherence is not None else None)
+    )
+    registry.register(GateCollector(parts.gate))
+    if parts.live.notifier is not None:
+        registry.register(NotifyCollector(parts.live.notifier))
+
+
+def _routes(parts: _Parts) -> list[BaseRoute]:
+    """``/graphql`` (HTTP and WebSocket), the webhooks, the probes, ``/metrics`` when open."""
+    runtime, config = parts.runtime, parts.config
+    receiver = WebhookReceiver(config.live, runtime.sources, parts.live, parts.shared)
+    routes: list[BaseRoute] = [
+        Route("/graphql", parts.graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", parts.graphql),
+        Route("/webhooks/{source}", WebhookEndpoint(receiver).handle, methods=["POST"]),
+        *Probes(runtime).routes(),
+    ]
+    if parts.metrics is not None and config.server.metrics == "open":
+        routes.append(Route(METRICS_PATH, parts.metrics.endpoint, methods=["GET"]))
+    return routes
+
+
+def _middleware(parts: _Parts) -> list[Middleware]:
+    """Outermost first: header count, request observation, tracing, GraphiQL, CORS, auth, the
+    body and request guards, the answer cache, the response media type, the deadline."""
+    config, runtime = parts.config, parts.runtime
+    observers: list[RequestObserver] = [RequestLog()]
+    if parts.metrics is not None:
+        observers.append(parts.metrics)
+    middleware = [
+        Middleware(HeaderCountMiddleware, max_headers=config.server.max_headers),
+        Middleware(ObserveRequests, observers=observers),
+    ]
+    if parts.tracing is not None:
+        from gateway.http.tracing import TracingMiddleware
+
+        middleware.append(Middleware(TracingMiddleware, tracing=parts.tracing))
+    if config.server.graphiql:
+        api_key = config.auth.mode == "api_key"
+        middleware.append(Middleware(GraphiQLMiddleware, api_key=api_key))
+    return [
+        *middleware,
+        *cors_middleware(config.server.cors_origins),
+        Middleware(AuthMiddleware, config=config.auth),
+        Middleware(BodyLimitMiddleware, max_bytes=config.server.max_body_bytes),
+        Middleware(RequestGuardMiddleware),
+        Middleware(
+            AnswerCacheMiddleware,
+            answers=runtime.answers,
+            gate=parts.gate,
+            public=config.auth.mode == "none",
+            shared=runtime.shared_answers,
+            background=runtime.background,
+        ),
+        Middleware(GraphQLResponseMiddleware),
+        Middleware(DeadlineMiddleware, seconds=config.server.request_deadline_s),
+    ]
+
+
+def _lifespan(parts: _Parts) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    """Start-up opens the sources (each upstream call observed by the logs, metrics and
+    tracing), then the bus and coherence; shutdown closes them in the reverse order."""
+    runtime, bus, coherence, tracing = parts.runtime, parts.bus, parts.coherence, parts.tracing
     call_observers: list[CallObserver] = [log_upstream_call]
-    request_observers: list[RequestObserver] = [RequestLog()]
-    if metrics is not None:
-        call_observers.append(metrics.observe_call)
-        request_observers.append(metrics)
+    if parts.metrics is not None:
+        call_observers.append(parts.metrics.observe_call)
     if tracing is not None:
         call_observers.append(tracing.observe_call)
 
@@ -420,7 +580,7 @@ def create_app(
         try:
             yield
         finally:
-            await live.aclose()
+            await parts.live.aclose()
             if coherence is not None:
                 await coherence.aclose()
             if bus is not None:
@@ -429,81 +589,12 @@ def create_app(
             if tracing is not None:
                 tracing.shutdown()
 
-    gate = Gate(
-        config.limits,
-        rate_limit=RateLimit(config.rate_limit, shared=shared),
-        persisted=runtime.persisted,
-        introspection=config.server.introspection,
-    )
-    graphql = GatewayGraphQL(
-        runtime,
-        build_schema(
-            config.limits,
-            fast_paths=config.server.fast_paths,
-            federation=config.server.federation,
-        ),
-        gate,
-        on_batch=metrics.observe_batch if metrics is not None else None,
-        live=live,
-        auth=config.auth,
-        allowed_origins=config.server.cors_origins,
-        max_websocket_message_bytes=config.server.max_websocket_message_bytes,
-    )
-    receiver = WebhookReceiver(config.live, runtime.sources, live, shared)
-    routes = [
-        Route("/graphql", graphql, methods=["GET", "POST"]),
-        WebSocketRoute("/graphql", graphql),
-        Route("/webhooks/{source}", WebhookEndpoint(receiver).handle, methods=["POST"]),
-        *Probes(runtime).routes(),
-    ]
-    if metrics is not None:
-        metrics.registry.register(
-            LiveCollector(live, coherence.stats if coherence is not None else None)
-        )
-        metrics.registry.register(GateCollector(gate))
-        if live.notifier is not None:
-            metrics.registry.register(NotifyCollector(live.notifier))
-    if metrics is not None and config.server.metrics == "open":
-        routes.append(Route(METRICS_PATH, metrics.endpoint, methods=["GET"]))
-    middleware = [
-        Middleware(HeaderCountMiddleware, max_headers=config.server.max_headers),
-        Middleware(ObserveRequests, observers=request_observers),
-    ]
-    if tracing is not None:
-        from gateway.http.tracing import TracingMiddleware
-
-        middleware.append(Middleware(TracingMiddleware, tracing=tracing))
-    if config.server.graphiql:
-        api_key = config.auth.mode == "api_key"
-        middleware.append(Middleware(GraphiQLMiddleware, api_key=api_key))
-    middleware += [
-        *cors_middleware(config.server.cors_origins),
-        Middleware(AuthMiddleware, config=config.auth),
-        Middleware(BodyLimitMiddleware, max_bytes=config.server.max_body_bytes),
-        Middleware(RequestGuardMiddleware),
-        Middleware(
-            AnswerCacheMiddleware,
-            answers=runtime.answers,
-            gate=gate,
-            public=config.auth.mode == "none",
-            shared=runtime.shared_answers,
-            background=runtime.background,
-        ),
-        Middleware(GraphQLResponseMiddleware),
-        Middleware(DeadlineMiddleware, seconds=config.server.request_deadline_s),
-    ]
-    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
-    app.state.metrics = metrics
-    app.state.tracing = tracing
-    app.state.live = live
-    app.state.graphql = graphql
-    app.state.gate = gate
-    return app
+    return lifespan
 
 
 def app_from_env() -> Starlette:
     """The app for the config file ``$GATEWAY_CONFIG`` names: uvicorn's factory for ``--workers``."""
-    from gateway.config import ConfigError, load_config
+    from gateway.config import load_config
     from gateway.ops.heap import settle_heap
 
     path = os.environ.get(CONFIG_ENV)

@@ -37,6 +37,7 @@ __all__ = [
     "GET_PARSE_MAX_TOKENS",
     "GRAPHQL_PATHS",
     "GRAPHQL_RESPONSE_JSON",
+    "JSON_BODY",
     "BodyLimitMiddleware",
     "GraphQLResponseMiddleware",
     "NotJson",
@@ -52,6 +53,9 @@ __all__ = [
 GRAPHQL_PATHS = ("/graphql",)
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 """The GraphQL-over-HTTP response media type; ``application/json`` stays the default."""
+JSON_BODY = "json_body"
+"""``scope["state"]`` key: the POST body's object as RequestGuardMiddleware read it, so the view
+does not parse it a second time."""
 _JSON = "application/json"
 
 
@@ -236,10 +240,11 @@ class RequestGuardMiddleware(PathMiddleware):
             body, disconnected = await _read_body(receive)
             if disconnected:
                 return
-            problem = _body_problem(body)
+            data, problem = _body_object(body)
             if problem:
                 await send_error(send, 400, problem, "BAD_USER_INPUT")
                 return
+            scope.setdefault("state", {})[JSON_BODY] = data
             await self.app(scope, _replay(body, receive), send)
             return
         if scope["method"] == "GET" and _get_is_not_a_query(scope):
@@ -323,8 +328,8 @@ def read_json(text: str) -> Any:
         raise NotJson(str(exc)[:200]) from None
 
 
-def _body_problem(body: bytes) -> str | None:
-    """Why this body is not a JSON object strawberry can read, if it is not.
+def _body_object(body: bytes) -> tuple[dict[str, Any], None] | tuple[None, str]:
+    """The JSON object in this body, or why it is not a JSON object strawberry can read.
 
     Every refusal is ours, a 400 with a code: left to strawberry, a body that is JSON but not an
     object (``null``, ``1``, ``"x"``, ``true``), bytes that are not utf-8, and a ``\\u`` escape of
@@ -333,19 +338,23 @@ def _body_problem(body: bytes) -> str | None:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        return "The request body is not valid utf-8."
+        return None, "The request body is not valid utf-8."
     try:
         data = read_json(text)
     except NotJson as exc:
-        return f"The request body is not JSON this gateway reads: {exc}."
+        return None, f"The request body is not JSON this gateway reads: {exc}."
     if not isinstance(data, dict):
-        return f"The request body must be a JSON object with a 'query', not {_json_kind(data)}."
+        kind = _json_kind(data)
+        return None, f"The request body must be a JSON object with a 'query', not {kind}."
     if _SURROGATE_ESCAPE.search(text):
         try:
             json.dumps(data, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:
-            return "The request body escapes half of a surrogate pair (\\uD800-\\uDFFF alone)."
-    return None
+            return (
+                None,
+                "The request body escapes half of a surrogate pair (\\uD800-\\uDFFF alone).",
+            )
+    return data, None
 
 
 def _json_kind(value: object) -> str:

@@ -35,8 +35,7 @@ def not_ready(runtime: Runtime) -> dict[str, str]:
     if not runtime.state.available:
         reasons["state"] = f"{runtime.state.name} unreachable: reads go on uncached, decisions wait"
     for name, adapter in list(runtime.adapters.items()):
-        state = getattr(adapter.http, "circuit_state", "closed")
-        if state == "open":
+        if adapter.http.circuit_state == "open":
             last = runtime.stats[name].last_error_code
             reasons[name] = "circuit breaker open" + (f" after {last}" if last else "")
     return reasons

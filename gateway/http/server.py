@@ -33,13 +33,13 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from gateway.config import ConnectionLimits
 from gateway.http.guards import send_error
 
 if TYPE_CHECKING:
@@ -62,19 +62,8 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class ConnectionLimits:
-    """What one connection may cost before the application sees a request (``[server]``)."""
-
-    max_header_bytes: int = 16_384
-    max_headers: int = 100
-    header_timeout_s: float = 10.0
-    body_timeout_s: float = 30.0
-    keep_alive_timeout_s: float = 5.0
-    max_connections: int = 1_000
-
-
 DEFAULT_LIMITS = ConnectionLimits()
+"""The ``[server]`` defaults, defined once in gateway.config.server."""
 
 _FINISHED = (h11.DONE, h11.MUST_CLOSE, h11.CLOSED, h11.ERROR, h11.SWITCHED_PROTOCOL)
 

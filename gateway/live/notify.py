@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-import httpx
+import aiohttp
 import orjson
 from standardwebhooks import Webhook
 
@@ -106,7 +106,6 @@ class Notifier:
         state: SharedState,
         *,
         claim_ttl_s: float,
-        transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         wall_clock: Callable[[], float] = time.time,
         partitions: Mapping[str, Callable[[Execution], str | None]] | None = None,
@@ -126,7 +125,8 @@ class Notifier:
             if any(t.sources is None for t in self.targets)
             else frozenset().union(*(t.sources or () for t in self.targets))
         )
-        self._client = httpx.AsyncClient(transport=transport, follow_redirects=False)
+        self._session: aiohttp.ClientSession | None = None
+        """Opened on the first delivery, inside the running loop (aiohttp's rule)."""
         self._changes: asyncio.Queue[Change] = asyncio.Queue(CHANGES_QUEUE)
         self._queues: dict[str, asyncio.Queue[_Delivery]] = {
             t.name: asyncio.Queue(TARGET_QUEUE) for t in self.targets
@@ -241,21 +241,19 @@ class Notifier:
             "webhook-timestamp": str(int(now.timestamp())),
             "webhook-signature": self._signers[target.name].sign(webhook_id, now, delivery.body),
         }
+        if self._session is None:
+            self._session = aiohttp.ClientSession(trust_env=True)  # HTTPS_PROXY, as before
         try:
             async with (
                 asyncio.timeout(target.timeout_s),
-                self._client.stream(
-                    "POST",
-                    target.url,
-                    content=delivery.body,
-                    headers=headers,
-                    timeout=target.timeout_s,
+                self._session.post(
+                    target.url, data=delivery.body, headers=headers, allow_redirects=False
                 ) as response,
             ):
-                status = response.status_code
+                status = response.status
         except TimeoutError:
             return f"no answer within {target.timeout_s:g} s"
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         return "" if 200 <= status < 300 else f"HTTP {status}"
 
@@ -300,7 +298,8 @@ class Notifier:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
             self._tasks.clear()
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
 
 
 def _wants(

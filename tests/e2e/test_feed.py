@@ -61,7 +61,7 @@ def expected(
     sources: Iterable[str] = LISTABLE,
     keep: Callable[[Execution], bool] = lambda e: True,
 ) -> list[str]:
-    """The feed as the sandbox's stores say it must be (written apart from gateway/merge.py)."""
+    """The feed as the sandbox's stores say it must be (written apart from gateway/core/merge.py)."""
     everything = parsed(sandbox)
     rows: list[tuple[bool, datetime, str]] = []
     for source in sources:

@@ -1,4 +1,4 @@
-"""Hostile ids are refused with BAD_USER_INPUT before any upstream call (gateway/ids.py)."""
+"""Hostile ids are refused with BAD_USER_INPUT before any upstream call (gateway/core/ids.py)."""
 
 from __future__ import annotations
 

@@ -249,3 +249,17 @@ async def test_an_answer_computed_across_a_webhook_for_its_execution_is_not_kept
         again = await live.http.post("/graphql", json=body)
         assert again.json() == first.json()
         assert await counter(live.http, "stores") == 1
+
+
+async def test_a_federated_subgraph_caches_a_finished_execution_too(
+    sandbox_url: str, sandbox: Sandbox
+) -> None:
+    """Its printed SDL drops the directives that declare what may be cached; the verdict reads
+    the served schema, so a subgraph caches what the plain gateway caches."""
+    async with gateway_client(sandbox_url, server={"federation": True}) as gateway:
+        request = {"query": QUERY, "variables": {"id": FINISHED}}
+        first = await gateway.post("/graphql", json=request)
+        assert first.headers["cache-control"] == "public, max-age=300"
+        second = await gateway.post("/graphql", json=request)
+    assert second.content == first.content
+    assert sandbox.stats.total == 1

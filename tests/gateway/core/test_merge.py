@@ -1,4 +1,4 @@
-"""The merged feed's engine (gateway/merge.py) over fake upstreams: order, resume, bounds, faults."""
+"""The merged feed's engine (gateway/core/merge.py) over fake upstreams: order, resume, bounds, faults."""
 
 from __future__ import annotations
 

@@ -20,7 +20,12 @@ from gateway.config import (
 from gateway.core.errors import CODES
 from gateway.demo import demo_config, demo_raw_config
 from gateway.http.app import create_app
-from gateway.http.guards import BodyLimitMiddleware, prefers_graphql_response
+from gateway.http.guards import (
+    JSON_BODY,
+    BodyLimitMiddleware,
+    RequestGuardMiddleware,
+    prefers_graphql_response,
+)
 from tests.serving import graphql, serving
 
 if TYPE_CHECKING:
@@ -141,6 +146,29 @@ async def test_a_bad_content_length_is_400() -> None:
 
     await BodyLimitMiddleware(reading_app, max_bytes=250)(scope, receive, send)
     assert sent[0]["status"] == 400
+
+
+async def test_the_guard_hands_on_the_object_it_parsed() -> None:
+    """The view takes the body's object from the guard (``JSON_BODY``), so it is parsed once;
+    the bytes still reach the application whole."""
+    body = (
+        b'{"query": "{ sources { name } }", "variables": {"n": 1.5, "big": 12345678901234567890}}'
+    )
+    scope, receive = asgi_call([(b"content-type", b"application/json")], [body[:9], body[9:]])
+    seen: list[object] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(scope["state"][JSON_BODY])
+        seen.append((await receive())["body"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def send(message: Message) -> None:
+        pass
+
+    await RequestGuardMiddleware(app)(scope, receive, send)
+    variables = {"n": 1.5, "big": 12345678901234567890}
+    assert seen == [{"query": "{ sources { name } }", "variables": variables}, body]
 
 
 # Content types
