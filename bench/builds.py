@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/builds.py TREE [TREE ...] [--rounds 6] [--duration 4] [--latency-ms 20]
                                      [--concurrency 32] [--scenario NAME ...] [--output FILE]
+                                     [--clients httptools,aiohttp,httpx]
 
 Each TREE is a checkout with its own ``.venv`` (``git worktree add --detach ../before <commit>``,
 then ``scripts/install`` there). Every tree's gateway runs as its own process, with the config its
@@ -12,6 +13,9 @@ reversed every other round, so a slow spell of the shared machine lands on all b
 Besides requests/s and latency, it reads each gateway's CPU time from ``/proc`` around every
 round: CPU milliseconds per request is the steadiest measure of what a build costs on a machine
 whose speed drifts, since it does not depend on how much of the machine the build got.
+
+``--clients`` runs each tree once per upstream client (``server.upstream_client``), so
+``bench/builds.py . --clients httptools,aiohttp,httpx`` compares the three clients of one build.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from peer import pairs  # noqa: E402
 from run import (  # noqa: E402
     RESULTS,
     ROOT,
+    cpu_seconds,
     drive_wrk,
     free_port,
     start_sandbox,
@@ -51,12 +56,10 @@ sys.path.insert(0, "bench")
 from pathlib import Path
 from run import write_config
 env = write_config(Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), cached=sys.argv[4] == "1",
-                   client="httptools")
+                   client=sys.argv[5])
 print(json.dumps(env))
 """
 """Run by each tree's own Python in the tree: its own idea of a benchmark config."""
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -74,21 +77,34 @@ class Row:
     errors: int
 
 
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+@dataclass(frozen=True)
+class Build:
+    """One gateway measured: a tree, with one upstream client."""
+
+    tree: Path
+    client: str
+    label: str
 
 
 def start_build(
-    tree: Path, folder: Path, sandbox_url: str, *, cached: bool
+    build: Build, folder: Path, sandbox_url: str, *, cached: bool
 ) -> tuple[subprocess.Popen[bytes], str]:
     """The tree's gateway, configured by the tree's own bench/run.py."""
+    tree = build.tree
     python = str(tree / ".venv" / "bin" / "python")
     port = free_port()
-    config = folder / f"{tree.name}-{'cached' if cached else 'uncached'}.toml"
+    config = folder / f"{build.label}-{'cached' if cached else 'uncached'}.toml"
     written = subprocess.run(
-        [python, "-c", WRITE_CONFIG, str(config), sandbox_url, str(port), str(int(cached))],
+        [
+            python,
+            "-c",
+            WRITE_CONFIG,
+            str(config),
+            sandbox_url,
+            str(port),
+            str(int(cached)),
+            build.client,
+        ],
         cwd=tree,
         check=True,
         capture_output=True,
@@ -101,14 +117,14 @@ def start_build(
     return process, f"http://127.0.0.1:{port}"
 
 
-async def measure(args: argparse.Namespace, trees: list[Path]) -> list[Row]:
+async def measure(args: argparse.Namespace, trees: list[Build]) -> list[Row]:
     folder = Path(tempfile.mkdtemp(prefix="gateway-builds-"))
     sandbox_port = free_port()
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     processes = [start_sandbox(sandbox_port, args.latency_ms)]
     chosen = [p for p in pairs() if not args.scenario or p.name in args.scenario]
-    gateways: dict[tuple[Path, bool], tuple[subprocess.Popen[bytes], str]] = {}
-    rounds: dict[tuple[str, Path], list[tuple[float, float, float, float, int]]] = {}
+    gateways: dict[tuple[Build, bool], tuple[subprocess.Popen[bytes], str]] = {}
+    rounds: dict[tuple[str, Build], list[tuple[float, float, float, float, int]]] = {}
     try:
         for cached in sorted({p.cached for p in chosen}):
             for tree in trees:
@@ -133,7 +149,7 @@ async def measure(args: argparse.Namespace, trees: list[Path]) -> list[Row]:
                         (answered / elapsed, cpu_ms, p50, p99, errors)
                     )
                     print(
-                        f"  round {number + 1}/{args.rounds} {pair.name} / {tree.name}: "
+                        f"  round {number + 1}/{args.rounds} {pair.name} / {tree.label}: "
                         f"{answered / elapsed:.0f} req/s, {cpu_ms:.3f} ms CPU per request",
                         flush=True,
                     )
@@ -145,7 +161,7 @@ async def measure(args: argparse.Namespace, trees: list[Path]) -> list[Row]:
         rows.append(
             Row(
                 scenario=scenario,
-                tree=str(tree),
+                tree=tree.label,
                 requests_per_s=round(statistics.median(rates), 1),
                 requests_per_s_min=round(rates[0], 1),
                 requests_per_s_max=round(rates[-1], 1),
@@ -169,18 +185,27 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--scenario", action="append")
     parser.add_argument("--output", type=Path)
+    parser.add_argument(
+        "--clients", default="httptools", help="comma-separated upstream clients, each a build"
+    )
     args = parser.parse_args()
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs; concurrency {args.concurrency}, "
         f"upstream latency {args.latency_ms} ms, {args.rounds} rounds of {args.duration} s",
         flush=True,
     )
-    rows = asyncio.run(measure(args, [Path(t).resolve() for t in args.trees]))
+    clients = args.clients.split(",")
+    builds = [
+        Build(tree, client, tree.name if len(clients) == 1 else f"{tree.name}[{client}]")
+        for tree in (Path(t).resolve() for t in args.trees)
+        for client in clients
+    ]
+    rows = asyncio.run(measure(args, builds))
     print("| scenario | build | req/s (range) | CPU ms per request | p50 / p99 ms | errors |")
     print("|---|---|---|---|---|---|")
     for row in rows:
         print(
-            f"| {row.scenario} | {Path(row.tree).name} | {row.requests_per_s} "
+            f"| {row.scenario} | {row.tree} | {row.requests_per_s} "
             f"({row.requests_per_s_min}-{row.requests_per_s_max}) | {row.cpu_ms_per_request} "
             f"| {row.p50_ms} / {row.p99_ms} | {row.errors} |"
         )

@@ -56,6 +56,7 @@ from run import (  # noqa: E402
     start_gateway,
     start_sandbox,
     stop_all,
+    tree_cpu_seconds,
     wait_ready,
     write_config,
 )
@@ -110,6 +111,8 @@ class Row:
     p99_ms: float
     upstream_calls_per_request: float
     errors: int
+    cpu_ms_per_request: float
+    """CPU (user + system, the process and its children) over every measured round."""
 
 
 def _body(query: str, variables: dict[str, Any]) -> bytes:
@@ -283,10 +286,12 @@ async def measure(
         await wait_peer(session, urls["peer"], processes[3])
         await wait_peer(session, urls["peer-cached"], processes[4])
         chosen = [p for p in pairs() if not args.scenario or p.name in args.scenario]
+        pids = dict(zip(("ours", "ours-cached", "peer", "peer-cached"), processes[1:], strict=True))
         targets = {
             (p.name, system): (
                 f"{urls[system + ('-cached' if p.cached else '')]}/graphql",
                 p.ours if system == "ours" else p.peer,
+                pids[system + ("-cached" if p.cached else "")].pid,
             )
             for p in chosen
             for system in ("ours", "peer")
@@ -308,26 +313,32 @@ async def measure(
             calls = await sandbox_calls(session, sandbox_url) - before
             return Round(latencies, errors, elapsed, calls, answered)
 
-        for url, bodies in targets.values():
+        for url, bodies, _ in targets.values():
             await load(url, bodies, WARMUP_S)
         rounds: dict[tuple[str, str], list[Round]] = {key: [] for key in targets}
+        cpu_s: dict[tuple[str, str], float] = dict.fromkeys(targets, 0.0)
         for repeat in range(args.repeat):
             for pair in chosen:
                 order = ("ours", "peer") if repeat % 2 == 0 else ("peer", "ours")
                 for system in order:
-                    url, bodies = targets[(pair.name, system)]
+                    url, bodies, pid = targets[(pair.name, system)]
                     await load(url, bodies, ROUND_WARMUP_S)
+                    before = tree_cpu_seconds(pid)
                     measured = await load(url, bodies, args.duration)
+                    cpu_s[(pair.name, system)] += tree_cpu_seconds(pid) - before
                     rounds[(pair.name, system)].append(measured)
                     print(
                         f"  round {repeat + 1}/{args.repeat} {pair.name} / {system}: "
                         f"{measured.requests_per_s:.0f} req/s",
                         flush=True,
                     )
-        return [summarize(name, system, r) for (name, system), r in rounds.items()]
+        return [
+            summarize(name, system, r, cpu_s[(name, system)])
+            for (name, system), r in rounds.items()
+        ]
 
 
-def summarize(scenario: str, system: str, rounds: list[Round]) -> Row:
+def summarize(scenario: str, system: str, rounds: list[Round], cpu_s: float) -> Row:
     latencies = [x for r in rounds for x in r.latencies]
     answered = sum(r.answered for r in rounds)
     rates = sorted(r.requests_per_s for r in rounds)
@@ -344,6 +355,7 @@ def summarize(scenario: str, system: str, rounds: list[Round]) -> Row:
             sum(r.upstream_calls for r in rounds) / max(1, answered), 2
         ),
         errors=sum(r.errors for r in rounds),
+        cpu_ms_per_request=round(1000 * cpu_s / max(1, answered), 3),
     )
 
 
@@ -355,9 +367,9 @@ def _tail(row: Row) -> float:
 def report(rows: list[Row], memory: dict[str, float]) -> None:
     print(
         "| scenario | ours req/s (range) | peer req/s (range) | ratio | ours p50/p99 ms | peer p50/p99 ms "
-        "| p99/p50 ours/peer | upstream/req ours/peer | errors ours/peer |"
+        "| p99/p50 ours/peer | upstream/req ours/peer | CPU ms/req ours/peer | errors ours/peer |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     by_key = {(r.scenario, r.system): r for r in rows}
     for scenario in dict.fromkeys(r.scenario for r in rows):
         ours, peer = by_key[(scenario, "ours")], by_key[(scenario, "peer")]
@@ -368,6 +380,7 @@ def report(rows: list[Row], memory: dict[str, float]) -> None:
             f"| {ours.p50_ms} / {ours.p99_ms} | {peer.p50_ms} / {peer.p99_ms} "
             f"| {_tail(ours):.2f} / {_tail(peer):.2f} "
             f"| {ours.upstream_calls_per_request} / {peer.upstream_calls_per_request} "
+            f"| {ours.cpu_ms_per_request} / {peer.cpu_ms_per_request} "
             f"| {ours.errors} / {peer.errors} |",
             flush=True,
         )
