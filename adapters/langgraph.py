@@ -92,11 +92,13 @@ if TYPE_CHECKING:
 __all__ = [
     "RESUME_FORMATS",
     "LangGraphAdapter",
+    "LangGraphOptions",
     "ThreadParts",
     "parse_thread",
     "parse_thread_page",
     "read_run_event",
     "resume_value",
+    "run_thread",
 ]
 
 THREAD_PATH = "/threads/{}"

@@ -72,6 +72,7 @@ __all__ = [
     "MAX_PAGE_SIZE",
     "NESTINGS_PATH",
     "NestingAdapter",
+    "NestingOptions",
     "detect_order",
     "parse_execution",
     "parse_list",

@@ -82,6 +82,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RotavisionAdapter",
+    "RotavisionOptions",
     "apply_agent_types",
     "approval_key",
     "keep_what_was_asked",

@@ -111,6 +111,7 @@ __all__ = [
     "MAX_SLA_MS",
     "DefinitionSLAs",
     "VeltAdapter",
+    "VeltOptions",
     "parse_definition",
     "parse_dispatch_reply",
     "parse_event_page",

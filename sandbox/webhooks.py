@@ -110,7 +110,10 @@ class WebhookSender:
                 event, self._secrets[event.kind], event_id=event_id, attempt=attempt
             )
             if self._session is None:  # opened inside the running loop (aiohttp's rule)
-                self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+                self._session = aiohttp.ClientSession(
+                    connector=aiohttp.TCPConnector(force_close=True),  # as gateway/live/notify.py
+                    timeout=aiohttp.ClientTimeout(total=10),
+                )
             try:
                 async with self._session.post(
                     f"{self._url}/webhooks/{name}", data=body, headers=headers

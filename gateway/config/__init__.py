@@ -48,6 +48,34 @@ if TYPE_CHECKING:
 
     from gateway.config.messages import Loc
 
+__all__ = [
+    "DEFAULT_ANSWERS_MAX_BYTES",
+    "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_RATE_LIMIT_BURST",
+    "DEFAULT_RATE_LIMIT_PER_S",
+    "PERSISTED_QUERY_MODES",
+    "AuditConfig",
+    "AuthConfig",
+    "CacheConfig",
+    "ClientConfig",
+    "ConfigError",
+    "ConnectionLimits",
+    "GatewayConfig",
+    "LimitsConfig",
+    "LiveConfig",
+    "LoggingConfig",
+    "NotificationTarget",
+    "RateLimitConfig",
+    "ServerConfig",
+    "SourceConfig",
+    "StateConfig",
+    "TracingConfig",
+    "file_keys",
+    "load_config",
+    "parse_config",
+    "source_keys",
+]
+
 
 @dataclass(frozen=True, config=KEYS)
 class GatewayConfig:

@@ -18,6 +18,17 @@ if TYPE_CHECKING:
     from collections.abc import Collection, Mapping
 
     from gateway.config.messages import Loc
+
+__all__ = [
+    "FromEnv",
+    "apply_overrides",
+    "env_of",
+    "file_keys",
+    "name_the_variable",
+    "read_secrets",
+    "secret_fields",
+]
+
 PREFIX = "GATEWAY__"
 
 

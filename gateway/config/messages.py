@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 
     from pydantic_core import ErrorDetails
 
+__all__ = ["ConfigError", "as_error", "close_to", "closest", "describe", "problem", "where"]
+
 Loc = tuple[str | int, ...]
 UNKNOWN = ("extra_forbidden", "unexpected_keyword_argument", "unknown_key")
 _WORDS = {"int": "an integer", "float": "a number", "bool": "true or false", "string": "a string"}

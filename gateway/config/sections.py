@@ -25,6 +25,25 @@ from adapters.transports import check_client
 from gateway.config.env import EnvVar, Secret, env_of, read_secrets
 from gateway.config.messages import close_to, problem
 
+__all__ = [
+    "AuditConfig",
+    "AuthConfig",
+    "CacheConfig",
+    "ClientConfig",
+    "ConnectionLimits",
+    "LimitsConfig",
+    "LiveConfig",
+    "LoggingConfig",
+    "NotificationTarget",
+    "RateLimitConfig",
+    "Section",
+    "ServerConfig",
+    "StateConfig",
+    "TracingConfig",
+    "is_loopback",
+    "matching",
+]
+
 Int = Annotated[int, Strict()]
 Float = Annotated[float, Strict()]  # an integer is a number too: ``timeout_s = 2``
 Str = Annotated[str, Strict()]

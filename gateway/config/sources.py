@@ -42,6 +42,8 @@ if TYPE_CHECKING:
     from adapters.base import SourceAdapter
     from gateway.config.messages import Loc
 
+__all__ = ["SourceConfig", "read_source", "source_keys"]
+
 ENGINE = {
     f.name: Field(ge=0) if f.name in ("retries", "breaker_failures") else Field(gt=0)  # 0: off
     for f in dataclasses.fields(HTTPSettings)

@@ -242,7 +242,12 @@ class Notifier:
             "webhook-signature": self._signers[target.name].sign(webhook_id, now, delivery.body),
         }
         if self._session is None:
-            self._session = aiohttp.ClientSession(trust_env=True)  # HTTPS_PROXY, as before
+            # A connection per delivery: a receiver that closes idle keep-alive connections
+            # would otherwise fail the next POST on a stale one (aiohttp does not resend a POST),
+            # turning it into a retry minutes later and out of order. Deliveries are few.
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(force_close=True), trust_env=True
+            )
         try:
             async with (
                 asyncio.timeout(target.timeout_s),

@@ -1,8 +1,8 @@
 """LangGraph's run webhooks: the body read as an event, the URL each created run is given.
 
-The body is the server's ``call_webhook`` payload (``langgraph_api/webhook.py``): the run, its
-final ``status``, ``run_started_at``/``run_ended_at``/``webhook_sent_at`` and the thread's
-``values``. Runs are created over respx; what they send is read from the recorded requests.
+The body is the server's ``call_webhook`` payload (in the installed ``langgraph_api`` package's
+``webhook`` module): the run, its final ``status``, ``run_started_at``/``run_ended_at``/
+``webhook_sent_at`` and the thread's ``values``. Runs are created over respx; what they send is read from the recorded requests.
 """
 
 from __future__ import annotations

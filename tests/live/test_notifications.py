@@ -74,16 +74,14 @@ async def test_each_event_reaches_the_receiver_signed_and_once(
         await eventually(lambda: len(receiver.deliveries) == 3, what="resolved and completed")
         await observe(live, "rv", WAITING)  # nothing new: nothing sent
         await eventually(lambda: notifier(live).stats.sent["ops"] == 3, what="answered")
-        payloads = [d.verified() for d in receiver.deliveries]
-        assert [p["type"] for p in payloads] == [
-            "approval.requested",
-            "approval.resolved",
-            "execution.completed",
-        ]
-        assert payloads[0]["data"]["approval"]["status"] == "PENDING"
-        assert payloads[1]["data"]["approval"]["status"] == "APPROVED"
-        assert payloads[2]["data"]["executionId"] == f"rv:{WAITING}"
-        assert payloads[2]["data"]["status"] == "COMPLETED"
+        # Two deliveries may be in flight to one receiver: the last two may arrive either way.
+        payloads = {p["type"]: p for p in (d.verified() for d in receiver.deliveries)}
+        assert sorted(payloads) == ["approval.requested", "approval.resolved", "execution.completed"]
+        assert receiver.deliveries[0].verified()["type"] == "approval.requested"
+        assert payloads["approval.requested"]["data"]["approval"]["status"] == "PENDING"
+        assert payloads["approval.resolved"]["data"]["approval"]["status"] == "APPROVED"
+        assert payloads["execution.completed"]["data"]["executionId"] == f"rv:{WAITING}"
+        assert payloads["execution.completed"]["data"]["status"] == "COMPLETED"
         ids = [d.webhook_id for d in receiver.deliveries]
         assert len(set(ids)) == 3
         assert all(i.startswith("evt_") for i in ids)
