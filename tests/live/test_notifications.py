@@ -76,7 +76,11 @@ async def test_each_event_reaches_the_receiver_signed_and_once(
         await eventually(lambda: notifier(live).stats.sent["ops"] == 3, what="answered")
         # Two deliveries may be in flight to one receiver: the last two may arrive either way.
         payloads = {p["type"]: p for p in (d.verified() for d in receiver.deliveries)}
-        assert sorted(payloads) == ["approval.requested", "approval.resolved", "execution.completed"]
+        assert sorted(payloads) == [
+            "approval.requested",
+            "approval.resolved",
+            "execution.completed",
+        ]
         assert receiver.deliveries[0].verified()["type"] == "approval.requested"
         assert payloads["approval.requested"]["data"]["approval"]["status"] == "PENDING"
         assert payloads["approval.resolved"]["data"]["approval"]["status"] == "APPROVED"
