@@ -100,11 +100,9 @@ async def test_an_approval_requested_on_one_replica_is_told_resolved_by_the_othe
         assert decided["data"]["approve"]["__typename"] == "DecisionSuccess"
         # B never saw the approval pending: the marker A left in Redis tells it the news.
         await eventually(lambda: len(receiver.deliveries) == 3, what="resolved and completed")
-        assert [d.verified()["type"] for d in receiver.deliveries] == [
-            "approval.requested",
-            "approval.resolved",
-            "execution.completed",
-        ]
+        types = [d.verified()["type"] for d in receiver.deliveries]
+        assert types[0] == "approval.requested"  # the last two may arrive either way (live.md)
+        assert sorted(types[1:]) == ["approval.resolved", "execution.completed"]
         [by_a, by_b] = notifiers(a, b)
         await eventually(lambda: by_b.stats.sent["ops"] == 2, what="B's answers")
         assert by_a.stats.sent["ops"] == 1
