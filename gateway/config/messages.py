@@ -96,9 +96,9 @@ def _say(error: ErrorDetails, root: type) -> str:
     if family in _WORDS:
         return f"expected {_WORDS[family]}, got {_NAMES.get(type(value), 'a table')} {value!r}"
     if kind in ("literal_error", "enum"):
-        return (
-            f"'{value}' is not one of {ctx['expected'].replace(' or ', ', ').replace(chr(39), '')}"
-        )
+        choices = ctx["expected"].replace(" or ", ", ").replace(chr(39), "").split(", ")
+        hint = close_to(str(value), choices, listing=False)
+        return f"'{value}' is not one of {', '.join(choices)}{hint}"
     if kind in ("greater_than", "greater_than_equal") and ctx.get("gt", ctx.get("ge")) == 0:
         return "must be positive" if kind == "greater_than" else "must be zero or more"
     if kind == "greater_than_equal":

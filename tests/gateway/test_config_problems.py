@@ -253,3 +253,21 @@ def test_every_bad_event_of_a_target_is_named() -> None:
         "notification \"ops\": events[3]: 'run.done' is not one of approval.requested, "
         "approval.resolved, execution.failed, execution.completed",
     )
+
+
+@pytest.mark.parametrize(
+    ("raw", "line"),
+    [
+        (
+            {"sources": [rv(kind="rotavison")]},
+            "source \"rv\": kind: 'rotavison' is not one of rotavision, velt, nesting, truthlocks, "
+            "langgraph (did you mean 'rotavision'?)",
+        ),
+        (
+            {"server": {"metrics": "opne"}, "sources": [rv()]},
+            "server.metrics: 'opne' is not one of off, open, port (did you mean 'open'?)",
+        ),
+    ],
+)
+def test_a_misspelt_choice_gets_a_did_you_mean(raw: dict[str, Any], line: str) -> None:
+    assert problems(raw, ENV) == (line,)
