@@ -9,9 +9,9 @@ carry, and keep no text longer than ``MAX_FIELD``: the id is a dedupe key held i
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
+from adapters._parse import as_dict, iso_datetime
 from adapters.declarations import UnreadableEvent
 
 __all__ = ["MAX_FIELD", "event_body", "identified", "iso_seconds", "member", "ms_seconds", "text"]
@@ -36,7 +36,7 @@ def identified(event_id: str | None, type_: str | None) -> tuple[str, str]:
 
 def member(value: Any) -> dict[str, Any]:
     """A nested object (``data``, ``payload``), or an empty one when it is absent or not one."""
-    return value if isinstance(value, dict) else {}
+    return as_dict(value) or {}
 
 
 def text(value: Any) -> str | None:
@@ -50,13 +50,10 @@ def iso_seconds(value: Any) -> float | None:
     """An ISO-8601 date-time (UTC when it has no offset) as Unix seconds; None when absent."""
     if value is None:
         return None
-    try:
-        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        moment = None
+    moment = iso_datetime(value)
     if moment is None:
         raise UnreadableEvent("the event's time is not an ISO-8601 date-time")
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    return moment.timestamp()
 
 
 def ms_seconds(value: Any) -> float | None:

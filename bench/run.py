@@ -18,7 +18,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 from adapters.transports import UPSTREAM_CLIENTS  # noqa: E402
 from gateway.demo import demo_raw_config  # noqa: E402
 from sandbox import Sandbox, nesting, truthlocks  # noqa: E402
+from sandbox.ports import free_port  # noqa: E402
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -163,13 +163,6 @@ def tree_cpu_seconds(pid: int) -> float:
             continue
         pending += children.get(current, [])
     return total
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def toml_value(value: Any) -> str:

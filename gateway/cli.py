@@ -269,7 +269,6 @@ def _launch_real_servers() -> dict[str, RunningServer]:
     for twin in TWINS:
         if twin.launch is None:
             continue
-        print(f"{twin.kind}: starting its real server …", flush=True)
         try:
             server = twin.launch()
         except (OSError, RuntimeError) as exc:

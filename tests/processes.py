@@ -4,7 +4,6 @@ server (its protocol, its limits, several processes sharing state)."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,8 @@ from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING
 
 import httpx
+
+from sandbox.ports import free_port
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -37,13 +38,6 @@ def sources_toml(sources: list[dict[str, object]]) -> list[str]:
     for source in sources:
         lines += ["", "[[sources]]"] + [f"{k} = {toml(v)}" for k, v in source.items()]
     return lines
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @contextmanager

@@ -54,7 +54,7 @@ from strawberry.schema_directive import Location
 from adapters.base import Capability
 from gateway.core.errors import GatewayError, bad_user_input, limit_error
 from gateway.core.feed import MAX_FIRST
-from gateway.gate.declared import declared
+from gateway.gate.declared import declared, read_once
 from gateway.gate.shape import INTROSPECTION_FIELDS
 
 if TYPE_CHECKING:
@@ -172,16 +172,10 @@ class CostTable:
     @classmethod
     def of(cls, schema: GraphQLSchema) -> CostTable:
         """``schema``'s table, built the first time it is asked for (at start-up)."""
-        table = _TABLES.get(schema)
-        if table is None:
-            table = _TABLES[schema] = cls(schema)
-        return table
+        return read_once(schema, cls)
 
     def field(self, parent: str, name: str) -> FieldCost:
         return self.fields.get((parent, name), _FREE)
-
-
-_TABLES: weakref.WeakKeyDictionary[GraphQLSchema, CostTable] = weakref.WeakKeyDictionary()
 
 
 def _field_cost(field: GraphQLField) -> FieldCost:

@@ -10,17 +10,32 @@ the answer cache's copy, a test's) keeps them in its AST, where they are read wi
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from graphql import value_from_ast_untyped
 from strawberry.utils.str_converters import to_camel_case
 
 if TYPE_CHECKING:
-    from graphql import GraphQLField, GraphQLNamedType
+    from collections.abc import Callable
 
-__all__ = ["declared", "directive_name"]
+    from graphql import GraphQLField, GraphQLNamedType, GraphQLSchema
+
+__all__ = ["declared", "directive_name", "read_once"]
 
 _D = TypeVar("_D")
+_T = TypeVar("_T")
+_READ: weakref.WeakKeyDictionary[GraphQLSchema, dict[object, Any]] = weakref.WeakKeyDictionary()
+
+
+def read_once(schema: GraphQLSchema, read: Callable[[GraphQLSchema], _T]) -> _T:
+    """``read(schema)``, computed the first time it is asked for (at start-up) and kept with the
+    schema: what a schema declares is read once, never per request."""
+    kept = _READ.setdefault(schema, {})
+    if read not in kept:
+        kept[read] = read(schema)
+    found: _T = kept[read]
+    return found
 
 
 def directive_name(directive: type[Any]) -> str:

@@ -12,7 +12,6 @@ cache can only err on the side of asking again.
 
 from __future__ import annotations
 
-import weakref
 from typing import TYPE_CHECKING
 
 import strawberry
@@ -29,7 +28,7 @@ from graphql import (
 )
 from strawberry.schema_directive import Location
 
-from gateway.gate.declared import declared
+from gateway.gate.declared import declared, read_once
 
 if TYPE_CHECKING:
     from graphql import DocumentNode, GraphQLSchema
@@ -69,16 +68,10 @@ class FixedFields:
     @classmethod
     def of(cls, schema: GraphQLSchema) -> FixedFields:
         """``schema``'s, read the first time they are asked for."""
-        fixed = _FIXED.get(schema)
-        if fixed is None:
-            fixed = _FIXED[schema] = cls(schema)
-        return fixed
+        return read_once(schema, cls)
 
     def __contains__(self, field: tuple[str, str]) -> bool:
         return field[0] in self.types or field in self.fields
-
-
-_FIXED: weakref.WeakKeyDictionary[GraphQLSchema, FixedFields] = weakref.WeakKeyDictionary()
 
 
 class _FixedFieldsOnly(Visitor):

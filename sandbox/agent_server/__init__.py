@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+from sandbox.ports import free_port
 from sandbox.twins import Twin
 
 __all__ = ["GRAPHS", "STARTUP_LIMIT_S", "TWIN", "AgentServer", "langgraph_command"]
@@ -49,20 +49,13 @@ def langgraph_command() -> Path | None:
     return command if command.exists() else None
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 class AgentServer:
     """One ``langgraph dev`` process on a free loopback port, in ``workdir``."""
 
     def __init__(self, workdir: Path, command: Path) -> None:
         self.workdir = workdir
         self.command = command
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
         self.started_in_s: float | None = None

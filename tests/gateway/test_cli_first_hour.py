@@ -20,6 +20,7 @@ from starlette.applications import Starlette
 from gateway import cli
 from gateway.config import ServerConfig
 from sandbox import SANDBOX_CREDENTIALS
+from sandbox.agent_server import langgraph_command
 from tests.processes import free_port
 
 if TYPE_CHECKING:
@@ -277,6 +278,16 @@ def test_the_demo_sums_up_its_own_webhooks_and_logs_a_users_requests(tmp_path: P
         finally:
             process.terminate()
             process.wait(timeout=BANNER_LIMIT_S)
+    # LangGraph's real server when the extra is installed (CI), one line saying how otherwise;
+    # either way nothing of it outlives the demo.
+    (langgraph,) = [line for line in banner if line.startswith("langgraph: ")]
+    if langgraph_command() is None:
+        assert langgraph.startswith("langgraph: left out; to add it: EXTRAS=langgraph")
+    else:
+        server = langgraph.split()[1]
+        assert server.startswith("http://127.0.0.1:"), langgraph
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"{server}/ok", timeout=2)
     lines = log.read_text().splitlines()
     summaries = [json.loads(line) for line in lines if '"background_summary"' in line]
     assert summaries[0]["webhooks"] > 0, summaries
