@@ -27,10 +27,14 @@ class Computed(Generic[T]):
     every object, and no object holds a reference to itself (it is freed without the cycle
     collector)."""
 
-    __slots__ = ("compute",)
+    __slots__ = ("compute", "sync")
 
-    def __init__(self, compute: Callable[[Any], T]) -> None:
+    def __init__(self, compute: Callable[[Any], T], *, sync: bool = False) -> None:
         self.compute = compute
+        self.sync = sync
+        """``compute`` never returns an awaitable and starts nothing (no load): the speed work
+        may then compute it while answering a whole object, and drop the value if the object
+        goes the standard way after all."""
 
 
 def resolve_attribute(source: Any, name: str) -> Any:

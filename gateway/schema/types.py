@@ -560,7 +560,7 @@ class Execution(Node):
         return JSON(self._model.raw)
 
 
-_STEPS = Computed(Execution.step_list)
+_STEPS = Computed(Execution.step_list, sync=True)
 """``Execution.steps`` of a complete execution: built when asked."""
 
 

@@ -18,14 +18,22 @@ change in what these rely on shows as a failing test before a pin bump.
 
 from __future__ import annotations
 
-from gateway.schema.speed.executor import PLAIN_LEAVES, FastExecutionContext, PlainLeaf
+from gateway.schema.speed.executor import (
+    PLAIN_LEAVES,
+    PLAIN_OBJECTS,
+    FastExecutionContext,
+    PlainLeaf,
+    PlainObject,
+)
 from gateway.schema.speed.fields import graphql_schema, install, is_plain
 from gateway.schema.speed.plain_post import is_plain_json_post, plain_request_data
 
 __all__ = [
     "PLAIN_LEAVES",
+    "PLAIN_OBJECTS",
     "FastExecutionContext",
     "PlainLeaf",
+    "PlainObject",
     "graphql_schema",
     "install",
     "is_plain",

@@ -10,14 +10,16 @@ directive; no arguments; a scalar or enum type) by reading and coercing the attr
 own field loop calls it, so fixes to that loop reach us. Any other field, and any leaf whose value
 is unusual (null where the type forbids it, a read or a coercion that raises, a coercion to
 null), goes through graphql-core's own path, so the answer and its errors are exactly the standard
-ones. With resolver middleware installed (a strawberry extension with a ``resolve`` hook) nothing
+ones. An object whose selection is all plain fields, leaves or plain objects and lists of them (a
+run's ``id status startedAt steps { kind status }``), is answered whole from a plan kept with the
+document's collected sub-selections. With resolver middleware installed (a strawberry extension with a ``resolve`` hook) nothing
 is answered here, since the middleware must see every field.
 """
 
 from __future__ import annotations
 
 import weakref
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cachetools import LRUCache
 from graphql import GraphQLNonNull, GraphQLObjectType, GraphQLResolveInfoHelpers
@@ -43,21 +45,68 @@ if TYPE_CHECKING:
     )
     from graphql.pyutils import AwaitableOrValue, Path, UndefinedType
 
-__all__ = ["PLAIN_LEAVES", "FastExecutionContext", "PlainLeaf"]
+__all__ = [
+    "PLAIN_LEAVES",
+    "PLAIN_OBJECTS",
+    "FastExecutionContext",
+    "Nested",
+    "Plan",
+    "PlainLeaf",
+    "PlainObject",
+]
 
 PLAIN_LEAVES = "gateway.plain_leaves"
 """Key, in a GraphQLObjectType's ``extensions``, of its plain leaf fields by name."""
+PLAIN_OBJECTS = "gateway.plain_objects"
+"""Key, in a GraphQLObjectType's ``extensions``, of its plain fields of an object type (or a list
+of one) by name."""
 
 
 class PlainLeaf(NamedTuple):
     attribute: str
+    non_null: bool
+    computes: bool
+    """Its resolver computes a ``Computed`` value (the schema's default resolver does)."""
     coerce: Callable[[Any], Any]
     """The leaf type's ``coerce_output_value``."""
+
+
+class PlainObject(NamedTuple):
+    attribute: str
     non_null: bool
+    computes: bool
+    object_type: GraphQLObjectType
+    is_list: bool
+    items_non_null: bool
 
 
-LeafPlan = tuple[tuple[str, PlainLeaf], ...]
-"""An object's selection when every field in it is a plain leaf: (response name, leaf) in order."""
+class Nested(NamedTuple):
+    """A plain object field in a plan (``PlainObject``'s fields), with its selection's plan."""
+
+    attribute: str
+    non_null: bool
+    computes: bool
+    object_type: GraphQLObjectType
+    is_list: bool
+    items_non_null: bool
+    plan: Plan
+
+
+Plan = tuple[tuple[str, "PlainLeaf | Nested"], ...]
+"""An object's selection when every field in it is plain: (response name, field) in order."""
+
+
+class _Shared:
+    """What a cached document's field nodes decide across requests: their collected
+    sub-selections, and the plan of those once built (``None``: they have none)."""
+
+    __slots__ = ("collected", "nodes", "plan", "planned")
+
+    def __init__(self, nodes: tuple[FieldNode, ...], collected: CollectedFields) -> None:
+        self.nodes = nodes
+        self.collected = collected
+        self.plan: Plan | None = None
+        self.planned = False
 
 
 class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -66,7 +115,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         middleware = self.middleware_manager
         self._answer_leaves = middleware is None or not middleware.middlewares
         self.async_helpers = _helpers_without_a_cycle(self)
-        self._leaf_plans: dict[tuple[GraphQLObjectType, int], tuple[Any, LeafPlan | None]] = {}
+        self._plans: dict[tuple[GraphQLObjectType, int], tuple[Any, Plan | None]] = {}
         self._shares_subfields = _without_conditions(self.operation, self.fragments)
 
     def collect_subfields(
@@ -77,20 +126,30 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         and a cached document's nodes are the same objects on every request. graphql-core keeps
         them for one execution only, so twenty aliased fields collected their selections anew
         on every request (docs/performance.md, "Wave 3")."""
+        shared = self._shared(return_type, field_details_list)
+        if shared is None:
+            return super().collect_subfields(return_type, field_details_list)
+        return shared.collected
+
+    def _shared(
+        self, return_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> _Shared | None:
+        """The kept collection of these field nodes, collected now if new; None when the
+        document's conditions or deferrals make it depend on more than the nodes."""
         if not self._shares_subfields or any(
             details.defer_usage is not None or details.fragment_variable_values is not None
             for details in field_details_list
         ):
-            return super().collect_subfields(return_type, field_details_list)
+            return None
         nodes = tuple(details.node for details in field_details_list)
         key = (return_type, *map(id, nodes))
         kept = _SHARED_SUBFIELDS.get(key)
-        if kept is not None and all(a is b for a, b in zip(kept[0], nodes, strict=True)):
-            return kept[1]
+        if kept is not None and all(a is b for a, b in zip(kept.nodes, nodes, strict=True)):
+            return kept
         collected = super().collect_subfields(return_type, field_details_list)
         # The nodes are kept with the answer, so their ids cannot be reused while it is kept.
-        _SHARED_SUBFIELDS[key] = (nodes, collected)
-        return collected
+        kept = _SHARED_SUBFIELDS[key] = _Shared(nodes, collected)
+        return kept
 
     def complete_object_value(
         self,
@@ -101,15 +160,16 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         result: Any,
         position_context: Any,
     ) -> AwaitableOrValue[dict[str, Any]]:
-        """An object whose selection is all plain leaves (a step's ``kind status``) is answered
-        as a dict of its coerced attributes, without graphql-core's per-field machinery. Any
-        value out of the ordinary sends the whole object through the standard path."""
+        """An object whose selection is all plain fields (a step's ``kind status``; a run's
+        ``id status steps { kind }``) is answered as a dict of its coerced attributes, without
+        graphql-core's per-field machinery. Any value out of the ordinary sends the whole object
+        through the standard path."""
         if self._answer_leaves:
-            plan = self._leaf_plan(return_type, field_details_list)
+            plan = self._plan(return_type, field_details_list)
             if plan is not None:
                 is_type_of = return_type.is_type_of
                 if is_type_of is None or is_type_of(result, info) is True:
-                    answered = _answer(plan, result)
+                    answered = _answer(plan, result, info)
                     if answered is not None:
                         return answered
         return super().complete_object_value(
@@ -132,7 +192,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             non_null = isinstance(item_type, GraphQLNonNull)
             object_type = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
             if isinstance(object_type, GraphQLObjectType):
-                plan = self._leaf_plan(object_type, field_details_list)
+                plan = self._plan(object_type, field_details_list)
                 if plan is not None:
                     answered = _answer_all(plan, object_type, info, result, non_null)
                     if answered is not None:
@@ -141,25 +201,49 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return_type, field_details_list, info, path, result, position_context
         )
 
-    def _leaf_plan(
+    def _plan(
         self, return_type: GraphQLObjectType, field_details_list: FieldDetailsList
-    ) -> LeafPlan | None:
+    ) -> Plan | None:
         key = (return_type, id(field_details_list))
-        known = self._leaf_plans.get(key)
+        known = self._plans.get(key)
         if known is not None:
             return known[1]
-        plan: LeafPlan | None = None
-        leaves: dict[str, PlainLeaf] | None = return_type.extensions.get(PLAIN_LEAVES)
-        if leaves:
-            grouped, new_defer_usages, *_ = self.collect_subfields(return_type, field_details_list)
-            named = [
-                (name, leaves.get(details[0].node.name.value)) for name, details in grouped.items()
-            ]
-            if not new_defer_usages and named and all(leaf for _, leaf in named):
-                plan = cast("LeafPlan", tuple(named))
+        shared = self._shared(return_type, field_details_list)
+        if shared is None:
+            plan = self._build_plan(return_type, field_details_list)
+        elif not shared.planned:
+            plan = shared.plan = self._build_plan(return_type, field_details_list)
+            shared.planned = True
+        else:
+            plan = shared.plan
         # The list is kept with its plan, so its id cannot be reused while this context lives.
-        self._leaf_plans[key] = (field_details_list, plan)
+        self._plans[key] = (field_details_list, plan)
         return plan
+
+    def _build_plan(
+        self, return_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> Plan | None:
+        extensions = return_type.extensions
+        leaves: dict[str, PlainLeaf] = extensions.get(PLAIN_LEAVES) or {}
+        objects: dict[str, PlainObject] = extensions.get(PLAIN_OBJECTS) or {}
+        if not leaves and not objects:
+            return None
+        grouped, new_defer_usages, *_ = self.collect_subfields(return_type, field_details_list)
+        if new_defer_usages or not grouped:
+            return None
+        plan: list[tuple[str, PlainLeaf | Nested]] = []
+        for name, details in grouped.items():
+            field_name = details[0].node.name.value
+            leaf = leaves.get(field_name)
+            if leaf is not None:
+                plan.append((name, leaf))
+                continue
+            plain_object = objects.get(field_name)
+            inner = self._plan(plain_object.object_type, details) if plain_object else None
+            if plain_object is None or inner is None:
+                return None
+            plan.append((name, Nested(*plain_object, inner)))
+        return tuple(plan)
 
     def execute_field(
         self,
@@ -194,10 +278,9 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         )
 
 
-_SHARED_SUBFIELDS: LRUCache[tuple[Any, ...], tuple[tuple[FieldNode, ...], CollectedFields]] = (
-    LRUCache(maxsize=4096)
-)
-"""Collected sub-selections by return type and field nodes, across requests (bounded)."""
+_SHARED_SUBFIELDS: LRUCache[tuple[Any, ...], _Shared] = LRUCache(maxsize=4096)
+"""Collected sub-selections (and their plans) by return type and field nodes, across requests
+(bounded)."""
 _CONDITIONS = frozenset({"skip", "include", "defer", "stream"})
 _WITHOUT_CONDITIONS: LRUCache[int, tuple[OperationDefinitionNode, bool]] = LRUCache(maxsize=1024)
 
@@ -227,31 +310,50 @@ def _without_conditions(
     return plain
 
 
-def _answer(plan: LeafPlan, source: Any) -> dict[str, Any] | None:
-    """The object's answer, or None when a value needs the standard path (computed when asked,
-    null where the type forbids it, a read or a coercion that fails or gives null)."""
+def _answer(plan: Plan, source: Any, info: GraphQLResolveInfo[Any]) -> dict[str, Any] | None:
+    """The object's answer, or None when a value needs the standard path (computed when asked
+    and perhaps awaitable, null where the type forbids it, a read or a coercion that fails or
+    gives null, an object that is not of its type)."""
     answered: dict[str, Any] = {}
     try:
-        for name, leaf in plan:
-            value = getattr(source, leaf.attribute)
+        for name, field in plan:
+            value = getattr(source, field.attribute)
+            if value.__class__ is Computed:
+                if not (value.sync and field.computes):
+                    return None
+                value = value.compute(source)
             if value is None:
-                if leaf.non_null:
+                if field.non_null:
                     return None
                 answered[name] = None
                 continue
-            if value.__class__ is Computed:
-                return None
-            coerced = leaf.coerce(value)
-            if coerced is None or coerced is Undefined:
-                return None
+            if isinstance(field, PlainLeaf):
+                coerced = field.coerce(value)
+                if coerced is None or coerced is Undefined:
+                    return None
+            else:
+                coerced = _answer_nested(field, value, info)
+                if coerced is None:
+                    return None
             answered[name] = coerced
     except Exception:  # the standard path reports it
         return None
     return answered
 
 
+def _answer_nested(nested: Nested, value: Any, info: GraphQLResolveInfo[Any]) -> Any:
+    if nested.is_list:
+        if value.__class__ not in (list, tuple):
+            return None
+        return _answer_all(nested.plan, nested.object_type, info, value, nested.items_non_null)
+    is_type_of = nested.object_type.is_type_of
+    if is_type_of is not None and is_type_of(value, info) is not True:
+        return None
+    return _answer(nested.plan, value, info)
+
+
 def _answer_all(
-    plan: LeafPlan,
+    plan: Plan,
     object_type: GraphQLObjectType,
     info: GraphQLResolveInfo[Any],
     items: list[Any] | tuple[Any, ...],
@@ -267,7 +369,7 @@ def _answer_all(
             continue
         if is_type_of is not None and is_type_of(item, info) is not True:
             return None
-        one = _answer(plan, item)
+        one = _answer(plan, item, info)
         if one is None:
             return None
         answered.append(one)

@@ -9,13 +9,13 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
-from graphql import GraphQLObjectType, is_leaf_type, is_non_null_type
+from graphql import GraphQLObjectType, is_leaf_type, is_list_type, is_non_null_type
 from strawberry.resolvers import is_default_resolver
 from strawberry.schema.schema_converter import CustomGraphQLEnumType, GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
 from gateway.schema.computed import Computed, resolve_attribute
-from gateway.schema.speed.executor import PLAIN_LEAVES, PlainLeaf
+from gateway.schema.speed.executor import PLAIN_LEAVES, PLAIN_OBJECTS, PlainLeaf, PlainObject
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -75,23 +75,39 @@ def _plain_attribute_resolvers(
 
     strawberry reaches that getattr through two more calls; a 20-execution answer reads about
     170 such fields (3% of its execution, measured in process). Those that are leaves are also
-    listed in their type's ``extensions`` for ``FastExecutionContext`` to answer without a call.
+    listed in their type's ``extensions`` for ``FastExecutionContext`` to answer without a call,
+    and so are those of an object type or a list of one, for it to answer whole objects.
     """
+    computes = reader is _computed_attribute
     for graphql_type in graphql_schema.type_map.values():
         if not isinstance(graphql_type, GraphQLObjectType) or graphql_type.name.startswith("__"):
             continue
         leaves: dict[str, PlainLeaf] = {}
+        objects: dict[str, PlainObject] = {}
         for name, graphql_field in graphql_type.fields.items():
             if not is_plain(graphql_field):
                 continue
             field = graphql_field.extensions[GraphQLCoreConverter.DEFINITION_BACKREF]
             graphql_field.resolve = reader(field.python_name)
             non_null = is_non_null_type(graphql_field.type)
-            leaf_type = graphql_field.type.of_type if non_null else graphql_field.type
-            if is_leaf_type(leaf_type):
-                leaves[name] = PlainLeaf(field.python_name, leaf_type.coerce_output_value, non_null)
-        if leaves:
-            graphql_type.extensions = {**(graphql_type.extensions or {}), PLAIN_LEAVES: leaves}
+            field_type = graphql_field.type.of_type if non_null else graphql_field.type
+            if is_leaf_type(field_type):
+                coerce = field_type.coerce_output_value
+                leaves[name] = PlainLeaf(field.python_name, non_null, computes, coerce)
+                continue
+            is_list = is_list_type(field_type)
+            item_type = field_type.of_type if is_list else field_type
+            items_non_null = is_list and is_non_null_type(item_type)
+            item_type = item_type.of_type if items_non_null else item_type
+            if isinstance(item_type, GraphQLObjectType):
+                objects[name] = PlainObject(
+                    field.python_name, non_null, computes, item_type, is_list, items_non_null
+                )
+        marks: dict[str, dict[str, PlainLeaf] | dict[str, PlainObject]] = {}
+        marks |= {PLAIN_LEAVES: leaves} if leaves else {}
+        marks |= {PLAIN_OBJECTS: objects} if objects else {}
+        if marks:
+            graphql_type.extensions = {**(graphql_type.extensions or {}), **marks}
 
 
 def _attribute(name: str) -> Callable[[Any, Any], Any]:

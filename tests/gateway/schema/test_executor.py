@@ -13,7 +13,7 @@ from strawberry.permission import BasePermission
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from gateway.schema import build_schema, schema, speed
-from gateway.schema.speed import PLAIN_LEAVES, FastExecutionContext, graphql_schema
+from gateway.schema.speed import PLAIN_LEAVES, PLAIN_OBJECTS, FastExecutionContext, graphql_schema
 
 
 @strawberry.enum
@@ -23,12 +23,20 @@ class Colour(enum.Enum):
 
 
 @strawberry.type
+class Part:
+    label: str
+    size: int | None = None
+
+
+@strawberry.type
 class Item:
     name: str
     note: str | None
     colour: Colour
     count: int
     tags: list[str]
+    parts: list[Part] = strawberry.field(default_factory=list)
+    main: Part | None = None
 
     @strawberry.field
     def shout(self) -> str:
@@ -64,6 +72,25 @@ class Query:
     def with_nulls(self) -> list[Item | None]:
         return [None, Item(name="e", note=None, colour=Colour.RED, count=3, tags=[]), None]
 
+    @strawberry.field
+    def assembled(self) -> list[Item]:
+        """Items with plain nested objects: a good one, one whose part breaks its promise."""
+        parts = [Part(label="p", size=1), Part(label="q")]
+        broken_part = Part(label=None, size=2)  # type: ignore[arg-type]
+        return [
+            Item(name="f", note=None, colour=Colour.RED, count=1, tags=[], parts=parts),
+            Item(name="g", note="n", colour=Colour.BLUE, count=2, tags=[], main=parts[0]),
+            Item(name="h", note=None, colour=Colour.RED, count=3, tags=[], parts=[broken_part]),
+        ]
+
+    @strawberry.field
+    def whole(self) -> list[Item]:
+        parts = [Part(label="p", size=1), Part(label="q")]
+        return [
+            Item(name="f", note=None, colour=Colour.RED, count=1, tags=[], parts=parts),
+            Item(name="g", note="n", colour=Colour.BLUE, count=2, tags=[], main=parts[1]),
+        ]
+
 
 class CountResolves(SchemaExtension):
     calls = 0
@@ -93,6 +120,12 @@ QUERIES = [
     "{ items { ... on Item { name } ...F } } fragment F on Item { count }",
     "{ oneBroken { name count } withNulls { name count } }",
     "{ items { name __typename } }",
+    # Plain nested objects and lists of them: answered whole, or the whole item the standard way.
+    "{ whole { name parts { label size } main { label } } }",
+    "{ assembled { name parts { label size } main { size } } }",
+    "{ whole { parts { label ...P } p: parts { size } } } fragment P on Part { size }",
+    "query($x: Boolean!) { whole { name parts { label @include(if: $x) size } } }",
+    "{ whole { name parts { label __typename } } }",
 ]
 
 
@@ -200,6 +233,30 @@ async def test_resolver_middleware_sees_every_field() -> None:
     assert counts[0] == counts[1] == 1 + 2 * 6
 
 
+async def test_plain_nested_objects_are_answered_whole() -> None:
+    fields: list[str] = []
+
+    class Counting(FastExecutionContext):
+        def execute_field(self, parent_type: Any, source: Any, details: Any, *args: Any) -> Any:
+            fields.append(details[0].node.name.value)
+            return super().execute_field(parent_type, source, details, *args)
+
+    built = build(Counting)
+    result = await built.execute("{ whole { name parts { label } main { size } } }")
+    assert result.data == {
+        "whole": [
+            {"name": "f", "parts": [{"label": "p"}, {"label": "q"}], "main": None},
+            {"name": "g", "parts": [], "main": {"size": None}},
+        ]
+    }
+    assert fields == ["whole"]
+    fields.clear()
+    result = await built.execute("{ assembled { name parts { label } } }")
+    assert result.data is None  # the broken part nulls its non-null parents, up to the root
+    assert [e.path for e in result.errors or []] == [["assembled", 2, "parts", 0, "label"]]
+    assert fields[:3] == ["assembled", "name", "parts"]  # the standard way, field by field
+
+
 def test_the_gateway_schema_uses_it_and_marks_its_leaves() -> None:
     assert schema.execution_context_class is FastExecutionContext
     execution = graphql_schema(schema).type_map["Execution"]
@@ -208,6 +265,7 @@ def test_the_gateway_schema_uses_it_and_marks_its_leaves() -> None:
     # status is a plain field; a list item's is Computed, which the standard path answers.
     assert {"id", "startedAt", "durationMs", "status"} <= set(leaves)
     assert "steps" not in leaves  # not a leaf
+    assert execution.extensions[PLAIN_OBJECTS]["steps"].is_list  # a list of plain objects
     assert "source" not in leaves  # it has a resolver
 
 
