@@ -8,6 +8,7 @@ its own (the decision mutations answer a caller without ``approver`` in their re
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING
 
 import strawberry
@@ -41,6 +42,10 @@ class RequiresRole:
 
 
 _DEFAULT_ROLES = {OperationType.QUERY: VIEWER, OperationType.SUBSCRIPTION: VIEWER}
+_DECLARED: weakref.WeakKeyDictionary[GraphQLObjectType, dict[str, str | None]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Each root type's fields' declared roles, read on first use: not per request."""
 
 
 def declared_role(field: GraphQLField) -> str | None:
@@ -57,9 +62,12 @@ def missing_role(
 ) -> tuple[str, str] | None:
     """The first root field the operation selects whose role ``roles`` lacks, with that role."""
     default = _DEFAULT_ROLES.get(operation.operation)
+    declared_roles = _DECLARED.get(root)
+    if declared_roles is None:
+        declared_roles = {name: declared_role(field) for name, field in root.fields.items()}
+        _DECLARED[root] = declared_roles
     for name in _root_fields(operation.selection_set, fragments, set()):
-        field = root.fields.get(name)
-        role = (declared_role(field) if field is not None else None) or default
+        role = declared_roles.get(name) or default
         if role is not None and role not in roles:
             return name, role
     return None
