@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from sandbox import nesting, rotavision, truthlocks, velt
 from sandbox.registry import SANDBOX_CREDENTIALS
+from sandbox.responses import JSONResponse
 from sandbox.state import Faults, Stats
 
 if TYPE_CHECKING:

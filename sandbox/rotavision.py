@@ -16,9 +16,9 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from sandbox.responses import JSONResponse
 from sandbox.twins import Twin
 
 if TYPE_CHECKING:

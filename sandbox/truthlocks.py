@@ -22,9 +22,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from sandbox.responses import JSONResponse
 from sandbox.twins import Twin
 
 if TYPE_CHECKING:

@@ -46,9 +46,9 @@ import re
 import time
 from typing import TYPE_CHECKING, Any, Literal
 
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from sandbox.responses import JSONResponse
 from sandbox.twins import Twin
 
 if TYPE_CHECKING:
