@@ -50,9 +50,9 @@ __all__ = [
     "PLAIN_OBJECTS",
     "FastExecutionContext",
     "Nested",
-    "Plan",
     "PlainLeaf",
     "PlainObject",
+    "Plan",
 ]
 
 PLAIN_LEAVES = "gateway.plain_leaves"
