@@ -216,8 +216,6 @@ def _demo_on(
     args: argparse.Namespace, sock: socket.socket, port: int, servers: dict[str, RunningServer]
 ) -> int:
     """The demo once its real servers run: the sandbox, then the gateway over both."""
-    import dataclasses
-
     from gateway.demo import DEMO_EXECUTION_ID, DEMO_SOURCE_NAMES, demo_config
     from gateway.http.app import create_app
     from gateway.http.threaded_server import ThreadedServer
@@ -237,7 +235,8 @@ def _demo_on(
     sandbox_url = sandbox.start()
     launched = {kind: server.url for kind, server in servers.items()}
     config = demo_config(sandbox_url, port=port, step_kinds=True, launched=launched)
-    config = dataclasses.replace(config, server=dataclasses.replace(config.server, host=args.host))
+    server = config.server.model_copy(update={"host": args.host})
+    config = config.model_copy(update={"server": server})
     handler = configure_logging(config.logging)
     if args.progress_s > 0:
         handler.addFilter(BackgroundTrafficSummary(args.summary_s))

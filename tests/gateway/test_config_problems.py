@@ -51,7 +51,7 @@ def test_every_problem_is_reported_not_only_the_first() -> None:
         "server.prot: unknown key (did you mean 'port'?)",
         "server.metrics: 'sometimes' is not one of off, open, port",
         "server.max_body_bytes: must be positive",
-        "limits.max_depth: must be at least 1",
+        "limits.max_depth: must be positive",
         "auth.mode: 'magic' is not one of none, api_key",
         "source \"rv\": timeout: unknown key (did you mean 'timeout_s'?)",
         'source "rv": api_key_env: environment variable NOPE is not set (it holds the secret)',
@@ -76,27 +76,39 @@ def test_a_source_missing_what_it_needs_reports_each_missing_key() -> None:
         pytest.param(
             "GATEWAY__SERVER__PROT",
             "9000",
-            "GATEWAY__SERVER__PROT: server.prot is not a key (did you mean GATEWAY__SERVER__PORT?)",
+            "server.prot: unknown key (did you mean 'port'?) (set by GATEWAY__SERVER__PROT)",
             id="section-key",
         ),
         pytest.param(
             "GATEWAY__SOURCES__RV__TIMEOUT",
             "3",
-            "GATEWAY__SOURCES__RV__TIMEOUT: a source's timeout is not a key "
-            "(did you mean GATEWAY__SOURCES__RV__TIMEOUT_S?)",
+            "source \"rv\": timeout: unknown key (did you mean 'timeout_s'?) "
+            "(set by GATEWAY__SOURCES__RV__TIMEOUT)",
             id="source-key",
         ),
         pytest.param(
             "GATEWAY__SOURCES__RB__BASE_URL",
             "http://y",
-            "GATEWAY__SOURCES__RB__BASE_URL: no source named 'rb' to override",
+            "GATEWAY__SOURCES__RB__BASE_URL: no source named 'rb' to override (did you mean 'rv'?)",
             id="source-name",
+        ),
+        pytest.param(
+            "GATEWAY__SOURCES__BILLING__BASE_URL",
+            "http://y",
+            "GATEWAY__SOURCES__BILLING__BASE_URL: no source named 'billing' to override",
+            id="source-name-not-close",
+        ),
+        pytest.param(
+            "GATEWAY__SOURCES__BASE_URL",
+            "http://y",
+            "GATEWAY__SOURCES__BASE_URL: not an override "
+            "(GATEWAY__<SECTION>__<KEY> or GATEWAY__SOURCES__<NAME>__<KEY>)",
+            id="source-without-name",
         ),
         pytest.param(
             "GATEWAY__SERVR__PORT",
             "9000",
-            "GATEWAY__SERVR__PORT: not an override this gateway knows (GATEWAY__<SECTION>__<KEY> "
-            "or GATEWAY__SOURCES__<NAME>__<KEY>); did you mean section 'server'?",
+            "servr: unknown key (did you mean 'server'?) (set by GATEWAY__SERVR__PORT)",
             id="section",
         ),
         pytest.param(
@@ -119,6 +131,14 @@ def test_a_mistyped_environment_override_names_the_variable(
     assert problems({"sources": [rv()]}, {**ENV, variable: value}) == (message,)
 
 
+def test_an_override_of_an_unknown_source_names_it_as_the_file_spells_it() -> None:
+    raw = {"sources": [rv(name="rv-eu")]}
+    assert problems(raw, {**ENV, "GATEWAY__SOURCES__RV_EV__BASE_URL": "http://y"}) == (
+        "GATEWAY__SOURCES__RV_EV__BASE_URL: no source named 'rv-ev' to override "
+        "(did you mean 'rv-eu'?)",
+    )
+
+
 def test_check_config_prints_one_line_per_problem(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -132,12 +152,12 @@ def test_check_config_prints_one_line_per_problem(
     monkeypatch.setenv("GATEWAY__CACHE__TTL", "5")
     assert main(["check-config", "--config", str(path)]) == 2
     assert capsys.readouterr().err.splitlines() == [
-        "gateway: config error: GATEWAY__CACHE__TTL: cache.ttl is not a key "
-        "(known keys: active_ttl_s, answers_max_bytes, answers_max_entries, max_entries, "
-        "persisted_queries, persisted_queries_max, terminal_ttl_s, trusted_documents)",
-        "gateway: config error: server.port: 99999 is not a TCP port (0..65535)",
+        "gateway: config error: server.port: must be at most 65535",
         'gateway: config error: source "rv": api_key_env: environment variable NOPE is not set '
         "(it holds the secret)",
+        "gateway: config error: cache.ttl: unknown key (known keys: active_ttl_s, "
+        "answers_max_bytes, answers_max_entries, max_entries, persisted_queries, "
+        "persisted_queries_max, terminal_ttl_s, trusted_documents) (set by GATEWAY__CACHE__TTL)",
     ]
 
 
@@ -222,7 +242,7 @@ def test_rules_across_tables_are_reported_with_every_other_problem() -> None:
         "sources": [rv(timeout_s="fast"), rv()],
     }
     assert problems(raw, ENV) == (
-        "server.port: 99999 is not a TCP port (0..65535)",
+        "server.port: must be at most 65535",
         "server.cursor_secret_env: replicas that share state must share the cursor secret "
         "(a cursor one replica signed must verify on the next): set it on every replica",
         "state.redis_url_env: RV_API_KEY does not hold a redis://, rediss:// or unix:// URL",

@@ -325,9 +325,9 @@ def test_a_valid_target_parses() -> None:
         ({"events": []}, "events: name at least one"),
         ({"sources": ["nope"]}, "sources: 'nope' is not a configured source"),
         ({"format": "teams"}, "format: 'teams' is not one of standard, slack"),
-        ({"url": "ftp://x"}, "url: must be an http:// or https:// URL"),
+        ({"url": "ftp://x"}, "url: 'ftp://x' must be an http(s) URL"),
         ({"max_attempts": 0}, "max_attempts: must be positive"),
-        ({"name": "Ops Team"}, "name: must match"),
+        ({"name": "Ops Team"}, "name: 'Ops Team' must match"),
     ],
 )
 def test_a_bad_target_is_named(change: dict[str, Any], problem: str) -> None:
@@ -352,7 +352,7 @@ def test_a_missing_key_and_a_repeated_name_are_named() -> None:
         parse_config(raw, {**env, SECRET_ENV: SECRET})
     problems = raised.value.problems
     assert 'notification "ops": url: missing (required)' in problems
-    assert 'notification "ops": name: used twice; names must be unique' in problems
+    assert "notification #2: name: 'ops' is used twice; names must be unique" in problems
 
 
 def test_an_environment_override_cannot_name_the_notifications() -> None:

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from gateway import cli
-from gateway.config import DEFAULT_MAX_BODY_BYTES, load_config
+from gateway.config import ServerConfig, load_config
 from sandbox import SANDBOX_CREDENTIALS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -380,7 +380,9 @@ def test_the_load_balancer_spreads_over_the_replicas_and_passes_websockets(
     sizes = [d for d in directives if d.startswith("client_max_body_size ")]
     assert len(sizes) == 1
     proxy_limit = int(sizes[0].split()[1].rstrip(";m")) * 1_048_576
-    gateway_limit = toml_config.get("server", {}).get("max_body_bytes", DEFAULT_MAX_BODY_BYTES)
+    gateway_limit = toml_config.get("server", {}).get(
+        "max_body_bytes", ServerConfig().max_body_bytes
+    )
     assert gateway_limit <= proxy_limit <= 2 * gateway_limit
     assert any(d.startswith("client_header_timeout ") for d in directives)
     assert text.count("{") == text.count("}")

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
-from gateway.config import DEFAULT_ANSWERS_MAX_BYTES, GatewayConfig, parse_config
+from gateway.config import CacheConfig, GatewayConfig, parse_config
 from gateway.http.probes import HEALTH_PATH, READY_PATH
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -291,7 +291,7 @@ def test_memory_is_sized_from_the_measured_process(rendered: Rendered) -> None:
     assert quantity(resources["requests"]["memory"]) >= 1.5 * measured
     bound = (
         measured
-        + max(config.cache.answers_max_bytes, DEFAULT_ANSWERS_MAX_BYTES)
+        + max(config.cache.answers_max_bytes, CacheConfig().answers_max_bytes)
         + config.live.max_subscriptions * float(per_subscription.group(1)) * 1024
     )
     assert quantity(resources["limits"]["memory"]) >= bound, (

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import math
 import os
 import signal
@@ -72,7 +71,7 @@ def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 async def test_shutdown_lets_an_in_flight_query_finish(sandbox: Sandbox, sandbox_url: str) -> None:
     sandbox.faults.update({"latency_ms": SLOW_UPSTREAM_MS})
     config = demo_config_with(sandbox_url)
-    config = dataclasses.replace(config, server=dataclasses.replace(config.server, port=0))
+    config = config.model_copy(update={"server": config.server.model_copy(update={"port": 0})})
     app = create_app(config)
     server = uvicorn.Server(uvicorn.Config(app, **cli.uvicorn_options(config)))
     serving = asyncio.create_task(server.serve())
