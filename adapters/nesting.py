@@ -256,9 +256,12 @@ def _flatten(item: object, parent_id: str | None) -> Iterator[dict[str, Any]]:
     if data is None:
         return
     nested = as_list(data.get("children"))
-    member = {key: value for key, value in data.items() if key != "children"}
-    if parent_id is not None and member.get("parentId") is None:
-        member["parentId"] = parent_id
+    member = data
+    if "children" in data or (parent_id is not None and data.get("parentId") is None):
+        # A copy to change: the payload itself stays as the upstream sent it.
+        member = {key: value for key, value in data.items() if key != "children"}
+        if parent_id is not None and member.get("parentId") is None:
+            member["parentId"] = parent_id
     yield member
     own_id = as_str(member.get("id"))
     for child in nested:

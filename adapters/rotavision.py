@@ -436,15 +436,23 @@ class RotavisionAdapter(SourceAdapter):
         """(execution, approval key) → the approval as it was pending."""
 
     def _with_what_was_asked(self, execution: Execution) -> Execution:
-        """Remember each pending approval; give each decided one what its pending copy asked."""
+        """Remember each pending approval; give each decided one what its pending copy asked.
+
+        The execution is copied only when a decided approval got what its pending copy asked:
+        a copy of a whole Execution costs about as much as parsing a small one.
+        """
         approvals = []
+        completed = False
         for approval in execution.approvals:
             key = (execution.native_id, approval.key)
             if approval.status is ApprovalStatus.PENDING:
                 self._asked[key] = approval
             elif (asked := self._asked.get(key)) is not None:
                 approval = keep_what_was_asked(asked, approval)
+                completed = True
             approvals.append(approval)
+        if not completed:
+            return execution
         return dataclasses.replace(execution, approvals=tuple(approvals))
 
     async def _with_kinds(self, execution: Execution) -> Execution:

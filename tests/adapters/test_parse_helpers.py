@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 
 from adapters import _parse
-from adapters._parse import iso_datetime, normalize_word
+from adapters._parse import as_decimal, epoch_ms, iso_datetime, normalize_word
 
 
 @pytest.mark.parametrize(
@@ -48,3 +49,17 @@ def test_normalize_word_is_the_same_remembered_or_not(monkeypatch: pytest.Monkey
     assert [normalize_word(w) for w in words] == expected
     assert len(_parse._NORMALIZED) == 3  # bounded: a fourth distinct word is not kept
     assert normalize_word(7) is None
+
+
+def test_remembered_readings_answer_each_type_as_its_own() -> None:
+    """Readings are kept per value; an equal value of another type is read anew."""
+    assert str(as_decimal(2)) == "2"
+    assert str(as_decimal(2.0)) == "2.0"
+    assert str(as_decimal("2.00")) == "2.00"
+    assert as_decimal(True) is None
+    assert as_decimal(float("nan")) is None
+    assert as_decimal(0.012) == Decimal("0.012")
+    assert epoch_ms(1_700_000_000_000) == epoch_ms(1_700_000_000_000.0)
+    assert epoch_ms("1700000000000") == datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
+    assert epoch_ms(True) is None
+    assert epoch_ms(1e300) is None
