@@ -15,7 +15,14 @@ from gateway.schema.connections import PAGED
 from gateway.schema.context import Context
 from gateway.schema.feed import ExecutionConnection, ExecutionFilter, execution_feed
 from gateway.schema.pending import ApprovalConnection, pending_approvals
-from gateway.schema.resolve import execution_ref, load_execution, load_executions, load_node
+from gateway.schema.resolve import (
+    execution_ref,
+    load_execution,
+    load_executions,
+    load_node,
+    start_executions,
+)
+from gateway.schema.speed.fields import BATCHED_BY
 from gateway.schema.types import Capability, Execution, Node, Source
 
 __all__ = ["Query"]
@@ -26,6 +33,7 @@ class Query:
     @strawberry.field(
         description="One execution by global id; null with NOT_FOUND when absent.",
         directives=[FIXED],
+        metadata={BATCHED_BY: start_executions},  # many aliased ones: one call (speed seam)
     )
     async def execution(self, info: Info[Context, None], id: strawberry.ID) -> Execution | None:
         return await load_execution(info, execution_ref(info, id))

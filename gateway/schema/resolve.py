@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from gateway.core import ids
 from gateway.core.errors import GatewayError, bad_user_input
+from gateway.core.store import retrieve_outcome
 from gateway.schema.types import Approval, Execution, Step
 
 if TYPE_CHECKING:
@@ -14,9 +15,16 @@ if TYPE_CHECKING:
 
     from strawberry.types import Info
 
+    from adapters import model
     from gateway.schema.context import Context
 
-__all__ = ["execution_ref", "load_execution", "load_executions", "load_node"]
+__all__ = [
+    "execution_ref",
+    "load_execution",
+    "load_executions",
+    "load_node",
+    "start_executions",
+]
 
 
 def execution_ref(info: Info[Context, None], value: str) -> ids.ExecutionRef:
@@ -47,39 +55,63 @@ async def load_executions(
 ) -> list[Execution | Exception]:
     """Each id's execution, or the error that id met, in the order asked.
 
-    One gather over the loaders' futures: an id costs no task of its own. graphql-core completes
+    One gather over the loads' futures: an id costs no task of its own. graphql-core completes
     an exception in the list as that index's own error (null plus an error at its path).
     """
-    refs: list[ids.ExecutionRef | GatewayError] = []
+    started = start_executions(info, values)
+    loading = [item for item in started if isinstance(item, asyncio.Future)]
+    loaded = iter(await asyncio.gather(*loading, return_exceptions=True))
+    answers: list[Execution | Exception] = []
+    for item in started:
+        found = item if isinstance(item, GatewayError) else next(loaded)
+        if isinstance(found, BaseException) and not isinstance(found, Exception):
+            raise found
+        answers.append(found)
+    return answers
+
+
+def start_executions(
+    info: Info[Context, None], values: Sequence[str]
+) -> list[asyncio.Future[Execution] | GatewayError]:
+    """Each id's load, started now (the loaders batch them per source), or the error the id
+    itself is, found before any call: ``executions(ids:)``'s start, and ``execution(id:)``'s
+    batch form, which resolves many aliased ones at once (``BATCHED_BY``)."""
+    loaders = info.context.loaders
+    started: list[asyncio.Future[Execution] | GatewayError] = []
     for value in values:
         try:
-            refs.append(execution_ref(info, value))
+            ref = execution_ref(info, value)
         except GatewayError as exc:
-            refs.append(exc)
-    loaders = info.context.loaders
-    loaded = iter(
-        await asyncio.gather(
-            *(
-                loaders.execution(ref.source, ref.native_id)
-                for ref in refs
-                if isinstance(ref, ids.ExecutionRef)
-            ),
-            return_exceptions=True,
-        )
-    )
-    answers: list[Execution | Exception] = []
-    for ref in refs:
-        if isinstance(ref, GatewayError):
-            answers.append(ref)
+            started.append(exc)
             continue
-        found = next(loaded)
-        if isinstance(found, Exception):
-            answers.append(found)
-        elif isinstance(found, BaseException):
-            raise found
-        else:
-            answers.append(Execution.from_model(ref.source, found))
-    return answers
+        loading = loaders.execution(ref.source, ref.native_id)
+        started.append(_as_execution(ref.source, loading))
+    return started
+
+
+def _as_execution(
+    source: str, loading: asyncio.Future[model.Execution]
+) -> asyncio.Future[Execution]:
+    """The loaded execution as the schema's type, in a future of its own: no task, no coroutine."""
+    built: asyncio.Future[Execution] = loading.get_loop().create_future()
+    built.add_done_callback(retrieve_outcome)  # its field may be gone (nulled by another error)
+
+    def finish(loaded: asyncio.Future[model.Execution]) -> None:
+        if built.done():
+            return
+        if loaded.cancelled():
+            built.cancel()
+            return
+        error = loaded.exception()
+        try:
+            if error is not None:
+                raise error
+            built.set_result(Execution.from_model(source, loaded.result()))
+        except Exception as exc:
+            built.set_exception(exc)
+
+    loading.add_done_callback(finish)
+    return built
 
 
 async def load_node(info: Info[Context, None], value: str) -> Execution | Step | Approval:

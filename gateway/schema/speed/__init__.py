@@ -21,19 +21,24 @@ from __future__ import annotations
 from gateway.schema.speed.executor import (
     PLAIN_LEAVES,
     PLAIN_OBJECTS,
+    ROOT_BATCHES,
     FastExecutionContext,
     PlainLeaf,
     PlainObject,
+    RootBatch,
 )
-from gateway.schema.speed.fields import graphql_schema, install, is_plain
+from gateway.schema.speed.fields import BATCHED_BY, graphql_schema, install, is_plain
 from gateway.schema.speed.plain_post import is_plain_json_post, plain_request_data
 
 __all__ = [
+    "BATCHED_BY",
     "PLAIN_LEAVES",
     "PLAIN_OBJECTS",
+    "ROOT_BATCHES",
     "FastExecutionContext",
     "PlainLeaf",
     "PlainObject",
+    "RootBatch",
     "graphql_schema",
     "install",
     "is_plain",

@@ -18,18 +18,22 @@ is answered here, since the middleware must see every field.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import weakref
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from cachetools import LRUCache
 from graphql import GraphQLNonNull, GraphQLObjectType, GraphQLResolveInfoHelpers
-from graphql.pyutils import Undefined
+from graphql.execution import get_argument_values
+from graphql.pyutils import Path, Undefined, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types.info import Info
 
 from gateway.schema.computed import Computed
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Awaitable, Callable, Mapping
 
     from graphql import (
         FieldNode,
@@ -42,17 +46,21 @@ if TYPE_CHECKING:
         CollectedFields,
         FieldDetailsList,
         FragmentDetails,
+        GroupedFieldSet,
     )
-    from graphql.pyutils import AwaitableOrValue, Path, UndefinedType
+    from graphql.pyutils import AwaitableOrValue, UndefinedType
+    from strawberry.types.field import StrawberryField
 
 __all__ = [
     "PLAIN_LEAVES",
     "PLAIN_OBJECTS",
+    "ROOT_BATCHES",
     "FastExecutionContext",
     "Nested",
     "PlainLeaf",
     "PlainObject",
     "Plan",
+    "RootBatch",
 ]
 
 PLAIN_LEAVES = "gateway.plain_leaves"
@@ -94,6 +102,20 @@ class Nested(NamedTuple):
 
 Plan = tuple[tuple[str, "PlainLeaf | Nested"], ...]
 """An object's selection when every field in it is plain: (response name, field) in order."""
+
+
+ROOT_BATCHES = "gateway.root_batches"
+"""Key, in the query type's ``extensions``, of its root fields that have a batch form, by name."""
+
+
+class RootBatch(NamedTuple):
+    """A root field's batch form: ``start(info, [argument, ...])`` starts every field's work at
+    once and returns, in order, a future of each field's value, or the error a field's argument
+    is found to be before any work (as its resolver would raise at once)."""
+
+    start: Callable[[Info[Any, Any], list[Any]], list[asyncio.Future[Any] | Exception]]
+    argument: str
+    field: StrawberryField
 
 
 class _Shared:
@@ -245,6 +267,142 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             plan.append((name, Nested(*plain_object, inner)))
         return tuple(plan)
 
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: GroupedFieldSet,
+        position_context: Any,
+    ) -> AwaitableOrValue[dict[str, Any]]:
+        """Root fields with a batch form (twenty aliased ``execution(id:)``) are resolved by one
+        call of it, then each completed at its own path with its own error, instead of twenty
+        resolver calls, completion coroutines and tasks. Any other field goes field by field."""
+        batches: dict[str, RootBatch] | None = (
+            parent_type.extensions.get(ROOT_BATCHES) if path is None else None
+        )
+        if not batches or not self._answer_leaves:
+            return super().execute_fields(
+                parent_type, source_value, path, grouped_field_set, position_context
+            )
+        names = [n for n, d in grouped_field_set.items() if d[0].node.name.value in batches]
+        if len(names) < 2:
+            return super().execute_fields(
+                parent_type, source_value, path, grouped_field_set, position_context
+            )
+        results: dict[str, Any] = {}
+        awaitable: list[str] = []
+        batched: list[tuple[str, FieldDetailsList, RootBatch]] = []
+        try:
+            for name, details in grouped_field_set.items():
+                batch = batches.get(details[0].node.name.value)
+                if batch is not None:
+                    batched.append((name, details, batch))
+                    results[name] = None  # its place in the answer, filled by the batch
+                    continue
+                field_path = Path(path, name, parent_type.name)
+                result = self.execute_field(
+                    parent_type, source_value, details, field_path, position_context
+                )
+                if result is not Undefined:
+                    results[name] = result
+                    if self.is_awaitable(result):
+                        awaitable.append(name)
+        except Exception:
+            if awaitable:
+                self.settle_in_background([results[name] for name in awaitable])
+            raise
+
+        by_field: dict[str, list[tuple[str, FieldDetailsList, RootBatch]]] = {}
+        for entry in batched:
+            by_field.setdefault(entry[1][0].node.name.value, []).append(entry)
+        completing = [
+            self._complete_batched(parent_type, group, results, position_context)
+            for group in by_field.values()
+        ]
+
+        async def get_results() -> dict[str, Any]:
+            done = await gather_with_cancel(*completing, *(results[n] for n in awaitable))
+            results.update(zip(awaitable, done[len(completing) :], strict=True))
+            return results
+
+        return get_results()
+
+    async def _complete_batched(
+        self,
+        parent_type: GraphQLObjectType,
+        batched: list[tuple[str, FieldDetailsList, RootBatch]],
+        results: dict[str, Any],
+        position_context: Any,
+    ) -> None:
+        """Each field completed at its path, its errors where and when its resolver's would be:
+        an argument's at once, in the document's order; a value's as its future settles."""
+        asked: list[tuple[str, FieldDetailsList, GraphQLResolveInfo[Any], Path]] = []
+        arguments: list[Any] = []
+        batch = batched[0][2]
+        for name, details, _ in batched:
+            field_def = parent_type.fields[details[0].node.name.value]
+            field_path = Path(None, name, parent_type.name)
+            info = self.build_resolve_info(
+                field_def, [d.node for d in details], parent_type, field_path
+            )
+            try:
+                values = get_argument_values(field_def, details[0].node, self.variable_values)
+            except Exception as error:
+                self.handle_field_error(error, field_def.type, details, field_path)
+                continue
+            asked.append((name, details, info, field_path))
+            arguments.append(values[batch.argument])
+        if not asked:
+            return
+        started = batch.start(Info(_raw_info=asked[0][2], _field=batch.field), arguments)
+        settled: list[int] = []
+        for index, item in enumerate(started):
+            if isinstance(item, Exception):
+                self._complete_batched_field(asked[index], item, results, position_context)
+            else:
+                item.add_done_callback(functools.partial(_settled, settled, index))
+        pending = [item for item in started if not isinstance(item, Exception)]
+        if pending:
+            await asyncio.wait(pending)
+        for index in settled:
+            future = cast("asyncio.Future[Any]", started[index])
+            value = future.exception() or future.result()
+            completed = self._complete_batched_field(asked[index], value, results, position_context)
+            if completed is not None:
+                await completed
+
+    def _complete_batched_field(
+        self,
+        asked: tuple[str, FieldDetailsList, GraphQLResolveInfo[Any], Path],
+        value: Any,
+        results: dict[str, Any],
+        position_context: Any,
+    ) -> Awaitable[None] | None:
+        name, details, info, field_path = asked
+        return_type = info.return_type
+        try:
+            if isinstance(value, Exception):
+                raise value
+            completed = self.complete_value(
+                return_type, details, info, field_path, value, position_context
+            )
+        except Exception as error:
+            self.handle_field_error(error, return_type, details, field_path)
+            completed = None
+        if not self.is_awaitable(completed):
+            results[name] = completed
+            return None
+
+        async def awaited() -> None:
+            try:
+                results[name] = await completed
+            except Exception as error:
+                self.handle_field_error(error, return_type, details, field_path)
+                results[name] = None
+
+        return awaited()
+
     def execute_field(
         self,
         parent_type: GraphQLObjectType,
@@ -283,6 +441,10 @@ _SHARED_SUBFIELDS: LRUCache[tuple[Any, ...], _Shared] = LRUCache(maxsize=4096)
 (bounded)."""
 _CONDITIONS = frozenset({"skip", "include", "defer", "stream"})
 _WITHOUT_CONDITIONS: LRUCache[int, tuple[OperationDefinitionNode, bool]] = LRUCache(maxsize=1024)
+
+
+def _settled(settled: list[int], index: int, _future: asyncio.Future[Any]) -> None:
+    settled.append(index)
 
 
 def _without_conditions(

@@ -15,7 +15,14 @@ from strawberry.schema.schema_converter import CustomGraphQLEnumType, GraphQLCor
 from strawberry.types.field import StrawberryField
 
 from gateway.schema.computed import Computed, resolve_attribute
-from gateway.schema.speed.executor import PLAIN_LEAVES, PLAIN_OBJECTS, PlainLeaf, PlainObject
+from gateway.schema.speed.executor import (
+    PLAIN_LEAVES,
+    PLAIN_OBJECTS,
+    ROOT_BATCHES,
+    PlainLeaf,
+    PlainObject,
+    RootBatch,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -23,7 +30,10 @@ if TYPE_CHECKING:
     import strawberry
     from graphql import GraphQLField, GraphQLSchema
 
-__all__ = ["graphql_schema", "install", "is_plain"]
+__all__ = ["BATCHED_BY", "graphql_schema", "install", "is_plain"]
+
+BATCHED_BY = "gateway.batched_by"
+"""Key, in a root field's strawberry ``metadata``, of its batch form (``RootBatch.load``)."""
 
 
 def graphql_schema(schema: strawberry.Schema) -> GraphQLSchema:
@@ -43,6 +53,8 @@ def install(schema: strawberry.Schema) -> None:
     reader = _READERS.get(schema.config.default_resolver)
     if reader is not None and not schema.exception_handlers:
         _plain_attribute_resolvers(converted, reader)
+    if not schema.exception_handlers:
+        _root_batches(converted)
 
 
 def is_plain(graphql_field: GraphQLField) -> bool:
@@ -108,6 +120,30 @@ def _plain_attribute_resolvers(
         marks |= {PLAIN_OBJECTS: objects} if objects else {}
         if marks:
             graphql_type.extensions = {**(graphql_type.extensions or {}), **marks}
+
+
+def _root_batches(graphql_schema: GraphQLSchema) -> None:
+    """List the query type's fields that declare a batch form (``metadata={BATCHED_BY: load}``)
+    and have nothing strawberry would run around their resolver (no extension, permission
+    class or directive of their own), with one argument: ``FastExecutionContext`` then resolves
+    several of them in one call."""
+    query = graphql_schema.query_type
+    if query is None:
+        return
+    batches: dict[str, RootBatch] = {}
+    for name, graphql_field in query.fields.items():
+        field = (graphql_field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+        if not isinstance(field, StrawberryField) or field.extensions or field.permission_classes:
+            continue
+        load = field.metadata.get(BATCHED_BY)
+        if load is None:
+            continue
+        if len(graphql_field.args) == 1 and len(field.arguments) == 1:
+            argument = field.arguments[0]
+            if next(iter(graphql_field.args)) == argument.python_name:
+                batches[name] = RootBatch(load, argument.python_name, field)
+    if batches:
+        query.extensions = {**(query.extensions or {}), ROOT_BATCHES: batches}
 
 
 def _attribute(name: str) -> Callable[[Any, Any], Any]:

@@ -68,6 +68,19 @@ CORPUS: list[tuple[str, dict[str, Any]]] = [
         {},
     ),
     (
+        # Aliased root fields resolved as one batch: misses, bad ids and other fields between.
+        f'{{ a: execution(id: "{ALL[0]}") {{ id status steps {{ kind status }} }}'
+        ' b: execution(id: "rv:missing") { id } sources { name }'
+        ' c: execution(id: "nope") { id } d: execution(id: "zz:1") { id }'
+        f' e: execution(id: "{ALL[3]}") {{ id startedAt approvals {{ id status }} }} }}',
+        {},
+    ),
+    (
+        "query ($x: ID!, $y: ID!) { a: execution(id: $x) { ...E } b: execution(id: $y) { ...E } }"
+        " fragment E on Execution { id status steps { id kind name } }",
+        {"x": ALL[4], "y": ALL[6]},
+    ),
+    (
         "query ($on: Boolean!, $id: ID!) { execution(id: $id) {"
         " id status @include(if: $on) steps @skip(if: $on) { kind } ... on Execution { durationMs }"
         " ... @include(if: $on) { startedAt } } }",
