@@ -5,8 +5,10 @@ docs/design-changes.md ("Library internals kept"). What is here is of two kinds:
 
 - speed work, switched by ``[server] fast_paths`` (on by default; off leaves stock strawberry):
   plain fields read straight off the model (``fields``), plain leaves answered without their
-  resolver call (``executor``), enum names from a dict (``fields``), and the view's reading of
-  the most common request, a plain JSON ``POST`` (``plain_post``). docs/performance.md says what
+  resolver call and objects of plain fields answered whole from a plan (``executor``), aliased
+  root fields with a batch form (``BATCHED_BY``) resolved by one call (``executor``), enum names
+  from a dict (``fields``), and the view's reading of the most common request, a plain JSON
+  ``POST`` (``plain_post``). docs/performance.md says what
   each buys; the parse and validation caches are the gate's (gateway/gate/documents.py);
 - ``graphql_schema`` (in ``fields``): the graphql-core schema strawberry builds, which the cost
   walk needs and strawberry exposes only as a private attribute. It is needed whatever the
