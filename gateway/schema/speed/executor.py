@@ -28,7 +28,6 @@ from graphql import GraphQLNonNull, GraphQLObjectType, GraphQLResolveInfoHelpers
 from graphql.execution import get_argument_values
 from graphql.pyutils import Path, Undefined, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-from strawberry.types.info import Info
 
 from gateway.schema.computed import Computed
 
@@ -50,6 +49,7 @@ if TYPE_CHECKING:
     )
     from graphql.pyutils import AwaitableOrValue, UndefinedType
     from strawberry.types.field import StrawberryField
+    from strawberry.types.info import Info
 
 __all__ = [
     "PLAIN_LEAVES",
@@ -116,6 +116,8 @@ class RootBatch(NamedTuple):
     start: Callable[[Info[Any, Any], list[Any]], list[asyncio.Future[Any] | Exception]]
     argument: str
     field: StrawberryField
+    info_class: type[Info[Any, Any]]
+    """The schema's ``StrawberryConfig.info_class``, as strawberry hands its resolvers."""
 
 
 class _Shared:
@@ -355,7 +357,8 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             arguments.append(values[batch.argument])
         if not asked:
             return
-        started = batch.start(Info(_raw_info=asked[0][2], _field=batch.field), arguments)
+        info_of_first = batch.info_class(_raw_info=asked[0][2], _field=batch.field)
+        started = batch.start(info_of_first, arguments)
         settled: list[int] = []
         for index, item in enumerate(started):
             if isinstance(item, Exception):

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     import strawberry
     from graphql import GraphQLField, GraphQLSchema
+    from strawberry.types import Info
 
 __all__ = ["BATCHED_BY", "graphql_schema", "install", "is_plain"]
 
@@ -54,7 +55,7 @@ def install(schema: strawberry.Schema) -> None:
     if reader is not None and not schema.exception_handlers:
         _plain_attribute_resolvers(converted, reader)
     if not schema.exception_handlers:
-        _root_batches(converted)
+        _root_batches(converted, schema.config.info_class)
 
 
 def is_plain(graphql_field: GraphQLField) -> bool:
@@ -122,7 +123,7 @@ def _plain_attribute_resolvers(
             graphql_type.extensions = {**(graphql_type.extensions or {}), **marks}
 
 
-def _root_batches(graphql_schema: GraphQLSchema) -> None:
+def _root_batches(graphql_schema: GraphQLSchema, info_class: type[Info[Any, Any]]) -> None:
     """List the query type's fields that declare a batch form (``metadata={BATCHED_BY: load}``)
     and have nothing strawberry would run around their resolver (no extension, permission
     class or directive of their own), with one argument: ``FastExecutionContext`` then resolves
@@ -141,7 +142,7 @@ def _root_batches(graphql_schema: GraphQLSchema) -> None:
         if len(graphql_field.args) == 1 and len(field.arguments) == 1:
             argument = field.arguments[0]
             if next(iter(graphql_field.args)) == argument.python_name:
-                batches[name] = RootBatch(load, argument.python_name, field)
+                batches[name] = RootBatch(load, argument.python_name, field, info_class)
     if batches:
         query.extensions = {**(query.extensions or {}), ROOT_BATCHES: batches}
 

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 import strawberry
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-from strawberry.types import Info  # noqa: TC002 - strawberry reads resolver annotations at runtime
+from strawberry.types import Info
 
 from gateway.schema import speed
 from gateway.schema.speed import BATCHED_BY, FastExecutionContext
@@ -182,3 +183,32 @@ async def test_the_stock_context_runs_each_field_itself() -> None:
     result = await built.execute('{ a: item(id: "1") { name } b: item(id: "2") { name } }')
     assert result.errors is None
     assert RESOLVED == ["1", "2"]
+
+
+class TeamInfo(Info[Any, Any]):
+    """A schema's own Info class (``StrawberryConfig.info_class``)."""
+
+
+async def test_the_batch_gets_the_info_class_the_resolvers_get() -> None:
+    seen: list[type] = []
+    built = strawberry.Schema(
+        query=Query,
+        execution_context_class=FastExecutionContext,
+        config=StrawberryConfig(info_class=TeamInfo),
+    )
+    speed.install(built)
+    root = speed.graphql_schema(built).query_type
+    assert root is not None
+    batch = root.extensions[speed.ROOT_BATCHES]["item"]
+
+    def recording(info: Info[Any, Any], ids: list[str]) -> list[asyncio.Future[Item] | Exception]:
+        seen.append(type(info))
+        return start_items(info, ids)
+
+    root.extensions = {
+        **root.extensions,
+        speed.ROOT_BATCHES: {"item": batch._replace(start=recording)},
+    }
+    result = await built.execute('{ a: item(id: "1") { name } b: item(id: "2") { name } }')
+    assert result.errors is None
+    assert seen == [TeamInfo]
