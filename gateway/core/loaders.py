@@ -19,7 +19,7 @@ import functools
 from typing import TYPE_CHECKING
 
 from adapters.errors import ExecutionNotFound
-from gateway.core.store import retrieve_outcome
+from gateway.core.futures import retrieve_outcome, then
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -86,34 +86,14 @@ class Loaders:
         if not scope.has_source(source):
             return _not_found(source, native_id)
         loaded = self._loader(source).load(native_id)
-        scoped: asyncio.Future[Execution] = asyncio.get_running_loop().create_future()
-        scoped.add_done_callback(retrieve_outcome)
-        loaded.add_done_callback(functools.partial(self._in_scope, scoped, source, native_id))
-        return scoped
+        return then(loaded, functools.partial(self._in_scope, source, native_id))
 
-    def _in_scope(
-        self,
-        scoped: asyncio.Future[Execution],
-        source: str,
-        native_id: str,
-        loaded: asyncio.Future[Execution],
-    ) -> None:
-        if scoped.done():
-            return
-        if loaded.cancelled():
-            scoped.cancel()
-            return
-        error = loaded.exception()
-        if error is not None:
-            scoped.set_exception(error)
-            return
-        execution = loaded.result()
+    def _in_scope(self, source: str, native_id: str, execution: Execution) -> Execution:
         assert self._scope is not None
         partition_of = self._partitions.get(source, _no_partition)
         if self._scope.allows(source, execution, partition_of):
-            scoped.set_result(execution)
-        else:
-            scoped.set_exception(ExecutionNotFound(source=source, native_id=native_id))
+            return execution
+        raise ExecutionNotFound(source=source, native_id=native_id)
 
     def prime(self, source: str, execution: Execution) -> None:
         self._loader(source).prime(execution)

@@ -13,11 +13,12 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from cachetools import TLRUCache
 
 from gateway.core.background import Background
+from gateway.core.futures import retrieve_outcome
 from gateway.core.single_flight import SingleFlight
 from gateway.state.base import StateUnavailable
 from gateway.state.codec import decode_execution, encode_execution
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from gateway.ops.stats import SourceStats
     from gateway.state.base import SharedState
 
-__all__ = ["ExecutionStore", "retrieve_outcome", "shared_key"]
+__all__ = ["ExecutionStore", "shared_key"]
 
 log = logging.getLogger("gateway.store")
 
@@ -43,17 +44,6 @@ UNSENT_RETRY_S = 1.0
 
 def shared_key(source: str, native_id: str) -> str:
     return f"execution:{source}:{native_id}"
-
-
-def retrieve_outcome(future: asyncio.Future[Any]) -> None:
-    """A done callback that marks a future's exception as retrieved.
-
-    A fetch is shared: the request that started it may have given up (its answer nulled by
-    another error) before it fails, and asyncio logs a failure nobody retrieved at ERROR, which
-    would let any caller flood the error log. Whoever awaits the future still gets the error.
-    """
-    if not future.cancelled():
-        future.exception()
 
 
 class ExecutionStore:

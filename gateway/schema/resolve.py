@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import TYPE_CHECKING
 
 from gateway.core import ids
 from gateway.core.errors import GatewayError, bad_user_input
-from gateway.core.store import retrieve_outcome
+from gateway.core.futures import then
 from gateway.schema.types import Approval, Execution, Step
 
 if TYPE_CHECKING:
@@ -15,7 +16,6 @@ if TYPE_CHECKING:
 
     from strawberry.types import Info
 
-    from adapters import model
     from gateway.schema.context import Context
 
 __all__ = [
@@ -85,33 +85,8 @@ def start_executions(
             started.append(exc)
             continue
         loading = loaders.execution(ref.source, ref.native_id)
-        started.append(_as_execution(ref.source, loading))
+        started.append(then(loading, functools.partial(Execution.from_model, ref.source)))
     return started
-
-
-def _as_execution(
-    source: str, loading: asyncio.Future[model.Execution]
-) -> asyncio.Future[Execution]:
-    """The loaded execution as the schema's type, in a future of its own: no task, no coroutine."""
-    built: asyncio.Future[Execution] = loading.get_loop().create_future()
-    built.add_done_callback(retrieve_outcome)  # its field may be gone (nulled by another error)
-
-    def finish(loaded: asyncio.Future[model.Execution]) -> None:
-        if built.done():
-            return
-        if loaded.cancelled():
-            built.cancel()
-            return
-        error = loaded.exception()
-        try:
-            if error is not None:
-                raise error
-            built.set_result(Execution.from_model(source, loaded.result()))
-        except Exception as exc:
-            built.set_exception(exc)
-
-    loading.add_done_callback(finish)
-    return built
 
 
 async def load_node(info: Info[Context, None], value: str) -> Execution | Step | Approval:
