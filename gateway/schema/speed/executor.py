@@ -56,7 +56,6 @@ __all__ = [
     "PLAIN_OBJECTS",
     "ROOT_BATCHES",
     "FastExecutionContext",
-    "Nested",
     "PlainLeaf",
     "PlainObject",
     "Plan",
@@ -88,20 +87,9 @@ class PlainObject(NamedTuple):
     items_non_null: bool
 
 
-class Nested(NamedTuple):
-    """A plain object field in a plan (``PlainObject``'s fields), with its selection's plan."""
-
-    attribute: str
-    non_null: bool
-    computes: bool
-    object_type: GraphQLObjectType
-    is_list: bool
-    items_non_null: bool
-    plan: Plan
-
-
-Plan = tuple[tuple[str, "PlainLeaf | Nested"], ...]
-"""An object's selection when every field in it is plain: (response name, field) in order."""
+Plan = tuple[tuple[str, "PlainLeaf | PlainObject", "Plan | None"], ...]
+"""An object's selection when every field in it is plain: (response name, field, the plan of a
+plain object's own selection, None for a leaf), in order."""
 
 
 ROOT_BATCHES = "gateway.root_batches"
@@ -255,18 +243,18 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         grouped, new_defer_usages, *_ = self.collect_subfields(return_type, field_details_list)
         if new_defer_usages or not grouped:
             return None
-        plan: list[tuple[str, PlainLeaf | Nested]] = []
+        plan: list[tuple[str, PlainLeaf | PlainObject, Plan | None]] = []
         for name, details in grouped.items():
             field_name = details[0].node.name.value
             leaf = leaves.get(field_name)
             if leaf is not None:
-                plan.append((name, leaf))
+                plan.append((name, leaf, None))
                 continue
             plain_object = objects.get(field_name)
             inner = self._plan(plain_object.object_type, details) if plain_object else None
             if plain_object is None or inner is None:
                 return None
-            plan.append((name, Nested(*plain_object, inner)))
+            plan.append((name, plain_object, inner))
         return tuple(plan)
 
     def execute_fields(
@@ -481,7 +469,7 @@ def _answer(plan: Plan, source: Any, info: GraphQLResolveInfo[Any]) -> dict[str,
     gives null, an object that is not of its type)."""
     answered: dict[str, Any] = {}
     try:
-        for name, field in plan:
+        for name, field, inner in plan:
             value = getattr(source, field.attribute)
             if value.__class__ is Computed:
                 if not (value.sync and field.computes):
@@ -497,7 +485,8 @@ def _answer(plan: Plan, source: Any, info: GraphQLResolveInfo[Any]) -> dict[str,
                 if coerced is None or coerced is Undefined:
                     return None
             else:
-                coerced = _answer_nested(field, value, info)
+                assert inner is not None  # a plain object's plan is built with it
+                coerced = _answer_nested(field, inner, value, info)
                 if coerced is None:
                     return None
             answered[name] = coerced
@@ -506,15 +495,17 @@ def _answer(plan: Plan, source: Any, info: GraphQLResolveInfo[Any]) -> dict[str,
     return answered
 
 
-def _answer_nested(nested: Nested, value: Any, info: GraphQLResolveInfo[Any]) -> Any:
-    if nested.is_list:
+def _answer_nested(
+    field: PlainObject, plan: Plan, value: Any, info: GraphQLResolveInfo[Any]
+) -> Any:
+    if field.is_list:
         if value.__class__ not in (list, tuple):
             return None
-        return _answer_all(nested.plan, nested.object_type, info, value, nested.items_non_null)
-    is_type_of = nested.object_type.is_type_of
+        return _answer_all(plan, field.object_type, info, value, field.items_non_null)
+    is_type_of = field.object_type.is_type_of
     if is_type_of is not None and is_type_of(value, info) is not True:
         return None
-    return _answer(nested.plan, value, info)
+    return _answer(plan, value, info)
 
 
 def _answer_all(

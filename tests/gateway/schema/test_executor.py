@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import strawberry
@@ -14,6 +14,9 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from gateway.schema import build_schema, schema, speed
 from gateway.schema.speed import PLAIN_LEAVES, PLAIN_OBJECTS, FastExecutionContext, graphql_schema
+
+if TYPE_CHECKING:
+    from strawberry.types import ExecutionResult
 
 
 @strawberry.enum
@@ -161,16 +164,21 @@ def faulty_items() -> Any:
     BROKEN.clear()
 
 
+def assert_same(ours: ExecutionResult, stock: ExecutionResult) -> None:
+    """The same data, and the same errors (message and path) in the same order."""
+    assert ours.data == stock.data
+    assert [(e.message, e.path) for e in ours.errors or []] == [
+        (e.message, e.path) for e in stock.errors or []
+    ]
+
+
 @pytest.mark.parametrize("query", QUERIES)
 async def test_same_answers_and_errors_as_graphql_core(query: str) -> None:
     stock = await build(StrawberryGraphQLCoreExecutionContext).execute(
         query, variable_values={"x": True}
     )
     ours = await build(FastExecutionContext).execute(query, variable_values={"x": True})
-    assert ours.data == stock.data
-    assert [(e.message, e.path) for e in ours.errors or []] == [
-        (e.message, e.path) for e in stock.errors or []
-    ]
+    assert_same(ours, stock)
 
 
 async def test_errors_are_those_of_the_standard_path() -> None:
@@ -201,7 +209,8 @@ async def test_plain_leaves_skip_their_resolvers() -> None:
     assert calls == []  # read inline, not through the resolver
 
 
-async def test_an_object_of_plain_leaves_is_answered_whole() -> None:
+def build_counting() -> tuple[Any, list[str]]:
+    """The schema with the speed work, and the fields graphql-core's per-field path executes."""
     fields: list[str] = []
 
     class Counting(FastExecutionContext):
@@ -209,7 +218,11 @@ async def test_an_object_of_plain_leaves_is_answered_whole() -> None:
             fields.append(details[0].node.name.value)
             return super().execute_field(parent_type, source, details, *args)
 
-    built = build(Counting)
+    return build(Counting), fields
+
+
+async def test_an_object_of_plain_leaves_is_answered_whole() -> None:
+    built, fields = build_counting()
     result = await built.execute("{ items { name count } first { colour } }")
     assert result.data == {
         "items": [{"name": "a", "count": 1}, {"name": "b", "count": 2}],
@@ -234,14 +247,7 @@ async def test_resolver_middleware_sees_every_field() -> None:
 
 
 async def test_plain_nested_objects_are_answered_whole() -> None:
-    fields: list[str] = []
-
-    class Counting(FastExecutionContext):
-        def execute_field(self, parent_type: Any, source: Any, details: Any, *args: Any) -> Any:
-            fields.append(details[0].node.name.value)
-            return super().execute_field(parent_type, source, details, *args)
-
-    built = build(Counting)
+    built, fields = build_counting()
     result = await built.execute("{ whole { name parts { label } main { size } } }")
     assert result.data == {
         "whole": [

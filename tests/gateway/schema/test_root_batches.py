@@ -15,6 +15,7 @@ from strawberry.types import Info
 
 from gateway.schema import speed
 from gateway.schema.speed import BATCHED_BY, FastExecutionContext
+from tests.gateway.schema.test_executor import assert_same
 
 LOADS: list[list[str]] = []
 RESOLVED: list[str] = []
@@ -130,10 +131,7 @@ async def test_same_answers_and_errors_as_field_by_field(query: str) -> None:
     variables = {"i": "2", "j": "nope", "x": True}
     stock = await build(fast=False).execute(query, variable_values=variables)
     ours = await build(fast=True).execute(query, variable_values=variables)
-    assert ours.data == stock.data
-    assert [(e.message, e.path) for e in ours.errors or []] == [
-        (e.message, e.path) for e in stock.errors or []
-    ]
+    assert_same(ours, stock)
 
 
 async def test_aliased_fields_are_one_call_and_no_resolver() -> None:
