@@ -35,7 +35,9 @@ ITEMS = {
 }
 
 
-SETTLES_AFTER_S = {"gone": 0.004, "lost": 0.001, "3": 0.003}
+REPLY_ORDER = {"lost": 0, "3": 2, "gone": 3}
+"""The (simulated) upstream answers in its own order, not in the order asked: "lost" first."""
+PENDING: list[tuple[int, str, asyncio.Future[Item]]] = []
 
 
 def start_items(_info: Info[Any, Any], ids: list[str]) -> list[asyncio.Future[Item] | Exception]:
@@ -48,14 +50,22 @@ def start_items(_info: Info[Any, Any], ids: list[str]) -> list[asyncio.Future[It
             started.append(ValueError(f"malformed id {id!r}"))
             continue
         future: asyncio.Future[Item] = loop.create_future()
-        # Settled in the upstream's time, not in the order asked ("lost" answers before "gone").
-        delay = SETTLES_AFTER_S.get(id, 0.002)
-        if id in ITEMS:
-            loop.call_later(delay, future.set_result, ITEMS[id])
-        else:
-            loop.call_later(delay, future.set_exception, LookupError(f"no item {id}"))
+        PENDING.append((REPLY_ORDER.get(id, 1), id, future))
         started.append(future)
+    # Once every field of this turn has asked (one batch, or one resolver task each): no clock.
+    loop.call_soon(_reply)
     return started
+
+
+def _reply() -> None:
+    for _, id, future in sorted(PENDING, key=lambda pending: pending[0]):
+        if not future.done():
+            item = ITEMS.get(id)
+            if item is None:
+                future.set_exception(LookupError(f"no item {id}"))
+            else:
+                future.set_result(item)
+    PENDING.clear()
 
 
 async def _one(info: Info[Any, Any], id: str) -> Item:
@@ -124,6 +134,7 @@ QUERIES = [
 def clean() -> None:
     LOADS.clear()
     RESOLVED.clear()
+    PENDING.clear()
 
 
 @pytest.mark.parametrize("query", QUERIES)
