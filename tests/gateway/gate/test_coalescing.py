@@ -35,6 +35,49 @@ async def test_a_follower_gets_the_leaders_result() -> None:
     assert (runs, coalescer.coalesced, len(coalescer)) == (1, 4, 0)
 
 
+async def test_followers_are_woken_a_slice_per_turn_of_the_loop() -> None:
+    """Between slices the loop reads new requests, so the next fetch need not wait for all."""
+    coalescer: Coalescer[int] = Coalescer(release_slice=2)
+    release = asyncio.Event()
+
+    async def execute() -> int:
+        await release.wait()
+        return 7
+
+    leader = asyncio.create_task(coalescer.run("k", execute))
+    await asyncio.sleep(0)
+    followers = [asyncio.create_task(coalescer.run("k", execute)) for _ in range(5)]
+    await asyncio.sleep(0)
+    release.set()
+    assert await leader == 7
+    answered_by_turn = []
+    while not all(follower.done() for follower in followers):
+        answered_by_turn.append(sum(follower.done() for follower in followers))
+        await asyncio.sleep(0)
+    assert answered_by_turn == [2, 4]
+    assert [follower.result() for follower in followers] == [7] * 5
+    assert (coalescer.coalesced, len(coalescer)) == (5, 0)
+
+
+async def test_a_follower_cancelled_while_it_waits_is_passed_over() -> None:
+    coalescer: Coalescer[int] = Coalescer(release_slice=1)
+    release = asyncio.Event()
+
+    async def execute() -> int:
+        await release.wait()
+        return 7
+
+    leader = asyncio.create_task(coalescer.run("k", execute))
+    await asyncio.sleep(0)
+    gone, staying = (asyncio.create_task(coalescer.run("k", execute)) for _ in range(2))
+    await asyncio.sleep(0)
+    gone.cancel()
+    release.set()
+    assert (await leader, await staying) == (7, 7)
+    assert gone.cancelled()
+    assert coalescer.coalesced == 1
+
+
 async def test_followers_run_themselves_when_the_leader_fails() -> None:
     coalescer: Coalescer[str] = Coalescer()
     attempts: list[str] = []
