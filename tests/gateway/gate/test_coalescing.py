@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -12,9 +13,22 @@ from gateway.http.app import create_app
 from sandbox import Sandbox, rotavision
 from tests.serving import demo_config_with, metric, serving
 
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
 RUNNING = f"rv:{rotavision.DEMO_WAITING_ID}"
 QUERY = "query($id: ID!) { execution(id: $id) { id status steps { status } } }"
 NO_CACHE = {"active_ttl_s": 0, "terminal_ttl_s": 0, "answers_max_entries": 0}
+
+
+def answers_once_released(release: asyncio.Event, value: int) -> Callable[[], Awaitable[int]]:
+    """An operation that answers ``value`` once ``release`` is set: still running until then."""
+
+    async def execute() -> int:
+        await release.wait()
+        return value
+
+    return execute
 
 
 async def test_a_follower_gets_the_leaders_result() -> None:
@@ -39,10 +53,7 @@ async def test_followers_are_woken_a_slice_per_turn_of_the_loop() -> None:
     """Between slices the loop reads new requests, so the next fetch need not wait for all."""
     coalescer: Coalescer[int] = Coalescer(release_slice=2)
     release = asyncio.Event()
-
-    async def execute() -> int:
-        await release.wait()
-        return 7
+    execute = answers_once_released(release, 7)
 
     leader = asyncio.create_task(coalescer.run("k", execute))
     await asyncio.sleep(0)
@@ -62,10 +73,7 @@ async def test_followers_are_woken_a_slice_per_turn_of_the_loop() -> None:
 async def test_a_follower_cancelled_while_it_waits_is_passed_over() -> None:
     coalescer: Coalescer[int] = Coalescer(release_slice=1)
     release = asyncio.Event()
-
-    async def execute() -> int:
-        await release.wait()
-        return 7
+    execute = answers_once_released(release, 7)
 
     leader = asyncio.create_task(coalescer.run("k", execute))
     await asyncio.sleep(0)
@@ -107,10 +115,7 @@ async def test_followers_run_themselves_when_the_leader_fails() -> None:
 async def test_past_its_bound_each_runs_alone() -> None:
     coalescer: Coalescer[int] = Coalescer(max_keys=1)
     release = asyncio.Event()
-
-    async def execute() -> int:
-        await release.wait()
-        return 1
+    execute = answers_once_released(release, 1)
 
     first = asyncio.create_task(coalescer.run("a", execute))
     await asyncio.sleep(0)
