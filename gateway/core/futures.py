@@ -8,7 +8,7 @@ if TYPE_CHECKING:
     import asyncio
     from collections.abc import Callable
 
-__all__ = ["retrieve_outcome", "then"]
+__all__ = ["fail", "retrieve_outcome", "then"]
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -25,12 +25,18 @@ def retrieve_outcome(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
+def fail(future: asyncio.Future[Any], error: BaseException) -> None:
+    """Set ``error`` on a future of our own, already marked retrieved (``retrieve_outcome``'s
+    reason), so no done callback is needed for it: whoever awaits the future still gets it."""
+    future.set_exception(error)
+    future.exception()
+
+
 def then(future: asyncio.Future[T], transform: Callable[[T], U]) -> asyncio.Future[U]:
     """``transform`` of ``future``'s result, in a future of its own, as soon as it settles: no
     task and no coroutine. Its exception or cancellation passes through; what ``transform``
-    raises becomes the new future's exception. Nobody need retrieve it (``retrieve_outcome``)."""
+    raises becomes the new future's exception, marked retrieved (``fail``)."""
     derived: asyncio.Future[U] = future.get_loop().create_future()
-    derived.add_done_callback(retrieve_outcome)
 
     def settle(settled: asyncio.Future[T]) -> None:
         if derived.done():
@@ -39,12 +45,13 @@ def then(future: asyncio.Future[T], transform: Callable[[T], U]) -> asyncio.Futu
             derived.cancel()
             return
         error = settled.exception()
+        if error is not None:
+            fail(derived, error)
+            return
         try:
-            if error is not None:
-                raise error
             derived.set_result(transform(settled.result()))
         except Exception as exc:
-            derived.set_exception(exc)
+            fail(derived, exc)
 
     future.add_done_callback(settle)
     return derived

@@ -19,7 +19,7 @@ import functools
 from typing import TYPE_CHECKING
 
 from adapters.errors import ExecutionNotFound
-from gateway.core.futures import retrieve_outcome, then
+from gateway.core.futures import fail, then
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -34,8 +34,7 @@ __all__ = ["Loaders", "SourceLoader"]
 
 def _not_found(source: str, native_id: str) -> asyncio.Future[Execution]:
     future: asyncio.Future[Execution] = asyncio.get_running_loop().create_future()
-    future.add_done_callback(retrieve_outcome)
-    future.set_exception(ExecutionNotFound(source=source, native_id=native_id))
+    fail(future, ExecutionNotFound(source=source, native_id=native_id))
     return future
 
 
@@ -150,8 +149,6 @@ class SourceLoader:
             return future
         loop = asyncio.get_running_loop()
         future = self._futures[native_id] = loop.create_future()
-        # Its resolver may be gone (the answer nulled by another error) when the fetch fails.
-        future.add_done_callback(retrieve_outcome)
         fetch = self._store.load(self._source, native_id)
         fetch.add_done_callback(functools.partial(self._settle, future))
         self._turn_keys += 1
@@ -191,7 +188,8 @@ class SourceLoader:
             return
         error = fetch.exception()
         if error is not None:
-            future.set_exception(error)
+            # Its resolver may be gone (the answer nulled by another error): marked retrieved.
+            fail(future, error)
             return
         first, *descendants = fetch.result()
         for descendant in descendants:

@@ -148,16 +148,29 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
     ) -> _Shared | None:
         """The kept collection of these field nodes, collected now if new; None when the
         document's conditions or deferrals make it depend on more than the nodes."""
-        if not self._shares_subfields or any(
-            details.defer_usage is not None or details.fragment_variable_values is not None
-            for details in field_details_list
-        ):
+        if not self._shares_subfields:
             return None
-        nodes = tuple(details.node for details in field_details_list)
-        key = (return_type, *map(id, nodes))
-        kept = _SHARED_SUBFIELDS.get(key)
-        if kept is not None and all(a is b for a, b in zip(kept.nodes, nodes, strict=True)):
-            return kept
+        if len(field_details_list) == 1:  # nearly always: a field asked once, no fragment
+            details = field_details_list[0]
+            if details.defer_usage is not None or details.fragment_variable_values is not None:
+                return None
+            node = details.node
+            key: tuple[Any, ...] = (return_type, id(node))
+            kept = _SHARED_SUBFIELDS.get(key)
+            if kept is not None and kept.nodes[0] is node:
+                return kept
+            nodes: tuple[FieldNode, ...] = (node,)
+        else:
+            if any(
+                details.defer_usage is not None or details.fragment_variable_values is not None
+                for details in field_details_list
+            ):
+                return None
+            nodes = tuple(details.node for details in field_details_list)
+            key = (return_type, *map(id, nodes))
+            kept = _SHARED_SUBFIELDS.get(key)
+            if kept is not None and all(a is b for a, b in zip(kept.nodes, nodes, strict=True)):
+                return kept
         collected = super().collect_subfields(return_type, field_details_list)
         # The nodes are kept with the answer, so their ids cannot be reused while it is kept.
         kept = _SHARED_SUBFIELDS[key] = _Shared(nodes, collected)
@@ -375,9 +388,16 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         try:
             if isinstance(value, Exception):
                 raise value
-            completed = self.complete_value(
-                return_type, details, info, field_path, value, position_context
-            )
+            if value is not None and isinstance(return_type, GraphQLObjectType):
+                # What graphql-core's complete_value does for a nullable object's value, without
+                # its walk through every other kind of type.
+                completed = self.complete_object_value(
+                    return_type, details, info, field_path, value, position_context
+                )
+            else:
+                completed = self.complete_value(
+                    return_type, details, info, field_path, value, position_context
+                )
         except Exception as error:
             self.handle_field_error(error, return_type, details, field_path)
             completed = None

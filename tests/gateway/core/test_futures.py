@@ -7,7 +7,7 @@ import gc
 
 import pytest
 
-from gateway.core.futures import then
+from gateway.core.futures import fail, then
 
 
 async def test_the_result_is_transformed_once_the_future_settles() -> None:
@@ -68,6 +68,31 @@ async def test_a_failure_nobody_awaits_is_not_reported() -> None:
         for _ in range(2):  # the derived future settles, then its own callbacks run
             await asyncio.sleep(0)
         del source  # it holds the error, whose traceback holds the derived future
+        gc.collect()
+    finally:
+        loop.set_exception_handler(None)
+    assert reported == []
+
+
+async def test_a_failed_future_still_raises_for_whoever_awaits_it_and_alone_is_not_reported() -> (
+    None
+):
+    """``fail`` marks the error retrieved without a done callback; an awaiter still gets it."""
+    loop = asyncio.get_running_loop()
+    reported: list[str] = []
+    loop.set_exception_handler(lambda _loop, context: reported.append(context["message"]))
+    try:
+        awaited: asyncio.Future[int] = loop.create_future()
+        fail(awaited, LookupError("asked"))
+        with pytest.raises(LookupError, match="asked"):
+            await awaited
+        dropped: asyncio.Future[int] = loop.create_future()
+        fail(dropped, LookupError("nobody asked"))
+        del dropped
+        source: asyncio.Future[int] = loop.create_future()
+        then(source, lambda n: n // 0)  # its transform raises; nobody awaits the derived
+        source.set_result(1)
+        await asyncio.sleep(0)
         gc.collect()
     finally:
         loop.set_exception_handler(None)
