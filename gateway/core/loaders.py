@@ -147,13 +147,14 @@ class SourceLoader:
         future = self._futures.get(native_id)
         if future is not None:
             return future
-        loop = asyncio.get_running_loop()
-        future = self._futures[native_id] = loop.create_future()
-        fetch = self._store.load(self._source, native_id)
-        fetch.add_done_callback(functools.partial(self._settle, future))
+        # A request that gives up cancels only its own view; its failure is marked retrieved,
+        # since its resolver may be gone (the answer nulled by another error).
+        future = self._futures[native_id] = then(
+            self._store.load(self._source, native_id), self._adopt
+        )
         self._turn_keys += 1
         if self._turn_keys == 1:
-            loop.call_soon(self._count_batch)
+            asyncio.get_running_loop().call_soon(self._count_batch)
         return future
 
     def prime(self, execution: Execution) -> None:
@@ -178,20 +179,9 @@ class SourceLoader:
         if self._on_batch is not None:
             self._on_batch(self._source, size)
 
-    def _settle(
-        self, future: asyncio.Future[Execution], fetch: asyncio.Future[list[Execution]]
-    ) -> None:
-        if future.done():  # its request gave up on it
-            return
-        if fetch.cancelled():
-            future.cancel()
-            return
-        error = fetch.exception()
-        if error is not None:
-            # Its resolver may be gone (the answer nulled by another error): marked retrieved.
-            fail(future, error)
-            return
-        first, *descendants = fetch.result()
+    def _adopt(self, fetched: list[Execution]) -> Execution:
+        """The fetched execution; the descendants its upstream returned with it are primed."""
+        first, *descendants = fetched
         for descendant in descendants:
             self.prime(descendant)
-        future.set_result(first)
+        return first

@@ -31,6 +31,19 @@ def answers_once_released(release: asyncio.Event, value: int) -> Callable[[], Aw
     return execute
 
 
+async def leader_and_followers(
+    coalescer: Coalescer[int], count: int, release: asyncio.Event
+) -> tuple[asyncio.Task[int], list[asyncio.Task[int]]]:
+    """A leader running an operation that answers 7 once ``release`` is set, and ``count``
+    identical calls made while it runs, each already waiting on it."""
+    execute = answers_once_released(release, 7)
+    leader = asyncio.create_task(coalescer.run("k", execute))
+    await asyncio.sleep(0)
+    followers = [asyncio.create_task(coalescer.run("k", execute)) for _ in range(count)]
+    await asyncio.sleep(0)
+    return leader, followers
+
+
 async def test_a_follower_gets_the_leaders_result() -> None:
     coalescer: Coalescer[int] = Coalescer()
     runs = 0
@@ -53,12 +66,7 @@ async def test_followers_are_woken_a_slice_per_turn_of_the_loop() -> None:
     """Between slices the loop reads new requests, so the next fetch need not wait for all."""
     coalescer: Coalescer[int] = Coalescer(release_slice=2)
     release = asyncio.Event()
-    execute = answers_once_released(release, 7)
-
-    leader = asyncio.create_task(coalescer.run("k", execute))
-    await asyncio.sleep(0)
-    followers = [asyncio.create_task(coalescer.run("k", execute)) for _ in range(5)]
-    await asyncio.sleep(0)
+    leader, followers = await leader_and_followers(coalescer, 5, release)
     release.set()
     assert await leader == 7
     answered_by_turn = []
@@ -73,12 +81,7 @@ async def test_followers_are_woken_a_slice_per_turn_of_the_loop() -> None:
 async def test_a_follower_cancelled_while_it_waits_is_passed_over() -> None:
     coalescer: Coalescer[int] = Coalescer(release_slice=1)
     release = asyncio.Event()
-    execute = answers_once_released(release, 7)
-
-    leader = asyncio.create_task(coalescer.run("k", execute))
-    await asyncio.sleep(0)
-    gone, staying = (asyncio.create_task(coalescer.run("k", execute)) for _ in range(2))
-    await asyncio.sleep(0)
+    leader, (gone, staying) = await leader_and_followers(coalescer, 2, release)
     gone.cancel()
     release.set()
     assert (await leader, await staying) == (7, 7)
