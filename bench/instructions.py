@@ -41,15 +41,21 @@ COLLECTED = re.compile(rb"Collected : (\d+)")
 def _serve(tree: Path, scenario: str, warm: int, requests: int) -> None:
     """The harness run under callgrind: ``tree``'s app, in process, answering ``warm`` then
     ``requests`` requests of ``scenario``, ``CONCURRENCY`` at a time."""
-    sys.path[:0] = [str(tree), str(BENCH)]
+    # The tree's own modules first: bench/run.py, imported next, puts this checkout on the path.
+    sys.path.insert(0, str(tree))
     import aiohttp
-    import peer
     import uvloop
-    from run import free_port, start_sandbox, stop_all, wait_ready
 
+    import gateway
     from gateway.config import parse_config
     from gateway.demo import demo_raw_config
     from gateway.http.app import create_app
+
+    if not Path(gateway.__file__).resolve().is_relative_to(tree):
+        raise RuntimeError(f"{gateway.__file__} is not {tree}'s gateway")
+    sys.path.insert(1, str(BENCH))
+    import peer
+    from run import free_port, start_sandbox, stop_all, wait_ready
 
     bodies = next(p for p in peer.pairs() if p.name == scenario).ours
 
